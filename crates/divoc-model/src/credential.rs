@@ -1,0 +1,372 @@
+//! Typed view of the signed vaccination credential stored in a record.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+use crate::dose::{dose, lenient_string};
+
+/// The W3C verifiable credential that DIVOC signs for a vaccination.
+///
+/// Only the fields the distribution service reads are typed. Unknown fields are
+/// ignored, so credentials from newer or customised signers still parse. This view
+/// is for reading: the signed text in [`crate::RegistryRecord::certificate`] is the
+/// only form that may be handed on, because re-serialising would break the proof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VaccinationCredential {
+    /// JSON-LD contexts; entries may be URLs or inline context objects.
+    #[serde(rename = "@context", default)]
+    pub context: Vec<serde_json::Value>,
+    /// Credential types, such as `VerifiableCredential` and `ProofOfVaccinationCredential`.
+    #[serde(rename = "type", default)]
+    pub types: Vec<String>,
+    /// The vaccinated person.
+    pub credential_subject: CredentialSubject,
+    /// Issuer: a URL string, or an object with an `id`.
+    #[serde(default)]
+    pub issuer: Option<serde_json::Value>,
+    /// Issuance timestamp as written by the signer.
+    #[serde(default)]
+    pub issuance_date: Option<String>,
+    /// Vaccination events; DIVOC writes exactly one.
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    /// The signature block.
+    #[serde(default)]
+    pub proof: Option<Proof>,
+}
+
+/// Which DIVOC vaccination context a credential declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextVersion {
+    /// `…/credentials/vaccination/v1`: no date of birth in the subject.
+    V1,
+    /// `…/credentials/vaccination/v2`: adds `dob`, `icd11Code` and `prophylaxis`.
+    V2,
+    /// No recognised vaccination context.
+    Unknown,
+}
+
+/// The person a credential is about. All values are strings in DIVOC's templates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialSubject {
+    /// Identity URI such as `did:india:872550100V` or `did:aadhaar:123456789012`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    /// The beneficiary reference id (the pre-enrollment code).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub ref_id: Option<String>,
+    /// Full name as the person writes it.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    /// Gender, as written.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub gender: Option<String>,
+    /// Sex, used by some deployments instead of `gender`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub sex: Option<String>,
+    /// Age in years at vaccination, as written (a string, or a number in some exports).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub age: Option<String>,
+    /// Nationality, as written.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub nationality: Option<String>,
+    /// Date of birth as written; see [`CredentialSubject::date_of_birth`].
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub dob: Option<String>,
+    /// Residential address.
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+/// A postal address as DIVOC writes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    /// First address line.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub street_address: Option<String>,
+    /// Second address line.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub street_address2: Option<String>,
+    /// District.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub district: Option<String>,
+    /// City.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub city: Option<String>,
+    /// State or region.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub address_region: Option<String>,
+    /// Country, usually ISO 3166 alpha-3 such as `IND`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub address_country: Option<String>,
+    /// Postal code.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub postal_code: Option<String>,
+}
+
+/// One vaccination event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// Certificate URL.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    /// Certificate id as written in the evidence; may differ from the record's.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub certificate_id: Option<String>,
+    /// Vaccine batch or lot.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub batch: Option<String>,
+    /// Vaccine name, such as `Covishield`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub vaccine: Option<String>,
+    /// Manufacturer.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub manufacturer: Option<String>,
+    /// ICD-11 code of the vaccine (v2 credentials).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub icd11_code: Option<String>,
+    /// Prophylaxis term (v2 credentials).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub prophylaxis: Option<String>,
+    /// Vaccination time as written; see [`Evidence::vaccination_date`].
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub date: Option<String>,
+    /// First day of protection, `YYYY-MM-DD`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub effective_start: Option<String>,
+    /// Last day of protection, `YYYY-MM-DD`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub effective_until: Option<String>,
+    /// Dose number; `None` when empty or absent.
+    #[serde(default, deserialize_with = "dose")]
+    pub dose: Option<u32>,
+    /// Doses in the primary schedule; `None` when empty or absent.
+    #[serde(default, deserialize_with = "dose")]
+    pub total_doses: Option<u32>,
+    /// The person who vaccinated.
+    #[serde(default)]
+    pub verifier: Option<Verifier>,
+    /// Where the vaccination took place.
+    #[serde(default)]
+    pub facility: Option<Facility>,
+}
+
+/// The vaccinator.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Verifier {
+    /// Vaccinator's name.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+}
+
+/// The vaccination facility.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facility {
+    /// Facility name.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    /// Facility address.
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+/// The credential's signature block. The service never checks it; verifiers do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Proof {
+    /// Signature suite, such as `RsaSignature2018` or `Ed25519Signature2018`.
+    #[serde(rename = "type", default)]
+    pub proof_type: Option<String>,
+    /// Signing time.
+    #[serde(default)]
+    pub created: Option<String>,
+    /// Key reference.
+    #[serde(default)]
+    pub verification_method: Option<String>,
+    /// Proof purpose, normally `assertionMethod`.
+    #[serde(default)]
+    pub proof_purpose: Option<String>,
+    /// Detached JWS.
+    #[serde(default)]
+    pub jws: Option<String>,
+}
+
+/// When a vaccination took place.
+///
+/// A timestamp is an instant and is shown in the deployment's time zone. A date
+/// without a time is a calendar date and is shown as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaccinationDate {
+    /// A point in time.
+    Instant(DateTime<Utc>),
+    /// A calendar date with no time of day.
+    Date(NaiveDate),
+}
+
+impl VaccinationCredential {
+    /// Parses a credential from the signed JSON text of a record.
+    ///
+    /// `certificate_id` only labels errors. A failure names the path of the
+    /// failing field, for example `evidence[0].dose`.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::Credential`] when the text is not JSON or a typed field has
+    /// the wrong shape.
+    pub fn parse(certificate_id: &str, text: &str) -> Result<Self, ModelError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            ModelError::Credential {
+                certificate_id: certificate_id.to_owned(),
+                path: if path == "." {
+                    "(root)".to_owned()
+                } else {
+                    path
+                },
+                reason: error.into_inner().to_string(),
+            }
+        })
+    }
+
+    /// Returns the first vaccination event, which is the one DIVOC reads.
+    pub fn evidence(&self) -> Option<&Evidence> {
+        self.evidence.first()
+    }
+
+    /// Returns the dose number of the first vaccination event.
+    pub fn dose(&self) -> Option<u32> {
+        self.evidence().and_then(|evidence| evidence.dose)
+    }
+
+    /// Returns which DIVOC vaccination context the credential declares.
+    pub fn context_version(&self) -> ContextVersion {
+        for context in &self.context {
+            if let Some(url) = context.as_str() {
+                let url = url.trim_end_matches('/');
+                if url.ends_with("/credentials/vaccination/v1") {
+                    return ContextVersion::V1;
+                }
+                if url.ends_with("/credentials/vaccination/v2") {
+                    return ContextVersion::V2;
+                }
+            }
+        }
+        ContextVersion::Unknown
+    }
+
+    /// Returns the issuer id, whether the issuer is written as a string or as an object.
+    pub fn issuer_id(&self) -> Option<&str> {
+        match self.issuer.as_ref()? {
+            serde_json::Value::String(id) => Some(id),
+            serde_json::Value::Object(fields) => fields.get("id").and_then(|id| id.as_str()),
+            _ => None,
+        }
+    }
+}
+
+impl CredentialSubject {
+    /// Returns the gender, or the sex where a deployment writes that instead.
+    pub fn gender_or_sex(&self) -> Option<&str> {
+        non_empty(self.gender.as_deref()).or_else(|| non_empty(self.sex.as_deref()))
+    }
+
+    /// Returns the date of birth as a calendar date.
+    ///
+    /// Accepts `YYYY-MM-DD`, optionally followed by a time (`1987-04-21T00:00:00Z`),
+    /// in which case only the written date is taken: a date of birth never passes
+    /// through a time-zone conversion.
+    pub fn date_of_birth(&self) -> Option<NaiveDate> {
+        parse_calendar_date(self.dob.as_deref()?)
+    }
+}
+
+impl Evidence {
+    /// Returns the vaccination time.
+    ///
+    /// RFC 3339 timestamps keep their offset. A timestamp without an offset is
+    /// read as UTC, which is what DIVOC's services did on their UTC hosts. A bare
+    /// `YYYY-MM-DD` is a calendar date.
+    pub fn vaccination_date(&self) -> Option<VaccinationDate> {
+        parse_vaccination_date(self.date.as_deref()?)
+    }
+}
+
+/// Parses a vaccination time written as RFC 3339, as a zone-less timestamp, or as a date.
+pub fn parse_vaccination_date(text: &str) -> Option<VaccinationDate> {
+    let text = text.trim();
+    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        return Some(VaccinationDate::Instant(instant.with_timezone(&Utc)));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(VaccinationDate::Instant(naive.and_utc()));
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(VaccinationDate::Date)
+}
+
+/// Parses the `YYYY-MM-DD` at the start of `text`, ignoring any time that follows.
+pub fn parse_calendar_date(text: &str) -> Option<NaiveDate> {
+    let text = text.trim();
+    let date_part = text.get(..10)?;
+    let rest = text.get(10..)?;
+    if !(rest.is_empty() || rest.starts_with('T') || rest.starts_with(' ')) {
+        return None;
+    }
+    NaiveDate::parse_from_str(date_part, "%Y-%m-%d").ok()
+}
+
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.filter(|text| !text.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dob_with_time_keeps_written_date() {
+        let subject = CredentialSubject {
+            dob: Some("1987-04-21T23:30:00-05:00".to_owned()),
+            ..CredentialSubject::default()
+        };
+        assert_eq!(
+            subject.date_of_birth(),
+            NaiveDate::from_ymd_opt(1987, 4, 21)
+        );
+    }
+
+    #[test]
+    fn dob_rejects_other_layouts() {
+        assert_eq!(parse_calendar_date("04/21/1987"), None);
+        assert_eq!(parse_calendar_date("1987-04-21x"), None);
+        assert_eq!(parse_calendar_date(""), None);
+    }
+
+    #[test]
+    fn vaccination_date_layouts() {
+        let instant = parse_vaccination_date("2021-10-17T05:30:28.187+05:30");
+        let expected = DateTime::parse_from_rfc3339("2021-10-17T00:00:28.187Z").map(|d| d.to_utc());
+        assert_eq!(instant, expected.ok().map(VaccinationDate::Instant));
+        let zoneless = parse_vaccination_date("2021-10-17T05:30:28");
+        let expected = DateTime::parse_from_rfc3339("2021-10-17T05:30:28Z").map(|d| d.to_utc());
+        assert_eq!(zoneless, expected.ok().map(VaccinationDate::Instant));
+        assert_eq!(
+            parse_vaccination_date("2021-10-17"),
+            NaiveDate::from_ymd_opt(2021, 10, 17).map(VaccinationDate::Date)
+        );
+        assert_eq!(parse_vaccination_date("yesterday"), None);
+    }
+}

@@ -1,0 +1,231 @@
+//! Registry export parsing: layouts, validation errors and credential fields.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use divoc_model::{
+    ContextVersion, ExportEntry, ModelError, RegistryRecord, VaccinationDate, parse_export,
+};
+use serde_json::{Value, json};
+
+fn credential(dose: Value, total: Value) -> String {
+    json!({
+        "@context": ["https://www.w3.org/2018/credentials/v1", "https://divoc.example/credentials/vaccination/v2"],
+        "type": ["VerifiableCredential", "ProofOfVaccinationCredential"],
+        "credentialSubject": {"type": "Person", "name": "Ana Núñez", "age": 35, "sex": "Female", "dob": "1987-04-21"},
+        "issuer": "https://divoc.example/",
+        "evidence": [{"dose": dose, "totalDoses": total, "date": "2021-10-17T22:00:00.000Z", "futureField": [1, 2]}],
+        "someExtension": {"nested": true},
+    })
+    .to_string()
+}
+
+fn certificate_record(id: &str, dose: Value) -> Value {
+    json!({
+        "preEnrollmentCode": "BEN1",
+        "certificateId": id,
+        "mobile": "9000000001",
+        "contact": ["tel:9000000001"],
+        "certificate": credential(dose, json!(2)),
+        "meta": {"certificateType": "certifyV3"},
+        "osUpdatedAt": "2022-01-05T17:43:34.366Z",
+        "unknownRegistryField": "ignored",
+    })
+}
+
+fn revocation() -> Value {
+    json!({"preEnrollmentCode": "BEN1", "certificateId": "100000002", "dose": 1, "previousCertificateId": "100000001"})
+}
+
+fn certificate_ids(text: &str) -> Vec<(usize, String)> {
+    parse_export(text)
+        .unwrap()
+        .into_iter()
+        .map(|item| match item.entry {
+            ExportEntry::Certificate { record, .. } => (item.position, record.certificate_id),
+            ExportEntry::Revocation(revocation) => (
+                item.position,
+                format!("revokes {}", revocation.revoked_certificate_id()),
+            ),
+        })
+        .collect()
+}
+
+#[test]
+fn array_with_revocation() {
+    let text = json!([certificate_record("100000001", json!(1)), revocation()]).to_string();
+    assert_eq!(
+        certificate_ids(&text),
+        [
+            (1, "100000001".to_owned()),
+            (2, "revokes 100000001".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn registry_envelope() {
+    let text = json!({
+        "id": "open-saber.registry.search",
+        "ver": "1.0",
+        "params": {"status": "SUCCESSFUL"},
+        "responseCode": "OK",
+        "result": {"VaccinationCertificate": [certificate_record("100000001", json!(1))], "RevokedCertificate": [revocation()]},
+    })
+    .to_string();
+    assert_eq!(
+        certificate_ids(&text),
+        [
+            (1, "100000001".to_owned()),
+            (2, "revokes 100000001".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn envelope_rejects_other_entity() {
+    let text = json!({"result": {"TestCertificate": []}}).to_string();
+    let error = parse_export(&text).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid registry export: unsupported entity type \"TestCertificate\"; expected VaccinationCertificate or RevokedCertificate"
+    );
+}
+
+#[test]
+fn json_lines() {
+    let text = format!(
+        "{}\n\n{}\n",
+        certificate_record("100000001", json!(1)),
+        certificate_record("100000002", json!("2"))
+    );
+    assert_eq!(
+        certificate_ids(&text),
+        [(1, "100000001".to_owned()), (2, "100000002".to_owned())]
+    );
+}
+
+#[test]
+fn single_object_and_empty_file() {
+    let text = certificate_record("100000001", json!(1)).to_string();
+    assert_eq!(certificate_ids(&text), [(1, "100000001".to_owned())]);
+    assert_eq!(parse_export("  \n").unwrap(), Vec::new());
+}
+
+#[test]
+fn bad_record_named_by_position_and_id() {
+    let text = json!([
+        certificate_record("100000001", json!(1)),
+        certificate_record("100000002", json!(2)),
+        certificate_record("100000003", json!("third")),
+    ])
+    .to_string();
+    let error = parse_export(&text).unwrap_err();
+    assert!(matches!(error, ModelError::Record { .. }));
+    assert_eq!(
+        error.to_string(),
+        "record 3 (certificateId 100000003): field `certificate: evidence[0].dose` is invalid: \
+         expected a whole number of doses, found \"third\" at line 1 column 332"
+    );
+}
+
+#[test]
+fn missing_certificate_id_named() {
+    let mut record = certificate_record("x", json!(1));
+    record.as_object_mut().unwrap().remove("certificateId");
+    let error = parse_export(&json!([record]).to_string()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "record 1 (no certificateId): field `(root)` is invalid: missing field `certificateId`"
+    );
+}
+
+#[test]
+fn blank_beneficiary_rejected() {
+    let mut record = certificate_record("100000001", json!(1));
+    record["preEnrollmentCode"] = json!(" ");
+    let error = parse_export(&json!([record]).to_string()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "record 1 (certificateId 100000001): field `preEnrollmentCode` is invalid: must not be empty"
+    );
+}
+
+#[test]
+fn certificate_without_evidence_rejected() {
+    let mut record = certificate_record("100000001", json!(1));
+    record["certificate"] = json!("{\"credentialSubject\":{}}");
+    let error = parse_export(&json!([record]).to_string()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "record 1 (certificateId 100000001): field `certificate: evidence` is invalid: \
+         no vaccination event: the list is empty or missing"
+    );
+}
+
+#[test]
+fn non_object_entry_rejected() {
+    let error = parse_export("[42]").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "record 1 (no certificateId): field `(root)` is invalid: expected a JSON object, found a number"
+    );
+}
+
+#[test]
+fn certificate_text_kept_exactly() {
+    let signed = "{\"credentialSubject\":{\"name\":\"Łukasz \\\"Łuki\\\" Żółć\"},  \"evidence\":[{\"dose\":1}]}";
+    let text = json!([{"preEnrollmentCode": "BEN1", "certificateId": "1", "certificate": signed}])
+        .to_string();
+    let items = parse_export(&text).unwrap();
+    let ExportEntry::Certificate { record, dose } = &items[0].entry else {
+        panic!("expected a certificate")
+    };
+    assert_eq!(record.certificate, signed);
+    assert_eq!(*dose, Some(1));
+}
+
+#[test]
+fn credential_fields_typed() {
+    let record: RegistryRecord =
+        serde_json::from_value(certificate_record("100000001", json!("10"))).unwrap();
+    let credential = record.credential().unwrap();
+    assert_eq!(credential.dose(), Some(10));
+    assert_eq!(credential.context_version(), ContextVersion::V2);
+    assert_eq!(credential.issuer_id(), Some("https://divoc.example/"));
+    let subject = &credential.credential_subject;
+    assert_eq!(subject.age.as_deref(), Some("35"));
+    assert_eq!(subject.gender_or_sex(), Some("Female"));
+    assert_eq!(
+        subject.date_of_birth().map(|d| d.to_string()).as_deref(),
+        Some("1987-04-21")
+    );
+    let date = credential.evidence[0].vaccination_date();
+    assert_eq!(
+        date,
+        Some(VaccinationDate::Instant(
+            "2021-10-17T22:00:00Z".parse().unwrap()
+        ))
+    );
+    assert_eq!(
+        record.os_updated_at.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2022-01-05T17:43:34.366+00:00")
+    );
+}
+
+#[test]
+fn empty_total_doses_is_none() {
+    let text = credential(json!(1), json!(""));
+    let parsed = divoc_model::VaccinationCredential::parse("1", &text).unwrap();
+    assert_eq!(parsed.evidence[0].total_doses, None);
+}
+
+#[test]
+fn v1_context_detected() {
+    let text = r#"{"@context":["https://www.w3.org/2018/credentials/v1","https://cowin.gov.in/credentials/vaccination/v1"],"credentialSubject":{}}"#;
+    let parsed = divoc_model::VaccinationCredential::parse("1", text).unwrap();
+    assert_eq!(parsed.context_version(), ContextVersion::V1);
+}

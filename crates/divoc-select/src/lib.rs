@@ -1,0 +1,355 @@
+//! Chooses which of a beneficiary's DIVOC certificates to serve.
+//!
+//! A beneficiary accumulates records: one per dose, plus corrections, which are
+//! new records with a later `osUpdatedAt`. This crate picks, without any I/O:
+//!
+//! * the latest certificate ([`latest`]): the highest dose, compared as a number;
+//!   among records of that dose the latest `osUpdatedAt`, compared as an instant;
+//!   then the tie-break below;
+//! * the previous-doses table ([`previous_doses`]): one row per dose, highest
+//!   first, each from that dose's latest record;
+//! * the same two for other programs that group by another credential field, as
+//!   DIVOC's v2 endpoint does with `groupBy` ([`GroupBy::Field`]);
+//! * beneficiaries whose latest certificate carries a given date of birth
+//!   ([`match_date_of_birth`]), for phone plus date-of-birth searches.
+//!
+//! # Ordering
+//!
+//! A missing dose ranks below every dose, and a missing `osUpdatedAt` below every
+//! timestamp. When dose and `osUpdatedAt` are equal, the later `osCreatedAt` wins,
+//! then the greater `certificateId`, compared first by length and then byte by byte,
+//! so that numeric ids compare as numbers. DIVOC instead keeps whichever record its
+//! registry returned first, which depends on the store; this order does not.
+//!
+//! # Example
+//!
+//! ```
+//! use divoc_model::RegistryRecord;
+//! use divoc_select::{Candidate, latest, previous_doses};
+//!
+//! fn record(id: &str, dose: &str, updated: &str) -> RegistryRecord {
+//!     serde_json::from_value(serde_json::json!({
+//!         "preEnrollmentCode": "BEN1",
+//!         "certificateId": id,
+//!         "osUpdatedAt": updated,
+//!         "certificate": format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":{dose},"totalDoses":2}}]}}"#),
+//!     })).unwrap()
+//! }
+//!
+//! let records = vec![
+//!     record("100000001", "1", "2022-01-05T17:43:34.366Z"),
+//!     record("100000002", "2", "2022-01-05T17:43:40.771Z"),
+//!     // A correction of dose 1, issued after dose 2.
+//!     record("100000003", "1", "2022-01-05T17:44:11.245Z"),
+//! ];
+//! let candidates = Candidate::parse_all(&records)?;
+//!
+//! assert_eq!(latest(&candidates).map(Candidate::certificate_id), Some("100000002"));
+//! let rows: Vec<&str> = previous_doses(&candidates).into_iter().map(Candidate::certificate_id).collect();
+//! assert_eq!(rows, ["100000002", "100000003"]);
+//! # Ok::<(), divoc_select::SelectError>(())
+//! ```
+
+use std::cmp::Ordering;
+
+use chrono::NaiveDate;
+use divoc_model::{ModelError, RegistryRecord, VaccinationCredential};
+use serde_json::Value;
+
+/// Errors from selection.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    /// A stored certificate could not be read, so its dose is unknown and no
+    /// choice between the records would be trustworthy.
+    #[error("{source}")]
+    UnreadableCertificate {
+        /// `certificateId` of the unreadable record.
+        certificate_id: String,
+        /// The parse error.
+        #[source]
+        source: ModelError,
+    },
+    /// A date of birth in a query is not a `YYYY-MM-DD` date.
+    #[error("invalid date of birth {value:?}: expected YYYY-MM-DD")]
+    InvalidDateOfBirth {
+        /// The rejected text.
+        value: String,
+    },
+}
+
+/// A registry record together with its parsed credential.
+#[derive(Debug, Clone)]
+pub struct Candidate<'a> {
+    /// The stored record.
+    pub record: &'a RegistryRecord,
+    /// Its credential, parsed.
+    pub credential: VaccinationCredential,
+}
+
+impl<'a> Candidate<'a> {
+    /// Parses the credential of every record.
+    ///
+    /// # Errors
+    ///
+    /// [`SelectError::UnreadableCertificate`] for the first record whose
+    /// credential cannot be read. One unreadable record fails the whole set,
+    /// because skipping it could serve an older dose as the latest.
+    pub fn parse_all(records: &'a [RegistryRecord]) -> Result<Vec<Self>, SelectError> {
+        records
+            .iter()
+            .map(|record| {
+                record
+                    .credential()
+                    .map(|credential| Candidate { record, credential })
+                    .map_err(|source| SelectError::UnreadableCertificate {
+                        certificate_id: record.certificate_id.clone(),
+                        source,
+                    })
+            })
+            .collect()
+    }
+
+    /// Returns the record's `certificateId`.
+    pub fn certificate_id(&self) -> &str {
+        &self.record.certificate_id
+    }
+
+    /// Returns the dose of the credential's first vaccination event.
+    pub fn dose(&self) -> Option<u32> {
+        self.credential.dose()
+    }
+}
+
+/// What separates one group of records from another.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    /// The dose number of the first vaccination event (DIVOC's v1 rule).
+    #[default]
+    Dose,
+    /// A named scalar field of the credential, found as DIVOC's v2 `groupBy` finds
+    /// it; see [`find_field`]. Numeric values, and strings holding numbers, rank by
+    /// value; other values rank below numbers and equal to each other.
+    Field(String),
+    /// No grouping: the latest `osUpdatedAt` wins whatever the dose.
+    Nothing,
+}
+
+/// Rank of a record's group: missing, non-numeric, or a number.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum GroupRank {
+    Missing,
+    Other(String),
+    Number(f64),
+}
+
+impl GroupRank {
+    fn compare(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (GroupRank::Number(a), GroupRank::Number(b)) => a.total_cmp(b),
+            (GroupRank::Number(_), _) => Ordering::Greater,
+            (_, GroupRank::Number(_)) => Ordering::Less,
+            (GroupRank::Missing, GroupRank::Missing) => Ordering::Equal,
+            (GroupRank::Missing, GroupRank::Other(_)) => Ordering::Less,
+            (GroupRank::Other(_), GroupRank::Missing) => Ordering::Greater,
+            (GroupRank::Other(_), GroupRank::Other(_)) => Ordering::Equal,
+        }
+    }
+
+    /// Whether two ranks belong to the same group (for the one-row-per-group table).
+    fn same_group(&self, other: &Self) -> bool {
+        match (self, other) {
+            (GroupRank::Number(a), GroupRank::Number(b)) => a == b,
+            (GroupRank::Other(a), GroupRank::Other(b)) => a == b,
+            (GroupRank::Missing, GroupRank::Missing) => true,
+            _ => false,
+        }
+    }
+}
+
+fn group_rank(candidate: &Candidate<'_>, group_by: &GroupBy) -> GroupRank {
+    match group_by {
+        GroupBy::Dose => candidate.dose().map_or(GroupRank::Missing, |dose| {
+            GroupRank::Number(f64::from(dose))
+        }),
+        GroupBy::Nothing => GroupRank::Missing,
+        GroupBy::Field(name) => {
+            let value = serde_json::from_str::<Value>(&candidate.record.certificate)
+                .ok()
+                .and_then(|root| find_field(&root, name).cloned());
+            match value {
+                None | Some(Value::Null) => GroupRank::Missing,
+                Some(Value::Number(number)) => number
+                    .as_f64()
+                    .map_or(GroupRank::Missing, GroupRank::Number),
+                Some(Value::String(text)) => match text.trim().parse::<f64>() {
+                    Ok(number) if number.is_finite() && !text.trim().is_empty() => {
+                        GroupRank::Number(number)
+                    }
+                    _ => GroupRank::Other(text),
+                },
+                Some(other) => GroupRank::Other(other.to_string()),
+            }
+        }
+    }
+}
+
+/// Orders two records of the same group: later `osUpdatedAt`, then later
+/// `osCreatedAt`, then the greater `certificateId` (by length, then bytes).
+fn compare_within_group(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
+    a.record
+        .os_updated_at
+        .cmp(&b.record.os_updated_at)
+        .then_with(|| a.record.os_created_at.cmp(&b.record.os_created_at))
+        .then_with(|| a.certificate_id().len().cmp(&b.certificate_id().len()))
+        .then_with(|| a.certificate_id().cmp(b.certificate_id()))
+}
+
+/// Returns the certificate to serve: highest dose, then latest `osUpdatedAt`,
+/// then the tie-break described in the crate docs. `None` for an empty slice.
+pub fn latest<'c, 'a>(candidates: &'c [Candidate<'a>]) -> Option<&'c Candidate<'a>> {
+    latest_grouped(candidates, &GroupBy::Dose)
+}
+
+/// Returns the latest certificate when records are grouped by `group_by`.
+pub fn latest_grouped<'c, 'a>(
+    candidates: &'c [Candidate<'a>],
+    group_by: &GroupBy,
+) -> Option<&'c Candidate<'a>> {
+    pick_latest(candidates.iter(), group_by)
+}
+
+fn pick_latest<'c, 'a>(
+    candidates: impl Iterator<Item = &'c Candidate<'a>>,
+    group_by: &GroupBy,
+) -> Option<&'c Candidate<'a>>
+where
+    'a: 'c,
+{
+    candidates
+        .map(|candidate| (group_rank(candidate, group_by), candidate))
+        .max_by(|(rank_a, a), (rank_b, b)| {
+            rank_a
+                .compare(rank_b)
+                .then_with(|| compare_within_group(a, b))
+        })
+        .map(|(_, candidate)| candidate)
+}
+
+/// Returns the previous-doses table: one record per dose, highest dose first,
+/// each the latest record of its dose. Records without a dose form one row, last.
+pub fn previous_doses<'c, 'a>(candidates: &'c [Candidate<'a>]) -> Vec<&'c Candidate<'a>> {
+    latest_per_group(candidates, &GroupBy::Dose)
+}
+
+/// Returns one record per group, highest group first, each the latest of its group.
+pub fn latest_per_group<'c, 'a>(
+    candidates: &'c [Candidate<'a>],
+    group_by: &GroupBy,
+) -> Vec<&'c Candidate<'a>> {
+    let mut ranked = ranked(candidates, group_by);
+    // Highest group first; within a group the latest record first.
+    ranked.sort_by(|(rank_a, a), (rank_b, b)| {
+        rank_b
+            .compare(rank_a)
+            .then_with(|| compare_within_group(b, a))
+    });
+    let mut rows: Vec<(GroupRank, &'c Candidate<'a>)> = Vec::new();
+    for (rank, candidate) in ranked {
+        if !rows.iter().any(|(seen, _)| seen.same_group(&rank)) {
+            rows.push((rank, candidate));
+        }
+    }
+    rows.into_iter().map(|(_, candidate)| candidate).collect()
+}
+
+fn ranked<'c, 'a>(
+    candidates: &'c [Candidate<'a>],
+    group_by: &GroupBy,
+) -> Vec<(GroupRank, &'c Candidate<'a>)> {
+    candidates
+        .iter()
+        .map(|candidate| (group_rank(candidate, group_by), candidate))
+        .collect()
+}
+
+/// Finds a scalar field by name anywhere in a credential, as DIVOC's v2
+/// `getParamValue` does.
+///
+/// Keys are visited in document order, depth first. Within one object a scalar
+/// whose key is `name` ends the scan of that object; a match inside a nested
+/// object or list replaces any earlier match. So `dose` resolves to
+/// `evidence[0].dose`, and `name` to the facility's name rather than the
+/// person's, because the facility comes later in the document.
+pub fn find_field<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
+    fn visit<'v>(value: &'v Value, name: &str, mut found: Option<&'v Value>) -> Option<&'v Value> {
+        match value {
+            Value::Object(fields) => {
+                for (key, child) in fields {
+                    if child.is_object() || child.is_array() || child.is_null() {
+                        found = visit(child, name, found);
+                    } else if key == name {
+                        return Some(child);
+                    }
+                }
+                found
+            }
+            Value::Array(items) => {
+                for item in items {
+                    found = visit(item, name, found);
+                }
+                found
+            }
+            _ => found,
+        }
+    }
+    visit(value, name, None)
+}
+
+/// Parses a date of birth given in a query, `YYYY-MM-DD`.
+///
+/// # Errors
+///
+/// [`SelectError::InvalidDateOfBirth`] for any other text, including dates that
+/// do not exist (`1990-02-30`).
+pub fn parse_date_of_birth(text: &str) -> Result<NaiveDate, SelectError> {
+    let trimmed = text.trim();
+    if trimmed.len() != 10 {
+        return Err(SelectError::InvalidDateOfBirth {
+            value: text.to_owned(),
+        });
+    }
+    NaiveDate::parse_from_str(trimmed, "%Y-%m-%d").map_err(|_| SelectError::InvalidDateOfBirth {
+        value: text.to_owned(),
+    })
+}
+
+/// Returns, for each beneficiary among `candidates`, the latest certificate when
+/// its date of birth equals `date_of_birth`; beneficiaries in order of first
+/// appearance.
+///
+/// Dates compare as calendar dates. A credential without a date of birth (v1
+/// credentials have none) never matches.
+pub fn match_date_of_birth<'c, 'a>(
+    candidates: &'c [Candidate<'a>],
+    date_of_birth: NaiveDate,
+) -> Vec<&'c Candidate<'a>> {
+    let mut beneficiaries: Vec<&str> = Vec::new();
+    for candidate in candidates {
+        let code = candidate.record.pre_enrollment_code.as_str();
+        if !beneficiaries.contains(&code) {
+            beneficiaries.push(code);
+        }
+    }
+    beneficiaries
+        .into_iter()
+        .filter_map(|code| {
+            let group = candidates
+                .iter()
+                .filter(|candidate| candidate.record.pre_enrollment_code == code);
+            pick_latest(group, &GroupBy::Dose)
+        })
+        .filter(|candidate| {
+            candidate.credential.credential_subject.date_of_birth() == Some(date_of_birth)
+        })
+        .collect()
+}
