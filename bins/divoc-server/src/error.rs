@@ -1,0 +1,169 @@
+//! HTTP error responses. Every error the service returns is JSON and is logged
+//! once here, without personal data.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::redact::certificate_ref;
+
+/// Longest part of a rejected value echoed back in an error body, in characters.
+const ECHO_LIMIT: usize = 64;
+
+/// An error answered to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing or invalid bearer token: 401.
+    #[error("{0}")]
+    Unauthorized(#[from] AuthError),
+    /// A path parameter that cannot be an id: 400.
+    #[error("invalid {kind}: {reason}")]
+    InvalidId {
+        /// What the parameter is, such as `beneficiary id`.
+        kind: &'static str,
+        /// The rule it breaks.
+        reason: String,
+        /// The rejected value, decoded as far as possible.
+        value: String,
+    },
+    /// Nothing to serve for this id: 404 with DIVOC's event object.
+    #[error("certificate not found")]
+    NotFound {
+        /// The id from the request, echoed as DIVOC's `source`.
+        source_id: String,
+    },
+    /// The store did not answer: 503.
+    #[error("certificate store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored certificate could not be read or rendered: 500.
+    #[error("certificate {certificate_id} could not be rendered: {message}")]
+    Render {
+        /// The certificate that failed.
+        certificate_id: String,
+        /// What failed.
+        message: String,
+    },
+    /// Any other failure: 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// No route matches: 404.
+    #[error("no route for {method} {path}")]
+    NoRoute {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+    },
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidId { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound { .. } | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Render { .. } | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        let body = match self {
+            ApiError::Unauthorized(error) => {
+                json!({"error": "unauthorized", "message": error.to_string()})
+            }
+            ApiError::InvalidId {
+                kind,
+                reason,
+                value,
+            } => json!({
+                "error": "invalid_id",
+                "message": format!("invalid {kind}: {reason}"),
+                "value": truncate(value),
+            }),
+            ApiError::NotFound { source_id } => json!({
+                "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "source": source_id,
+                "type": "internal-failed",
+                "extra": "Certificate not found",
+            }),
+            ApiError::Unavailable(_) => json!({
+                "error": "store_unavailable",
+                "message": "the certificate store is not answering; retry later",
+            }),
+            ApiError::Render {
+                certificate_id,
+                message,
+            } => json!({
+                "error": "render_failed",
+                "message": format!("certificate {certificate_id} could not be rendered: {message}"),
+                "certificateId": certificate_id,
+            }),
+            ApiError::Internal(_) => {
+                json!({"error": "internal", "message": "internal error; see the server log"})
+            }
+            ApiError::NoRoute { method, path } => json!({
+                "error": "not_found",
+                "message": format!("no route for {method} {}", truncate(path)),
+            }),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Unauthorized(_) => {
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            _ => {}
+        }
+        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        response.json(body)
+    }
+}
+
+impl ApiError {
+    /// Logs the error once, without ids or names: certificate ids appear only as a
+    /// hash reference (see `redact`).
+    fn log(&self) {
+        match self {
+            ApiError::Unauthorized(error) => {
+                tracing::info!(reason = %error, "request rejected: not authenticated")
+            }
+            ApiError::InvalidId {
+                kind,
+                reason,
+                value,
+            } => {
+                tracing::info!(kind, reason = %reason, length = value.len(), "request rejected: invalid id");
+            }
+            ApiError::NotFound { .. } => tracing::info!("certificate not found"),
+            ApiError::Unavailable(message) => {
+                tracing::error!(error = %message, "certificate store unavailable")
+            }
+            ApiError::Render {
+                certificate_id,
+                message,
+            } => tracing::error!(
+                certificate.reference = %certificate_ref(certificate_id),
+                error = %message,
+                "certificate could not be rendered"
+            ),
+            ApiError::Internal(message) => tracing::error!(error = %message, "internal error"),
+            ApiError::NoRoute { method, .. } => tracing::info!(method = %method, "no route"),
+        }
+    }
+}
+
+fn truncate(value: &str) -> String {
+    if value.chars().count() <= ECHO_LIMIT {
+        return value.to_owned();
+    }
+    let mut shortened: String = value.chars().take(ECHO_LIMIT).collect();
+    shortened.push('…');
+    shortened
+}

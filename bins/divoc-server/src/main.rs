@@ -1,0 +1,203 @@
+//! `divoc-server`: serves DIVOC vaccination certificates as PDF and QR over HTTP.
+//!
+//! Subcommands: `serve` (the service), `import FILE...` (load registry exports
+//! into the store) and `demo` (first run: sample data, a development key and a
+//! ready-to-paste request, then `serve`).
+
+mod auth;
+mod devkey;
+mod error;
+mod redact;
+mod routes;
+mod server;
+mod service;
+mod settings;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::auth::TokenVerifier;
+use crate::devkey::DevKey;
+use crate::settings::Settings;
+
+/// The sample records that `demo` loads.
+const SAMPLE_RECORDS: &str = include_str!("../../../fixtures/sample-records.json");
+/// Beneficiary used in the request that `demo` prints.
+const DEMO_BENEFICIARY: &str = "BEN1001";
+/// Hours that the demo token stays valid.
+const DEMO_TOKEN_HOURS: i64 = 24;
+
+#[derive(Parser)]
+#[command(
+    name = "divoc-server",
+    version,
+    about = "Serves DIVOC vaccination certificates as PDF and QR"
+)]
+struct Cli {
+    /// TOML settings file; `DIVOC__SECTION__KEY` environment variables override it.
+    /// Default: divoc.toml in the current folder, when present.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service; needs auth.public_key_file.
+    Serve,
+    /// Import registry exports (JSON array, registry search response, or one record
+    /// per line). Each file is one transaction: a bad record leaves the store unchanged.
+    Import {
+        /// Export files to import, in order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// First run: load the sample certificates into the configured store (by default
+    /// data/divoc.sqlite), make a development key unless one is configured, print a
+    /// request to try, and serve.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let settings = match load_settings(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(message) => return fail(&message),
+    };
+    let result = match cli.command {
+        Command::Serve => serve(&settings),
+        Command::Import { files } => import(&settings, &files),
+        Command::Demo => demo(&settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    }
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+}
+
+fn fail(message: &str) -> ExitCode {
+    tracing::error!("{message}");
+    ExitCode::FAILURE
+}
+
+fn load_settings(file: Option<&Path>) -> Result<Settings, String> {
+    let (path, required) = match file {
+        Some(path) => (Some(path.to_path_buf()), true),
+        None => (Some(PathBuf::from("divoc.toml")), false),
+    };
+    Settings::load(path.as_deref(), required).map_err(|error| error.to_string())
+}
+
+fn serve(settings: &Settings) -> Result<(), String> {
+    let Some(key_file) = settings.auth.public_key_file.as_deref() else {
+        return Err("auth.public_key_file is not set: point DIVOC__AUTH__PUBLIC_KEY_FILE at the PEM public key \
+                    that signs your tokens (for example the Keycloak realm key), or run `divoc-server demo`"
+            .to_owned());
+    };
+    let verifier = TokenVerifier::from_pem_file(key_file, settings.auth.leeway_seconds)
+        .map_err(|e| e.to_string())?;
+    start(settings, verifier)
+}
+
+fn start(settings: &Settings, verifier: TokenVerifier) -> Result<(), String> {
+    let store = server::open_store(settings).map_err(|error| error.to_string())?;
+    let service = server::build_service(settings, store).map_err(|error| error.to_string())?;
+    actix_web::rt::System::new()
+        .block_on(server::run(settings, service, verifier))
+        .map_err(|error| error.to_string())
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "the import summary is the command's output"
+)]
+fn import(settings: &Settings, files: &[PathBuf]) -> Result<(), String> {
+    let store = server::open_store(settings).map_err(|error| error.to_string())?;
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|error| format!("cannot read {}: {error}", file.display()))?;
+        let summary = store
+            .import_text(&text)
+            .map_err(|error| format!("{}: nothing imported: {error}", file.display()))?;
+        println!(
+            "{}: {} certificates, {} revocations",
+            file.display(),
+            summary.certificates,
+            summary.revocations
+        );
+    }
+    Ok(())
+}
+
+fn demo(settings: &Settings) -> Result<(), String> {
+    let store = server::open_store(settings).map_err(|error| error.to_string())?;
+    let summary = store
+        .import_text(SAMPLE_RECORDS)
+        .map_err(|error| format!("sample records: {error}"))?;
+    let (verifier, token) = match settings.auth.public_key_file.as_deref() {
+        Some(key_file) => {
+            let verifier = TokenVerifier::from_pem_file(key_file, settings.auth.leeway_seconds)
+                .map_err(|e| e.to_string())?;
+            (verifier, None)
+        }
+        None => {
+            let key =
+                DevKey::load_or_create(Path::new("data")).map_err(|error| error.to_string())?;
+            tracing::warn!(
+                public_key = %key.public_path.display(),
+                "no auth.public_key_file configured: using the development key; never use it in production"
+            );
+            let verifier =
+                TokenVerifier::from_pem(key.public_pem.as_bytes(), settings.auth.leeway_seconds)
+                    .ok_or("the development public key cannot be read")?;
+            (
+                verifier,
+                Some(
+                    key.token(DEMO_TOKEN_HOURS)
+                        .map_err(|error| error.to_string())?,
+                ),
+            )
+        }
+    };
+    print_demo_request(settings, summary.certificates, token.as_deref());
+    drop(store);
+    start(settings, verifier)
+}
+
+fn print_demo_request(settings: &Settings, certificates: usize, token: Option<&str>) {
+    let url = format!(
+        "http://{}/certificate/api/certificatePDF/{DEMO_BENEFICIARY}",
+        settings.server.bind
+    );
+    let authorization = match token {
+        Some(token) => format!("Bearer {token}"),
+        None => "Bearer <a token signed by your configured key>".to_owned(),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "\nLoaded {certificates} sample certificates. Try (token valid {DEMO_TOKEN_HOURS} h):\n"
+    );
+    let _ = writeln!(
+        out,
+        "curl -sS -o certificate.pdf -w '%{{http_code}} %{{content_type}} %{{size_download}} bytes\\n' \\\n  -H '\
+         Authorization: {authorization}' \\\n  {url}\n"
+    );
+    let _ = out.flush();
+}

@@ -1,0 +1,244 @@
+//! Routes, request authentication, id checks and the request log.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, web};
+use percent_encoding::percent_decode_str;
+use tokio::sync::Semaphore;
+
+use crate::auth::TokenVerifier;
+use crate::error::ApiError;
+use crate::service::{CertificateService, Rendered, ServiceError};
+
+/// Longest beneficiary id accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// Shared state of every worker.
+pub struct AppState {
+    /// The pipeline.
+    pub service: Arc<CertificateService>,
+    /// Token checks.
+    pub verifier: TokenVerifier,
+    /// Bounds the renders running at once.
+    pub render_permits: Arc<Semaphore>,
+}
+
+/// Registers the routes.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/certificate/api/certificatePDF/{beneficiaryId}")
+                .route(web::get().to(certificate_pdf))
+                .route(web::head().to(certificate_exists)),
+        )
+        .service(
+            web::resource("/certificate/api/certificateQRCode/{beneficiaryId}")
+                .route(web::get().to(certificate_qr)),
+        )
+        .default_service(web::to(no_route));
+}
+
+async fn certificate_pdf(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authenticate(&request, &state)?;
+    let beneficiary_id = beneficiary_id(&request)?;
+    let rendered = run_render(&state, beneficiary_id.clone(), |service, id| {
+        service.pdf(id)
+    })
+    .await;
+    let rendered = map_service_error(rendered, &beneficiary_id)?;
+    Ok(file_response(rendered, "application/pdf", "pdf"))
+}
+
+async fn certificate_qr(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authenticate(&request, &state)?;
+    let beneficiary_id = beneficiary_id(&request)?;
+    let rendered = run_render(&state, beneficiary_id.clone(), |service, id| {
+        service.qr_png(id)
+    })
+    .await;
+    let rendered = map_service_error(rendered, &beneficiary_id)?;
+    Ok(file_response(rendered, "image/png", "png"))
+}
+
+async fn certificate_exists(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authenticate(&request, &state)?;
+    let beneficiary_id = beneficiary_id(&request)?;
+    let service = Arc::clone(&state.service);
+    let id = beneficiary_id.clone();
+    let found = web::block(move || service.exists(&id))
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    match map_service_error(found, &beneficiary_id)? {
+        true => Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
+            .finish()),
+        false => Err(ApiError::NotFound {
+            source_id: beneficiary_id,
+        }),
+    }
+}
+
+async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoRoute {
+        method: request.method().to_string(),
+        path: request.path().to_owned(),
+    })
+}
+
+/// Runs a render on the blocking pool once a render permit is free.
+async fn run_render<F>(
+    state: &AppState,
+    beneficiary_id: String,
+    render: F,
+) -> Result<Rendered, ServiceError>
+where
+    F: FnOnce(&CertificateService, &str) -> Result<Rendered, ServiceError> + Send + 'static,
+{
+    let permit = Arc::clone(&state.render_permits).acquire_owned().await;
+    let service = Arc::clone(&state.service);
+    let result = web::block(move || {
+        let _permit = permit;
+        render(&service, &beneficiary_id)
+    })
+    .await;
+    match result {
+        Ok(rendered) => rendered,
+        Err(error) => Err(ServiceError::Render {
+            certificate_id: String::new(),
+            message: error.to_string(),
+        }),
+    }
+}
+
+fn map_service_error<T>(
+    result: Result<T, ServiceError>,
+    beneficiary_id: &str,
+) -> Result<T, ApiError> {
+    result.map_err(|error| match error {
+        ServiceError::NotFound => ApiError::NotFound {
+            source_id: beneficiary_id.to_owned(),
+        },
+        ServiceError::Store(error) if error.is_unavailable() => {
+            ApiError::Unavailable(error.to_string())
+        }
+        ServiceError::Store(error) => ApiError::Internal(error.to_string()),
+        ServiceError::Render {
+            certificate_id,
+            message,
+        } => ApiError::Render {
+            certificate_id,
+            message,
+        },
+    })
+}
+
+fn file_response(rendered: Rendered, content_type: &'static str, extension: &str) -> HttpResponse {
+    let disposition = format!(
+        "inline; filename=\"certificate-{}.{extension}\"",
+        safe_filename(&rendered.certificate_id)
+    );
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response.insert_header((header::CONTENT_DISPOSITION, value));
+    }
+    response.body(rendered.bytes)
+}
+
+/// Keeps the characters of a certificate id that are safe in a quoted filename.
+fn safe_filename(certificate_id: &str) -> String {
+    certificate_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect()
+}
+
+fn authenticate(request: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    state.verifier.verify_header(header)?;
+    Ok(())
+}
+
+/// Reads the `{beneficiaryId}` segment from the raw path and checks it.
+///
+/// The raw segment is percent-decoded once. An id is 1 to 128 bytes of ASCII
+/// letters, digits, `-`, `_` and `.`, and may not contain `..`.
+fn beneficiary_id(request: &HttpRequest) -> Result<String, ApiError> {
+    let raw = request.path().rsplit('/').next().unwrap_or_default();
+    let invalid = |reason: &str, value: String| ApiError::InvalidId {
+        kind: "beneficiary id",
+        reason: reason.to_owned(),
+        value,
+    };
+    let decoded = percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| invalid("percent-decoded bytes are not UTF-8", raw.to_owned()))?
+        .into_owned();
+    if decoded.is_empty() {
+        return Err(invalid("empty", decoded));
+    }
+    if decoded.len() > MAX_ID_BYTES {
+        return Err(invalid("longer than 128 bytes", decoded));
+    }
+    if decoded.contains("..") {
+        return Err(invalid("contains `..`", decoded));
+    }
+    if !decoded
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(invalid(
+            "only A-Z, a-z, 0-9, '-', '_' and '.' are allowed",
+            decoded,
+        ));
+    }
+    Ok(decoded)
+}
+
+/// Logs one line per request: method, route pattern (never the path, which holds
+/// ids), status and duration.
+pub async fn log_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let response = next.call(request).await?;
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "(no route)".to_owned());
+    tracing::info!(
+        target: "http",
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        duration_ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        "request"
+    );
+    Ok(response)
+}

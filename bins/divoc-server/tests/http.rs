@@ -1,0 +1,409 @@
+//! The service over real HTTP: routes, selection, errors, tokens and shutdown.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use common::{Keys, Server, decode_qr_png, sample_certificate};
+use jsonwebtoken::Algorithm;
+use serde_json::json;
+
+const PDF: &str = "/certificate/api/certificatePDF";
+const QR: &str = "/certificate/api/certificateQRCode";
+
+#[test]
+fn pdf_serves_latest_dose() {
+    let server = Server::start(&[]);
+    let response = server.get(&format!("{PDF}/BEN1001"));
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/pdf"));
+    assert_eq!(
+        response.header("content-disposition"),
+        Some("inline; filename=\"certificate-529130864.pdf\"")
+    );
+    assert_eq!(response.header("cache-control"), Some("private"));
+    assert_eq!(
+        response.header("content-length"),
+        Some(response.body.len().to_string().as_str())
+    );
+    assert!(response.body.starts_with(b"%PDF-"));
+}
+
+#[test]
+fn selection_cases_over_http() {
+    let server = Server::start(&[]);
+    let cases = [
+        ("BEN1001", "529130864"), // a later correction of dose 1 does not beat dose 2
+        ("BEN1002", "772014589"), // booster 3 of 2
+        ("BEN1003", "680325917"), // booster 2 of 1
+        ("BEN1004", "815402663"), // same dose, later osUpdatedAt
+        ("BEN1005", "367059124"), // sparse record, empty totalDoses
+        ("BEN1011", "957680214"), // dose "10" beats dose 9
+    ];
+    for (beneficiary, certificate) in cases {
+        let response = server.get(&format!("{PDF}/{beneficiary}"));
+        assert_eq!(response.status, 200, "{beneficiary}");
+        let expected = format!("inline; filename=\"certificate-{certificate}.pdf\"");
+        assert_eq!(
+            response.header("content-disposition"),
+            Some(expected.as_str()),
+            "{beneficiary}"
+        );
+    }
+}
+
+#[test]
+fn qr_png_decodes_to_stored_certificate() {
+    let server = Server::start(&[]);
+    let response = server.get(&format!("{QR}/BEN1001"));
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("image/png"));
+    assert_eq!(
+        response.header("content-disposition"),
+        Some("inline; filename=\"certificate-529130864.png\"")
+    );
+    let payload = decode_qr_png(&response.body);
+    let certificate = divoc_qr::decode_payload(&payload).unwrap();
+    assert_eq!(certificate, sample_certificate("529130864").into_bytes());
+}
+
+#[test]
+fn head_reports_existence() {
+    let server = Server::start(&[]);
+    let authorization = format!("Bearer {}", Keys::rs256());
+    let found = server.request(
+        "HEAD",
+        &format!("{PDF}/BEN1001"),
+        &[("Authorization", &authorization)],
+    );
+    assert_eq!(found.status, 200);
+    assert!(found.body.is_empty());
+    let missing = server.request(
+        "HEAD",
+        &format!("{PDF}/NOBODY"),
+        &[("Authorization", &authorization)],
+    );
+    assert_eq!(missing.status, 404);
+    let revoked = server.request(
+        "HEAD",
+        &format!("{PDF}/BEN1009"),
+        &[("Authorization", &authorization)],
+    );
+    assert_eq!(revoked.status, 404);
+}
+
+#[test]
+fn unknown_beneficiary_gets_divoc_error() {
+    let server = Server::start(&[]);
+    let response = server.get(&format!("{PDF}/NOBODY"));
+    assert_eq!(response.status, 404);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let body = response.json();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["date", "source", "type", "extra"]);
+    assert_eq!(body["source"], "NOBODY");
+    assert_eq!(body["type"], "internal-failed");
+    assert_eq!(body["extra"], "Certificate not found");
+}
+
+#[test]
+fn revoked_certificate_never_served() {
+    let server = Server::start(&[]);
+    for route in [PDF, QR] {
+        let response = server.get(&format!("{route}/BEN1009"));
+        assert_eq!(response.status, 404, "{route}");
+        assert_eq!(response.json()["extra"], "Certificate not found");
+    }
+}
+
+#[test]
+fn malformed_ids_rejected() {
+    let server = Server::start(&[]);
+    let long_id = "7".repeat(10 * 1024);
+    let cases = [
+        (
+            format!("{PDF}/{long_id}"),
+            "invalid beneficiary id: longer than 128 bytes",
+        ),
+        (format!("{PDF}/.."), "invalid beneficiary id: contains `..`"),
+        (
+            format!("{PDF}/%2e%2e"),
+            "invalid beneficiary id: contains `..`",
+        ),
+        (
+            format!("{PDF}/BEN%FF%FE1"),
+            "invalid beneficiary id: percent-decoded bytes are not UTF-8",
+        ),
+        (
+            format!("{QR}/BEN%201001"),
+            "invalid beneficiary id: only A-Z, a-z, 0-9, '-', '_' and '.' are allowed",
+        ),
+        (
+            format!("{PDF}/%3Cscript%3E"),
+            "invalid beneficiary id: only A-Z, a-z, 0-9, '-', '_' and '.' are allowed",
+        ),
+    ];
+    for (target, message) in cases {
+        let response = server.get(&target);
+        assert_eq!(response.status, 400, "{message}");
+        let body = response.json();
+        assert_eq!(body["error"], "invalid_id");
+        assert_eq!(body["message"], message);
+    }
+    let body = server.get(&format!("{PDF}/BEN%FF%FE1")).json();
+    assert_eq!(body["value"], "BEN%FF%FE1");
+    let body = server.get(&format!("{PDF}/{long_id}")).json();
+    assert_eq!(body["value"], format!("{}…", "7".repeat(64)));
+}
+
+#[test]
+fn query_string_not_part_of_id() {
+    let server = Server::start(&[]);
+    let response = server.get(&format!("{PDF}/BEN1002?download=1"));
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-disposition"),
+        Some("inline; filename=\"certificate-772014589.pdf\"")
+    );
+}
+
+#[test]
+fn unknown_route_is_json_404() {
+    let server = Server::start(&[]);
+    let response = server.get("/certificate/api/nothing-here");
+    assert_eq!(response.status, 404);
+    assert_eq!(response.json()["error"], "not_found");
+    assert_eq!(
+        response.json()["message"],
+        "no route for GET /certificate/api/nothing-here"
+    );
+}
+
+#[test]
+fn bad_tokens_rejected() {
+    let server = Server::start(&[]);
+    let now = chrono::Utc::now().timestamp();
+    let expired = Keys::sign(
+        "test-rsa-private.pem",
+        Algorithm::RS256,
+        &json!({"sub": "x", "exp": now - 3600, "iat": now - 7200}),
+    );
+    let not_yet = Keys::sign(
+        "test-rsa-private.pem",
+        Algorithm::RS256,
+        &json!({"sub": "x", "exp": now + 7200, "nbf": now + 3600}),
+    );
+    let no_expiry = Keys::sign(
+        "test-rsa-private.pem",
+        Algorithm::RS256,
+        &json!({"sub": "x"}),
+    );
+    let other_key = Keys::sign(
+        "other-rsa-private.pem",
+        Algorithm::RS256,
+        &Keys::valid_claims(),
+    );
+    // HS256 with the server's public key as the shared secret.
+    let public_pem = std::fs::read(Keys::rsa_public()).unwrap();
+    let hmac = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::HS256),
+        &Keys::valid_claims(),
+        &jsonwebtoken::EncodingKey::from_secret(&public_pem).unwrap(),
+    )
+    .unwrap();
+    let unsigned = unsigned_token(&Keys::valid_claims());
+    let valid = Keys::rs256();
+    // The signature of a valid token over claims that were changed afterwards.
+    let parts: Vec<&str> = valid.split('.').collect();
+    let mut changed_claims = Keys::valid_claims();
+    changed_claims["sub"] = json!("someone-else");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        base64_url::encode(changed_claims.to_string().as_bytes()),
+        parts[2]
+    );
+
+    let cases = [
+        (
+            None,
+            "missing bearer token: send `Authorization: Bearer <token>`",
+        ),
+        (
+            Some("Basic dXNlcjpwYXNz".to_owned()),
+            "malformed Authorization header: expected the Bearer scheme",
+        ),
+        (
+            Some("Bearer".to_owned()),
+            "malformed Authorization header: no token after Bearer",
+        ),
+        (
+            Some(format!("Bearer {expired}")),
+            "invalid token: ExpiredSignature",
+        ),
+        (
+            Some(format!("Bearer {not_yet}")),
+            "invalid token: ImmatureSignature",
+        ),
+        (
+            Some(format!("Bearer {no_expiry}")),
+            "invalid token: Missing required claim: exp",
+        ),
+        (
+            Some(format!("Bearer {other_key}")),
+            "invalid token: InvalidSignature",
+        ),
+        (
+            Some(format!("Bearer {hmac}")),
+            "invalid token: algorithm HS256 is not accepted for this key",
+        ),
+        (
+            Some(format!("Bearer {tampered}")),
+            "invalid token: InvalidSignature",
+        ),
+        (
+            Some(format!("Bearer {}", "a".repeat(9000))),
+            "malformed Authorization header: longer than 8 KiB",
+        ),
+    ];
+    for (header, message) in &cases {
+        let headers: Vec<(&str, &str)> = header
+            .iter()
+            .map(|value| ("Authorization", value.as_str()))
+            .collect();
+        let response = server.request("GET", &format!("{PDF}/BEN1001"), &headers);
+        assert_eq!(response.status, 401, "{message}");
+        assert_eq!(response.header("www-authenticate"), Some("Bearer"));
+        assert_eq!(response.json()["message"], *message);
+    }
+    let response = server.request(
+        "GET",
+        &format!("{PDF}/BEN1001"),
+        &[("Authorization", &format!("Bearer {unsigned}"))],
+    );
+    assert_eq!(response.status, 401);
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid token: ")
+    );
+}
+
+/// A token with `alg: none` and no signature.
+fn unsigned_token(claims: &serde_json::Value) -> String {
+    use base64_url::encode;
+    format!(
+        "{}.{}.",
+        encode(br#"{"alg":"none","typ":"JWT"}"#),
+        encode(claims.to_string().as_bytes())
+    )
+}
+
+mod base64_url {
+    /// Base64url without padding.
+    pub fn encode(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..=chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn portal_trailing_space_and_es256() {
+    let server = Server::start(&[(
+        "DIVOC__AUTH__PUBLIC_KEY_FILE",
+        Keys::ec_public().to_str().unwrap(),
+    )]);
+    let token = Keys::sign(
+        "test-ec-private.pem",
+        Algorithm::ES256,
+        &Keys::valid_claims(),
+    );
+    let response = server.request(
+        "GET",
+        &format!("{QR}/BEN1002"),
+        &[("Authorization", &format!("Bearer {token} "))],
+    );
+    assert_eq!(response.status, 200);
+    // An RS256 token is not accepted by an EC key.
+    let response = server.get(&format!("{QR}/BEN1002"));
+    assert_eq!(response.status, 401);
+}
+
+#[test]
+fn malformed_stored_certificate_is_500() {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("divoc.sqlite");
+    let url = format!("sqlite://{}", path.display());
+    Server::import_samples(&url);
+    let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let changed = diesel::sql_query("UPDATE certificates SET certificate = '{\"evidence\": [{\"dose\": \"x\"' WHERE certificate_id = '772014589'")
+        .execute(&mut connection)
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(connection);
+
+    let server = Server::start_on(folder, &url, &[]);
+    let response = server.get(&format!("{PDF}/BEN1002"));
+    assert_eq!(response.status, 500);
+    let body = response.json();
+    assert_eq!(body["error"], "render_failed");
+    assert_eq!(body["certificateId"], "772014589");
+    // The server keeps serving other beneficiaries.
+    assert_eq!(server.get(&format!("{PDF}/BEN1001")).status, 200);
+}
+
+#[test]
+fn sigterm_stops_gracefully() {
+    let mut server = Server::start(&[]);
+    assert_eq!(server.get(&format!("{QR}/BEN1001")).status, 200);
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status}");
+    let log = server.log_text();
+    assert!(log.contains("shutdown signal received"), "{log}");
+    assert!(log.contains("divoc-server stopped"), "{log}");
+}
+
+#[test]
+fn logs_hold_no_personal_data() {
+    let server = Server::start(&[]);
+    for target in [
+        format!("{PDF}/BEN1007"),
+        format!("{QR}/BEN1007"),
+        format!("{PDF}/BEN1009"),
+        format!("{PDF}/BEN%FF"),
+    ] {
+        server.get(&target);
+    }
+    let log = server.log_text();
+    assert!(
+        log.contains("route=/certificate/api/certificatePDF/{beneficiaryId}"),
+        "{log}"
+    );
+    assert!(log.contains("status=200"), "{log}");
+    for secret in ["BEN1007", "BEN1009", "508264731", "Łucja", "9000000"] {
+        assert!(!log.contains(secret), "log contains {secret}:\n{log}");
+    }
+}

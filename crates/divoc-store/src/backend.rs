@@ -1,0 +1,232 @@
+//! Connection pools, SQLite connection settings and migrations.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::result::ConnectionError;
+use diesel::sql_types::BigInt;
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::url::is_sqlite_memory;
+use crate::{StoreError, StoreOptions};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Key of the PostgreSQL advisory lock held while migrations run, so that two
+/// servers starting at once do not both create the tables. The value is the
+/// ASCII text `DIVOCSTO`.
+const MIGRATION_LOCK_KEY: i64 = 0x4449_564F_4353_544F;
+
+/// The connection pool of one backend.
+#[derive(Clone)]
+pub(crate) enum Backend {
+    /// An SQLite database file or in-memory database.
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    /// A PostgreSQL database.
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+}
+
+/// Settings applied to every new SQLite connection of a pool.
+#[derive(Debug, Clone, Copy)]
+struct SqliteSettings {
+    busy_timeout: Duration,
+}
+
+impl SqliteSettings {
+    fn apply(&self, connection: &mut SqliteConnection) -> diesel::QueryResult<()> {
+        // busy_timeout comes first so that switching to WAL waits for other
+        // connections instead of failing. WAL lets readers run beside one writer.
+        connection.batch_execute(&format!(
+            "PRAGMA busy_timeout = {};
+             PRAGMA journal_mode = WAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA synchronous = NORMAL;",
+            self.busy_timeout.as_millis()
+        ))
+    }
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSettings {
+    fn on_acquire(&self, connection: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        self.apply(connection)
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Opens an SQLite database, applies the migrations and builds the pool.
+pub(crate) fn open_sqlite(
+    path: &str,
+    target: &str,
+    options: &StoreOptions,
+) -> Result<Backend, StoreError> {
+    let settings = SqliteSettings {
+        busy_timeout: options.sqlite_busy_timeout,
+    };
+    let memory = is_sqlite_memory(path);
+    if !memory {
+        // A direct connection reports an open error at once. The pool would retry
+        // until its timeout and then report the error less clearly.
+        let mut connection =
+            SqliteConnection::establish(path).map_err(|error| connection_error(target, error))?;
+        settings.apply(&mut connection).map_err(|error| {
+            StoreError::from_query(target, "configuring the SQLite connection", error)
+        })?;
+        migrate_sqlite(&mut connection, target)?;
+    }
+
+    let mut builder = Pool::builder()
+        .max_size(options.max_connections.max(1))
+        .min_idle(Some(1))
+        .connection_timeout(pool_timeout(options))
+        .connection_customizer(Box::new(settings));
+    if memory {
+        // Each connection to `:memory:` has its own database, so the pool keeps
+        // exactly one connection for its whole life.
+        // NOTE: r2d2 still drops a connection that diesel marks as broken (after a
+        // failed transaction rollback), and the in-memory data goes with it.
+        builder = builder.max_size(1).idle_timeout(None).max_lifetime(None);
+    }
+    let pool = builder
+        .build(ConnectionManager::new(path))
+        .map_err(|error| pool_error(target, &error))?;
+
+    if memory {
+        let mut connection = pool.get().map_err(|error| pool_error(target, &error))?;
+        migrate_sqlite(&mut connection, target)?;
+    }
+    Ok(Backend::Sqlite(pool))
+}
+
+/// Connects to PostgreSQL, applies the migrations and builds the pool.
+pub(crate) fn open_postgres(
+    url: &str,
+    target: &str,
+    options: &StoreOptions,
+) -> Result<Backend, StoreError> {
+    let url = with_connect_timeout(url, options.connection_timeout);
+    let mut connection =
+        PgConnection::establish(&url).map_err(|error| connection_error(target, error))?;
+    migrate_postgres(&mut connection, target)?;
+    drop(connection);
+
+    let pool = Pool::builder()
+        .max_size(options.max_connections.max(1))
+        .min_idle(Some(1))
+        .connection_timeout(pool_timeout(options))
+        .build(ConnectionManager::new(url))
+        .map_err(|error| pool_error(target, &error))?;
+    Ok(Backend::Postgres(pool))
+}
+
+fn migrate_sqlite(connection: &mut SqliteConnection, target: &str) -> Result<(), StoreError> {
+    // BEGIN IMMEDIATE takes the write lock first, so that a second process
+    // opening the same file waits and then finds the migrations applied.
+    connection
+        .immediate_transaction(|connection| {
+            connection.run_pending_migrations(SQLITE_MIGRATIONS)?;
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .map_err(|error| migration_error(target, &*error))
+}
+
+fn migrate_postgres(connection: &mut PgConnection, target: &str) -> Result<(), StoreError> {
+    connection
+        .transaction(|connection| {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+                .execute(connection)?;
+            connection.run_pending_migrations(POSTGRES_MIGRATIONS)?;
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .map_err(|error| migration_error(target, &*error))
+}
+
+fn migration_error(target: &str, error: &(dyn std::error::Error + Send + Sync)) -> StoreError {
+    StoreError::Migration {
+        target: target.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+/// Turns a failed connection attempt into an error that keeps the driver's message.
+fn connection_error(target: &str, error: ConnectionError) -> StoreError {
+    match error {
+        ConnectionError::InvalidConnectionUrl(reason) => StoreError::InvalidUrl {
+            url: target.to_owned(),
+            reason,
+        },
+        ConnectionError::InvalidCString(_) => StoreError::InvalidUrl {
+            url: target.to_owned(),
+            reason: "the URL contains a NUL byte".to_owned(),
+        },
+        ConnectionError::BadConnection(reason) => StoreError::Unavailable {
+            target: target.to_owned(),
+            reason: reason.trim_end().to_owned(),
+        },
+        other => StoreError::Unavailable {
+            target: target.to_owned(),
+            reason: other.to_string().trim_end().to_owned(),
+        },
+    }
+}
+
+/// Turns a pool error, such as a timeout while waiting for a connection, into
+/// [`StoreError::Unavailable`].
+pub(crate) fn pool_error(target: &str, error: &diesel::r2d2::PoolError) -> StoreError {
+    StoreError::Unavailable {
+        target: target.to_owned(),
+        reason: error.to_string().trim_end().to_owned(),
+    }
+}
+
+/// r2d2 rejects a zero timeout, so the shortest one is 1 ms.
+fn pool_timeout(options: &StoreOptions) -> Duration {
+    options.connection_timeout.max(Duration::from_millis(1))
+}
+
+/// Adds libpq's `connect_timeout` to a URL that does not set it, so that an
+/// unreachable host fails after the configured time instead of the operating
+/// system's TCP timeout.
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let whole_seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={}", whole_seconds.max(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_timeout_is_added_once() {
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            with_connect_timeout("postgres://divoc@127.0.0.1/divoc", five),
+            "postgres://divoc@127.0.0.1/divoc?connect_timeout=5"
+        );
+        assert_eq!(
+            with_connect_timeout(
+                "postgres://divoc@127.0.0.1/divoc?sslmode=disable",
+                Duration::from_millis(1500)
+            ),
+            "postgres://divoc@127.0.0.1/divoc?sslmode=disable&connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout(
+                "postgres://divoc@127.0.0.1/divoc",
+                Duration::from_millis(10)
+            ),
+            "postgres://divoc@127.0.0.1/divoc?connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://divoc@127.0.0.1/divoc?connect_timeout=30", five),
+            "postgres://divoc@127.0.0.1/divoc?connect_timeout=30"
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! Certificate store for DIVOC registry exports, on SQLite or PostgreSQL.
+//!
+//! The store keeps two tables, created by embedded migrations when a [`Store`]
+//! opens:
+//!
+//! * `certificates`: one row per [`RegistryRecord`], keyed by `certificateId`.
+//!   The signed credential is stored byte for byte, because the QR code must
+//!   carry exactly what was signed. Contact URIs and `meta` are stored as JSON
+//!   text, timestamps as UTC truncated to microseconds, and the credential's dose
+//!   in its own column.
+//! * `revocations`: one row per [`RevocationRecord`], keyed by the id it revokes
+//!   ([`RevocationRecord::revoked_certificate_id`]: `previousCertificateId`, or
+//!   `certificateId` when that is blank).
+//!
+//! # Backends
+//!
+//! [`Store::open`] chooses the backend from the URL scheme: `postgres://` and
+//! `postgresql://` for PostgreSQL, and `sqlite://PATH`, `sqlite:PATH`, a plain
+//! file path or `:memory:` for the bundled SQLite. Connections are pooled with
+//! r2d2; see [`StoreOptions`]. SQLite connections run in WAL mode with a busy
+//! timeout, so readers and one writer work side by side.
+//!
+//! # Imports
+//!
+//! [`Store::import`] writes a whole registry export in one transaction: when any
+//! entry is invalid or a statement fails, nothing is written. Entries are
+//! upserted by key, and importing the same file again changes nothing.
+//!
+//! # Revocations
+//!
+//! No lookup ever returns a revoked certificate. Revocations are applied when
+//! a query runs, not when data is imported, so a revocation hides its certificate
+//! whichever of the two was imported first.
+//!
+//! # Reading
+//!
+//! Lookups return records in certificate-id order. The store does not parse
+//! credentials when reading: a stored certificate text that is not a valid
+//! credential is returned as it is, and parsing it is the caller's job.
+//!
+//! # Example
+//!
+//! ```
+//! use divoc_store::{Store, StoreOptions};
+//!
+//! let directory = tempfile::tempdir()?;
+//! let url = format!("sqlite://{}", directory.path().join("certificates.db").display());
+//! let store = Store::open(&url, &StoreOptions::default())?;
+//!
+//! let export = r#"[{
+//!     "preEnrollmentCode": "BEN-1",
+//!     "certificateId": "100000001",
+//!     "mobile": "9000000001",
+//!     "certificate": "{\"credentialSubject\":{\"name\":\"Asha Rao\"},\"evidence\":[{\"dose\":1}]}"
+//! }]"#;
+//! let summary = store.import_text(export)?;
+//! assert_eq!(summary.certificates, 1);
+//!
+//! let records = store.certificates_by_beneficiary("BEN-1")?;
+//! assert_eq!(records.len(), 1);
+//! assert_eq!(records[0].certificate_id, "100000001");
+//! assert!(store.beneficiary_exists("BEN-1")?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`RegistryRecord`]: divoc_model::RegistryRecord
+//! [`RevocationRecord`]: divoc_model::RevocationRecord
+//! [`RevocationRecord::revoked_certificate_id`]: divoc_model::RevocationRecord::revoked_certificate_id
+
+mod backend;
+mod error;
+mod import;
+mod options;
+mod rows;
+pub mod schema;
+mod store;
+mod url;
+
+pub use error::StoreError;
+pub use import::{ImportSummary, RowCounts};
+pub use options::StoreOptions;
+pub use store::Store;
+pub use url::redact_url;

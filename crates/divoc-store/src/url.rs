@@ -1,0 +1,204 @@
+//! Choosing the backend from a store URL, and hiding passwords in URLs.
+
+use crate::StoreError;
+
+/// Location of a store, with the backend chosen by the scheme of its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreTarget {
+    /// An SQLite database: a file path, a `file:` URI or `:memory:`.
+    Sqlite {
+        /// Path or URI passed to SQLite.
+        path: String,
+    },
+    /// A PostgreSQL connection URL, passed to libpq unchanged.
+    Postgres {
+        /// The full URL.
+        url: String,
+    },
+}
+
+impl StoreTarget {
+    /// Parses a store URL.
+    ///
+    /// `postgres://` and `postgresql://` select PostgreSQL. `sqlite://PATH`,
+    /// `sqlite:PATH` and a string without `://` select SQLite.
+    pub(crate) fn parse(url: &str) -> Result<Self, StoreError> {
+        let invalid = |reason: &str| StoreError::InvalidUrl {
+            url: redact_url(url),
+            reason: reason.to_owned(),
+        };
+        if url.trim().is_empty() {
+            return Err(invalid(
+                "the URL is empty; use postgres://USER@HOST:PORT/DATABASE, sqlite://PATH or a file path",
+            ));
+        }
+        if let Some((scheme, rest)) = url.split_once("://") {
+            let scheme = scheme.to_ascii_lowercase();
+            return match scheme.as_str() {
+                "postgres" | "postgresql" => Ok(Self::Postgres {
+                    url: url.to_owned(),
+                }),
+                "sqlite" => sqlite_path(rest).ok_or_else(|| invalid("the SQLite path is empty")),
+                _ => Err(invalid(&format!(
+                    "unsupported scheme {scheme:?}; use postgres://, postgresql://, sqlite:// or a file path"
+                ))),
+            };
+        }
+        if let Some(prefix) = url.get(.."sqlite:".len())
+            && prefix.eq_ignore_ascii_case("sqlite:")
+        {
+            return sqlite_path(&url[prefix.len()..])
+                .ok_or_else(|| invalid("the SQLite path is empty"));
+        }
+        Ok(Self::Sqlite {
+            path: url.to_owned(),
+        })
+    }
+}
+
+fn sqlite_path(path: &str) -> Option<StoreTarget> {
+    if path.is_empty() {
+        None
+    } else {
+        Some(StoreTarget::Sqlite {
+            path: path.to_owned(),
+        })
+    }
+}
+
+/// Returns `true` for SQLite paths that open a private in-memory database.
+pub(crate) fn is_sqlite_memory(path: &str) -> bool {
+    path == ":memory:" || (path.starts_with("file:") && path.contains("mode=memory"))
+}
+
+/// Replaces the password in a URL, in the user-info part or as a `password=`
+/// query parameter, with `***`. Other text is returned unchanged.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|index| index + "://".len()) else {
+        return url.to_owned();
+    };
+    let (head, rest) = url.split_at(scheme_end);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let parameters: Vec<String> = query
+                .split('&')
+                .map(|parameter| match parameter.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => parameter.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", parameters.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{head}{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(path: &str) -> StoreTarget {
+        StoreTarget::Sqlite {
+            path: path.to_owned(),
+        }
+    }
+
+    #[test]
+    fn parse_selects_backend_by_scheme() {
+        let postgres = "postgres://divoc@127.0.0.1:5432/divoc";
+        assert_eq!(
+            StoreTarget::parse(postgres).ok(),
+            Some(StoreTarget::Postgres {
+                url: postgres.to_owned()
+            })
+        );
+        let postgresql = "PostgreSQL://divoc@127.0.0.1/divoc";
+        assert_eq!(
+            StoreTarget::parse(postgresql).ok(),
+            Some(StoreTarget::Postgres {
+                url: postgresql.to_owned()
+            })
+        );
+        assert_eq!(
+            StoreTarget::parse("sqlite:///var/lib/divoc.db").ok(),
+            Some(sqlite("/var/lib/divoc.db"))
+        );
+        assert_eq!(
+            StoreTarget::parse("sqlite://divoc.db").ok(),
+            Some(sqlite("divoc.db"))
+        );
+        assert_eq!(
+            StoreTarget::parse("sqlite:divoc.db").ok(),
+            Some(sqlite("divoc.db"))
+        );
+        assert_eq!(
+            StoreTarget::parse("sqlite::memory:").ok(),
+            Some(sqlite(":memory:"))
+        );
+        assert_eq!(
+            StoreTarget::parse(":memory:").ok(),
+            Some(sqlite(":memory:"))
+        );
+        assert_eq!(
+            StoreTarget::parse("data/divoc.db").ok(),
+            Some(sqlite("data/divoc.db"))
+        );
+        assert_eq!(
+            StoreTarget::parse("file:divoc.db?mode=ro").ok(),
+            Some(sqlite("file:divoc.db?mode=ro"))
+        );
+    }
+
+    #[test]
+    fn parse_rejects_unknown_and_empty() {
+        for url in [
+            "",
+            "  ",
+            "mysql://root@localhost/divoc",
+            "sqlite://",
+            "sqlite:",
+        ] {
+            let result = StoreTarget::parse(url);
+            assert!(
+                matches!(result, Err(StoreError::InvalidUrl { .. })),
+                "{url:?} gave {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_paths() {
+        assert!(is_sqlite_memory(":memory:"));
+        assert!(is_sqlite_memory("file:certs?mode=memory"));
+        assert!(!is_sqlite_memory("memory.db"));
+    }
+
+    #[test]
+    fn redact_hides_passwords() {
+        assert_eq!(
+            redact_url("postgres://divoc:s3cr%40t@db.internal:5432/divoc?sslmode=require"),
+            "postgres://divoc:***@db.internal:5432/divoc?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://divoc@127.0.0.1/divoc?password=hunter2&application_name=x"),
+            "postgres://divoc@127.0.0.1/divoc?password=***&application_name=x"
+        );
+        assert_eq!(
+            redact_url("postgres://divoc@127.0.0.1/divoc"),
+            "postgres://divoc@127.0.0.1/divoc"
+        );
+        assert_eq!(redact_url("/var/lib/divoc.db"), "/var/lib/divoc.db");
+    }
+}

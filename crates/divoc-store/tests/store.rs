@@ -1,0 +1,1165 @@
+//! Store tests, written once and run on SQLite and PostgreSQL.
+//!
+//! SQLite tests use a file in a temporary directory. PostgreSQL tests need a
+//! server: set `DIVOC_TEST_POSTGRES_URL` to a superuser URL, for example the one
+//! that `scripts/pg-test-cluster.sh start DIR PORT` prints. Each PostgreSQL test
+//! creates its own database and drops it afterwards. Without the variable the
+//! PostgreSQL tests pass after printing a notice, unless `DIVOC_REQUIRE_POSTGRES=1`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use divoc_model::{
+    ExportEntry, ExportItem, ModelError, RegistryRecord, RevocationRecord, parse_export,
+};
+use divoc_store::schema::{certificates, revocations};
+use divoc_store::{ImportSummary, RowCounts, Store, StoreError, StoreOptions};
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------
+// Test databases
+
+/// Location of a test's store. A PostgreSQL database is dropped on drop.
+enum Database {
+    Sqlite {
+        _directory: tempfile::TempDir,
+        path: String,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Database::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            let result = PgConnection::establish(admin_url).and_then(|mut connection| {
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut connection)
+                    .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))
+            });
+            if let Err(error) = result {
+                eprintln!("could not drop test database {name}: {error}");
+            }
+        }
+    }
+}
+
+/// A store on a fresh database. `store` is declared first so that its pool is
+/// closed before `database` drops the PostgreSQL database.
+struct TestDb {
+    store: Store,
+    database: Database,
+}
+
+type CertificateColumns = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<i64>,
+);
+type RevocationColumns = (String, String, String, Option<i64>, Option<String>);
+
+/// Every row of both tables, ordered by key.
+#[derive(Debug, PartialEq)]
+struct Dump {
+    certificates: Vec<CertificateColumns>,
+    revocations: Vec<RevocationColumns>,
+}
+
+/// Runs `$body` with `$connection` bound to a new direct connection, bypassing the store.
+macro_rules! with_raw_connection {
+    ($db:expr, |$connection:ident| $body:expr) => {
+        match &$db.database {
+            Database::Sqlite { path, .. } => {
+                let mut raw = SqliteConnection::establish(path).expect("direct SQLite connection");
+                let $connection = &mut raw;
+                $body
+            }
+            Database::Postgres { url, .. } => {
+                let mut raw = PgConnection::establish(url).expect("direct PostgreSQL connection");
+                let $connection = &mut raw;
+                $body
+            }
+        }
+    };
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("store.db").display().to_string();
+        let store =
+            Store::open(&format!("sqlite://{path}"), &test_options()).expect("SQLite store opens");
+        assert_eq!(store.backend_name(), "sqlite");
+        Self {
+            store,
+            database: Database::Sqlite {
+                _directory: directory,
+                path,
+            },
+        }
+    }
+
+    /// Returns `None` (after a notice) when no PostgreSQL server is configured.
+    fn postgres(test: &str) -> Option<Self> {
+        let admin_url = postgres_admin_url(test)?;
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "divoc_store_test_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = PgConnection::establish(&admin_url)
+            .unwrap_or_else(|error| panic!("cannot connect to DIVOC_TEST_POSTGRES_URL: {error}"));
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("create test database");
+        let url = with_database(&admin_url, &name);
+        let database = Database::Postgres {
+            admin_url,
+            name,
+            url,
+        };
+        let Database::Postgres { url, .. } = &database else {
+            unreachable!()
+        };
+        let store = Store::open(url, &test_options()).expect("PostgreSQL store opens");
+        assert_eq!(store.backend_name(), "postgresql");
+        Some(Self { store, database })
+    }
+
+    fn execute(&self, sql: &str) {
+        with_raw_connection!(self, |connection| {
+            diesel::sql_query(sql)
+                .execute(connection)
+                .expect("raw SQL runs");
+        })
+    }
+
+    fn dump(&self) -> Dump {
+        with_raw_connection!(self, |connection| Dump {
+            certificates: certificates::table
+                .order(certificates::certificate_id)
+                .load(connection)
+                .expect("certificates load"),
+            revocations: revocations::table
+                .order(revocations::revoked_certificate_id)
+                .load(connection)
+                .expect("revocations load"),
+        })
+    }
+}
+
+fn test_options() -> StoreOptions {
+    StoreOptions {
+        max_connections: 8,
+        connection_timeout: Duration::from_secs(30),
+        sqlite_busy_timeout: Duration::from_secs(30),
+    }
+}
+
+fn postgres_admin_url(test: &str) -> Option<String> {
+    if let Ok(url) = std::env::var("DIVOC_TEST_POSTGRES_URL")
+        && !url.trim().is_empty()
+    {
+        return Some(url);
+    }
+    let help = "start a server with `scripts/pg-test-cluster.sh start /tmp/divoc-pg 55432` \
+                and export the URL it prints as DIVOC_TEST_POSTGRES_URL";
+    if std::env::var("DIVOC_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+        panic!(
+            "PostgreSQL test {test} cannot run: DIVOC_REQUIRE_POSTGRES=1 but DIVOC_TEST_POSTGRES_URL is not set; {help}"
+        );
+    }
+    eprintln!("skipping PostgreSQL test {test}: DIVOC_TEST_POSTGRES_URL is not set; {help}");
+    None
+}
+
+/// Replaces the database name in a PostgreSQL URL, keeping any query string.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |index| index + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(index) => &base[..authority_start + index],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Declares each listed function as a test on both backends.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    let db = super::TestDb::sqlite();
+                    super::$name(&db);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    let Some(db) = super::TestDb::postgres(stringify!($name)) else { return };
+                    super::$name(&db);
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    record_round_trip_is_exact,
+    lookups_by_beneficiary_and_mobile,
+    beneficiary_exists_cases,
+    revocation_before_certificate,
+    revocation_after_certificate,
+    envelope_file_imports,
+    json_lines_file_imports,
+    import_twice_changes_nothing,
+    duplicate_keys_last_entry_wins,
+    invalid_third_record_writes_nothing,
+    invalid_revocation_rolls_back_certificates,
+    timestamps_truncate_to_microseconds,
+    corrupt_certificate_text_is_returned,
+    corrupt_json_columns_are_reported,
+    concurrent_imports_and_lookups,
+    ten_thousand_records_import,
+    health_check_passes,
+);
+
+// ---------------------------------------------------------------------------
+// Test data
+
+fn credential(name: &str, dose: u32) -> String {
+    json!({
+        "@context": ["https://www.w3.org/2018/credentials/v1", "https://cowin.gov.in/credentials/vaccination/v1"],
+        "type": ["VerifiableCredential", "ProofOfVaccinationCredential"],
+        "credentialSubject": {"name": name, "gender": "Female", "age": "33"},
+        "issuer": "https://cowin.gov.in/",
+        "evidence": [{"dose": dose, "totalDoses": 2, "vaccine": "COVISHIELD", "date": "2021-10-17T05:30:28.187Z"}],
+    })
+    .to_string()
+}
+
+fn certificate(beneficiary: &str, certificate_id: &str, mobile: &str, dose: u32) -> Value {
+    json!({
+        "preEnrollmentCode": beneficiary,
+        "certificateId": certificate_id,
+        "mobile": mobile,
+        "name": "Asha Rao",
+        "contact": [format!("tel:{mobile}")],
+        "programId": "",
+        "certificate": credential("Asha Rao", dose),
+        "osUpdatedAt": "2022-01-05T17:43:34.366Z",
+    })
+}
+
+fn revocation(
+    beneficiary: &str,
+    certificate_id: &str,
+    previous_certificate_id: Option<&str>,
+) -> Value {
+    let mut value =
+        json!({"preEnrollmentCode": beneficiary, "certificateId": certificate_id, "dose": 1});
+    if let Some(previous) = previous_certificate_id {
+        value["previousCertificateId"] = json!(previous);
+    }
+    value
+}
+
+fn export(entities: &[Value]) -> String {
+    Value::Array(entities.to_vec()).to_string()
+}
+
+fn ids(records: &[RegistryRecord]) -> Vec<&str> {
+    records
+        .iter()
+        .map(|record| record.certificate_id.as_str())
+        .collect()
+}
+
+fn counts(inserted: usize, updated: usize, unchanged: usize) -> RowCounts {
+    RowCounts {
+        inserted,
+        updated,
+        unchanged,
+    }
+}
+
+fn utc(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("RFC 3339 time")
+        .to_utc()
+}
+
+// ---------------------------------------------------------------------------
+// Cases run on both backends
+
+fn record_round_trip_is_exact(db: &TestDb) {
+    // Spacing, escaped quotes and a literal `\u00e9` escape must survive unchanged.
+    let signed = "{ \"credentialSubject\" : {\"name\":\"Nguyễn Văn Anh\", \"note\": \"said \\\"hello\\\" \\u00e9\"},\n  \
+                  \"evidence\": [ {\"dose\": \"1\", \"totalDoses\": \"\"} ], \"proof\": {\"jws\": \"eyJhbGciOi..x\"} }";
+    let file = export(&[json!({
+        "osid": "1-5b9f0a3e-7d1c-4c55-9a0e-1f2b3c4d5e6f",
+        "preEnrollmentCode": "BEN-ŁŻ-1",
+        "certificateId": "100000001",
+        "mobile": "9000000001",
+        "name": "Łukasz Żółć",
+        "contact": ["tel:9000000001", "mailto:lukasz@example.org"],
+        "programId": "PRG-Ä",
+        "certificate": signed,
+        "meta": {"previousCertificateId": "", "batch": "Ł-1", "nested": {"list": [1, "two", null, true]}},
+        "osCreatedAt": "2021-10-17T05:30:28.187654Z",
+        "osUpdatedAt": "2022-01-05T17:43:34.366001Z",
+        "unknownField": "ignored",
+    })]);
+    let items = parse_export(&file).expect("valid export");
+    let ExportEntry::Certificate {
+        record: expected, ..
+    } = &items[0].entry
+    else {
+        panic!("expected a certificate entry");
+    };
+
+    let summary = db.store.import(&items).expect("import");
+    assert_eq!(summary.certificates, 1);
+    assert_eq!(summary.certificate_rows, counts(1, 0, 0));
+
+    let found = db
+        .store
+        .certificates_by_beneficiary("BEN-ŁŻ-1")
+        .expect("lookup");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].certificate.as_bytes(), signed.as_bytes());
+    assert_eq!(&found[0], expected);
+    assert_eq!(found[0].name.as_deref(), Some("Łukasz Żółć"));
+    assert_eq!(
+        found[0].meta,
+        Some(
+            json!({"previousCertificateId": "", "batch": "Ł-1", "nested": {"list": [1, "two", null, true]}})
+        )
+    );
+    assert_eq!(
+        found[0].os_created_at,
+        Some(utc("2021-10-17T05:30:28.187654Z"))
+    );
+
+    let by_mobile = db
+        .store
+        .certificate_by_mobile_and_id("9000000001", "100000001")
+        .expect("lookup");
+    assert_eq!(by_mobile.as_ref(), Some(expected));
+
+    let dump = db.dump();
+    assert_eq!(dump.certificates[0].11, Some(1), "dose column");
+}
+
+fn lookups_by_beneficiary_and_mobile(db: &TestDb) {
+    // Imported out of order, so that the ordering of results is tested.
+    let file = export(&[
+        certificate("BEN-A", "2003", "9000000001", 1),
+        certificate("BEN-A", "2001", "9000000001", 1),
+        certificate("BEN-A", "2002", "9000000002", 2),
+        certificate("BEN-B", "2004", "9000000001", 1),
+    ]);
+    db.store.import_text(&file).expect("import");
+
+    let beneficiary = db
+        .store
+        .certificates_by_beneficiary("BEN-A")
+        .expect("lookup");
+    assert_eq!(ids(&beneficiary), ["2001", "2002", "2003"]);
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_beneficiary("BEN-B")
+            .expect("lookup")),
+        ["2004"]
+    );
+    assert!(
+        db.store
+            .certificates_by_beneficiary("BEN-NONE")
+            .expect("lookup")
+            .is_empty()
+    );
+
+    let mobile = db
+        .store
+        .certificates_by_mobile("9000000001")
+        .expect("lookup");
+    assert_eq!(ids(&mobile), ["2001", "2003", "2004"]);
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_mobile("9000000002")
+            .expect("lookup")),
+        ["2002"]
+    );
+    assert!(
+        db.store
+            .certificates_by_mobile("9999999999")
+            .expect("lookup")
+            .is_empty()
+    );
+
+    let found = db
+        .store
+        .certificate_by_mobile_and_id("9000000001", "2004")
+        .expect("lookup");
+    assert_eq!(
+        found.map(|record| record.pre_enrollment_code),
+        Some("BEN-B".to_owned())
+    );
+    assert_eq!(
+        db.store
+            .certificate_by_mobile_and_id("9000000002", "2004")
+            .expect("lookup"),
+        None
+    );
+    assert_eq!(
+        db.store
+            .certificate_by_mobile_and_id("9000000001", "2999")
+            .expect("lookup"),
+        None
+    );
+}
+
+fn beneficiary_exists_cases(db: &TestDb) {
+    db.store
+        .import_text(&export(&[
+            certificate("BEN-LIVE", "3001", "9000000001", 1),
+            certificate("BEN-REVOKED", "3002", "9000000002", 1),
+            revocation("BEN-REVOKED", "3002", Some("3002")),
+        ]))
+        .expect("import");
+
+    assert!(db.store.beneficiary_exists("BEN-LIVE").expect("exists"));
+    assert!(!db.store.beneficiary_exists("BEN-REVOKED").expect("exists"));
+    assert!(!db.store.beneficiary_exists("BEN-UNKNOWN").expect("exists"));
+    assert!(!db.store.beneficiary_exists("").expect("exists"));
+}
+
+fn revocation_before_certificate(db: &TestDb) {
+    // A correction: 4002 replaces 4001, and the revocation arrives first.
+    let summary = db
+        .store
+        .import_text(&export(&[revocation("BEN-C", "4002", Some("4001"))]))
+        .expect("revocation import");
+    assert_eq!(summary.revocations, 1);
+    assert_eq!(summary.revocation_rows, counts(1, 0, 0));
+
+    db.store
+        .import_text(&export(&[
+            certificate("BEN-C", "4001", "9000000004", 1),
+            certificate("BEN-C", "4002", "9000000004", 1),
+        ]))
+        .expect("certificate import");
+
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_beneficiary("BEN-C")
+            .expect("lookup")),
+        ["4002"]
+    );
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_mobile("9000000004")
+            .expect("lookup")),
+        ["4002"]
+    );
+    assert_eq!(
+        db.store
+            .certificate_by_mobile_and_id("9000000004", "4001")
+            .expect("lookup"),
+        None
+    );
+    assert!(
+        db.store
+            .certificate_by_mobile_and_id("9000000004", "4002")
+            .expect("lookup")
+            .is_some()
+    );
+    assert!(db.store.beneficiary_exists("BEN-C").expect("exists"));
+}
+
+fn revocation_after_certificate(db: &TestDb) {
+    db.store
+        .import_text(&export(&[
+            certificate("BEN-D", "5001", "9000000005", 1),
+            certificate("BEN-D", "5002", "9000000005", 2),
+        ]))
+        .expect("certificate import");
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_beneficiary("BEN-D")
+            .expect("lookup")),
+        ["5001", "5002"]
+    );
+
+    // A blank previousCertificateId means certificateId itself is revoked.
+    db.store
+        .import_text(&export(&[revocation("BEN-D", "5002", Some(""))]))
+        .expect("revocation import");
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_beneficiary("BEN-D")
+            .expect("lookup")),
+        ["5001"]
+    );
+    assert_eq!(
+        db.store
+            .certificate_by_mobile_and_id("9000000005", "5002")
+            .expect("lookup"),
+        None
+    );
+
+    db.store
+        .import_text(&export(&[revocation("BEN-D", "5003", Some("5001"))]))
+        .expect("revocation import");
+    assert!(
+        db.store
+            .certificates_by_beneficiary("BEN-D")
+            .expect("lookup")
+            .is_empty()
+    );
+    assert!(
+        db.store
+            .certificates_by_mobile("9000000005")
+            .expect("lookup")
+            .is_empty()
+    );
+    assert!(!db.store.beneficiary_exists("BEN-D").expect("exists"));
+
+    let dump = db.dump();
+    assert_eq!(
+        dump.certificates.len(),
+        2,
+        "revoked certificates stay stored"
+    );
+    assert_eq!(
+        dump.revocations,
+        [
+            (
+                "5001".to_owned(),
+                "BEN-D".to_owned(),
+                "5003".to_owned(),
+                Some(1),
+                Some("5001".to_owned())
+            ),
+            (
+                "5002".to_owned(),
+                "BEN-D".to_owned(),
+                "5002".to_owned(),
+                Some(1),
+                Some(String::new())
+            ),
+        ]
+    );
+}
+
+fn envelope_file_imports(db: &TestDb) {
+    // In the registry's search response the entity type is given by the list,
+    // so a revocation needs no previousCertificateId and revokes its certificateId.
+    let file = json!({
+        "id": "open-saber.registry.search",
+        "ver": "1.0",
+        "ets": 1_641_404_614_366_u64,
+        "params": {"status": "SUCCESSFUL"},
+        "responseCode": "OK",
+        "result": {
+            "VaccinationCertificate": [
+                certificate("BEN-E", "6001", "9000000006", 1),
+                certificate("BEN-E", "6002", "9000000006", 2),
+            ],
+            "RevokedCertificate": [
+                {"preEnrollmentCode": "BEN-E", "certificateId": "6002", "dose": "2"},
+            ],
+        },
+    })
+    .to_string();
+
+    let summary = db.store.import_text(&file).expect("import");
+    assert_eq!(
+        summary,
+        ImportSummary {
+            certificates: 2,
+            revocations: 1,
+            certificate_rows: counts(2, 0, 0),
+            revocation_rows: counts(1, 0, 0),
+        }
+    );
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_beneficiary("BEN-E")
+            .expect("lookup")),
+        ["6001"]
+    );
+    assert_eq!(
+        db.dump().revocations,
+        [(
+            "6002".to_owned(),
+            "BEN-E".to_owned(),
+            "6002".to_owned(),
+            Some(2),
+            None
+        )]
+    );
+}
+
+fn json_lines_file_imports(db: &TestDb) {
+    let lines = [
+        certificate("BEN-F", "7001", "9000000007", 1).to_string(),
+        revocation("BEN-F", "7003", Some("7002")).to_string(),
+        String::new(),
+        certificate("BEN-F", "7002", "9000000007", 2).to_string(),
+        certificate("BEN-F", "7003", "9000000007", 2).to_string(),
+    ];
+    let summary = db.store.import_text(&lines.join("\n")).expect("import");
+    assert_eq!(summary.certificates, 3);
+    assert_eq!(summary.revocations, 1);
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_beneficiary("BEN-F")
+            .expect("lookup")),
+        ["7001", "7003"]
+    );
+}
+
+fn import_twice_changes_nothing(db: &TestDb) {
+    let entities = vec![
+        certificate("BEN-G", "8001", "9000000008", 1),
+        certificate("BEN-G", "8002", "9000000008", 2),
+        certificate("BEN-H", "8003", "9000000009", 1),
+        revocation("BEN-G", "8002", Some("8001")),
+    ];
+    let first = db
+        .store
+        .import_text(&export(&entities))
+        .expect("first import");
+    assert_eq!(
+        first,
+        ImportSummary {
+            certificates: 3,
+            revocations: 1,
+            certificate_rows: counts(3, 0, 0),
+            revocation_rows: counts(1, 0, 0),
+        }
+    );
+    let before = db.dump();
+    assert_eq!(before.certificates.len(), 3);
+    assert_eq!(before.revocations.len(), 1);
+
+    let second = db
+        .store
+        .import_text(&export(&entities))
+        .expect("second import");
+    assert_eq!(
+        second,
+        ImportSummary {
+            certificates: 3,
+            revocations: 1,
+            certificate_rows: counts(0, 0, 3),
+            revocation_rows: counts(0, 0, 1),
+        }
+    );
+    assert_eq!(db.dump(), before);
+
+    // Changing one field updates exactly that row.
+    let mut changed = entities.clone();
+    changed[2]["name"] = json!("Asha R.");
+    let third = db
+        .store
+        .import_text(&export(&changed))
+        .expect("third import");
+    assert_eq!(third.certificate_rows, counts(0, 1, 2));
+    assert_eq!(third.revocation_rows, counts(0, 0, 1));
+    let after = db.dump();
+    assert_eq!(after.certificates[2].3.as_deref(), Some("Asha R."));
+    assert_eq!(after.certificates[..2], before.certificates[..2]);
+    assert_eq!(after.revocations, before.revocations);
+}
+
+fn duplicate_keys_last_entry_wins(db: &TestDb) {
+    let mut later = certificate("BEN-I", "9101", "9000000010", 1);
+    later["name"] = json!("Second Name");
+    let summary = db
+        .store
+        .import_text(&export(&[
+            certificate("BEN-I", "9101", "9000000010", 1),
+            later,
+        ]))
+        .expect("import");
+    assert_eq!(summary.certificates, 2);
+    assert_eq!(summary.certificate_rows, counts(1, 0, 0));
+    let found = db
+        .store
+        .certificates_by_beneficiary("BEN-I")
+        .expect("lookup");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name.as_deref(), Some("Second Name"));
+}
+
+fn invalid_third_record_writes_nothing(db: &TestDb) {
+    db.store
+        .import_text(&export(&[certificate("BEN-J", "9201", "9000000011", 1)]))
+        .expect("initial import");
+    let before = db.dump();
+
+    let mut invalid = certificate("BEN-J", "9204", "9000000011", 1);
+    invalid["certificate"] =
+        json!(json!({"credentialSubject": {"name": "Asha Rao"}, "evidence": []}).to_string());
+    let mut updated = certificate("BEN-J", "9201", "9000000011", 1);
+    updated["name"] = json!("Changed");
+    let file = export(&[
+        certificate("BEN-J", "9202", "9000000011", 1),
+        updated,
+        invalid,
+    ]);
+
+    let error = db
+        .store
+        .import_text(&file)
+        .expect_err("invalid file is rejected");
+    let StoreError::Import(ModelError::Record { record, field, .. }) = &error else {
+        panic!("expected an import error naming the record, got {error:?}");
+    };
+    assert_eq!(record, "record 3 (certificateId 9204)");
+    assert_eq!(field, "certificate: evidence");
+    let message = error.to_string();
+    assert!(
+        message.contains("record 3 (certificateId 9204)"),
+        "{message}"
+    );
+    assert!(!error.is_unavailable());
+    assert_eq!(db.dump(), before);
+}
+
+fn invalid_revocation_rolls_back_certificates(db: &TestDb) {
+    db.store
+        .import_text(&export(&[certificate("BEN-K", "9301", "9000000012", 1)]))
+        .expect("initial import");
+    let before = db.dump();
+
+    // Certificates are written before revocations are checked, so this tests a
+    // real rollback: a new row and an update are undone.
+    let mut updated = certificate("BEN-K", "9301", "9000000012", 1);
+    updated["name"] = json!("Changed");
+    let mut items = parse_export(&export(&[
+        certificate("BEN-K", "9302", "9000000012", 2),
+        updated,
+    ]))
+    .expect("valid export");
+    items.push(ExportItem {
+        position: 3,
+        entry: ExportEntry::Revocation(RevocationRecord {
+            pre_enrollment_code: "  ".to_owned(),
+            certificate_id: "9303".to_owned(),
+            dose: None,
+            previous_certificate_id: Some("9301".to_owned()),
+        }),
+    });
+
+    let error = db
+        .store
+        .import(&items)
+        .expect_err("blank beneficiary is rejected");
+    let StoreError::Import(ModelError::Record { record, field, .. }) = &error else {
+        panic!("expected an import error naming the record, got {error:?}");
+    };
+    assert_eq!(record, "record 3 (certificateId 9303)");
+    assert_eq!(field, "preEnrollmentCode");
+    assert_eq!(db.dump(), before);
+
+    // A certificate without an id is rejected the same way.
+    let mut items = parse_export(&export(&[certificate("BEN-K", "9304", "9000000012", 1)]))
+        .expect("valid export");
+    if let ExportEntry::Certificate { record, .. } = &mut items[0].entry {
+        record.certificate_id = String::new();
+    }
+    let error = db.store.import(&items).expect_err("blank id is rejected");
+    let StoreError::Import(ModelError::Record { record, field, .. }) = &error else {
+        panic!("expected an import error naming the record, got {error:?}");
+    };
+    assert_eq!(record, "record 1 (no certificateId)");
+    assert_eq!(field, "certificateId");
+    assert_eq!(db.dump(), before);
+}
+
+fn timestamps_truncate_to_microseconds(db: &TestDb) {
+    let mut entity = certificate("BEN-L", "9401", "9000000013", 1);
+    entity["osCreatedAt"] = json!("2021-05-01T15:50:30.000001999+05:30");
+    entity["osUpdatedAt"] = json!("2021-05-01T10:20:30.123456789Z");
+    db.store.import_text(&export(&[entity])).expect("import");
+
+    let found = db
+        .store
+        .certificates_by_beneficiary("BEN-L")
+        .expect("lookup");
+    assert_eq!(
+        found[0].os_created_at,
+        Some(utc("2021-05-01T10:20:30.000001Z"))
+    );
+    assert_eq!(
+        found[0].os_updated_at,
+        Some(utc("2021-05-01T10:20:30.123456Z"))
+    );
+
+    let dump = db.dump();
+    assert_eq!(
+        dump.certificates[0].9,
+        Some(utc("2021-05-01T10:20:30.000001Z").naive_utc())
+    );
+    assert_eq!(
+        dump.certificates[0].10,
+        Some(utc("2021-05-01T10:20:30.123456Z").naive_utc())
+    );
+
+    // The same file again is unchanged, because the comparison uses stored precision.
+    let again = db
+        .store
+        .import_text(&export(&[{
+            let mut entity = certificate("BEN-L", "9401", "9000000013", 1);
+            entity["osCreatedAt"] = json!("2021-05-01T15:50:30.000001999+05:30");
+            entity["osUpdatedAt"] = json!("2021-05-01T10:20:30.123456789Z");
+            entity
+        }]))
+        .expect("second import");
+    assert_eq!(again.certificate_rows, counts(0, 0, 1));
+}
+
+fn corrupt_certificate_text_is_returned(db: &TestDb) {
+    // The store does not parse certificates when reading: parsing is the caller's job.
+    db.execute(
+        "INSERT INTO certificates (certificate_id, pre_enrollment_code, mobile, contact, certificate) \
+         VALUES ('9501', 'BEN-RAW', '9000000014', '[]', 'not a credential {')",
+    );
+    let found = db
+        .store
+        .certificates_by_beneficiary("BEN-RAW")
+        .expect("lookup");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].certificate, "not a credential {");
+    assert_eq!(found[0].mobile.as_deref(), Some("9000000014"));
+    assert!(found[0].contact.is_empty());
+    assert_eq!(found[0].meta, None);
+    assert_eq!(found[0].os_updated_at, None);
+    assert!(
+        found[0].credential().is_err(),
+        "callers see the parse error"
+    );
+    assert!(db.store.beneficiary_exists("BEN-RAW").expect("exists"));
+}
+
+fn corrupt_json_columns_are_reported(db: &TestDb) {
+    db.execute(
+        "INSERT INTO certificates (certificate_id, pre_enrollment_code, mobile, contact, certificate, meta) \
+         VALUES ('9601', 'BEN-BAD', '9000000015', 'tel:9000000015', '{}', NULL), \
+                ('9602', 'BEN-BAD-META', '9000000016', '[]', '{}', '{broken')",
+    );
+    let error = db
+        .store
+        .certificates_by_beneficiary("BEN-BAD")
+        .expect_err("corrupt row");
+    let StoreError::Corrupt {
+        certificate_id,
+        column,
+        ..
+    } = &error
+    else {
+        panic!("expected a corrupt-row error, got {error:?}");
+    };
+    assert_eq!(certificate_id, "9601");
+    assert_eq!(*column, "contact");
+    assert!(!error.is_unavailable());
+
+    let error = db
+        .store
+        .certificates_by_mobile("9000000016")
+        .expect_err("corrupt row");
+    let StoreError::Corrupt {
+        certificate_id,
+        column,
+        ..
+    } = &error
+    else {
+        panic!("expected a corrupt-row error, got {error:?}");
+    };
+    assert_eq!(certificate_id, "9602");
+    assert_eq!(*column, "meta");
+}
+
+fn concurrent_imports_and_lookups(db: &TestDb) {
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 50;
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let store = db.store.clone();
+                scope.spawn(move || {
+                    let mut failures = Vec::new();
+                    let beneficiary = format!("BEN-T{thread}");
+                    let mobile = format!("90000010{thread:02}");
+                    for round in 0..ROUNDS {
+                        let id = format!("T{thread}-{round:03}");
+                        // Every thread also writes one shared row, with the same values.
+                        let file = export(&[
+                            certificate(&beneficiary, &id, &mobile, 1),
+                            certificate("BEN-SHARED", "T-SHARED", "9000000999", 1),
+                        ]);
+                        if let Err(error) = store.import_text(&file) {
+                            failures.push(format!("import {id}: {error}"));
+                        }
+                        match store.certificates_by_beneficiary(&beneficiary) {
+                            Ok(records) if records.len() == round + 1 => {}
+                            Ok(records) => {
+                                failures.push(format!("{id}: {} records", records.len()))
+                            }
+                            Err(error) => failures.push(format!("lookup {id}: {error}")),
+                        }
+                        match store.certificate_by_mobile_and_id(&mobile, &id) {
+                            Ok(Some(_)) => {}
+                            Ok(None) => failures.push(format!("{id}: not found by mobile")),
+                            Err(error) => failures.push(format!("lookup by mobile {id}: {error}")),
+                        }
+                        if let Err(error) = store.beneficiary_exists("BEN-SHARED") {
+                            failures.push(format!("exists {id}: {error}"));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("worker thread"))
+            .collect()
+    });
+    assert_eq!(failures, Vec::<String>::new());
+    assert_eq!(db.dump().certificates.len(), THREADS * ROUNDS + 1);
+}
+
+fn ten_thousand_records_import(db: &TestDb) {
+    let entities: Vec<Value> = (0..10_000)
+        .map(|index| {
+            certificate(
+                &format!("BEN-BULK-{:03}", index % 100),
+                &format!("{:09}", 100_000_000 + index),
+                &format!("98{:08}", index % 1000),
+                1 + (index % 2),
+            )
+        })
+        .collect();
+    let summary = db.store.import_text(&export(&entities)).expect("import");
+    assert_eq!(summary.certificates, 10_000);
+    assert_eq!(summary.certificate_rows, counts(10_000, 0, 0));
+
+    let found = db
+        .store
+        .certificates_by_beneficiary("BEN-BULK-042")
+        .expect("lookup");
+    assert_eq!(found.len(), 100);
+    assert_eq!(found[0].certificate_id, "100000042");
+    assert_eq!(found[99].certificate_id, "100009942");
+    assert_eq!(
+        db.store
+            .certificates_by_mobile("9800000007")
+            .expect("lookup")
+            .len(),
+        10
+    );
+
+    let again = db
+        .store
+        .import_text(&export(&entities))
+        .expect("second import");
+    assert_eq!(again.certificate_rows, counts(0, 0, 10_000));
+}
+
+fn health_check_passes(db: &TestDb) {
+    db.store.health_check().expect("health check");
+    let clone = db.store.clone();
+    clone.health_check().expect("health check on a clone");
+}
+
+// ---------------------------------------------------------------------------
+// Cases that need no particular backend
+
+#[test]
+fn store_is_shareable_across_threads() {
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+    fn assert_sendable<T: Send + Sync + 'static>() {}
+    assert_shareable::<Store>();
+    assert_sendable::<StoreError>();
+}
+
+#[test]
+fn unsupported_scheme_is_invalid_url() {
+    let error = Store::open(
+        "mysql://root:hunter2@127.0.0.1/divoc",
+        &StoreOptions::default(),
+    )
+    .expect_err("unsupported scheme");
+    assert!(matches!(error, StoreError::InvalidUrl { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("unsupported scheme \"mysql\""),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(!error.is_unavailable());
+
+    let error = Store::open("", &StoreOptions::default()).expect_err("empty URL");
+    assert!(matches!(error, StoreError::InvalidUrl { .. }), "{error:?}");
+}
+
+#[test]
+fn unreachable_postgres_is_unavailable() {
+    // Bind and release a loopback port, so that nothing listens on it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let url = format!("postgres://divoc:secret-password@127.0.0.1:{port}/divoc_test");
+    let error = Store::open(&url, &StoreOptions::default()).expect_err("nothing listens");
+    assert!(error.is_unavailable(), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("Connection refused"), "{message}");
+    assert!(
+        message.contains(&format!("postgres://divoc:***@127.0.0.1:{port}/divoc_test")),
+        "{message}"
+    );
+    assert!(!message.contains("secret-password"), "{message}");
+}
+
+#[test]
+fn missing_sqlite_directory_is_unavailable() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let path = directory.path().join("missing").join("store.db");
+    let error = Store::open(&path.display().to_string(), &StoreOptions::default())
+        .expect_err("no directory");
+    assert!(error.is_unavailable(), "{error:?}");
+    assert!(
+        error.to_string().contains("unable to open database file"),
+        "{error}"
+    );
+}
+
+#[test]
+fn sqlite_url_forms_open_same_file() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let path = directory.path().join("forms.db").display().to_string();
+    let options = StoreOptions::default();
+    let first = Store::open(&format!("sqlite://{path}"), &options).expect("sqlite:// URL");
+    first
+        .import_text(&export(&[certificate("BEN-URL", "9701", "9000000017", 1)]))
+        .expect("import");
+    for url in [format!("sqlite:{path}"), path.clone()] {
+        let store = Store::open(&url, &options).expect("store opens");
+        assert_eq!(store.backend_name(), "sqlite");
+        assert_eq!(
+            ids(&store
+                .certificates_by_beneficiary("BEN-URL")
+                .expect("lookup")),
+            ["9701"]
+        );
+    }
+}
+
+#[test]
+fn memory_store_keeps_data() {
+    for url in [":memory:", "sqlite::memory:"] {
+        let store = Store::open(url, &StoreOptions::default()).expect("in-memory store");
+        store
+            .import_text(&export(&[certificate("BEN-MEM", "9801", "9000000018", 1)]))
+            .expect("import");
+        // A clone shares the one connection, and with it the database.
+        let clone = store.clone();
+        assert_eq!(
+            ids(&clone
+                .certificates_by_beneficiary("BEN-MEM")
+                .expect("lookup")),
+            ["9801"]
+        );
+        assert!(store.beneficiary_exists("BEN-MEM").expect("exists"));
+    }
+}
+
+#[test]
+fn reopening_keeps_data_and_schema() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let path = directory.path().join("reopen.db").display().to_string();
+    {
+        let store = Store::open(&path, &StoreOptions::default()).expect("first open");
+        store
+            .import_text(&export(&[certificate("BEN-RE", "9901", "9000000019", 1)]))
+            .expect("import");
+    }
+    let store = Store::open(&path, &StoreOptions::default()).expect("second open");
+    assert_eq!(
+        ids(&store.certificates_by_beneficiary("BEN-RE").expect("lookup")),
+        ["9901"]
+    );
+}
+
+#[test]
+fn postgres_url_database_is_replaced() {
+    assert_eq!(
+        with_database("postgres://divoc@127.0.0.1:55432/divoc_test", "other"),
+        "postgres://divoc@127.0.0.1:55432/other"
+    );
+    assert_eq!(
+        with_database(
+            "postgres://divoc@127.0.0.1:55432/divoc_test?sslmode=disable",
+            "other"
+        ),
+        "postgres://divoc@127.0.0.1:55432/other?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgres://divoc@127.0.0.1:55432", "other"),
+        "postgres://divoc@127.0.0.1:55432/other"
+    );
+}
