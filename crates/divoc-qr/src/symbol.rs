@@ -1,0 +1,282 @@
+//! Building the QR symbol from a certificate.
+
+use std::fmt;
+
+use qrcodegen::{DataTooLong, Mask, QrCode, QrCodeEcc, QrSegment, Version};
+
+use crate::error::QrError;
+use crate::payload::{PayloadForm, encode_payload};
+
+/// Mask used by [`MaskSelection::default`].
+///
+/// Any of the eight masks is valid and decoders read the mask number from
+/// the symbol, but masks differ in how well low-resolution images read.
+/// `examples/mask_survey.rs` rendered 160 variants of the 2 KB test
+/// certificate in the expanded form with each mask. At 1.6 pixels per
+/// module (area-averaged), zbarimg 0.23.92 read none of the mask 0 and
+/// mask 1 symbols and 132 to 146 of the others. Mask 2 (every third column
+/// inverted) was the most consistent: zbarimg read 139 of its symbols at
+/// 1.6 pixels per module and rqrr 0.11 read 140 at 1 pixel per module, the
+/// highest rqrr count of all masks.
+pub const DEFAULT_MASK: u8 = 2;
+
+/// Number of modules of light margin around the symbol in every rendering.
+pub const QUIET_ZONE_MODULES: u32 = 4;
+
+/// QR error correction level, lowest to highest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum ErrorCorrection {
+    /// Level L: about 7 % of the codewords can be restored.
+    Low,
+    /// Level M: about 15 % of the codewords can be restored.
+    #[default]
+    Medium,
+    /// Level Q: about 25 % of the codewords can be restored.
+    Quartile,
+    /// Level H: about 30 % of the codewords can be restored.
+    High,
+}
+
+impl ErrorCorrection {
+    /// Returns the next lower level, or `None` for [`ErrorCorrection::Low`].
+    fn lower(self) -> Option<Self> {
+        match self {
+            Self::Low => None,
+            Self::Medium => Some(Self::Low),
+            Self::Quartile => Some(Self::Medium),
+            Self::High => Some(Self::Quartile),
+        }
+    }
+
+    fn to_qrcodegen(self) -> QrCodeEcc {
+        match self {
+            Self::Low => QrCodeEcc::Low,
+            Self::Medium => QrCodeEcc::Medium,
+            Self::Quartile => QrCodeEcc::Quartile,
+            Self::High => QrCodeEcc::High,
+        }
+    }
+
+    fn from_qrcodegen(level: QrCodeEcc) -> Self {
+        match level {
+            QrCodeEcc::Low => Self::Low,
+            QrCodeEcc::Medium => Self::Medium,
+            QrCodeEcc::Quartile => Self::Quartile,
+            QrCodeEcc::High => Self::High,
+        }
+    }
+
+    /// Maximum byte-mode payload of a version 40 symbol at this level.
+    ///
+    /// Each value is the number of data codewords of version 40 at this level
+    /// (2956, 2334, 1666 and 1276) minus the 20-bit byte-mode header, rounded
+    /// down to whole bytes.
+    pub const fn max_payload_bytes(self) -> usize {
+        match self {
+            Self::Low => 2953,
+            Self::Medium => 2331,
+            Self::Quartile => 1663,
+            Self::High => 1273,
+        }
+    }
+}
+
+/// Strategy for choosing the mask pattern of the symbol.
+///
+/// qrcodegen 1.8's automatic selection draws all eight masks and scores
+/// each by the penalty rules of the QR standard. For the 2 KB test
+/// certificate, building the symbol took about 4.5 ms that way against
+/// 0.22 ms with one fixed mask (`benches/qr.rs`, release build, 2-core Xeon
+/// virtual machine). The default is therefore the fixed [`DEFAULT_MASK`],
+/// which keeps building a QR PNG near half a millisecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MaskSelection {
+    /// Use this mask number (0 to 7).
+    Fixed(u8),
+    /// Score all eight masks by the penalty rules of the QR standard and use
+    /// the lowest score.
+    ///
+    /// NOTE: for expanded-form certificates the penalty rules mostly pick
+    /// mask 0 (107 of the 160 variants in `examples/mask_survey.rs`). In that
+    /// survey zbarimg read no mask 0 symbol at 1.6 pixels per module, so this
+    /// choice is less robust for low-resolution scans than the default.
+    Automatic,
+}
+
+impl Default for MaskSelection {
+    fn default() -> Self {
+        Self::Fixed(DEFAULT_MASK)
+    }
+}
+
+/// Options for [`CertificateQr::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QrOptions {
+    /// Payload form. Default: [`PayloadForm::DivocExpanded`].
+    pub form: PayloadForm,
+    /// Preferred error correction level. Default: [`ErrorCorrection::Medium`].
+    ///
+    /// The smallest version that fits the payload at this level is used. If
+    /// even version 40 cannot, each lower level is tried in turn, down to
+    /// [`ErrorCorrection::Low`].
+    pub min_error_correction: ErrorCorrection,
+    /// Whether the level is raised above the one used while the payload
+    /// still fits the same version, which costs no symbol size. Default: `true`.
+    pub boost_error_correction: bool,
+    /// Mask strategy. Default: [`MaskSelection::Fixed`] with [`DEFAULT_MASK`].
+    pub mask: MaskSelection,
+}
+
+impl Default for QrOptions {
+    fn default() -> Self {
+        Self {
+            form: PayloadForm::DivocExpanded,
+            min_error_correction: ErrorCorrection::Medium,
+            boost_error_correction: true,
+            mask: MaskSelection::default(),
+        }
+    }
+}
+
+/// The QR symbol of one certificate.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateQr {
+    code: QrCode,
+    form: PayloadForm,
+    payload_len: usize,
+}
+
+impl CertificateQr {
+    /// Builds the QR symbol for a certificate.
+    ///
+    /// The certificate is zipped and converted by [`encode_payload`], then
+    /// written as one byte-mode segment without ECI header in the smallest
+    /// version that fits, at the error correction level described in
+    /// [`QrOptions::min_error_correction`].
+    ///
+    /// # Errors
+    ///
+    /// [`QrError::InvalidMask`] for a fixed mask above 7,
+    /// [`QrError::PayloadTooLarge`] if the payload does not fit at any level
+    /// tried, and the errors of [`crate::zip_certificate`].
+    pub fn new(certificate: &[u8], options: &QrOptions) -> Result<Self, QrError> {
+        // Reject an invalid mask before spending time on the zip.
+        if let MaskSelection::Fixed(number @ 8..) = options.mask {
+            return Err(QrError::InvalidMask(number));
+        }
+        let payload = encode_payload(certificate, options.form)?;
+        Self::from_payload(&payload, options)
+    }
+
+    /// Builds the QR symbol from payload bytes that are already in their
+    /// final form, for example the output of [`encode_payload`].
+    ///
+    /// The bytes go into the byte-mode segment unchanged. `options.form` is
+    /// only recorded and reported in errors, and the other options apply as
+    /// in [`CertificateQr::new`].
+    ///
+    /// # Errors
+    ///
+    /// [`QrError::InvalidMask`] for a fixed mask above 7 and
+    /// [`QrError::PayloadTooLarge`] if the payload does not fit at any level
+    /// tried.
+    pub fn from_payload(payload: &[u8], options: &QrOptions) -> Result<Self, QrError> {
+        let mask = match options.mask {
+            MaskSelection::Fixed(number) if number <= 7 => Some(Mask::new(number)),
+            MaskSelection::Fixed(number) => return Err(QrError::InvalidMask(number)),
+            MaskSelection::Automatic => None,
+        };
+        let code = encode_symbol(payload, options, mask)?;
+        Ok(Self {
+            code,
+            form: options.form,
+            payload_len: payload.len(),
+        })
+    }
+
+    /// Returns the number of modules per side, without quiet zone (21 to 177).
+    pub fn size(&self) -> u32 {
+        self.code.size().unsigned_abs()
+    }
+
+    /// Returns whether the module at column `x`, row `y` is dark.
+    ///
+    /// The origin is the top-left module of the symbol. Coordinates outside
+    /// the symbol, such as the quiet zone, are light.
+    pub fn is_dark(&self, x: i32, y: i32) -> bool {
+        self.code.get_module(x, y)
+    }
+
+    /// Returns the QR version (1 to 40).
+    pub fn version(&self) -> u8 {
+        self.code.version().value()
+    }
+
+    /// Returns the error correction level of the symbol.
+    pub fn error_correction(&self) -> ErrorCorrection {
+        ErrorCorrection::from_qrcodegen(self.code.error_correction_level())
+    }
+
+    /// Returns the mask number of the symbol (0 to 7).
+    pub fn mask(&self) -> u8 {
+        self.code.mask().value()
+    }
+
+    /// Returns the payload form the symbol was built with.
+    pub fn payload_form(&self) -> PayloadForm {
+        self.form
+    }
+
+    /// Returns the number of payload bytes in the symbol's byte-mode segment.
+    pub fn payload_len(&self) -> usize {
+        self.payload_len
+    }
+}
+
+impl fmt::Debug for CertificateQr {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("CertificateQr")
+            .field("version", &self.version())
+            .field("size", &self.size())
+            .field("error_correction", &self.error_correction())
+            .field("mask", &self.mask())
+            .field("form", &self.form)
+            .field("payload_len", &self.payload_len)
+            .finish()
+    }
+}
+
+/// Encodes the payload at the preferred level, falling back to lower levels.
+fn encode_symbol(
+    payload: &[u8],
+    options: &QrOptions,
+    mask: Option<Mask>,
+) -> Result<QrCode, QrError> {
+    let segments = [QrSegment::make_bytes(payload)];
+    let mut level = options.min_error_correction;
+    loop {
+        let result = QrCode::encode_segments_advanced(
+            &segments,
+            level.to_qrcodegen(),
+            Version::MIN,
+            Version::MAX,
+            mask,
+            options.boost_error_correction,
+        );
+        match result {
+            Ok(code) => return Ok(code),
+            Err(DataTooLong::SegmentTooLong | DataTooLong::DataOverCapacity(..)) => {}
+        }
+        match level.lower() {
+            Some(lower) => level = lower,
+            None => {
+                return Err(QrError::PayloadTooLarge {
+                    payload_bytes: payload.len(),
+                    capacity_bytes: level.max_payload_bytes(),
+                    form: options.form,
+                });
+            }
+        }
+    }
+}
