@@ -1,0 +1,82 @@
+//! The service on PostgreSQL: serving, and 503 when the database goes away.
+//!
+//! Needs `DIVOC_TEST_POSTGRES_URL` (a role that may create databases); without
+//! it the test prints a skip notice, unless `DIVOC_REQUIRE_POSTGRES=1`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use common::Server;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+fn admin_url() -> Option<String> {
+    match std::env::var("DIVOC_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            let required = std::env::var("DIVOC_REQUIRE_POSTGRES").is_ok_and(|value| value == "1");
+            assert!(
+                !required,
+                "DIVOC_TEST_POSTGRES_URL is not set; start a cluster with scripts/pg-test-cluster.sh"
+            );
+            eprintln!("skipped: DIVOC_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+/// Replaces the database name at the end of a PostgreSQL URL.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, _) = url.rsplit_once('/').unwrap();
+    format!("{base}/{database}")
+}
+
+#[test]
+fn postgres_serves_then_503() {
+    let Some(admin) = admin_url() else { return };
+    let database = format!("divoc_server_{}", std::process::id());
+    let mut connection = PgConnection::establish(&admin).unwrap();
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS {database}"))
+        .execute(&mut connection)
+        .unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {database}"))
+        .execute(&mut connection)
+        .unwrap();
+    let url = with_database(&admin, &database);
+
+    Server::import_samples(&url);
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start_on(
+        folder,
+        &url,
+        &[("DIVOC__DATABASE__CONNECTION_TIMEOUT_SECONDS", "2")],
+    );
+    let response = server.get("/certificate/api/certificatePDF/BEN1002");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-disposition"),
+        Some("inline; filename=\"certificate-772014589.pdf\"")
+    );
+    assert_eq!(
+        server.get("/certificate/api/certificatePDF/BEN1009").status,
+        404
+    );
+
+    // Remove the database under the running server: its connections are closed
+    // and new ones fail.
+    diesel::sql_query(format!("DROP DATABASE {database} WITH (FORCE)"))
+        .execute(&mut connection)
+        .unwrap();
+    let response = server.get("/certificate/api/certificatePDF/BEN1002");
+    assert_eq!(response.status, 503);
+    assert_eq!(response.header("retry-after"), Some("5"));
+    assert_eq!(response.json()["error"], "store_unavailable");
+    let log = server.log_text();
+    assert!(log.contains("certificate store unavailable"), "{log}");
+    assert!(!log.contains("secret"), "{log}");
+}
