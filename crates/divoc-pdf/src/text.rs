@@ -1,0 +1,336 @@
+//! The text element: wraps, shrinks and truncates text to fit its box, and
+//! prints text outside Windows-1252 as a measured placeholder.
+//!
+//! genpdf's built-in fonts can only print Windows-1252. A block with any other
+//! character is laid out here with the metrics of the bundled face and printed
+//! as a placeholder: the decimal index of an [`EmbeddedRun`], in a placeholder
+//! font (built-in Courier). The lopdf pass replaces each placeholder with the
+//! run's glyphs in an embedded subset of the face. Because a whole line is one
+//! run, a shaper can later take over the run without changing the layout code.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use genpdf::error::Error;
+use genpdf::fonts::{Font, FontFamily};
+use genpdf::style::{Color, Style};
+use genpdf::{Alignment, Context, Element, Mm, Position, RenderResult, Size, render};
+
+use crate::fonts::{FontSet, Weight, is_win_ansi};
+
+/// A line of text that the lopdf pass prints with an embedded font.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EmbeddedRun {
+    pub(crate) weight: Weight,
+    pub(crate) text: String,
+}
+
+/// State shared by the elements of one render and read by the lopdf pass.
+pub(crate) struct RenderState {
+    pub(crate) fonts: Arc<FontSet>,
+    /// The placeholder family as registered in this document's font cache.
+    pub(crate) placeholder_family: FontFamily<Font>,
+    /// Placeholders printed so far. A placeholder's text is its index here.
+    pub(crate) runs: RefCell<Vec<EmbeddedRun>>,
+}
+
+impl RenderState {
+    fn register(&self, weight: Weight, text: &str) -> usize {
+        let mut runs = self.runs.borrow_mut();
+        runs.push(EmbeddedRun {
+            weight,
+            text: text.to_owned(),
+        });
+        runs.len() - 1
+    }
+}
+
+/// Look of a text block.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TextStyle {
+    pub(crate) weight: Weight,
+    /// Size in points. The block shrinks towards `min_size` before it truncates.
+    pub(crate) size: u8,
+    pub(crate) min_size: u8,
+    /// Fill colour. `None` is black and writes no colour operator.
+    pub(crate) color: Option<Color>,
+    /// Maximum number of lines. Text beyond them ends in an ellipsis.
+    pub(crate) max_lines: usize,
+    pub(crate) alignment: Alignment,
+}
+
+impl TextStyle {
+    /// Text of `size` points that may shrink by 2 points and wrap to `max_lines`.
+    pub(crate) fn new(weight: Weight, size: u8, color: Option<Color>, max_lines: usize) -> Self {
+        TextStyle {
+            weight,
+            size,
+            min_size: size.saturating_sub(2).max(6),
+            color,
+            max_lines,
+            alignment: Alignment::Left,
+        }
+    }
+
+    /// Returns this style with another alignment.
+    pub(crate) fn aligned(mut self, alignment: Alignment) -> Self {
+        self.alignment = alignment;
+        self
+    }
+}
+
+/// Lines chosen for a width.
+#[derive(Debug, Clone)]
+struct Layout {
+    width: f64,
+    size: u8,
+    lines: Vec<String>,
+}
+
+/// A block of text in one style.
+pub(crate) struct TextBlock {
+    text: String,
+    style: TextStyle,
+    state: Rc<RenderState>,
+    /// Whether the text needs the embedded font.
+    embedded: bool,
+    layout: Option<Layout>,
+    next_line: usize,
+}
+
+/// The ellipsis that ends truncated text, 0x85 in Windows-1252.
+const ELLIPSIS: char = '\u{2026}';
+
+impl TextBlock {
+    /// Creates a block. Control characters and runs of white space become one space.
+    pub(crate) fn new(text: &str, style: TextStyle, state: &Rc<RenderState>) -> Self {
+        let text = clean_text(text);
+        let embedded = !text.chars().all(is_win_ansi);
+        TextBlock {
+            text,
+            style,
+            state: Rc::clone(state),
+            embedded,
+            layout: None,
+            next_line: 0,
+        }
+    }
+
+    /// Returns the height this block takes in a box of `width`.
+    pub(crate) fn measure(&mut self, width: Mm, context: &Context) -> Mm {
+        let layout = self.layout_for(f64::from(width));
+        line_height(context, layout.size) * layout.lines.len() as f64
+    }
+
+    fn layout_for(&mut self, width: f64) -> &Layout {
+        let layout = match self.layout.take() {
+            Some(layout) if (layout.width - width).abs() < 1e-6 => layout,
+            _ => self.compute_layout(width),
+        };
+        self.layout.insert(layout)
+    }
+
+    fn compute_layout(&self, width: f64) -> Layout {
+        let face = self.state.fonts.face(self.style.weight);
+        let kerned = !self.embedded;
+        let mut size = self.style.size;
+        loop {
+            let measure = |text: &str| face.text_width_mm(text, f64::from(size), kerned);
+            let mut lines = wrap(&self.text, width, &measure);
+            if lines.len() <= self.style.max_lines.max(1) {
+                return Layout { width, size, lines };
+            }
+            if size > self.style.min_size {
+                size -= 1;
+                continue;
+            }
+            lines.truncate(self.style.max_lines.max(1));
+            if let Some(last) = lines.last_mut() {
+                *last = with_ellipsis(last, width, &measure);
+            }
+            return Layout { width, size, lines };
+        }
+    }
+
+    fn line_style(&self, size: u8) -> Style {
+        let mut style = Style::new().with_font_size(size);
+        if let Some(color) = self.style.color {
+            style.set_color(color);
+        }
+        if self.style.weight == Weight::Bold {
+            style.set_bold();
+        }
+        if self.embedded {
+            style.set_font_family(self.state.placeholder_family);
+        }
+        style
+    }
+}
+
+impl Element for TextBlock {
+    fn render(
+        &mut self,
+        context: &Context,
+        area: render::Area<'_>,
+        _style: Style,
+    ) -> Result<RenderResult, Error> {
+        let width = area.size().width;
+        let (size, lines) = {
+            let layout = self.layout_for(f64::from(width));
+            (layout.size, layout.lines.clone())
+        };
+        let style = self.line_style(size);
+        let line_height = line_height(context, size);
+        let face = self.state.fonts.face(self.style.weight);
+        // genpdf puts the baseline one glyph height (ascent + descent) below the
+        // line top. Moving the line up by the descent puts the ascent at the top.
+        let raise = Mm::from(printpdf::Pt(face.descent_em() * f64::from(size)));
+
+        let mut result = RenderResult::default();
+        let mut row = 0.0;
+        while self.next_line < lines.len() {
+            let line = &lines[self.next_line];
+            let line_width = Mm::from(face.text_width_mm(line, f64::from(size), !self.embedded));
+            let x = match self.style.alignment {
+                Alignment::Left => Mm::from(0.0),
+                Alignment::Center => (width - line_width) / 2.0,
+                Alignment::Right => width - line_width,
+            };
+            let position = Position::new(x, line_height * row - raise);
+            let Some(mut section) = area.text_section(&context.font_cache, position, style) else {
+                result.has_more = true;
+                break;
+            };
+            if self.embedded {
+                let index = self.state.register(self.style.weight, line);
+                section.print_str(index.to_string(), style)?;
+            } else {
+                section.print_str(line, style)?;
+            }
+            drop(section);
+            self.next_line += 1;
+            row += 1.0;
+        }
+        result.size = Size::new(width, line_height * row);
+        Ok(result)
+    }
+}
+
+/// Line height of the default family at `size` points, as genpdf computes it.
+fn line_height(context: &Context, size: u8) -> Mm {
+    Style::new()
+        .with_font_size(size)
+        .line_height(&context.font_cache)
+}
+
+/// Replaces control characters and white-space runs with one space and trims.
+pub(crate) fn clean_text(text: &str) -> String {
+    let mut cleaned = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = true;
+            continue;
+        }
+        if c == '\u{AD}' {
+            continue;
+        }
+        if pending_space && !cleaned.is_empty() {
+            cleaned.push(' ');
+        }
+        pending_space = false;
+        cleaned.push(c);
+    }
+    cleaned
+}
+
+/// Breaks `text` into lines no wider than `width`, at spaces where possible and
+/// inside a word only when the word alone is too wide.
+fn wrap(text: &str, width: f64, measure: &dyn Fn(&str) -> f64) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut line_width = 0.0;
+    let space = measure(" ");
+    for word in text.split(' ').filter(|word| !word.is_empty()) {
+        let word_width = measure(word);
+        if !line.is_empty() && line_width + space + word_width <= width {
+            line.push(' ');
+            line.push_str(word);
+            line_width += space + word_width;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        if word_width <= width {
+            line.push_str(word);
+            line_width = word_width;
+            continue;
+        }
+        // A word wider than the box: break it between characters.
+        line_width = 0.0;
+        for c in word.chars() {
+            let char_width = measure(c.encode_utf8(&mut [0; 4]));
+            if !line.is_empty() && line_width + char_width > width {
+                lines.push(std::mem::take(&mut line));
+                line_width = 0.0;
+            }
+            line.push(c);
+            line_width += char_width;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Shortens `line` until it fits `width` with an ellipsis after it.
+fn with_ellipsis(line: &str, width: f64, measure: &dyn Fn(&str) -> f64) -> String {
+    let mut shortened: String = line.to_owned();
+    loop {
+        let candidate = format!("{}{ELLIPSIS}", shortened.trim_end());
+        if measure(&candidate) <= width || shortened.is_empty() {
+            return candidate;
+        }
+        shortened.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn by_chars(text: &str) -> f64 {
+        text.chars().count() as f64
+    }
+
+    #[test]
+    fn wraps_at_spaces() {
+        assert_eq!(wrap("aa bb cc", 5.0, &by_chars), vec!["aa bb", "cc"]);
+        assert_eq!(wrap("aa bb cc", 8.0, &by_chars), vec!["aa bb cc"]);
+    }
+
+    #[test]
+    fn breaks_long_words() {
+        assert_eq!(
+            wrap("abcdefgh ij", 3.0, &by_chars),
+            vec!["abc", "def", "gh", "ij"]
+        );
+    }
+
+    #[test]
+    fn ellipsis_fits() {
+        assert_eq!(with_ellipsis("abcdef", 4.0, &by_chars), "abc\u{2026}");
+        assert_eq!(with_ellipsis("ab", 4.0, &by_chars), "ab\u{2026}");
+    }
+
+    #[test]
+    fn cleans_controls_and_spaces() {
+        assert_eq!(
+            clean_text("  Asha\t\n Rao\u{A0}Kumar\u{AD}i "),
+            "Asha Rao Kumari"
+        );
+    }
+}
