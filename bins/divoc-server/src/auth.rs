@@ -10,7 +10,10 @@
 use std::path::Path;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
-use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use crate::principal::Principal;
+use crate::settings::AuthSettings;
 
 /// Longest `Authorization` header accepted, in bytes; longer ones are rejected
 /// before any parsing.
@@ -21,6 +24,17 @@ pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
+    roles: RoleRules,
+}
+
+/// How roles and the citizen's mobile number are read from claims.
+#[derive(Debug, Clone, Default)]
+struct RoleRules {
+    client_id: Option<String>,
+    role_claims: Vec<String>,
+    distribution_roles: Vec<String>,
+    print_roles: Vec<String>,
+    mobile_claims: Vec<String>,
 }
 
 /// Why a request was not authenticated.
@@ -57,6 +71,31 @@ pub enum KeyError {
 }
 
 impl TokenVerifier {
+    /// Builds a verifier from the `[auth]` settings. `extra_jwks` are further keys
+    /// as JWK objects, such as the public key of the built-in citizen login.
+    // TODO: JWKS files and URLs, the registration-API key, `kid` selection, `iss` and `aud`.
+    pub fn from_settings(
+        settings: &AuthSettings,
+        extra_jwks: &[Value],
+    ) -> Result<TokenVerifier, KeyError> {
+        let _ = extra_jwks;
+        let path = settings
+            .public_key_file
+            .as_deref()
+            .ok_or_else(|| KeyError::Unsupported {
+                path: "(none)".to_owned(),
+            })?;
+        let mut verifier = TokenVerifier::from_pem_file(path, settings.leeway_seconds)?;
+        verifier.roles = RoleRules {
+            client_id: settings.client_id.clone(),
+            role_claims: settings.role_claims.clone(),
+            distribution_roles: settings.distribution_roles.clone(),
+            print_roles: settings.print_roles.clone(),
+            mobile_claims: settings.mobile_claims.clone(),
+        };
+        Ok(verifier)
+    }
+
     /// Loads the public key from a PEM file.
     pub fn from_pem_file(path: &Path, leeway_seconds: u64) -> Result<TokenVerifier, KeyError> {
         let pem = std::fs::read(path).map_err(|source| KeyError::Read {
@@ -94,11 +133,15 @@ impl TokenVerifier {
         validation.validate_nbf = true;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp"]);
-        Some(TokenVerifier { key, validation })
+        Some(TokenVerifier {
+            key,
+            validation,
+            roles: RoleRules::default(),
+        })
     }
 
-    /// Verifies the value of an `Authorization` header.
-    pub fn verify_header(&self, header: Option<&[u8]>) -> Result<(), AuthError> {
+    /// Verifies the value of an `Authorization` header and returns the caller.
+    pub fn authenticate(&self, header: Option<&[u8]>) -> Result<Principal, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         if header.len() > MAX_AUTHORIZATION_BYTES {
             return Err(AuthError::Malformed("longer than 8 KiB"));
@@ -114,11 +157,11 @@ impl TokenVerifier {
         if token.is_empty() {
             return Err(AuthError::Malformed("no token after Bearer"));
         }
-        self.verify(token)
+        self.authenticate_token(token)
     }
 
-    /// Verifies a compact JWT.
-    pub fn verify(&self, token: &str) -> Result<(), AuthError> {
+    /// Verifies a compact JWT, such as an `authToken` query parameter, and returns the caller.
+    pub fn authenticate_token(&self, token: &str) -> Result<Principal, AuthError> {
         // Reading the header first gives a clearer message for a disallowed algorithm.
         let header = decode_header(token).map_err(|error| AuthError::Invalid(error.to_string()))?;
         if !self.validation.algorithms.contains(&header.alg) {
@@ -127,9 +170,55 @@ impl TokenVerifier {
                 header.alg
             )));
         }
-        // No claim is read yet beyond what verification checks (`exp`, `nbf`).
-        decode::<IgnoredAny>(token, &self.key, &self.validation)
-            .map(|_| ())
-            .map_err(|error| AuthError::Invalid(error.to_string()))
+        let claims = decode::<Value>(token, &self.key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|error| AuthError::Invalid(error.to_string()))?;
+        Ok(self.roles.principal(&claims))
     }
+}
+
+impl RoleRules {
+    fn principal(&self, claims: &Value) -> Principal {
+        let client = self
+            .client_id
+            .clone()
+            .or_else(|| claims.get("azp").and_then(Value::as_str).map(str::to_owned));
+        let mut roles: Vec<&str> = Vec::new();
+        for path in &self.role_claims {
+            let path = match (&client, path.contains("<client>")) {
+                (Some(client), true) => path.replace("<client>", client),
+                (None, true) => continue,
+                (_, false) => path.clone(),
+            };
+            if let Some(Value::Array(list)) = claim_at(claims, &path) {
+                roles.extend(list.iter().filter_map(Value::as_str));
+            }
+        }
+        let distribution = roles
+            .iter()
+            .any(|role| self.distribution_roles.iter().any(|r| r == role));
+        let print = roles
+            .iter()
+            .any(|role| self.print_roles.iter().any(|r| r == role));
+        let mobile = if distribution || print {
+            None
+        } else {
+            self.mobile_claims
+                .iter()
+                .find_map(|name| claims.get(name).and_then(Value::as_str))
+                .map(str::to_owned)
+        };
+        Principal {
+            subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            distribution,
+            print,
+            mobile,
+        }
+    }
+}
+
+/// Follows a dotted path such as `realm_access.roles` through nested objects.
+fn claim_at<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(claims, |value, key| value.get(key))
 }

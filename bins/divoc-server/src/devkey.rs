@@ -43,10 +43,16 @@ pub struct DevKey {
 #[derive(Serialize)]
 struct DemoClaims<'a> {
     sub: &'a str,
-    preferred_username: &'a str,
     iss: &'a str,
     iat: i64,
     exp: i64,
+    realm_access: RealmAccess<'a>,
+}
+
+/// Keycloak's layout of realm roles.
+#[derive(Serialize)]
+struct RealmAccess<'a> {
+    roles: [&'a str; 1],
 }
 
 impl DevKey {
@@ -86,15 +92,16 @@ impl DevKey {
         })
     }
 
-    /// Signs a token for the demo user, valid for `hours`.
+    /// Signs a token for the demo user, valid for `hours`, with the distribution
+    /// role `api`, so it reaches every sample beneficiary.
     pub fn token(&self, hours: i64) -> Result<String, DevKeyError> {
         let now = chrono::Utc::now().timestamp();
         let claims = DemoClaims {
             sub: "demo",
-            preferred_username: "demo",
             iss: "divoc-server-demo",
             iat: now,
             exp: now + hours * 3600,
+            realm_access: RealmAccess { roles: ["api"] },
         };
         let key = EncodingKey::from_ec_pem(self.private_pem.as_bytes())
             .map_err(|error| DevKeyError::Key(error.to_string()))?;

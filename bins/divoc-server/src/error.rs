@@ -18,6 +18,9 @@ pub enum ApiError {
     /// Missing or invalid bearer token: 401.
     #[error("{0}")]
     Unauthorized(#[from] AuthError),
+    /// A valid token without the role this route needs: 403.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A path parameter that cannot be an id: 400.
     #[error("invalid {kind}: {reason}")]
     InvalidId {
@@ -62,6 +65,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::InvalidId { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound { .. } | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -74,6 +78,9 @@ impl ResponseError for ApiError {
         let body = match self {
             ApiError::Unauthorized(error) => {
                 json!({"error": "unauthorized", "message": error.to_string()})
+            }
+            ApiError::Forbidden(reason) => {
+                json!({"error": "forbidden", "message": format!("forbidden: {reason}")})
             }
             ApiError::InvalidId {
                 kind,
@@ -133,6 +140,9 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(error) => {
                 tracing::info!(reason = %error, "request rejected: not authenticated")
+            }
+            ApiError::Forbidden(reason) => {
+                tracing::info!(reason = %reason, "request rejected: forbidden")
             }
             ApiError::InvalidId {
                 kind,

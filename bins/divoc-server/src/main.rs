@@ -7,6 +7,7 @@
 mod auth;
 mod devkey;
 mod error;
+mod principal;
 mod redact;
 mod routes;
 mod server;
@@ -48,7 +49,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP service; needs auth.public_key_file.
+    /// Run the HTTP service; needs a token key (auth.public_key_file, auth.jwks_file or auth.jwks_url).
     Serve,
     /// Import registry exports (JSON array, registry search response, or one record
     /// per line). Each file is one transaction: a bad record leaves the store unchanged.
@@ -105,17 +106,18 @@ fn load_settings(file: Option<&Path>) -> Result<Settings, String> {
 }
 
 fn serve(settings: &Settings) -> Result<(), String> {
-    let Some(key_file) = settings.auth.public_key_file.as_deref() else {
-        return Err("auth.public_key_file is not set: point DIVOC__AUTH__PUBLIC_KEY_FILE at the PEM public key \
-                    that signs your tokens (for example the Keycloak realm key), or run `divoc-server demo`"
+    if !settings.auth.has_key_source() {
+        return Err("no token key configured: point DIVOC__AUTH__PUBLIC_KEY_FILE at the PEM public key \
+                    that signs your tokens (for example the Keycloak realm key), or set auth.jwks_url \
+                    or auth.jwks_file; or run `divoc-server demo`"
             .to_owned());
-    };
-    let verifier = TokenVerifier::from_pem_file(key_file, settings.auth.leeway_seconds)
-        .map_err(|e| e.to_string())?;
-    start(settings, verifier)
+    }
+    start(settings)
 }
 
-fn start(settings: &Settings, verifier: TokenVerifier) -> Result<(), String> {
+fn start(settings: &Settings) -> Result<(), String> {
+    let verifier =
+        TokenVerifier::from_settings(&settings.auth, &[]).map_err(|error| error.to_string())?;
     let store = server::open_store(settings).map_err(|error| error.to_string())?;
     let service = server::build_service(settings, store).map_err(|error| error.to_string())?;
     actix_web::rt::System::new()
@@ -150,34 +152,24 @@ fn demo(settings: &Settings) -> Result<(), String> {
     let summary = store
         .import_text(SAMPLE_RECORDS)
         .map_err(|error| format!("sample records: {error}"))?;
-    let (verifier, token) = match settings.auth.public_key_file.as_deref() {
-        Some(key_file) => {
-            let verifier = TokenVerifier::from_pem_file(key_file, settings.auth.leeway_seconds)
-                .map_err(|e| e.to_string())?;
-            (verifier, None)
-        }
-        None => {
-            let key =
-                DevKey::load_or_create(Path::new("data")).map_err(|error| error.to_string())?;
-            tracing::warn!(
-                public_key = %key.public_path.display(),
-                "no auth.public_key_file configured: using the development key; never use it in production"
-            );
-            let verifier =
-                TokenVerifier::from_pem(key.public_pem.as_bytes(), settings.auth.leeway_seconds)
-                    .ok_or("the development public key cannot be read")?;
-            (
-                verifier,
-                Some(
-                    key.token(DEMO_TOKEN_HOURS)
-                        .map_err(|error| error.to_string())?,
-                ),
-            )
-        }
-    };
-    print_demo_request(settings, summary.certificates, token.as_deref());
     drop(store);
-    start(settings, verifier)
+    let mut settings = settings.clone();
+    let token = if settings.auth.has_key_source() {
+        None
+    } else {
+        let key = DevKey::load_or_create(Path::new("data")).map_err(|error| error.to_string())?;
+        tracing::warn!(
+            public_key = %key.public_path.display(),
+            "no token key configured: using the development key; never use it in production"
+        );
+        settings.auth.public_key_file = Some(key.public_path.clone());
+        Some(
+            key.token(DEMO_TOKEN_HOURS)
+                .map_err(|error| error.to_string())?,
+        )
+    };
+    print_demo_request(&settings, summary.certificates, token.as_deref());
+    start(&settings)
 }
 
 fn print_demo_request(settings: &Settings, certificates: usize, token: Option<&str>) {

@@ -11,9 +11,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use percent_encoding::percent_decode_str;
 use tokio::sync::Semaphore;
 
+use divoc_store::AuditEvent;
+
 use crate::auth::TokenVerifier;
 use crate::error::ApiError;
-use crate::service::{CertificateService, Rendered, ServiceError};
+use crate::principal::{Access, Principal};
+use crate::service::{CertificateService, Rendered, Scope, ServiceError};
 
 /// Longest beneficiary id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
@@ -47,13 +50,21 @@ async fn certificate_pdf(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state)?;
+    let (scope, access) = beneficiary_scope(&principal)?;
     let beneficiary_id = beneficiary_id(&request)?;
-    let rendered = run_render(&state, beneficiary_id.clone(), |service, id| {
-        service.pdf(id)
+    let rendered = run_render(&state, beneficiary_id.clone(), move |service, id| {
+        service.pdf(id, &scope)
     })
     .await;
     let rendered = map_service_error(rendered, &beneficiary_id)?;
+    record_served(
+        &state,
+        &request,
+        &principal,
+        access,
+        &rendered.certificate_id,
+    );
     Ok(file_response(rendered, "application/pdf", "pdf"))
 }
 
@@ -61,13 +72,21 @@ async fn certificate_qr(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state)?;
+    let (scope, access) = beneficiary_scope(&principal)?;
     let beneficiary_id = beneficiary_id(&request)?;
-    let rendered = run_render(&state, beneficiary_id.clone(), |service, id| {
-        service.qr_png(id)
+    let rendered = run_render(&state, beneficiary_id.clone(), move |service, id| {
+        service.qr_png(id, &scope)
     })
     .await;
     let rendered = map_service_error(rendered, &beneficiary_id)?;
+    record_served(
+        &state,
+        &request,
+        &principal,
+        access,
+        &rendered.certificate_id,
+    );
     Ok(file_response(rendered, "image/png", "png"))
 }
 
@@ -75,11 +94,12 @@ async fn certificate_exists(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state)?;
+    let (scope, _) = beneficiary_scope(&principal)?;
     let beneficiary_id = beneficiary_id(&request)?;
     let service = Arc::clone(&state.service);
     let id = beneficiary_id.clone();
-    let found = web::block(move || service.exists(&id))
+    let found = web::block(move || service.exists(&id, &scope))
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?;
     match map_service_error(found, &beneficiary_id)? {
@@ -174,13 +194,49 @@ fn safe_filename(certificate_id: &str) -> String {
         .collect()
 }
 
-fn authenticate(request: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    state.verifier.verify_header(header)?;
-    Ok(())
+    Ok(state.verifier.authenticate(header)?)
+}
+
+/// Decides whose certificates a lookup by beneficiary id may reach: anyone's with
+/// a distribution or print role, else the citizen's own, by mobile number.
+fn beneficiary_scope(principal: &Principal) -> Result<(Scope, Access), ApiError> {
+    if principal.distribution {
+        return Ok((Scope::Anyone, Access::Distribution));
+    }
+    if principal.print {
+        return Ok((Scope::Anyone, Access::Print));
+    }
+    match &principal.mobile {
+        Some(mobile) => Ok((Scope::Mobile(mobile.clone()), Access::Citizen)),
+        None => Err(ApiError::Forbidden(
+            "the token has no distribution or print role and no mobile number".to_owned(),
+        )),
+    }
+}
+
+/// Writes the audit row of a certificate served.
+fn record_served(
+    state: &AppState,
+    request: &HttpRequest,
+    principal: &Principal,
+    access: Access,
+    certificate_id: &str,
+) {
+    let event = AuditEvent {
+        served_at: chrono::Utc::now(),
+        certificate_id: certificate_id.to_owned(),
+        route: request
+            .match_pattern()
+            .unwrap_or_else(|| "(no route)".to_owned()),
+        subject: principal.subject.clone(),
+        role: access.as_str().to_owned(),
+    };
+    state.service.record_served(&event);
 }
 
 /// Reads the `{beneficiaryId}` segment from the raw path and checks it.

@@ -1,10 +1,11 @@
 //! The request pipeline without HTTP: store lookup, selection, QR and PDF.
 //! Everything here blocks, so handlers call it through `web::block`.
 
+use divoc_model::RegistryRecord;
 use divoc_pdf::{CertificateInput, PdfRenderer};
 use divoc_qr::{CertificateQr, QrOptions};
 use divoc_select::{Candidate, SelectError, latest, previous_doses};
-use divoc_store::{Store, StoreError};
+use divoc_store::{AuditEvent, Store, StoreError};
 
 /// A rendered file and the certificate it shows.
 #[derive(Debug)]
@@ -32,6 +33,24 @@ pub enum ServiceError {
         /// What failed.
         message: String,
     },
+}
+
+/// Whose certificates a request may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Any beneficiary's (distribution and print roles).
+    Anyone,
+    /// Only certificates registered to this mobile number (citizens).
+    Mobile(String),
+}
+
+impl Scope {
+    /// Drops the records this scope may not see.
+    fn filter(&self, records: &mut Vec<RegistryRecord>) {
+        if let Scope::Mobile(mobile) = self {
+            records.retain(|record| record.mobile.as_deref() == Some(mobile.as_str()));
+        }
+    }
 }
 
 /// Serves certificates from a store.
@@ -63,10 +82,50 @@ impl CertificateService {
         &self.store
     }
 
+    /// Loads a beneficiary's certificates that `scope` may reach.
+    fn beneficiary_records(
+        &self,
+        beneficiary_id: &str,
+        scope: &Scope,
+    ) -> Result<Vec<RegistryRecord>, ServiceError> {
+        let mut records = self.store.certificates_by_beneficiary(beneficiary_id)?;
+        scope.filter(&mut records);
+        Ok(records)
+    }
+
     /// Renders the PDF of a beneficiary's latest certificate.
-    pub fn pdf(&self, beneficiary_id: &str) -> Result<Rendered, ServiceError> {
-        let records = self.store.certificates_by_beneficiary(beneficiary_id)?;
-        let candidates = parse(&records)?;
+    pub fn pdf(&self, beneficiary_id: &str, scope: &Scope) -> Result<Rendered, ServiceError> {
+        let records = self.beneficiary_records(beneficiary_id, scope)?;
+        self.pdf_of(&records)
+    }
+
+    /// Renders the PDF of one certificate, found by id among those registered to a mobile number.
+    pub fn pdf_by_certificate(
+        &self,
+        mobile: &str,
+        certificate_id: &str,
+    ) -> Result<Rendered, ServiceError> {
+        let record = self
+            .store
+            .certificate_by_mobile_and_id(mobile, certificate_id)?;
+        self.pdf_of(&record.into_iter().collect::<Vec<_>>())
+    }
+
+    /// Renders the QR PNG of one certificate, found by id among those registered to a mobile number.
+    pub fn qr_png_by_certificate(
+        &self,
+        mobile: &str,
+        certificate_id: &str,
+    ) -> Result<Rendered, ServiceError> {
+        let record = self
+            .store
+            .certificate_by_mobile_and_id(mobile, certificate_id)?;
+        self.qr_png_of(&record.into_iter().collect::<Vec<_>>())
+    }
+
+    /// Renders the PDF of the latest of `records`, with all of them in the doses table.
+    fn pdf_of(&self, records: &[RegistryRecord]) -> Result<Rendered, ServiceError> {
+        let candidates = parse(records)?;
         let chosen = latest(&candidates).ok_or(ServiceError::NotFound)?;
         let certificate_id = chosen.certificate_id().to_owned();
         let qr = self.qr(chosen)?;
@@ -93,9 +152,14 @@ impl CertificateService {
     }
 
     /// Renders the QR PNG of a beneficiary's latest certificate.
-    pub fn qr_png(&self, beneficiary_id: &str) -> Result<Rendered, ServiceError> {
-        let records = self.store.certificates_by_beneficiary(beneficiary_id)?;
-        let candidates = parse(&records)?;
+    pub fn qr_png(&self, beneficiary_id: &str, scope: &Scope) -> Result<Rendered, ServiceError> {
+        let records = self.beneficiary_records(beneficiary_id, scope)?;
+        self.qr_png_of(&records)
+    }
+
+    /// Renders the QR PNG of the latest of `records`.
+    fn qr_png_of(&self, records: &[RegistryRecord]) -> Result<Rendered, ServiceError> {
+        let candidates = parse(records)?;
         let chosen = latest(&candidates).ok_or(ServiceError::NotFound)?;
         let certificate_id = chosen.certificate_id().to_owned();
         let bytes = self
@@ -108,9 +172,21 @@ impl CertificateService {
         })
     }
 
-    /// Tells whether a beneficiary has a certificate, without loading any.
-    pub fn exists(&self, beneficiary_id: &str) -> Result<bool, ServiceError> {
-        Ok(self.store.beneficiary_exists(beneficiary_id)?)
+    /// Tells whether a beneficiary has a certificate that `scope` may reach. For
+    /// [`Scope::Anyone`] no certificate is loaded: the check reads indexes only.
+    pub fn exists(&self, beneficiary_id: &str, scope: &Scope) -> Result<bool, ServiceError> {
+        match scope {
+            Scope::Anyone => Ok(self.store.beneficiary_exists(beneficiary_id)?),
+            Scope::Mobile(_) => Ok(!self.beneficiary_records(beneficiary_id, scope)?.is_empty()),
+        }
+    }
+
+    /// Records a certificate served in the audit trail. A failure is logged and
+    /// does not fail the request, which has already been answered.
+    pub fn record_served(&self, event: &AuditEvent) {
+        if let Err(error) = self.store.record_served(event) {
+            tracing::error!(%error, route = %event.route, "audit record could not be written");
+        }
     }
 
     fn qr(&self, chosen: &Candidate<'_>) -> Result<CertificateQr, ServiceError> {
@@ -119,7 +195,7 @@ impl CertificateService {
     }
 }
 
-fn parse(records: &[divoc_model::RegistryRecord]) -> Result<Vec<Candidate<'_>>, ServiceError> {
+fn parse(records: &[RegistryRecord]) -> Result<Vec<Candidate<'_>>, ServiceError> {
     Candidate::parse_all(records).map_err(|error| match error {
         SelectError::UnreadableCertificate {
             certificate_id,

@@ -21,6 +21,10 @@ pub struct Settings {
     pub pdf: PdfConfig,
     /// QR images.
     pub qr: QrConfig,
+    /// Built-in mobile-number login with one-time passwords.
+    pub otp: OtpSettings,
+    /// SMS delivery of one-time passwords.
+    pub sms: SmsSettings,
 }
 
 /// HTTP listener settings.
@@ -75,19 +79,142 @@ impl Default for DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
-    /// PEM file with the public key that signs accepted tokens (RSA, EC P-256/P-384
-    /// or Ed25519), such as the Keycloak realm key. `serve` requires it; `demo`
-    /// makes a development key when it is unset.
+    /// PEM file with the public key that signs accepted tokens (RSA, EC P-256 or
+    /// Ed25519), such as the Keycloak realm key. `demo` makes a development key
+    /// when no key source is configured.
     pub public_key_file: Option<PathBuf>,
+    /// PEM file with the key of DIVOC's registration API, whose tokens citizens
+    /// pass as `?authToken=` (claim `Phone`).
+    pub registration_public_key_file: Option<PathBuf>,
+    /// JWKS document on disk.
+    pub jwks_file: Option<PathBuf>,
+    /// JWKS document fetched at startup, and again when a token names an unknown
+    /// `kid` (at most once a minute).
+    pub jwks_url: Option<String>,
+    /// Required `iss` claim, when set.
+    pub issuer: Option<String>,
+    /// Required `aud` claim (one of the token's audiences), when set.
+    pub audience: Option<String>,
     /// Seconds of clock difference tolerated when checking `exp` and `nbf`.
     pub leeway_seconds: u64,
+    /// Client id that `<client>` stands for in role claim paths; when unset, the
+    /// token's `azp` claim.
+    pub client_id: Option<String>,
+    /// Dotted claim paths that hold role lists.
+    pub role_claims: Vec<String>,
+    /// Roles that allow lookups by beneficiary id for anyone.
+    pub distribution_roles: Vec<String>,
+    /// Roles that allow facility search and printing.
+    pub print_roles: Vec<String>,
+    /// Claims that hold a citizen's mobile number, tried in order.
+    pub mobile_claims: Vec<String>,
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
         AuthSettings {
             public_key_file: None,
+            registration_public_key_file: None,
+            jwks_file: None,
+            jwks_url: None,
+            issuer: None,
+            audience: None,
             leeway_seconds: 30,
+            client_id: None,
+            role_claims: vec![
+                "realm_access.roles".to_owned(),
+                "resource_access.<client>.roles".to_owned(),
+            ],
+            distribution_roles: vec!["api".to_owned(), "certificate-distribution".to_owned()],
+            print_roles: vec!["facility-staff".to_owned()],
+            mobile_claims: vec!["preferred_username".to_owned(), "Phone".to_owned()],
+        }
+    }
+}
+
+impl AuthSettings {
+    /// Returns true when any source of verification keys is configured.
+    pub fn has_key_source(&self) -> bool {
+        self.public_key_file.is_some()
+            || self.registration_public_key_file.is_some()
+            || self.jwks_file.is_some()
+            || self.jwks_url.is_some()
+    }
+}
+
+/// Built-in one-time-password login.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtpSettings {
+    /// Serve `POST /certificate/api/citizen/otp`, `POST /certificate/api/citizen/token`
+    /// and `/.well-known/jwks.json`.
+    pub enabled: bool,
+    /// PKCS#8 PEM private key (Ed25519 or EC P-256) that signs citizen tokens.
+    /// `demo` makes one in `data/` when unset.
+    pub signing_key_file: Option<PathBuf>,
+    /// `kid` of the signing key; default: its RFC 7638 thumbprint.
+    pub key_id: Option<String>,
+    /// `iss` of issued tokens.
+    pub issuer: String,
+    /// Lifetime of an issued token, in seconds.
+    pub token_ttl_seconds: u64,
+    /// Lifetime of a code, in seconds.
+    pub code_ttl_seconds: u64,
+    /// Wrong codes tried before a code is void.
+    pub max_attempts: u32,
+    /// Length of a rate-limit window, in seconds.
+    pub rate_window_seconds: u64,
+    /// Codes sent to one mobile number per window.
+    pub max_codes_per_mobile: u32,
+    /// Code requests accepted from one client address per window.
+    pub max_requests_per_ip: u32,
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        OtpSettings {
+            enabled: false,
+            signing_key_file: None,
+            key_id: None,
+            issuer: "divoc-server".to_owned(),
+            token_ttl_seconds: 900,
+            code_ttl_seconds: 300,
+            max_attempts: 5,
+            rate_window_seconds: 900,
+            max_codes_per_mobile: 3,
+            max_requests_per_ip: 30,
+        }
+    }
+}
+
+/// SMS gateway for one-time passwords.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsSettings {
+    /// Gateway URL that receives a POST per message (`DIVOC__SMS__URL`). When unset,
+    /// messages go to the log instead, which is for development only.
+    pub url: Option<String>,
+    /// JSON body template; `{mobile}` and `{message}` are replaced by JSON-escaped values.
+    pub body: String,
+    /// Message text; `{code}` and `{minutes}` are replaced.
+    pub message: String,
+    /// Extra request headers, such as an API key.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Seconds before one attempt is abandoned.
+    pub timeout_seconds: u64,
+    /// Further attempts after a failed one.
+    pub retries: u32,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        SmsSettings {
+            url: None,
+            body: r#"{"to": "{mobile}", "message": "{message}"}"#.to_owned(),
+            message: "Your vaccination certificate login code is {code}. It expires in {minutes} minutes.".to_owned(),
+            headers: std::collections::BTreeMap::new(),
+            timeout_seconds: 5,
+            retries: 2,
         }
     }
 }

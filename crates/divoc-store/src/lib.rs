@@ -67,6 +67,7 @@
 //! [`RevocationRecord`]: divoc_model::RevocationRecord
 //! [`RevocationRecord::revoked_certificate_id`]: divoc_model::RevocationRecord::revoked_certificate_id
 
+mod audit;
 mod backend;
 mod error;
 mod import;
@@ -76,6 +77,7 @@ pub mod schema;
 mod store;
 mod url;
 
+pub use audit::{AuditEvent, AuditQuery};
 pub use error::StoreError;
 pub use import::{ImportSummary, RowCounts};
 pub use options::StoreOptions;

@@ -49,4 +49,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The live one-time password of a mobile number.
+    otp_challenges (mobile) {
+        /// Mobile number the code was sent to.
+        mobile -> Text,
+        /// Keyed hash of the code.
+        code_hash -> Text,
+        /// When the code was sent, UTC.
+        created_at -> Timestamp,
+        /// When the code stops being accepted, UTC.
+        expires_at -> Timestamp,
+        /// Wrong codes tried so far.
+        failed_attempts -> Integer,
+        /// Whether the code was already used.
+        consumed -> Bool,
+    }
+}
+
+diesel::table! {
+    /// Fixed-window request counters.
+    rate_limits (bucket) {
+        /// What is counted, such as `otp:mobile:<hash>`.
+        bucket -> Text,
+        /// Start of the current window, UTC.
+        window_start -> Timestamp,
+        /// Hits in the current window.
+        hits -> Integer,
+    }
+}
+
+diesel::table! {
+    /// One row per certificate served.
+    audit_events (id) {
+        /// Row id.
+        id -> BigInt,
+        /// When the certificate was served, UTC.
+        served_at -> Timestamp,
+        /// `certificateId` of the certificate served.
+        certificate_id -> Text,
+        /// Route pattern of the request.
+        route -> Text,
+        /// The token's subject (`sub`), if any.
+        subject -> Nullable<Text>,
+        /// The access the token had: `distribution`, `print` or `citizen`.
+        role -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(certificates, revocations);

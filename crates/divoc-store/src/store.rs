@@ -58,6 +58,8 @@ macro_rules! with_connection {
     };
 }
 
+pub(crate) use with_connection;
+
 /// True for a certificate row that no revocation names. Evaluated at query time,
 /// so a revocation hides its certificate whichever of the two was imported first.
 #[dsl::auto_type]

@@ -109,10 +109,21 @@ impl Keys {
         jsonwebtoken::encode(&Header::new(alg), claims, &key).unwrap()
     }
 
-    /// Claims valid for an hour.
+    /// Claims valid for an hour, with the distribution role `api`.
     pub fn valid_claims() -> Value {
         let now = chrono::Utc::now().timestamp();
-        json!({"sub": "facility-1", "preferred_username": "9000000001", "iat": now, "exp": now + 3600})
+        json!({
+            "sub": "partner-1",
+            "iat": now,
+            "exp": now + 3600,
+            "realm_access": {"roles": ["offline_access", "api"]},
+        })
+    }
+
+    /// Claims of a citizen token (no role) for `mobile`, valid for an hour.
+    pub fn citizen_claims(mobile: &str) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        json!({"sub": format!("citizen-{mobile}"), "preferred_username": mobile, "iat": now, "exp": now + 3600})
     }
 
     /// A valid RS256 token for the RSA test key.
