@@ -33,8 +33,6 @@ pub enum DevKeyError {
 
 /// An ES256 key pair kept in the data folder.
 pub struct DevKey {
-    /// PEM of the public key.
-    pub public_pem: String,
     private_pem: String,
     /// Where the public key is.
     pub public_path: PathBuf,
@@ -86,7 +84,6 @@ impl DevKey {
             .map_err(|error| DevKeyError::Key(error.to_string()))?;
         fs::write(&public_path, &public_pem).map_err(io_error(&public_path))?;
         Ok(DevKey {
-            public_pem,
             private_pem,
             public_path,
         })

@@ -7,6 +7,7 @@
 mod auth;
 mod devkey;
 mod error;
+mod otp;
 mod principal;
 mod redact;
 mod routes;
@@ -116,12 +117,15 @@ fn serve(settings: &Settings) -> Result<(), String> {
 }
 
 fn start(settings: &Settings) -> Result<(), String> {
-    let verifier =
-        TokenVerifier::from_settings(&settings.auth, &[]).map_err(|error| error.to_string())?;
     let store = server::open_store(settings).map_err(|error| error.to_string())?;
+    let otp = otp::OtpService::from_settings(settings, store.clone())
+        .map_err(|error| error.to_string())?;
+    let extra_keys: Vec<serde_json::Value> = otp.iter().map(otp::OtpService::public_jwk).collect();
+    let verifier = TokenVerifier::from_settings(&settings.auth, &extra_keys)
+        .map_err(|error| error.to_string())?;
     let service = server::build_service(settings, store).map_err(|error| error.to_string())?;
     actix_web::rt::System::new()
-        .block_on(server::run(settings, service, verifier))
+        .block_on(server::run(settings, service, verifier, otp))
         .map_err(|error| error.to_string())
 }
 
@@ -168,6 +172,11 @@ fn demo(settings: &Settings) -> Result<(), String> {
                 .map_err(|error| error.to_string())?,
         )
     };
+    if settings.otp.enabled && settings.otp.signing_key_file.is_none() {
+        let path = Path::new("data").join(otp::DEVELOPMENT_KEY_FILE);
+        otp::ensure_development_key(&path).map_err(|error| error.to_string())?;
+        settings.otp.signing_key_file = Some(path);
+    }
     print_demo_request(&settings, summary.certificates, token.as_deref());
     start(&settings)
 }

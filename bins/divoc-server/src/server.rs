@@ -11,6 +11,7 @@ use divoc_store::{Store, StoreOptions, redact_url};
 use tokio::sync::Semaphore;
 
 use crate::auth::TokenVerifier;
+use crate::otp::OtpService;
 use crate::routes::{AppState, configure, log_request};
 use crate::service::CertificateService;
 use crate::settings::{QrPayload, Settings};
@@ -110,7 +111,9 @@ pub async fn run(
     settings: &Settings,
     service: CertificateService,
     verifier: TokenVerifier,
+    otp: Option<OtpService>,
 ) -> Result<(), StartError> {
+    let otp = otp.map(web::Data::new);
     let cores = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(2);
@@ -128,9 +131,11 @@ pub async fn run(
         source,
     };
     let server = HttpServer::new(move || {
+        let otp = otp.clone();
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(log_request))
+            .configure(|config| crate::otp::configure(config, otp))
             .configure(configure)
     })
     .workers(workers)
