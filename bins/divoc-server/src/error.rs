@@ -31,6 +31,16 @@ pub enum ApiError {
         /// The rejected value, decoded as far as possible.
         value: String,
     },
+    /// A query parameter with an invalid value: 400.
+    #[error("invalid {name}: {reason}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// The rule it breaks.
+        reason: String,
+        /// The rejected value.
+        value: String,
+    },
     /// Nothing to serve for this id: 404 with DIVOC's event object.
     #[error("certificate not found")]
     NotFound {
@@ -66,7 +76,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::InvalidId { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidId { .. } | ApiError::InvalidParameter { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::NotFound { .. } | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Render { .. } | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -89,6 +101,15 @@ impl ResponseError for ApiError {
             } => json!({
                 "error": "invalid_id",
                 "message": format!("invalid {kind}: {reason}"),
+                "value": truncate(value),
+            }),
+            ApiError::InvalidParameter {
+                name,
+                reason,
+                value,
+            } => json!({
+                "error": "invalid_parameter",
+                "message": format!("invalid {name}: {reason}"),
                 "value": truncate(value),
             }),
             ApiError::NotFound { source_id } => json!({
@@ -150,6 +171,9 @@ impl ApiError {
                 value,
             } => {
                 tracing::info!(kind, reason = %reason, length = value.len(), "request rejected: invalid id");
+            }
+            ApiError::InvalidParameter { name, reason, .. } => {
+                tracing::info!(parameter = name, reason = %reason, "request rejected: invalid parameter");
             }
             ApiError::NotFound { .. } => tracing::info!("certificate not found"),
             ApiError::Unavailable(message) => {

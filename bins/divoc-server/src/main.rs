@@ -5,6 +5,7 @@
 //! ready-to-paste request, then `serve`).
 
 mod auth;
+mod citizen;
 mod devkey;
 mod error;
 mod otp;
@@ -59,6 +60,19 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Print the audit trail of one certificate or one token subject, oldest first,
+    /// as JSON lines.
+    Audit {
+        /// Certificate id to look up.
+        #[arg(long, conflicts_with = "subject", required_unless_present = "subject")]
+        certificate: Option<String>,
+        /// Token subject (`sub`) to look up.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Most recent rows to print.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
     /// First run: load the sample certificates into the configured store (by default
     /// data/divoc.sqlite), make a development key unless one is configured, print a
     /// request to try, and serve.
@@ -76,6 +90,11 @@ fn main() -> ExitCode {
         Command::Serve => serve(&settings),
         Command::Import { files } => import(&settings, &files),
         Command::Demo => demo(&settings),
+        Command::Audit {
+            certificate,
+            subject,
+            limit,
+        } => audit(&settings, certificate.as_deref(), subject.as_deref(), limit),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -147,6 +166,38 @@ fn import(settings: &Settings, files: &[PathBuf]) -> Result<(), String> {
             summary.certificates,
             summary.revocations
         );
+    }
+    Ok(())
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "the audit rows are the command's output"
+)]
+fn audit(
+    settings: &Settings,
+    certificate: Option<&str>,
+    subject: Option<&str>,
+    limit: i64,
+) -> Result<(), String> {
+    let query = match (certificate, subject) {
+        (Some(id), _) => divoc_store::AuditQuery::Certificate(id),
+        (None, Some(subject)) => divoc_store::AuditQuery::Subject(subject),
+        (None, None) => return Err("give --certificate ID or --subject SUBJECT".to_owned()),
+    };
+    let store = server::open_store(settings).map_err(|error| error.to_string())?;
+    let events = store
+        .audit_events(query, limit)
+        .map_err(|error| error.to_string())?;
+    for event in events {
+        let line = serde_json::json!({
+            "servedAt": event.served_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "certificateId": event.certificate_id,
+            "route": event.route,
+            "subject": event.subject,
+            "role": event.role,
+        });
+        println!("{line}");
     }
     Ok(())
 }

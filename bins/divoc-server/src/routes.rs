@@ -34,6 +34,14 @@ pub struct AppState {
 /// Registers the routes.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            ApiError::InvalidParameter {
+                name: "query string",
+                reason: error.to_string(),
+                value: String::new(),
+            }
+            .into()
+        }))
         .service(
             web::resource("/certificate/api/certificatePDF/{beneficiaryId}")
                 .route(web::get().to(certificate_pdf))
@@ -43,6 +51,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::resource("/certificate/api/certificateQRCode/{beneficiaryId}")
                 .route(web::get().to(certificate_qr)),
         )
+        .configure(crate::citizen::configure)
         .default_service(web::to(no_route));
 }
 
@@ -120,7 +129,7 @@ async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 /// Runs a render on the blocking pool once a render permit is free.
-async fn run_render<F>(
+pub(crate) async fn run_render<F>(
     state: &AppState,
     beneficiary_id: String,
     render: F,
@@ -144,7 +153,7 @@ where
     }
 }
 
-fn map_service_error<T>(
+pub(crate) fn map_service_error<T>(
     result: Result<T, ServiceError>,
     beneficiary_id: &str,
 ) -> Result<T, ApiError> {
@@ -166,7 +175,11 @@ fn map_service_error<T>(
     })
 }
 
-fn file_response(rendered: Rendered, content_type: &'static str, extension: &str) -> HttpResponse {
+pub(crate) fn file_response(
+    rendered: Rendered,
+    content_type: &'static str,
+    extension: &str,
+) -> HttpResponse {
     let disposition = format!(
         "inline; filename=\"certificate-{}.{extension}\"",
         safe_filename(&rendered.certificate_id)
@@ -194,7 +207,7 @@ fn safe_filename(certificate_id: &str) -> String {
         .collect()
 }
 
-fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
+pub(crate) fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -220,7 +233,7 @@ fn beneficiary_scope(principal: &Principal) -> Result<(Scope, Access), ApiError>
 }
 
 /// Writes the audit row of a certificate served.
-fn record_served(
+pub(crate) fn record_served(
     state: &AppState,
     request: &HttpRequest,
     principal: &Principal,
@@ -240,39 +253,52 @@ fn record_served(
 }
 
 /// Reads the `{beneficiaryId}` segment from the raw path and checks it.
-///
-/// The raw segment is percent-decoded once. An id is 1 to 128 bytes of ASCII
-/// letters, digits, `-`, `_` and `.`, and may not contain `..`.
 fn beneficiary_id(request: &HttpRequest) -> Result<String, ApiError> {
+    last_path_id(request, "beneficiary id")
+}
+
+/// Reads the last segment of the raw path, percent-decoded once, and checks it
+/// with [`check_id`].
+pub(crate) fn last_path_id(request: &HttpRequest, kind: &'static str) -> Result<String, ApiError> {
     let raw = request.path().rsplit('/').next().unwrap_or_default();
+    let decoded = percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| ApiError::InvalidId {
+            kind,
+            reason: "percent-decoded bytes are not UTF-8".to_owned(),
+            value: raw.to_owned(),
+        })?
+        .into_owned();
+    check_id(kind, decoded)
+}
+
+/// Checks an id: 1 to 128 bytes of ASCII letters, digits, `-`, `_` and `.`,
+/// without `..`.
+pub(crate) fn check_id(kind: &'static str, id: String) -> Result<String, ApiError> {
     let invalid = |reason: &str, value: String| ApiError::InvalidId {
-        kind: "beneficiary id",
+        kind,
         reason: reason.to_owned(),
         value,
     };
-    let decoded = percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| invalid("percent-decoded bytes are not UTF-8", raw.to_owned()))?
-        .into_owned();
-    if decoded.is_empty() {
-        return Err(invalid("empty", decoded));
+    if id.is_empty() {
+        return Err(invalid("empty", id));
     }
-    if decoded.len() > MAX_ID_BYTES {
-        return Err(invalid("longer than 128 bytes", decoded));
+    if id.len() > MAX_ID_BYTES {
+        return Err(invalid("longer than 128 bytes", id));
     }
-    if decoded.contains("..") {
-        return Err(invalid("contains `..`", decoded));
+    if id.contains("..") {
+        return Err(invalid("contains `..`", id));
     }
-    if !decoded
+    if !id
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
         return Err(invalid(
             "only A-Z, a-z, 0-9, '-', '_' and '.' are allowed",
-            decoded,
+            id,
         ));
     }
-    Ok(decoded)
+    Ok(id)
 }
 
 /// Logs one line per request: method, route pattern (never the path, which holds

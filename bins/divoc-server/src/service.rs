@@ -4,7 +4,7 @@
 use divoc_model::RegistryRecord;
 use divoc_pdf::{CertificateInput, PdfRenderer};
 use divoc_qr::{CertificateQr, QrOptions};
-use divoc_select::{Candidate, SelectError, latest, previous_doses};
+use divoc_select::{Candidate, SelectError, latest, match_date_of_birth, previous_doses};
 use divoc_store::{AuditEvent, Store, StoreError};
 
 /// A rendered file and the certificate it shows.
@@ -33,6 +33,71 @@ pub enum ServiceError {
         /// What failed.
         message: String,
     },
+}
+
+/// A beneficiary's latest certificate, as listed to a citizen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateSummary {
+    /// Beneficiary id.
+    pub pre_enrollment_code: String,
+    /// `certificateId` of the latest certificate.
+    pub certificate_id: String,
+    /// Name in the credential.
+    pub name: Option<String>,
+    /// Dose number.
+    pub dose: Option<u32>,
+    /// Doses in the primary schedule.
+    pub total_doses: Option<u32>,
+    /// Vaccination date as written in the credential.
+    pub date: Option<String>,
+    /// Vaccine name.
+    pub vaccine: Option<String>,
+}
+
+impl CertificateSummary {
+    fn of(candidate: &Candidate<'_>) -> Self {
+        let evidence = candidate.credential.evidence();
+        CertificateSummary {
+            pre_enrollment_code: candidate.record.pre_enrollment_code.clone(),
+            certificate_id: candidate.certificate_id().to_owned(),
+            name: candidate.credential.credential_subject.name.clone(),
+            dose: evidence.and_then(|e| e.dose),
+            total_doses: evidence.and_then(|e| e.total_doses),
+            date: evidence.and_then(|e| e.date.clone()),
+            vaccine: evidence.and_then(|e| e.vaccine.clone()),
+        }
+    }
+}
+
+/// One result of a facility search, in DIVOC's layout (keys in this order;
+/// missing values are left out).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BeneficiaryMatch {
+    /// Beneficiary id.
+    pub pre_enrollment_code: String,
+    /// Name in the latest credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Gender in the latest credential, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// Date of birth in the latest credential, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dob: Option<String>,
+}
+
+impl BeneficiaryMatch {
+    fn of(candidate: &Candidate<'_>) -> Self {
+        let subject = &candidate.credential.credential_subject;
+        BeneficiaryMatch {
+            pre_enrollment_code: candidate.record.pre_enrollment_code.clone(),
+            name: subject.name.clone(),
+            gender: subject.gender.clone(),
+            dob: subject.dob.clone(),
+        }
+    }
 }
 
 /// Whose certificates a request may reach.
@@ -179,6 +244,48 @@ impl CertificateService {
             Scope::Anyone => Ok(self.store.beneficiary_exists(beneficiary_id)?),
             Scope::Mobile(_) => Ok(!self.beneficiary_records(beneficiary_id, scope)?.is_empty()),
         }
+    }
+
+    /// Lists the beneficiaries registered to a mobile number, each with a summary
+    /// of its latest certificate, ordered by beneficiary id.
+    pub fn citizen_summaries(&self, mobile: &str) -> Result<Vec<CertificateSummary>, ServiceError> {
+        let records = self.store.certificates_by_mobile(mobile)?;
+        let candidates = parse(&records)?;
+        let mut beneficiaries: Vec<&str> = candidates
+            .iter()
+            .map(|candidate| candidate.record.pre_enrollment_code.as_str())
+            .collect();
+        beneficiaries.sort_unstable();
+        beneficiaries.dedup();
+        let mut summaries = Vec::new();
+        for beneficiary in beneficiaries {
+            let own: Vec<Candidate<'_>> = candidates
+                .iter()
+                .filter(|candidate| candidate.record.pre_enrollment_code == beneficiary)
+                .cloned()
+                .collect();
+            if let Some(chosen) = latest(&own) {
+                summaries.push(CertificateSummary::of(chosen));
+            }
+        }
+        Ok(summaries)
+    }
+
+    /// Finds the beneficiaries registered to `mobile` whose latest certificate
+    /// carries `date_of_birth`, in order of beneficiary id.
+    pub fn search_by_mobile_and_birth_date(
+        &self,
+        mobile: &str,
+        date_of_birth: chrono::NaiveDate,
+    ) -> Result<Vec<BeneficiaryMatch>, ServiceError> {
+        let records = self.store.certificates_by_mobile(mobile)?;
+        let candidates = parse(&records)?;
+        let mut matches: Vec<BeneficiaryMatch> = match_date_of_birth(&candidates, date_of_birth)
+            .into_iter()
+            .map(BeneficiaryMatch::of)
+            .collect();
+        matches.sort_by(|a, b| a.pre_enrollment_code.cmp(&b.pre_enrollment_code));
+        Ok(matches)
     }
 
     /// Records a certificate served in the audit trail. A failure is logged and

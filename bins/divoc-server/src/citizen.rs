@@ -1,0 +1,230 @@
+//! Routes for citizens (their own certificates, by certificate id) and for
+//! facility staff (search by mobile number and date of birth).
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::principal::{Access, Principal};
+use crate::routes::{
+    AppState, authenticate, check_id, file_response, last_path_id, map_service_error,
+    record_served, run_render,
+};
+
+/// Registers the citizen and facility routes.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/certificate/api/certificatePDF").route(web::get().to(pdf_by_query)),
+        )
+        .service(
+            web::resource("/certificate/api/certificate/QRCode/{certificateId}")
+                .route(web::get().to(qr_by_auth_token)),
+        )
+        .service(
+            web::resource("/certificate/api/certificate/{certificateId}")
+                .route(web::get().to(pdf_by_auth_token)),
+        )
+        .service(
+            web::resource("/certificate/api/citizen/certificates")
+                .route(web::get().to(list_certificates)),
+        )
+        .service(web::resource("/certificate/api/beneficiaries").route(web::get().to(search)));
+}
+
+#[derive(Deserialize)]
+struct CertificateQuery {
+    #[serde(rename = "certificateId")]
+    certificate_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AuthTokenQuery {
+    #[serde(rename = "authToken")]
+    auth_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    phoneno: Option<String>,
+    dob: Option<String>,
+}
+
+/// `GET /certificate/api/certificatePDF?certificateId=X` with a citizen's bearer token.
+async fn pdf_by_query(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<CertificateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&request, &state)?;
+    let mobile = citizen_mobile(&principal)?;
+    let Some(certificate_id) = query.into_inner().certificate_id else {
+        return Err(ApiError::InvalidId {
+            kind: "certificate id",
+            reason: "the certificateId query parameter is missing".to_owned(),
+            value: String::new(),
+        });
+    };
+    let certificate_id = check_id("certificate id", certificate_id)?;
+    serve_pdf(&request, &state, &principal, mobile, certificate_id).await
+}
+
+/// `GET /certificate/api/certificate/{certificateId}?authToken=JWT`.
+async fn pdf_by_auth_token(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<AuthTokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = token_from_query_or_header(&request, &state, query.into_inner())?;
+    let mobile = citizen_mobile(&principal)?;
+    let certificate_id = last_path_id(&request, "certificate id")?;
+    serve_pdf(&request, &state, &principal, mobile, certificate_id).await
+}
+
+/// `GET /certificate/api/certificate/QRCode/{certificateId}?authToken=JWT`.
+async fn qr_by_auth_token(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<AuthTokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = token_from_query_or_header(&request, &state, query.into_inner())?;
+    let mobile = citizen_mobile(&principal)?;
+    let certificate_id = last_path_id(&request, "certificate id")?;
+    let rendered = run_render(&state, certificate_id.clone(), move |service, id| {
+        service.qr_png_by_certificate(&mobile, id)
+    })
+    .await;
+    let rendered = map_service_error(rendered, &certificate_id)?;
+    record_served(
+        &state,
+        &request,
+        &principal,
+        Access::Citizen,
+        &rendered.certificate_id,
+    );
+    Ok(file_response(rendered, "image/png", "png"))
+}
+
+/// `GET /certificate/api/citizen/certificates`: the caller's beneficiaries.
+async fn list_certificates(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&request, &state)?;
+    let mobile = citizen_mobile(&principal)?;
+    let service = Arc::clone(&state.service);
+    let summaries = web::block(move || service.citizen_summaries(&mobile))
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let summaries = map_service_error(summaries, "")?;
+    Ok(json_response(
+        &serde_json::json!({ "certificates": summaries }),
+    ))
+}
+
+/// `GET /certificate/api/beneficiaries?phoneno=P&dob=YYYY-MM-DD`, print role only.
+async fn search(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&request, &state)?;
+    if !principal.print {
+        return Err(ApiError::Forbidden(
+            "searching beneficiaries needs a print role".to_owned(),
+        ));
+    }
+    let SearchQuery { phoneno, dob } = query.into_inner();
+    let mobile = check_phone(phoneno.unwrap_or_default())?;
+    let dob_text = dob.unwrap_or_default();
+    let date_of_birth =
+        divoc_select::parse_date_of_birth(&dob_text).map_err(|_| ApiError::InvalidParameter {
+            name: "dob",
+            reason: "expected a date of birth as YYYY-MM-DD".to_owned(),
+            value: dob_text.clone(),
+        })?;
+    let service = Arc::clone(&state.service);
+    let matches =
+        web::block(move || service.search_by_mobile_and_birth_date(&mobile, date_of_birth))
+            .await
+            .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let matches = map_service_error(matches, "")?;
+    Ok(json_response(&matches))
+}
+
+async fn serve_pdf(
+    request: &HttpRequest,
+    state: &web::Data<AppState>,
+    principal: &Principal,
+    mobile: String,
+    certificate_id: String,
+) -> Result<HttpResponse, ApiError> {
+    let rendered = run_render(state, certificate_id.clone(), move |service, id| {
+        service.pdf_by_certificate(&mobile, id)
+    })
+    .await;
+    let rendered = map_service_error(rendered, &certificate_id)?;
+    record_served(
+        state,
+        request,
+        principal,
+        Access::Citizen,
+        &rendered.certificate_id,
+    );
+    Ok(file_response(rendered, "application/pdf", "pdf"))
+}
+
+/// Verifies `?authToken=` when present (DIVOC's citizen portal sends it), else
+/// the `Authorization` header.
+fn token_from_query_or_header(
+    request: &HttpRequest,
+    state: &AppState,
+    query: AuthTokenQuery,
+) -> Result<Principal, ApiError> {
+    match query.auth_token {
+        Some(token) => Ok(state.verifier.authenticate_token(&token)?),
+        None => authenticate(request, state),
+    }
+}
+
+/// Returns the citizen's mobile number, or 403 for tokens with a role or without
+/// a mobile number: these routes serve only the caller's own certificates.
+fn citizen_mobile(principal: &Principal) -> Result<String, ApiError> {
+    if !principal.is_citizen() {
+        return Err(ApiError::Forbidden(
+            "citizen routes need a citizen token, not one with a distribution or print role"
+                .to_owned(),
+        ));
+    }
+    principal
+        .mobile
+        .clone()
+        .ok_or_else(|| ApiError::Forbidden("the token has no mobile number".to_owned()))
+}
+
+/// Checks a phone number: 6 to 15 digits, optionally after `+`.
+fn check_phone(phone: String) -> Result<String, ApiError> {
+    let digits = phone.strip_prefix('+').unwrap_or(&phone);
+    let valid = (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    if valid {
+        Ok(phone)
+    } else {
+        Err(ApiError::InvalidParameter {
+            name: "phoneno",
+            reason: "expected 6 to 15 digits, optionally after '+'".to_owned(),
+            value: phone,
+        })
+    }
+}
+
+fn json_response(body: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        ))
+        .json(body)
+}

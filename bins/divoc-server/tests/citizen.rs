@@ -1,0 +1,455 @@
+//! Citizen routes, facility search and the audit trail, over real HTTP.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use std::process::Command;
+
+use common::{Keys, Response, Server, decode_qr_png, sample_certificate};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+
+const FAMILY_MOBILE: &str = "9000000001";
+
+fn token(claims: &Value) -> String {
+    Keys::sign("test-rsa-private.pem", Algorithm::RS256, claims)
+}
+
+fn citizen_token(mobile: &str) -> String {
+    token(&Keys::citizen_claims(mobile))
+}
+
+fn role_token(role: &str) -> String {
+    let mut claims = Keys::valid_claims();
+    claims["realm_access"] = json!({"roles": [role]});
+    claims["sub"] = json!(format!("{role}-user"));
+    token(&claims)
+}
+
+fn get(server: &Server, target: &str, token: Option<&str>) -> Response {
+    match token {
+        Some(token) => server.request(
+            "GET",
+            target,
+            &[("Authorization", &format!("Bearer {token}"))],
+        ),
+        None => server.request("GET", target, &[]),
+    }
+}
+
+/// A 404 body without its `date`, which differs between two requests.
+fn not_found_without_date(response: &Response) -> Value {
+    assert_eq!(response.status, 404);
+    let mut body = response.json();
+    body.as_object_mut().unwrap().remove("date");
+    body
+}
+
+#[test]
+fn citizen_lists_own_certificates() {
+    let server = Server::start(&[]);
+    let response = get(
+        &server,
+        "/certificate/api/citizen/certificates",
+        Some(&citizen_token(FAMILY_MOBILE)),
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let listed: Vec<(String, String, String)> = response.json()["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["preEnrollmentCode"].as_str().unwrap().to_owned(),
+                entry["certificateId"].as_str().unwrap().to_owned(),
+                entry["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("BEN1001", "529130864", "Suresh Deshpande"),
+        ("BEN1002", "772014589", "Meera Deshpande"),
+        ("BEN1004", "815402663", "Aarav Deshpande"),
+        ("BEN1012", "183640925", "Diya Deshpande"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(listed, expected);
+    let first = &response.json()["certificates"][1];
+    assert_eq!(first["dose"], 3);
+    assert_eq!(first["totalDoses"], 2);
+    assert_eq!(first["date"], "2022-04-18T09:02:17.882Z");
+    assert_eq!(first["vaccine"], "Covaxin");
+}
+
+#[test]
+fn citizen_list_for_unknown_mobile_is_empty() {
+    let server = Server::start(&[]);
+    let response = get(
+        &server,
+        "/certificate/api/citizen/certificates",
+        Some(&citizen_token("9111111111")),
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json(), json!({"certificates": []}));
+}
+
+#[test]
+fn citizen_downloads_own_certificate() {
+    let server = Server::start(&[]);
+    let citizen = citizen_token(FAMILY_MOBILE);
+    let by_query = get(
+        &server,
+        "/certificate/api/certificatePDF?certificateId=529130864",
+        Some(&citizen),
+    );
+    assert_eq!(by_query.status, 200);
+    assert_eq!(
+        by_query.header("content-disposition"),
+        Some("inline; filename=\"certificate-529130864.pdf\"")
+    );
+
+    let by_auth_token = server.request(
+        "GET",
+        &format!("/certificate/api/certificate/772014589?authToken={citizen}"),
+        &[],
+    );
+    assert_eq!(by_auth_token.status, 200);
+    assert_eq!(
+        by_auth_token.header("content-type"),
+        Some("application/pdf")
+    );
+
+    let qr = server.request(
+        "GET",
+        &format!("/certificate/api/certificate/QRCode/772014589?authToken={citizen}"),
+        &[],
+    );
+    assert_eq!(qr.status, 200);
+    let payload = decode_qr_png(&qr.body);
+    assert_eq!(
+        divoc_qr::decode_payload(&payload).unwrap(),
+        sample_certificate("772014589").into_bytes()
+    );
+}
+
+#[test]
+fn registration_token_with_phone_claim() {
+    let server = Server::start(&[]);
+    let now = chrono::Utc::now().timestamp();
+    let registration = token(&json!({"Phone": FAMILY_MOBILE, "exp": now + 600}));
+    let response = server.request(
+        "GET",
+        &format!("/certificate/api/certificate/183640925?authToken={registration}"),
+        &[],
+    );
+    assert_eq!(response.status, 200);
+}
+
+#[test]
+fn other_citizens_certificate_is_plain_404() {
+    let server = Server::start(&[]);
+    let stranger = citizen_token("9000000002");
+    let unknown = citizen_token(FAMILY_MOBILE);
+    // 680325917 belongs to BEN1003, registered to another mobile number.
+    let targets = [
+        "/certificate/api/certificatePDF?certificateId={id}",
+        "/certificate/api/certificate/{id}?authToken={token}",
+        "/certificate/api/certificate/QRCode/{id}?authToken={token}",
+    ];
+    for target in targets {
+        let foreign = target
+            .replace("{id}", "529130864")
+            .replace("{token}", &stranger);
+        let missing = target
+            .replace("{id}", "111111111")
+            .replace("{token}", &unknown);
+        let foreign_response = get(&server, &foreign, Some(&stranger));
+        let missing_response = get(&server, &missing, Some(&unknown));
+        let mut foreign_body = not_found_without_date(&foreign_response);
+        let mut missing_body = not_found_without_date(&missing_response);
+        assert_eq!(foreign_body["source"], "529130864", "{target}");
+        assert_eq!(missing_body["source"], "111111111", "{target}");
+        foreign_body["source"] = json!("");
+        missing_body["source"] = json!("");
+        assert_eq!(foreign_body, missing_body, "{target}");
+    }
+    // Beneficiary routes with a citizen token reach only the citizen's own beneficiaries.
+    let own = get(
+        &server,
+        "/certificate/api/certificatePDF/BEN1001",
+        Some(&unknown),
+    );
+    assert_eq!(own.status, 200);
+    let foreign = get(
+        &server,
+        "/certificate/api/certificatePDF/BEN1001",
+        Some(&stranger),
+    );
+    assert_eq!(
+        not_found_without_date(&foreign),
+        json!({"source": "BEN1001", "type": "internal-failed", "extra": "Certificate not found"})
+    );
+    let head = server.request(
+        "HEAD",
+        "/certificate/api/certificatePDF/BEN1001",
+        &[("Authorization", &format!("Bearer {stranger}"))],
+    );
+    assert_eq!(head.status, 404);
+}
+
+#[test]
+fn revoked_certificate_not_downloadable() {
+    let server = Server::start(&[]);
+    let response = get(
+        &server,
+        "/certificate/api/certificatePDF?certificateId=418203957",
+        Some(&citizen_token(FAMILY_MOBILE)),
+    );
+    assert_eq!(response.status, 404);
+}
+
+#[test]
+fn citizen_routes_reject_roles_and_missing_tokens() {
+    let server = Server::start(&[]);
+    let targets = [
+        "/certificate/api/certificatePDF?certificateId=529130864",
+        "/certificate/api/certificate/529130864",
+        "/certificate/api/certificate/QRCode/529130864",
+        "/certificate/api/citizen/certificates",
+    ];
+    for target in targets {
+        assert_eq!(get(&server, target, None).status, 401, "{target}");
+        let expired = token(
+            &json!({"preferred_username": FAMILY_MOBILE, "exp": chrono::Utc::now().timestamp() - 600}),
+        );
+        assert_eq!(get(&server, target, Some(&expired)).status, 401, "{target}");
+        for role in ["api", "facility-staff"] {
+            let response = get(&server, target, Some(&role_token(role)));
+            assert_eq!(response.status, 403, "{target} {role}");
+            assert_eq!(response.json()["error"], "forbidden");
+        }
+    }
+    let no_mobile = token(&json!({"sub": "x", "exp": chrono::Utc::now().timestamp() + 600}));
+    let response = get(
+        &server,
+        "/certificate/api/citizen/certificates",
+        Some(&no_mobile),
+    );
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        response.json()["message"],
+        "forbidden: the token has no mobile number"
+    );
+}
+
+#[test]
+fn certificate_id_checked() {
+    let server = Server::start(&[]);
+    let citizen = citizen_token(FAMILY_MOBILE);
+    let cases = [
+        (
+            "/certificate/api/certificatePDF",
+            "invalid certificate id: the certificateId query parameter is missing",
+        ),
+        (
+            "/certificate/api/certificatePDF?certificateId=..",
+            "invalid certificate id: contains `..`",
+        ),
+        (
+            "/certificate/api/certificatePDF?certificateId=1%27%20OR%201=1",
+            "invalid certificate id: only A-Z, a-z, 0-9, '-', '_' and '.' are allowed",
+        ),
+    ];
+    for (target, message) in cases {
+        let response = get(&server, target, Some(&citizen));
+        assert_eq!(response.status, 400, "{target}");
+        assert_eq!(response.json()["message"], message, "{target}");
+    }
+}
+
+#[test]
+fn facility_search_finds_twins() {
+    let server = Server::start(&[]);
+    let response = get(
+        &server,
+        "/certificate/api/beneficiaries?phoneno=9000000001&dob=1990-01-01",
+        Some(&role_token("facility-staff")),
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        String::from_utf8(response.body.clone()).unwrap(),
+        r#"[{"preEnrollmentCode":"BEN1004","name":"Aarav Deshpande","gender":"Male","dob":"1990-01-01"},{"preEnrollmentCode":"BEN1012","name":"Diya Deshpande","gender":"Female","dob":"1990-01-01"}]"#
+    );
+    let none = get(
+        &server,
+        "/certificate/api/beneficiaries?phoneno=9000000001&dob=1990-01-02",
+        Some(&role_token("facility-staff")),
+    );
+    assert_eq!(none.json(), json!([]));
+}
+
+#[test]
+fn facility_search_checks_role_and_input() {
+    let server = Server::start(&[]);
+    let target = "/certificate/api/beneficiaries?phoneno=9000000001&dob=1990-01-01";
+    assert_eq!(get(&server, target, None).status, 401);
+    for forbidden in [role_token("api"), citizen_token(FAMILY_MOBILE)] {
+        assert_eq!(get(&server, target, Some(&forbidden)).status, 403);
+    }
+    let staff = role_token("facility-staff");
+    let cases = [
+        (
+            "phoneno=abc&dob=1990-01-01",
+            "invalid phoneno: expected 6 to 15 digits, optionally after '+'",
+            "abc",
+        ),
+        (
+            "dob=1990-01-01",
+            "invalid phoneno: expected 6 to 15 digits, optionally after '+'",
+            "",
+        ),
+        (
+            "phoneno=9000000001&dob=01/01/1990",
+            "invalid dob: expected a date of birth as YYYY-MM-DD",
+            "01/01/1990",
+        ),
+        (
+            "phoneno=9000000001&dob=1990-02-30",
+            "invalid dob: expected a date of birth as YYYY-MM-DD",
+            "1990-02-30",
+        ),
+        (
+            "phoneno=9000000001",
+            "invalid dob: expected a date of birth as YYYY-MM-DD",
+            "",
+        ),
+    ];
+    for (query, message, value) in cases {
+        let response = get(
+            &server,
+            &format!("/certificate/api/beneficiaries?{query}"),
+            Some(&staff),
+        );
+        assert_eq!(response.status, 400, "{query}");
+        assert_eq!(response.json()["error"], "invalid_parameter", "{query}");
+        assert_eq!(response.json()["message"], message, "{query}");
+        assert_eq!(response.json()["value"], value, "{query}");
+    }
+    // The print role may also print by beneficiary id.
+    assert_eq!(
+        get(
+            &server,
+            "/certificate/api/certificatePDF/BEN1012",
+            Some(&staff)
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn audit_trail_records_served_certificates() {
+    let server = Server::start(&[]);
+    let citizen = citizen_token(FAMILY_MOBILE);
+    assert_eq!(
+        get(
+            &server,
+            "/certificate/api/certificatePDF/BEN1002",
+            Some(&role_token("api"))
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/certificate/api/certificatePDF?certificateId=772014589",
+            Some(&citizen)
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/certificate/api/certificatePDF/NOBODY",
+            Some(&role_token("api"))
+        )
+        .status,
+        404
+    );
+
+    let url = format!(
+        "sqlite://{}",
+        server.folder.path().join("divoc.sqlite").display()
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .env_clear()
+        .env("DIVOC__DATABASE__URL", &url)
+        .args(["audit", "--certificate", "772014589"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    let summary: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row["route"].as_str().unwrap(),
+                row["subject"].as_str().unwrap(),
+                row["role"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "/certificate/api/certificatePDF/{beneficiaryId}",
+                "api-user",
+                "distribution"
+            ),
+            (
+                "/certificate/api/certificatePDF",
+                "citizen-9000000001",
+                "citizen"
+            ),
+        ]
+    );
+    assert!(rows.iter().all(|row| row["certificateId"] == "772014589"));
+    let text = rows.iter().map(Value::to_string).collect::<String>();
+    assert!(!text.contains("eyJ"), "a token was stored: {text}");
+
+    let by_subject = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .env_clear()
+        .env("DIVOC__DATABASE__URL", &url)
+        .args(["audit", "--subject", "api-user"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(by_subject.stdout)
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+}
