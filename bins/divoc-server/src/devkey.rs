@@ -34,7 +34,7 @@ pub enum DevKeyError {
 /// An ES256 key pair kept in the data folder.
 pub struct DevKey {
     private_pem: String,
-    /// Where the public key is.
+    /// Path of the public key file.
     pub public_path: PathBuf,
 }
 

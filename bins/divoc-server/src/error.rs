@@ -9,10 +9,10 @@ use serde_json::json;
 use crate::auth::AuthError;
 use crate::redact::certificate_ref;
 
-/// Longest part of a rejected value echoed back in an error body, in characters.
+/// Maximum number of characters of a rejected value echoed in an error body.
 const ECHO_LIMIT: usize = 64;
 
-/// An error answered to the client.
+/// An error returned to the client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Missing or invalid bearer token: 401.
@@ -24,7 +24,7 @@ pub enum ApiError {
     /// A path parameter that cannot be an id: 400.
     #[error("invalid {kind}: {reason}")]
     InvalidId {
-        /// What the parameter is, such as `beneficiary id`.
+        /// Kind of id, such as `beneficiary id`.
         kind: &'static str,
         /// The rule it breaks.
         reason: String,
@@ -47,7 +47,7 @@ pub enum ApiError {
         /// The id from the request, echoed as DIVOC's `source`.
         source_id: String,
     },
-    /// The store did not answer: 503.
+    /// The store is unavailable: 503.
     #[error("certificate store unavailable: {0}")]
     Unavailable(String),
     /// A stored certificate could not be read or rendered: 500.

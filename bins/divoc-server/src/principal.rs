@@ -1,4 +1,4 @@
-//! Who is calling, as established from a verified token.
+//! The caller of a request, as established from a verified token.
 
 /// The caller of a request, from a verified token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +14,7 @@ pub struct Principal {
     pub mobile: Option<String>,
 }
 
-/// What a request was allowed to do, as written to the audit trail.
+/// Access a request was granted, as written to the audit trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Distribution role.

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::principal::{Access, Principal};
 use crate::service::{CertificateService, Rendered, Scope, ServiceError};
 
-/// Longest beneficiary id accepted, in bytes.
+/// Maximum length of an id, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
 /// Shared state of every worker.
@@ -301,7 +301,7 @@ pub(crate) fn check_id(kind: &'static str, id: String) -> Result<String, ApiErro
     Ok(id)
 }
 
-/// Logs one line per request: method, route pattern (never the path, which holds
+/// Logs one line per request: method, route pattern (never the path, which contains
 /// ids), status and duration.
 pub async fn log_request(
     request: ServiceRequest,

@@ -32,7 +32,7 @@ pub enum StartError {
     Setting {
         /// Setting name, such as `pdf.timezone`.
         name: &'static str,
-        /// What is wrong.
+        /// The reason.
         reason: String,
     },
     /// The PDF renderer could not be prepared.

@@ -16,7 +16,7 @@ pub struct Rendered {
     pub certificate_id: String,
 }
 
-/// Why a certificate could not be served.
+/// Failure to serve a certificate.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The beneficiary has no certificate that may be served.
@@ -289,7 +289,7 @@ impl CertificateService {
     }
 
     /// Records a certificate served in the audit trail. A failure is logged and
-    /// does not fail the request, which has already been answered.
+    /// does not fail the request, whose response is already built.
     pub fn record_served(&self, event: &AuditEvent) {
         if let Err(error) = self.store.record_served(event) {
             tracing::error!(%error, route = %event.route, "audit record could not be written");

@@ -61,7 +61,7 @@ pub struct DatabaseSettings {
     pub url: String,
     /// Pooled connections.
     pub max_connections: u32,
-    /// Seconds to wait for a free connection before answering 503.
+    /// Seconds to wait for a free connection before responding 503.
     pub connection_timeout_seconds: u64,
 }
 
