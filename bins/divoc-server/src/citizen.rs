@@ -11,28 +11,36 @@ use crate::error::ApiError;
 use crate::principal::{Access, Principal};
 use crate::routes::{
     AppState, authenticate, check_id, file_response, last_path_id, map_service_error,
-    record_served, run_render,
+    method_not_allowed, record_served, run_render,
 };
 
 /// Registers the citizen and facility routes.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
-            web::resource("/certificate/api/certificatePDF").route(web::get().to(pdf_by_query)),
+            web::resource("/certificate/api/certificatePDF").route(web::get().to(pdf_by_query))
+                .default_service(method_not_allowed("GET")),
         )
         .service(
             web::resource("/certificate/api/certificate/QRCode/{certificateId}")
-                .route(web::get().to(qr_by_auth_token)),
+                .route(web::get().to(qr_by_auth_token))
+                .default_service(method_not_allowed("GET")),
         )
         .service(
             web::resource("/certificate/api/certificate/{certificateId}")
-                .route(web::get().to(pdf_by_auth_token)),
+                .route(web::get().to(pdf_by_auth_token))
+                .default_service(method_not_allowed("GET")),
         )
         .service(
             web::resource("/certificate/api/citizen/certificates")
-                .route(web::get().to(list_certificates)),
+                .route(web::get().to(list_certificates))
+                .default_service(method_not_allowed("GET")),
         )
-        .service(web::resource("/certificate/api/beneficiaries").route(web::get().to(search)));
+        .service(
+            web::resource("/certificate/api/beneficiaries")
+                .route(web::get().to(search))
+                .default_service(method_not_allowed("GET")),
+        );
 }
 
 #[derive(Deserialize)]

@@ -61,6 +61,14 @@ pub enum ApiError {
     /// Any other failure: 500.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A known route called with another method: 405.
+    #[error("method {method} not allowed")]
+    MethodNotAllowed {
+        /// Request method.
+        method: String,
+        /// Methods the route serves, as in the `Allow` header.
+        allow: &'static str,
+    },
     /// No route matches: 404.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -80,6 +88,7 @@ impl ResponseError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::NotFound { .. } | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Render { .. } | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -133,6 +142,10 @@ impl ResponseError for ApiError {
             ApiError::Internal(_) => {
                 json!({"error": "internal", "message": "internal error; see the server log"})
             }
+            ApiError::MethodNotAllowed { method, allow } => json!({
+                "error": "method_not_allowed",
+                "message": format!("method {method} is not allowed on this route; use {allow}"),
+            }),
             ApiError::NoRoute { method, path } => json!({
                 "error": "not_found",
                 "message": format!("no route for {method} {}", truncate(path)),
@@ -146,6 +159,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
             }
             _ => {}
         }
@@ -177,7 +193,7 @@ impl ApiError {
             }
             ApiError::NotFound { .. } => tracing::info!("certificate not found"),
             ApiError::Unavailable(message) => {
-                tracing::error!(error = %message, "certificate store unavailable")
+                tracing::error!(error = %one_line(message), "certificate store unavailable")
             }
             ApiError::Render {
                 certificate_id,
@@ -187,10 +203,21 @@ impl ApiError {
                 error = %message,
                 "certificate could not be rendered"
             ),
-            ApiError::Internal(message) => tracing::error!(error = %message, "internal error"),
+            ApiError::Internal(message) => {
+                tracing::error!(error = %one_line(message), "internal error")
+            }
             ApiError::NoRoute { method, .. } => tracing::info!(method = %method, "no route"),
+            ApiError::MethodNotAllowed { method, .. } => {
+                tracing::info!(method = %method, "method not allowed")
+            }
         }
     }
+}
+
+/// Joins the lines of a message, such as libpq's multi-line errors, so that each
+/// log entry stays on one line.
+pub fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn truncate(value: &str) -> String {

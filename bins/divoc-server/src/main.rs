@@ -113,7 +113,7 @@ fn init_tracing() {
 }
 
 fn fail(message: &str) -> ExitCode {
-    tracing::error!("{message}");
+    tracing::error!("{}", error::one_line(message));
     ExitCode::FAILURE
 }
 
@@ -160,6 +160,12 @@ fn import(settings: &Settings, files: &[PathBuf]) -> Result<(), String> {
         let summary = store
             .import_text(&text)
             .map_err(|error| format!("{}: nothing imported: {error}", file.display()))?;
+        if summary.certificates == 0 && summary.revocations == 0 {
+            return Err(format!(
+                "{}: the file holds no records; check that the export is complete",
+                file.display()
+            ));
+        }
         println!(
             "{}: {} certificates, {} revocations",
             file.display(),
@@ -203,6 +209,10 @@ fn audit(
 }
 
 fn demo(settings: &Settings) -> Result<(), String> {
+    if let Some(folder) = server::sqlite_folder(&settings.database.url) {
+        std::fs::create_dir_all(&folder)
+            .map_err(|error| format!("cannot create {}: {error}", folder.display()))?;
+    }
     let store = server::open_store(settings).map_err(|error| error.to_string())?;
     let summary = store
         .import_text(SAMPLE_RECORDS)

@@ -13,13 +13,10 @@ use tokio::sync::Semaphore;
 
 use divoc_store::AuditEvent;
 
-use crate::auth::TokenVerifier;
+use crate::auth::{AuthError, TokenVerifier};
 use crate::error::ApiError;
 use crate::principal::{Access, Principal};
 use crate::service::{CertificateService, Rendered, Scope, ServiceError};
-
-/// Maximum length of an id, in bytes.
-pub const MAX_ID_BYTES: usize = 128;
 
 /// Shared state of every worker.
 pub struct AppState {
@@ -45,11 +42,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/certificate/api/certificatePDF/{beneficiaryId}")
                 .route(web::get().to(certificate_pdf))
-                .route(web::head().to(certificate_exists)),
+                .route(web::head().to(certificate_exists))
+                .default_service(method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource("/certificate/api/certificateQRCode/{beneficiaryId}")
-                .route(web::get().to(certificate_qr)),
+                .route(web::get().to(certificate_qr))
+                .route(web::head().to(certificate_exists))
+                .default_service(method_not_allowed("GET, HEAD")),
         )
         .configure(crate::citizen::configure)
         .default_service(web::to(no_route));
@@ -111,10 +111,18 @@ async fn certificate_exists(
     let found = web::block(move || service.exists(&id, &scope))
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let content_type = if request.path().starts_with("/certificate/api/certificateQRCode/") {
+        "image/png"
+    } else {
+        "application/pdf"
+    };
     match map_service_error(found, &beneficiary_id)? {
+        // The size of the file is not known without rendering it, so the response
+        // has no Content-Length rather than a wrong one.
         true => Ok(HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
-            .finish()),
+            .body(actix_web::body::None::new())),
         false => Err(ApiError::NotFound {
             source_id: beneficiary_id,
         }),
@@ -129,6 +137,16 @@ async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 /// Runs a render on the blocking pool once a render permit is free.
+/// A known route called with a method it does not serve: 405 with a JSON body.
+pub(crate) fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move |request: HttpRequest| async move {
+        Err::<HttpResponse, ApiError>(ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allow,
+        })
+    })
+}
+
 pub(crate) async fn run_render<F>(
     state: &AppState,
     beneficiary_id: String,
@@ -208,10 +226,13 @@ fn safe_filename(certificate_id: &str) -> String {
 }
 
 pub(crate) fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
+    let mut values = request.headers().get_all(header::AUTHORIZATION);
+    let header = values.next().map(HeaderValue::as_bytes);
+    if values.next().is_some() {
+        return Err(ApiError::Unauthorized(AuthError::Malformed(
+            "more than one Authorization header",
+        )));
+    }
     Ok(state.verifier.authenticate(header)?)
 }
 
@@ -272,33 +293,16 @@ pub(crate) fn last_path_id(request: &HttpRequest, kind: &'static str) -> Result<
     check_id(kind, decoded)
 }
 
-/// Checks an id: 1 to 128 bytes of ASCII letters, digits, `-`, `_` and `.`,
-/// without `..`.
+/// Checks an id with the rule that imports follow too ([`divoc_model::check_id`]).
 pub(crate) fn check_id(kind: &'static str, id: String) -> Result<String, ApiError> {
-    let invalid = |reason: &str, value: String| ApiError::InvalidId {
-        kind,
-        reason: reason.to_owned(),
-        value,
-    };
-    if id.is_empty() {
-        return Err(invalid("empty", id));
+    match divoc_model::check_id(&id) {
+        Ok(()) => Ok(id),
+        Err(rule) => Err(ApiError::InvalidId {
+            kind,
+            reason: rule.to_owned(),
+            value: id,
+        }),
     }
-    if id.len() > MAX_ID_BYTES {
-        return Err(invalid("longer than 128 bytes", id));
-    }
-    if id.contains("..") {
-        return Err(invalid("contains `..`", id));
-    }
-    if !id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(invalid(
-            "only A-Z, a-z, 0-9, '-', '_' and '.' are allowed",
-            id,
-        ));
-    }
-    Ok(id)
 }
 
 /// Logs one line per request: method, route pattern (never the path, which contains

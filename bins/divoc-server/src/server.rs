@@ -48,6 +48,25 @@ pub enum StartError {
     },
 }
 
+/// Returns the folder of an SQLite database URL (`sqlite://PATH`, `sqlite:PATH`,
+/// `file:PATH` or a plain path), or `None` for other URLs and in-memory databases.
+pub fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.contains(":memory:") {
+        return None;
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .or_else(|| url.strip_prefix("file:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    let folder = std::path::Path::new(path).parent()?;
+    if folder.as_os_str().is_empty() {
+        return None;
+    }
+    Some(folder.to_path_buf())
+}
+
 /// Opens the store named by the settings.
 pub fn open_store(settings: &Settings) -> Result<Store, StartError> {
     let options = StoreOptions {
@@ -55,6 +74,17 @@ pub fn open_store(settings: &Settings) -> Result<Store, StartError> {
         connection_timeout: Duration::from_secs(settings.database.connection_timeout_seconds),
         ..StoreOptions::default()
     };
+    if let Some(folder) = sqlite_folder(&settings.database.url)
+        && !folder.is_dir()
+    {
+        return Err(StartError::Setting {
+            name: "database.url",
+            reason: format!(
+                "the folder {} of the SQLite database does not exist; create it first",
+                folder.display()
+            ),
+        });
+    }
     Store::open(&settings.database.url, &options).map_err(|source| StartError::Store {
         url: redact_url(&settings.database.url),
         source,

@@ -98,6 +98,53 @@ fn head_reports_existence() {
 }
 
 #[test]
+fn head_matches_get_headers() {
+    let server = Server::start(&[]);
+    let authorization = format!("Bearer {}", Keys::rs256());
+    let pdf = server.request("HEAD", &format!("{PDF}/BEN1001"), &[("Authorization", &authorization)]);
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    // The size is unknown without rendering, so no Content-Length is sent at all.
+    assert_eq!(pdf.header("content-length"), None);
+    let qr = server.request("HEAD", &format!("{QR}/BEN1001"), &[("Authorization", &authorization)]);
+    assert_eq!(qr.status, 200);
+    assert_eq!(qr.header("content-type"), Some("image/png"));
+    let revoked = server.request("HEAD", &format!("{QR}/BEN1009"), &[("Authorization", &authorization)]);
+    assert_eq!(revoked.status, 404);
+}
+
+#[test]
+fn other_methods_get_json_405() {
+    let server = Server::start(&[]);
+    let authorization = format!("Bearer {}", Keys::rs256());
+    for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
+        for (target, allow) in [
+            (format!("{PDF}/BEN1001"), "GET, HEAD"),
+            (format!("{QR}/BEN1001"), "GET, HEAD"),
+            ("/certificate/api/citizen/certificates".to_owned(), "GET"),
+        ] {
+            let response = server.request(method, &target, &[("Authorization", &authorization), ("Content-Length", "0")]);
+            assert_eq!(response.status, 405, "{method} {target}");
+            assert_eq!(response.header("allow"), Some(allow), "{method} {target}");
+            assert_eq!(response.json()["error"], "method_not_allowed", "{method} {target}");
+        }
+    }
+}
+
+#[test]
+fn two_authorization_headers_rejected() {
+    let server = Server::start(&[]);
+    let valid = format!("Bearer {}", Keys::rs256());
+    let response = server.request(
+        "GET",
+        &format!("{PDF}/BEN1001"),
+        &[("Authorization", &valid), ("Authorization", "Bearer something-else")],
+    );
+    assert_eq!(response.status, 401);
+    assert_eq!(response.json()["message"], "malformed Authorization header: more than one Authorization header");
+}
+
+#[test]
 fn unknown_beneficiary_gets_divoc_error() {
     let server = Server::start(&[]);
     let response = server.get(&format!("{PDF}/NOBODY"));

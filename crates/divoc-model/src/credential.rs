@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
-use crate::dose::{dose, lenient_string};
+use crate::dose::{dose, lenient_string, redact_values};
 
 /// The W3C verifiable credential that DIVOC signs for a vaccination.
 ///
@@ -229,7 +229,7 @@ impl VaccinationCredential {
                 } else {
                     path
                 },
-                reason: error.into_inner().to_string(),
+                reason: redact_values(&error.into_inner().to_string()),
             }
         })
     }

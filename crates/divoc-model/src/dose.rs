@@ -21,11 +21,12 @@ pub(crate) fn dose<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
                 })?;
             u32::try_from(value)
                 .map(Some)
-                .map_err(|_| de::Error::custom(format!("dose number {value} is out of range")))
+                .map_err(|_| de::Error::custom(format!("dose number {number} is out of range")))
         }
         Some(serde_json::Value::String(text)) => parse_dose_text(&text).map_err(de::Error::custom),
         Some(other) => Err(de::Error::custom(format!(
-            "expected a number or a numeric string, found {other}"
+            "expected a number or a numeric string, found {}",
+            json_kind(&other)
         ))),
     }
 }
@@ -53,14 +54,81 @@ pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(
         Some(serde_json::Value::Number(number)) => Ok(Some(number.to_string())),
         Some(serde_json::Value::Bool(flag)) => Ok(Some(flag.to_string())),
         Some(other) => Err(de::Error::custom(format!(
-            "expected a string, found {other}"
+            "expected a string, found {}",
+            json_kind(&other)
         ))),
     }
 }
 
+/// Names the kind of a JSON value, for messages that must not repeat the value.
+pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Removes values from a parse error message, keeping field names and positions,
+/// because records hold personal data and these messages reach logs.
+///
+/// Double-quoted strings become `"…"`, and serde's backtick-quoted values after
+/// `integer`, `floating point`, `boolean`, `char` and `variant` become `` `…` ``.
+/// Backtick-quoted field names, as in "missing field `certificateId`", stay.
+pub(crate) fn redact_values(message: &str) -> String {
+    const VALUE_KINDS: [&str; 5] = ["integer ", "floating point ", "boolean ", "char ", "variant "];
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.char_indices().peekable();
+    while let Some((index, c)) = chars.next() {
+        match c {
+            '"' => {
+                out.push_str("\"…\"");
+                let mut escaped = false;
+                for (_, inner) in chars.by_ref() {
+                    match (escaped, inner) {
+                        (false, '\\') => escaped = true,
+                        (false, '"') => break,
+                        _ => escaped = false,
+                    }
+                }
+            }
+            '`' if VALUE_KINDS.iter().any(|kind| message[..index].ends_with(kind)) => {
+                out.push_str("`…`");
+                for (_, inner) in chars.by_ref() {
+                    if inner == '`' {
+                        break;
+                    }
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_dose_text;
+    use super::{parse_dose_text, redact_values};
+
+    #[test]
+    fn redaction_keeps_field_names() {
+        assert_eq!(
+            redact_values("invalid type: integer `9000000099`, expected a string at line 1 column 5"),
+            "invalid type: integer `…`, expected a string at line 1 column 5"
+        );
+        assert_eq!(
+            redact_values(r#"invalid type: string "Hidden \"Name\"", expected u32"#),
+            r#"invalid type: string "…", expected u32"#
+        );
+        assert_eq!(redact_values("missing field `certificateId`"), "missing field `certificateId`");
+        assert_eq!(
+            redact_values("unknown variant `none`, expected `RS256`"),
+            "unknown variant `…`, expected `RS256`"
+        );
+    }
 
     #[test]
     fn dose_text_cases() {

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::dose::{json_kind, redact_values};
 use crate::{ModelError, RegistryRecord, RevocationRecord, VaccinationCredential};
 
 /// Registry entity type of vaccination certificates.
@@ -63,7 +64,7 @@ pub fn parse_export(text: &str) -> Result<Vec<ExportItem>, ModelError> {
     let values = if trimmed.starts_with('[') {
         let values: Vec<Value> =
             serde_json::from_str(trimmed).map_err(|error| ModelError::Export {
-                reason: format!("the JSON array could not be read: {error}"),
+                reason: format!("the JSON array could not be read: {}", redact_values(&error.to_string())),
             })?;
         values.into_iter().map(|value| (None, value)).collect()
     } else {
@@ -75,11 +76,31 @@ pub fn parse_export(text: &str) -> Result<Vec<ExportItem>, ModelError> {
             Err(_) => json_lines(trimmed)?,
         }
     };
-    values
+    let items: Vec<ExportItem> = values
         .into_iter()
         .enumerate()
         .map(|(index, (entity, value))| parse_entry(index + 1, entity, value))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    reject_duplicate_certificates(&items)?;
+    Ok(items)
+}
+
+/// Rejects a file that holds two certificate records with one `certificateId`,
+/// because only one of them could be stored and nothing says which is right.
+fn reject_duplicate_certificates(items: &[ExportItem]) -> Result<(), ModelError> {
+    let mut first_positions: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for item in items {
+        if let ExportEntry::Certificate { record, .. } = &item.entry
+            && let Some(first) = first_positions.insert(&record.certificate_id, item.position)
+        {
+            return Err(ModelError::Record {
+                record: format!("record {} (certificateId {})", item.position, record.certificate_id),
+                field: "certificateId".to_owned(),
+                reason: format!("duplicate of record {first}; each certificate may appear once per file"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Entities of a registry search response, each with its entity type.
@@ -122,7 +143,7 @@ fn json_lines(text: &str) -> Result<Vec<(Option<&'static str>, Value)>, ModelErr
             continue;
         }
         let value = serde_json::from_str(line).map_err(|error| ModelError::Export {
-            reason: format!("line {} is not a JSON object: {error}", index + 1),
+            reason: format!("line {} is not a JSON object: {}", index + 1, redact_values(&error.to_string())),
         })?;
         values.push((None, value));
     }
@@ -178,7 +199,7 @@ fn from_value<T: serde::de::DeserializeOwned>(label: &str, value: Value) -> Resu
             } else {
                 field
             },
-            reason: error.into_inner().to_string(),
+            reason: redact_values(&error.into_inner().to_string()),
         }
     })
 }
@@ -192,16 +213,5 @@ fn relabel(label: &str, error: ModelError) -> ModelError {
             reason,
         },
         other => other,
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::dose::dose;
-use crate::{ModelError, VaccinationCredential};
+use crate::{
+    ModelError, VaccinationCredential, check_id, parse_calendar_date, parse_vaccination_date,
+};
 
 /// One `VaccinationCertificate` entity as DIVOC's registry returns it.
 ///
@@ -72,23 +74,46 @@ impl RegistryRecord {
         VaccinationCredential::parse(&self.certificate_id, &self.certificate)
     }
 
-    /// Checks what the service relies on: non-blank ids and a readable credential
-    /// with at least one vaccination event. Returns the parsed credential.
+    /// Checks what the service relies on: ids that follow [`check_id`], and a
+    /// readable credential with at least one vaccination event whose dates parse
+    /// (the vaccination time, `effectiveStart`, `effectiveUntil` and the date of
+    /// birth, where present). Returns the parsed credential.
     ///
     /// # Errors
     ///
-    /// [`ModelError::Record`] for a blank id, [`ModelError::Credential`] for an
-    /// unreadable credential. `label` describes the record in the message.
+    /// [`ModelError::Record`] for an invalid id, [`ModelError::Credential`] for an
+    /// unreadable credential or date. `label` describes the record in the message.
     pub fn validate(&self, label: &str) -> Result<VaccinationCredential, ModelError> {
-        require_non_blank(label, "preEnrollmentCode", &self.pre_enrollment_code)?;
-        require_non_blank(label, "certificateId", &self.certificate_id)?;
+        require_id(label, "preEnrollmentCode", &self.pre_enrollment_code)?;
+        require_id(label, "certificateId", &self.certificate_id)?;
         let credential = self.credential()?;
-        if credential.evidence.is_empty() {
-            return Err(ModelError::Credential {
-                certificate_id: self.certificate_id.clone(),
-                path: "evidence".to_owned(),
-                reason: "no vaccination event: the list is empty or missing".to_owned(),
-            });
+        let invalid = |path: &str, reason: &str| ModelError::Credential {
+            certificate_id: self.certificate_id.clone(),
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let Some(evidence) = credential.evidence.first() else {
+            return Err(invalid("evidence", "no vaccination event: the list is empty or missing"));
+        };
+        if let Some(date) = non_blank(evidence.date.as_deref())
+            && parse_vaccination_date(date).is_none()
+        {
+            return Err(invalid(
+                "evidence[0].date",
+                "not an RFC 3339 timestamp, a timestamp without offset or a YYYY-MM-DD date",
+            ));
+        }
+        let calendar_dates = [
+            ("evidence[0].effectiveStart", evidence.effective_start.as_deref()),
+            ("evidence[0].effectiveUntil", evidence.effective_until.as_deref()),
+            ("credentialSubject.dob", credential.credential_subject.dob.as_deref()),
+        ];
+        for (path, value) in calendar_dates {
+            if let Some(date) = non_blank(value)
+                && parse_calendar_date(date).is_none()
+            {
+                return Err(invalid(path, "not a YYYY-MM-DD date"));
+            }
         }
         Ok(credential)
     }
@@ -107,26 +132,28 @@ impl RevocationRecord {
         }
     }
 
-    /// Checks that the ids are present.
+    /// Checks the ids with [`check_id`].
     ///
     /// # Errors
     ///
-    /// [`ModelError::Record`] for a blank `preEnrollmentCode` or `certificateId`.
+    /// [`ModelError::Record`] for an invalid `preEnrollmentCode` or `certificateId`.
     pub fn validate(&self, label: &str) -> Result<(), ModelError> {
-        require_non_blank(label, "preEnrollmentCode", &self.pre_enrollment_code)?;
-        require_non_blank(label, "certificateId", &self.certificate_id)
+        require_id(label, "preEnrollmentCode", &self.pre_enrollment_code)?;
+        require_id(label, "certificateId", &self.certificate_id)
     }
 }
 
-fn require_non_blank(label: &str, field: &str, value: &str) -> Result<(), ModelError> {
-    if value.trim().is_empty() {
-        return Err(ModelError::Record {
-            record: label.to_owned(),
-            field: field.to_owned(),
-            reason: "must not be empty".to_owned(),
-        });
-    }
-    Ok(())
+/// Checks an id with [`check_id`], so that everything imported can be served.
+fn require_id(label: &str, field: &str, value: &str) -> Result<(), ModelError> {
+    check_id(value).map_err(|rule| ModelError::Record {
+        record: label.to_owned(),
+        field: field.to_owned(),
+        reason: format!("not a valid id: {rule}"),
+    })
+}
+
+fn non_blank(value: Option<&str>) -> Option<&str> {
+    value.filter(|text| !text.trim().is_empty())
 }
 
 /// Accepts a list of contact URIs, a single URI string, or `null`.

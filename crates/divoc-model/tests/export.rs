@@ -128,7 +128,7 @@ fn bad_record_named_by_position_and_id() {
     assert_eq!(
         error.to_string(),
         "record 3 (certificateId 100000003): field `certificate: evidence[0].dose` is invalid: \
-         expected a whole number of doses, found \"third\" at line 1 column 332"
+         expected a whole number of doses, found \"…\" at line 1 column 332"
     );
 }
 
@@ -150,7 +150,8 @@ fn blank_beneficiary_rejected() {
     let error = parse_export(&json!([record]).to_string()).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "record 1 (certificateId 100000001): field `preEnrollmentCode` is invalid: must not be empty"
+        "record 1 (certificateId 100000001): field `preEnrollmentCode` is invalid: not a valid id: \
+         only A-Z, a-z, 0-9, '-', '_' and '.' are allowed"
     );
 }
 
@@ -228,4 +229,88 @@ fn v1_context_detected() {
     let text = r#"{"@context":["https://www.w3.org/2018/credentials/v1","https://cowin.gov.in/credentials/vaccination/v1"],"credentialSubject":{}}"#;
     let parsed = divoc_model::VaccinationCredential::parse("1", text).unwrap();
     assert_eq!(parsed.context_version(), ContextVersion::V1);
+}
+
+#[test]
+fn duplicate_certificate_id_rejected() {
+    let mut second = certificate_record("100000002", json!(2));
+    second["name"] = json!("Other");
+    let text = json!([
+        certificate_record("100000001", json!(1)),
+        certificate_record("100000002", json!(1)),
+        second,
+    ])
+    .to_string();
+    let error = parse_export(&text).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "record 3 (certificateId 100000002): field `certificateId` is invalid: \
+         duplicate of record 2; each certificate may appear once per file"
+    );
+}
+
+#[test]
+fn ids_follow_service_rules() {
+    for (id, rule) in [
+        ("BEN/../x", "contains `..`"),
+        ("BEN 1", "only A-Z, a-z, 0-9, '-', '_' and '.' are allowed"),
+        ("", "empty"),
+    ] {
+        let mut record = certificate_record("100000001", json!(1));
+        record["preEnrollmentCode"] = json!(id);
+        let error = parse_export(&json!([record]).to_string()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("record 1 (certificateId 100000001): field `preEnrollmentCode` is invalid: not a valid id: {rule}")
+        );
+    }
+}
+
+#[test]
+fn unparseable_dates_rejected() {
+    let cases = [
+        ("evidence", "date", "Hidden Name 9000000055", "evidence[0].date", "not an RFC 3339 timestamp, a timestamp without offset or a YYYY-MM-DD date"),
+        ("evidence", "effectiveUntil", "next year", "evidence[0].effectiveUntil", "not a YYYY-MM-DD date"),
+        ("credentialSubject", "dob", "21/04/1987", "credentialSubject.dob", "not a YYYY-MM-DD date"),
+    ];
+    for (section, field, value, path, reason) in cases {
+        let mut record = certificate_record("100000001", json!(1));
+        let mut credential: Value = serde_json::from_str(record["certificate"].as_str().unwrap()).unwrap();
+        if section == "evidence" {
+            credential["evidence"][0][field] = json!(value);
+        } else {
+            credential[section][field] = json!(value);
+        }
+        record["certificate"] = json!(credential.to_string());
+        let error = parse_export(&json!([record]).to_string()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("record 1 (certificateId 100000001): field `certificate: {path}` is invalid: {reason}")
+        );
+    }
+}
+
+#[test]
+fn errors_hold_no_values() {
+    let mut record = certificate_record("100000001", json!(1));
+    record["mobile"] = json!(9000000099u64);
+    let error = parse_export(&json!([record]).to_string()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "record 1 (certificateId 100000001): field `mobile` is invalid: invalid type: integer `…`, expected a string"
+    );
+
+    let mut record = certificate_record("100000001", json!(1));
+    let mut credential: Value = serde_json::from_str(record["certificate"].as_str().unwrap()).unwrap();
+    credential["credentialSubject"]["name"] = json!(["Hidden Name"]);
+    record["certificate"] = json!(credential.to_string());
+    let error = parse_export(&json!([record]).to_string()).unwrap_err().to_string();
+    assert!(!error.contains("Hidden"), "{error}");
+    assert!(error.contains("expected a string, found a list"), "{error}");
+}
+
+#[test]
+fn huge_dose_reported_by_value() {
+    let error = parse_export(&json!([certificate_record("100000001", json!(1e30))]).to_string()).unwrap_err();
+    assert!(error.to_string().contains("dose number 1e+30 is out of range"), "{error}");
 }

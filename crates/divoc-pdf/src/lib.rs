@@ -41,7 +41,7 @@
 //! - **Characters that Liberation Sans lacks** (Devanagari, Tamil, CJK) are
 //!   printed as its `.notdef` box. The render does not fail: the count is in
 //!   [`RenderedPdf::uncovered_characters`], [`PdfRenderer::render`] logs it as
-//!   a warning without the text, and the text layer keeps the characters, so
+//!   a warning without the text or the certificate id, and the text layer keeps the characters, so
 //!   copying or searching still finds the name.
 //! - **No shaping.** Glyphs are placed one per character: scripts that need
 //!   shaping (Indic, Arabic) would be wrong even with a font that covers them,
@@ -199,8 +199,8 @@ impl PdfRenderer {
     pub fn render(&self, input: &CertificateInput<'_>) -> Result<Vec<u8>, PdfError> {
         let rendered = self.render_with_report(input)?;
         if rendered.uncovered_characters > 0 {
+            // The certificate id is personal data, so the caller logs it if it must.
             tracing::warn!(
-                certificate_id = input.certificate_id,
                 uncovered_characters = rendered.uncovered_characters,
                 "certificate text has characters that no bundled font covers; they are printed as boxes"
             );

@@ -14,7 +14,7 @@ use crate::PdfError;
 /// embedded like a name outside Windows-1252: see the crate documentation for
 /// what that covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Labels {
     /// PDF document title (document information, not printed). Placeholder: `{certificate_id}`.
     pub document_title: String,
@@ -113,7 +113,7 @@ pub struct Labels {
 /// The id `did:in.gov.uidai.aadhaar:123456789012` is printed as
 /// `<aadhaar> # XXXX XXXX XXXX 9012`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct IdTypeLabels {
     /// Ids containing `aadhaar`.
     pub aadhaar: String,
@@ -216,7 +216,7 @@ impl Default for IdTypeLabels {
 /// missing field takes its default, and `time_zone` is an IANA name such as
 /// `"Asia/Kolkata"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PdfSettings {
     /// Fixed texts.
     pub labels: Labels,

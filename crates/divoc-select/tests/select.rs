@@ -385,6 +385,6 @@ fn unreadable_certificate_names_record() {
     assert_eq!(
         error.to_string(),
         "certificate 712988986: credential field `evidence[0].dose` is invalid: \
-         expected a whole number of doses, found \"two\" at line 1 column 29"
+         expected a whole number of doses, found \"…\" at line 1 column 29"
     );
 }

@@ -339,7 +339,7 @@ fn record_round_trip_is_exact(db: &TestDb) {
                   \"evidence\": [ {\"dose\": \"1\", \"totalDoses\": \"\"} ], \"proof\": {\"jws\": \"eyJhbGciOi..x\"} }";
     let file = export(&[json!({
         "osid": "1-5b9f0a3e-7d1c-4c55-9a0e-1f2b3c4d5e6f",
-        "preEnrollmentCode": "BEN-ŁŻ-1",
+        "preEnrollmentCode": "BEN-LZ-1",
         "certificateId": "100000001",
         "mobile": "9000000001",
         "name": "Łukasz Żółć",
@@ -365,7 +365,7 @@ fn record_round_trip_is_exact(db: &TestDb) {
 
     let found = db
         .store
-        .certificates_by_beneficiary("BEN-ŁŻ-1")
+        .certificates_by_beneficiary("BEN-LZ-1")
         .expect("lookup");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].certificate.as_bytes(), signed.as_bytes());
@@ -726,13 +726,25 @@ fn import_twice_changes_nothing(db: &TestDb) {
 fn duplicate_keys_last_entry_wins(db: &TestDb) {
     let mut later = certificate("BEN-I", "9101", "9000000010", 1);
     later["name"] = json!("Second Name");
-    let summary = db
-        .store
-        .import_text(&export(&[
-            certificate("BEN-I", "9101", "9000000010", 1),
-            later,
-        ]))
-        .expect("import");
+    let file = export(&[certificate("BEN-I", "9101", "9000000010", 1), later]);
+    // A file with a repeated certificate id is rejected as a whole ...
+    let error = db.store.import_text(&file).expect_err("duplicate rejected");
+    assert_eq!(
+        error.to_string(),
+        "import rejected, nothing was written: record 2 (certificateId 9101): \
+         field `certificateId` is invalid: \
+         duplicate of record 1; each certificate may appear once per file"
+    );
+    assert!(db.store.certificates_by_beneficiary("BEN-I").expect("lookup").is_empty());
+
+    // ... while items built by a caller keep the last entry of a repeated key.
+    let first = parse_export(&export(&[certificate("BEN-I", "9101", "9000000010", 1)])).expect("valid");
+    let mut second = parse_export(&export(&[certificate("BEN-I", "9101", "9000000010", 1)])).expect("valid");
+    if let ExportEntry::Certificate { record, .. } = &mut second[0].entry {
+        record.name = Some("Second Name".to_owned());
+    }
+    let items: Vec<_> = first.into_iter().chain(second).collect();
+    let summary = db.store.import(&items).expect("import");
     assert_eq!(summary.certificates, 2);
     assert_eq!(summary.certificate_rows, counts(1, 0, 0));
     let found = db
@@ -1162,4 +1174,306 @@ fn postgres_url_database_is_replaced() {
         with_database("postgres://divoc@127.0.0.1:55432", "other"),
         "postgres://divoc@127.0.0.1:55432/other"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Citizen login state: one-time-password challenges and rate limits
+
+mod otp_state {
+    use super::*;
+    use divoc_store::{OtpChallenge, OtpPurge, RateCount};
+
+    backend_tests!(
+        challenge_save_and_replace,
+        attempts_stop_at_maximum,
+        challenge_consumed_once,
+        expired_challenge_rejects_attempts,
+        rate_window_counts_and_resets,
+        concurrent_rate_hits_all_count,
+        purge_removes_only_ended_state,
+        mobile_has_certificates_cases,
+    );
+
+    const MOBILE: &str = "9000000001";
+    const WINDOW: Duration = Duration::from_secs(900);
+
+    fn save(db: &TestDb, code_hash: &str, created_at: &str, expires_at: &str) {
+        db.store
+            .save_otp_challenge(MOBILE, code_hash, utc(created_at), utc(expires_at))
+            .expect("challenge saves");
+    }
+
+    fn challenge_save_and_replace(db: &TestDb) {
+        // Nanoseconds below a microsecond are dropped by both backends.
+        save(
+            db,
+            "hash-1",
+            "2026-01-02T03:04:05.123456789Z",
+            "2026-01-02T03:09:05.123456Z",
+        );
+        let expected = OtpChallenge {
+            mobile: MOBILE.to_owned(),
+            code_hash: "hash-1".to_owned(),
+            created_at: utc("2026-01-02T03:04:05.123456Z"),
+            expires_at: utc("2026-01-02T03:09:05.123456Z"),
+            failed_attempts: 0,
+            consumed: false,
+        };
+        assert_eq!(
+            db.store.otp_challenge(MOBILE).expect("lookup"),
+            Some(expected)
+        );
+        assert_eq!(db.store.otp_challenge("9000000002").expect("lookup"), None);
+
+        let now = utc("2026-01-02T03:05:00Z");
+        let claimed = db.store.claim_otp_attempt(MOBILE, now, 5).expect("claim");
+        assert_eq!(claimed.as_deref(), Some("hash-1"));
+        assert!(
+            db.store
+                .consume_otp_challenge(MOBILE, "hash-1")
+                .expect("consume")
+        );
+
+        // A new challenge replaces the consumed one and starts with no attempts.
+        save(db, "hash-2", "2026-01-02T03:06:00Z", "2026-01-02T03:11:00Z");
+        let replaced = db
+            .store
+            .otp_challenge(MOBILE)
+            .expect("lookup")
+            .expect("row");
+        assert_eq!(replaced.code_hash, "hash-2");
+        assert_eq!(replaced.created_at, utc("2026-01-02T03:06:00Z"));
+        assert_eq!(replaced.expires_at, utc("2026-01-02T03:11:00Z"));
+        assert_eq!(replaced.failed_attempts, 0);
+        assert!(!replaced.consumed);
+    }
+
+    fn attempts_stop_at_maximum(db: &TestDb) {
+        save(db, "hash-1", "2026-01-02T03:04:05Z", "2026-01-02T03:09:05Z");
+        let now = utc("2026-01-02T03:05:00Z");
+        for attempt in 1..=3 {
+            let claimed = db.store.claim_otp_attempt(MOBILE, now, 3).expect("claim");
+            assert_eq!(claimed.as_deref(), Some("hash-1"), "attempt {attempt}");
+            let row = db
+                .store
+                .otp_challenge(MOBILE)
+                .expect("lookup")
+                .expect("row");
+            assert_eq!(row.failed_attempts, attempt, "attempt {attempt}");
+        }
+        assert_eq!(
+            db.store.claim_otp_attempt(MOBILE, now, 3).expect("claim"),
+            None
+        );
+        let row = db
+            .store
+            .otp_challenge(MOBILE)
+            .expect("lookup")
+            .expect("row");
+        assert_eq!(row.failed_attempts, 3);
+        assert!(!row.consumed);
+        // Another mobile number has no challenge at all.
+        assert_eq!(
+            db.store
+                .claim_otp_attempt("9000000002", now, 3)
+                .expect("claim"),
+            None
+        );
+    }
+
+    fn challenge_consumed_once(db: &TestDb) {
+        save(db, "hash-1", "2026-01-02T03:04:05Z", "2026-01-02T03:09:05Z");
+        let now = utc("2026-01-02T03:05:00Z");
+        assert_eq!(
+            db.store
+                .claim_otp_attempt(MOBILE, now, 5)
+                .expect("claim")
+                .as_deref(),
+            Some("hash-1")
+        );
+        assert!(
+            !db.store
+                .consume_otp_challenge(MOBILE, "hash-other")
+                .expect("consume")
+        );
+        assert!(
+            db.store
+                .consume_otp_challenge(MOBILE, "hash-1")
+                .expect("consume")
+        );
+        assert!(
+            !db.store
+                .consume_otp_challenge(MOBILE, "hash-1")
+                .expect("consume")
+        );
+
+        let row = db
+            .store
+            .otp_challenge(MOBILE)
+            .expect("lookup")
+            .expect("row");
+        assert!(row.consumed);
+        assert_eq!(
+            row.failed_attempts, 0,
+            "the successful attempt is not a failure"
+        );
+        assert_eq!(
+            db.store.claim_otp_attempt(MOBILE, now, 5).expect("claim"),
+            None
+        );
+    }
+
+    fn expired_challenge_rejects_attempts(db: &TestDb) {
+        save(db, "hash-1", "2026-01-02T03:04:05Z", "2026-01-02T03:09:05Z");
+        let just_before = utc("2026-01-02T03:09:04.999999Z");
+        let at_expiry = utc("2026-01-02T03:09:05Z");
+        assert_eq!(
+            db.store
+                .claim_otp_attempt(MOBILE, at_expiry, 5)
+                .expect("claim"),
+            None
+        );
+        assert_eq!(
+            db.store
+                .claim_otp_attempt(MOBILE, just_before, 5)
+                .expect("claim")
+                .as_deref(),
+            Some("hash-1")
+        );
+    }
+
+    fn rate_window_counts_and_resets(db: &TestDb) {
+        let start = utc("2026-01-02T03:00:00.250000Z");
+        for expected_hits in 1..=3 {
+            let count = db
+                .store
+                .count_rate_hit(
+                    "otp:mobile:a",
+                    start + chrono::Duration::seconds(i64::from(expected_hits)),
+                    WINDOW,
+                )
+                .expect("count");
+            assert_eq!(
+                count,
+                RateCount {
+                    hits: expected_hits,
+                    window_start: start + chrono::Duration::seconds(1),
+                }
+            );
+        }
+        // Another bucket counts on its own.
+        let other = db
+            .store
+            .count_rate_hit("otp:ip:b", start, WINDOW)
+            .expect("count");
+        assert_eq!(other.hits, 1);
+
+        // One microsecond before the window ends the count goes on; at its end a
+        // new window starts.
+        let first = start + chrono::Duration::seconds(1);
+        let inside = first + chrono::Duration::seconds(900) - chrono::Duration::microseconds(1);
+        let count = db
+            .store
+            .count_rate_hit("otp:mobile:a", inside, WINDOW)
+            .expect("count");
+        assert_eq!(count.hits, 4);
+        assert_eq!(count.window_start, first);
+        let ended = first + chrono::Duration::seconds(900);
+        let count = db
+            .store
+            .count_rate_hit("otp:mobile:a", ended, WINDOW)
+            .expect("count");
+        assert_eq!(
+            count,
+            RateCount {
+                hits: 1,
+                window_start: ended,
+            }
+        );
+    }
+
+    fn concurrent_rate_hits_all_count(db: &TestDb) {
+        let now = Utc::now();
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..25 {
+                        db.store
+                            .count_rate_hit("otp:ip:shared", now, WINDOW)
+                            .expect("count");
+                    }
+                });
+            }
+        });
+        let last = db
+            .store
+            .count_rate_hit("otp:ip:shared", now, WINDOW)
+            .expect("count");
+        assert_eq!(last.hits, 201);
+    }
+
+    fn purge_removes_only_ended_state(db: &TestDb) {
+        let now = utc("2026-01-02T04:00:00Z");
+        save(db, "hash-1", "2026-01-02T03:50:00Z", "2026-01-02T03:55:00Z");
+        db.store
+            .save_otp_challenge(
+                "9000000002",
+                "hash-2",
+                utc("2026-01-02T03:58:00Z"),
+                utc("2026-01-02T04:03:00Z"),
+            )
+            .expect("challenge saves");
+        db.store
+            .count_rate_hit("old", utc("2026-01-02T03:44:59Z"), WINDOW)
+            .expect("count");
+        db.store
+            .count_rate_hit("live", utc("2026-01-02T03:45:01Z"), WINDOW)
+            .expect("count");
+
+        let purge = db.store.purge_otp_state(now, WINDOW).expect("purge");
+        assert_eq!(
+            purge,
+            OtpPurge {
+                challenges: 1,
+                rate_limits: 1,
+            }
+        );
+        assert_eq!(db.store.otp_challenge(MOBILE).expect("lookup"), None);
+        assert!(
+            db.store
+                .otp_challenge("9000000002")
+                .expect("lookup")
+                .is_some()
+        );
+        // The purged bucket starts again at 1; the live one goes on.
+        let old = db.store.count_rate_hit("old", now, WINDOW).expect("count");
+        assert_eq!(old.hits, 1);
+        let live = db.store.count_rate_hit("live", now, WINDOW).expect("count");
+        assert_eq!(live.hits, 2);
+    }
+
+    fn mobile_has_certificates_cases(db: &TestDb) {
+        db.store
+            .import_text(&export(&[
+                certificate("BEN-LIVE", "8001", "9000000001", 1),
+                certificate("BEN-REVOKED", "8002", "9000000002", 1),
+                revocation("BEN-REVOKED", "8002", Some("8002")),
+            ]))
+            .expect("import");
+        assert!(
+            db.store
+                .mobile_has_certificates("9000000001")
+                .expect("check")
+        );
+        assert!(
+            !db.store
+                .mobile_has_certificates("9000000002")
+                .expect("check")
+        );
+        assert!(
+            !db.store
+                .mobile_has_certificates("9000000099")
+                .expect("check")
+        );
+    }
 }

@@ -1,0 +1,404 @@
+//! Bearer-token verification for the certificate routes.
+//!
+//! Tokens are JWTs signed with an asymmetric key. The keys come from up to five
+//! sources, combined into one set: a PEM public key (`auth.public_key_file`, such
+//! as the Keycloak realm key), the PEM key of DIVOC's registration API
+//! (`auth.registration_public_key_file`), a JWKS file, a JWKS URL and JWKs passed
+//! by the caller (the built-in citizen login). PEM keys may be RSA, EC or Ed25519.
+//! JWKs may be RSA, EC P-256 or OKP Ed25519; other entries are skipped with a warning.
+//!
+//! Algorithms: RS256/384/512 and PS256/384/512 for RSA keys, ES256 (and ES384 for
+//! a P-384 PEM key) for EC keys, EdDSA for Ed25519. `alg: none` and every HMAC
+//! algorithm are rejected before any key is tried, so a token "signed" with the
+//! public key as an HMAC secret does not pass.
+//!
+//! Key selection: a token with a `kid` is checked against the keys with that
+//! `kid`. When there is none, the JWKS URL is fetched again (at most once a
+//! minute), and then keys without a `kid` (PEM keys) that fit the algorithm are
+//! tried, because Keycloak tokens carry a `kid` that a PEM key cannot name. A
+//! token without a `kid` is checked against every key that fits its algorithm.
+//!
+//! Claims: `exp` is required; `exp` and `nbf` are checked with the configured
+//! leeway. `auth.issuer` and `auth.audience`, when set, are required for tokens of
+//! identity provider keys. Tokens of the registration API and the built-in login
+//! are exempt: the registration API's tokens carry only `Phone` and `exp`, and
+//! these keys sign nothing but citizen logins, so their tokens never get a role.
+
+mod keys;
+mod remote;
+mod roles;
+mod token;
+
+use std::sync::Arc;
+
+use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
+use jsonwebtoken::{Algorithm, Validation, decode};
+use serde_json::Value;
+
+use crate::principal::Principal;
+use crate::settings::AuthSettings;
+
+use keys::{KeySource, VerificationKey, load_jwks_file, load_pem_file, parse_jwk_list};
+use remote::RemoteJwks;
+use roles::RoleRules;
+use token::{TokenHeader, algorithm_name, parse_header};
+
+/// Longest `Authorization` header accepted, in bytes; longer ones are rejected
+/// before any parsing. The same limit applies to a token passed on its own.
+pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
+
+/// Longest untrusted text, such as a `kid`, quoted in a message, in characters.
+const QUOTE_LIMIT: usize = 64;
+
+/// Checks bearer tokens against the configured keys. Clones share one key set.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    inner: Arc<Verifier>,
+}
+
+struct Verifier {
+    /// Keys from files and from the caller, fixed at startup.
+    local_keys: Vec<VerificationKey>,
+    /// Keys from `auth.jwks_url`, refreshed on demand.
+    remote: Option<RemoteJwks>,
+    /// Claim checks for identity provider tokens: `exp`, `nbf`, `iss` and `aud`.
+    provider_validation: Validation,
+    /// Claim checks for citizen-login tokens: `exp` and `nbf`.
+    citizen_validation: Validation,
+    roles: RoleRules,
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header.
+    #[error("missing bearer token: send `Authorization: Bearer <token>`")]
+    Missing,
+    /// The header is not `Bearer <token>`, or is too long.
+    #[error("malformed Authorization header: {0}")]
+    Malformed(&'static str),
+    /// The token failed verification.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+/// Errors from loading the keys at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// A key file could not be read.
+    #[error("cannot read public key file {path}: {source}")]
+    Read {
+        /// The configured path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file holds no supported public key.
+    #[error("{path} is not a PEM public key of a supported type (RSA, EC P-256/P-384 or Ed25519)")]
+    Unsupported {
+        /// The configured path.
+        path: String,
+    },
+    /// The JWKS file is not a JWKS document or has no usable signing key.
+    #[error("invalid JWKS file {path}: {reason}")]
+    Jwks {
+        /// The configured path.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `auth.jwks_url` is not an http or https URL.
+    #[error("invalid auth.jwks_url: {reason}")]
+    JwksUrl {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The JWKS URL failed at startup and no other source has a key.
+    #[error(
+        "cannot load the JWKS at {url}: {reason}; no other key source is configured, so no token could be verified"
+    )]
+    Fetch {
+        /// The URL without user info and query.
+        url: String,
+        /// Why the fetch failed.
+        reason: String,
+    },
+    /// No source is configured, or none has a usable key.
+    #[error(
+        "no usable token key: set auth.public_key_file, auth.registration_public_key_file, auth.jwks_file or auth.jwks_url"
+    )]
+    NoKeys,
+}
+
+impl TokenVerifier {
+    /// Builds a verifier from the `[auth]` settings. `extra_jwks` are further keys
+    /// as JWK objects, such as the public key of the built-in citizen login.
+    ///
+    /// Fails when a configured file is unreadable or invalid, or when no key is
+    /// usable. A JWKS URL that cannot be fetched at startup is an error only when
+    /// no other source has a key; otherwise it is logged and fetched again when a
+    /// token needs a key that the set does not have.
+    pub fn from_settings(
+        settings: &AuthSettings,
+        extra_jwks: &[Value],
+    ) -> Result<TokenVerifier, KeyError> {
+        let mut local_keys = Vec::new();
+        if let Some(path) = &settings.public_key_file {
+            local_keys.push(load_pem_file(path, KeySource::PublicKeyFile)?);
+        }
+        if let Some(path) = &settings.registration_public_key_file {
+            local_keys.push(load_pem_file(path, KeySource::RegistrationKeyFile)?);
+        }
+        if let Some(path) = &settings.jwks_file {
+            local_keys.extend(load_jwks_file(path)?);
+        }
+        local_keys.extend(parse_jwk_list(extra_jwks.iter(), KeySource::Caller));
+
+        let remote = match &settings.jwks_url {
+            Some(url) => Some(load_remote(url, !local_keys.is_empty())?),
+            None => None,
+        };
+        let remote_count = remote.as_ref().map_or(0, |remote| remote.keys().len());
+        if local_keys.is_empty() && remote_count == 0 {
+            return Err(KeyError::NoKeys);
+        }
+        tracing::info!(
+            local_keys = local_keys.len(),
+            jwks_url_keys = remote_count,
+            "token verification keys loaded"
+        );
+
+        Ok(TokenVerifier {
+            inner: Arc::new(Verifier {
+                local_keys,
+                remote,
+                provider_validation: validation(settings, true),
+                citizen_validation: validation(settings, false),
+                roles: RoleRules::from_settings(settings),
+            }),
+        })
+    }
+
+    /// Verifies the value of an `Authorization` header and returns the caller.
+    pub fn authenticate(&self, header: Option<&[u8]>) -> Result<Principal, AuthError> {
+        let header = header.ok_or(AuthError::Missing)?;
+        if header.len() > MAX_AUTHORIZATION_BYTES {
+            return Err(AuthError::Malformed("longer than 8 KiB"));
+        }
+        let header = std::str::from_utf8(header).map_err(|_| AuthError::Malformed("not ASCII"))?;
+        // DIVOC's citizen portal sends "Bearer <token> " with a trailing space.
+        let mut words = header.trim().splitn(2, ' ');
+        let scheme = words.next().unwrap_or_default();
+        let token = words.next().unwrap_or_default().trim();
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AuthError::Malformed("expected the Bearer scheme"));
+        }
+        if token.is_empty() {
+            return Err(AuthError::Malformed("no token after Bearer"));
+        }
+        self.authenticate_token(token)
+    }
+
+    /// Verifies a compact JWT, such as an `authToken` query parameter, and returns the caller.
+    pub fn authenticate_token(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.len() > MAX_AUTHORIZATION_BYTES {
+            return Err(AuthError::Invalid("longer than 8 KiB".to_owned()));
+        }
+        let header = parse_header(token).map_err(AuthError::Invalid)?;
+        let (claims, source) = self.inner.verify(token, &header)?;
+        let principal = if source.is_citizen_login() {
+            self.inner.roles.citizen(&claims)
+        } else {
+            self.inner.roles.principal(&claims)
+        };
+        Ok(principal)
+    }
+}
+
+/// Loads the JWKS URL at startup. A failure is returned as an error only when
+/// no other source has a key (`has_other_keys` is false).
+fn load_remote(url: &str, has_other_keys: bool) -> Result<RemoteJwks, KeyError> {
+    let remote = RemoteJwks::new(url)?;
+    let result = remote.reload().and_then(|count| match count {
+        0 => Err("the JWKS has no usable signing key".to_owned()),
+        _ => Ok(count),
+    });
+    match result {
+        Ok(_) => Ok(remote),
+        Err(reason) if has_other_keys => {
+            tracing::warn!(
+                url = %remote.display_url(),
+                "cannot load the JWKS at startup, starting with the other key sources; \
+                 it is fetched again when a token needs an unknown key: {reason}"
+            );
+            Ok(remote)
+        }
+        Err(reason) => Err(KeyError::Fetch {
+            url: remote.display_url().to_owned(),
+            reason,
+        }),
+    }
+}
+
+/// Builds the claim checks; `iss` and `aud` only when `identity_provider` is true.
+fn validation(settings: &AuthSettings, identity_provider: bool) -> Validation {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = settings.leeway_seconds;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = false;
+    let mut required = vec!["exp"];
+    if identity_provider {
+        // jsonwebtoken passes a token without `iss` or `aud` even when one is
+        // configured, so the claims are also made required.
+        if let Some(issuer) = &settings.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        if let Some(audience) = &settings.audience {
+            validation.set_audience(&[audience]);
+            validation.validate_aud = true;
+            required.push("aud");
+        }
+    }
+    validation.set_required_spec_claims(&required);
+    validation
+}
+
+impl Verifier {
+    /// Finds the candidate keys for the token and verifies it. Returns the claims
+    /// and the source of the key that verified the signature.
+    fn verify(&self, token: &str, header: &TokenHeader) -> Result<(Value, KeySource), AuthError> {
+        let algorithm = header.algorithm;
+        let Some(kid) = &header.kid else {
+            let mut candidates = self.keys_matching(|key| key.accepts(algorithm));
+            if candidates.is_empty() && self.reload_remote() {
+                candidates = self.keys_matching(|key| key.accepts(algorithm));
+            }
+            if candidates.is_empty() {
+                return Err(AuthError::Invalid(format!(
+                    "no configured key accepts algorithm {}",
+                    algorithm_name(algorithm)
+                )));
+            }
+            return self.try_keys(token, algorithm, &candidates);
+        };
+
+        let has_kid = |key: &VerificationKey| key.kid.as_deref() == Some(kid.as_str());
+        let mut named = self.keys_matching(has_kid);
+        if named.is_empty() && self.reload_remote() {
+            named = self.keys_matching(has_kid);
+        }
+        if !named.is_empty() {
+            named.retain(|key| key.accepts(algorithm));
+            if named.is_empty() {
+                return Err(AuthError::Invalid(format!(
+                    "algorithm {} does not fit key {}",
+                    algorithm_name(algorithm),
+                    quoted(kid)
+                )));
+            }
+            return self.try_keys(token, algorithm, &named);
+        }
+
+        let unknown = || AuthError::Invalid(format!("unknown key id {}", quoted(kid)));
+        let unnamed = self.keys_matching(|key| key.kid.is_none() && key.accepts(algorithm));
+        if unnamed.is_empty() {
+            return Err(unknown());
+        }
+        match self.try_keys(token, algorithm, &unnamed) {
+            Err(AuthError::Invalid(message)) if message == INVALID_SIGNATURE => Err(unknown()),
+            other => other,
+        }
+    }
+
+    /// Returns the keys of every source that satisfy `wanted`.
+    fn keys_matching(&self, wanted: impl Fn(&VerificationKey) -> bool) -> Vec<VerificationKey> {
+        let remote = self.remote.as_ref().map(RemoteJwks::keys);
+        self.local_keys
+            .iter()
+            .chain(remote.iter().flat_map(|keys| keys.iter()))
+            .filter(|key| wanted(key))
+            .cloned()
+            .collect()
+    }
+
+    /// Reloads the JWKS URL when it is configured and not reloaded in the last
+    /// minute. Returns true when the key set was replaced.
+    fn reload_remote(&self) -> bool {
+        self.remote.as_ref().is_some_and(RemoteJwks::reload_if_due)
+    }
+
+    /// Tries the candidates in order. The first key whose signature check passes
+    /// decides: its claim checks give the result. When no signature check
+    /// passes, the error is an invalid signature.
+    fn try_keys(
+        &self,
+        token: &str,
+        algorithm: Algorithm,
+        candidates: &[VerificationKey],
+    ) -> Result<(Value, KeySource), AuthError> {
+        for candidate in candidates {
+            let mut validation = if candidate.source.is_citizen_login() {
+                self.citizen_validation.clone()
+            } else {
+                self.provider_validation.clone()
+            };
+            validation.algorithms = vec![algorithm];
+            match decode::<Value>(token, &candidate.key, &validation) {
+                Ok(data) => return Ok((data.claims, candidate.source)),
+                Err(error) if is_key_mismatch(&error) => continue,
+                Err(error) => return Err(AuthError::Invalid(describe(&error))),
+            }
+        }
+        Err(AuthError::Invalid(INVALID_SIGNATURE.to_owned()))
+    }
+}
+
+/// Message of a token whose signature no candidate key verifies. This and the
+/// other jsonwebtoken error names below are kept from the single-key verifier
+/// because clients match on them.
+const INVALID_SIGNATURE: &str = "InvalidSignature";
+
+/// Returns true for errors that mean "not this key", so the next candidate is tried.
+fn is_key_mismatch(error: &JwtError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::InvalidSignature
+            | ErrorKind::InvalidEcdsaKey
+            | ErrorKind::InvalidEddsaKey
+            | ErrorKind::InvalidRsaKey(_)
+            | ErrorKind::InvalidKeyFormat
+            | ErrorKind::InvalidAlgorithm
+    )
+}
+
+/// Describes a verification error without quoting claim values: serde's
+/// messages can contain them, so a JSON error gets a fixed text.
+fn describe(error: &JwtError) -> String {
+    match error.kind() {
+        ErrorKind::ExpiredSignature => "ExpiredSignature".to_owned(),
+        ErrorKind::ImmatureSignature => "ImmatureSignature".to_owned(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("Missing required claim: {claim}"),
+        ErrorKind::InvalidIssuer => "issuer mismatch".to_owned(),
+        ErrorKind::InvalidAudience => "audience mismatch".to_owned(),
+        ErrorKind::InvalidClaimFormat(claim) => format!("claim {claim} has an invalid format"),
+        ErrorKind::Json(_) => "payload is not a JSON object".to_owned(),
+        ErrorKind::Base64(_) => "a part is not base64url".to_owned(),
+        ErrorKind::Utf8(_) => "payload is not UTF-8".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+/// Quotes untrusted text for a message, cut to [`QUOTE_LIMIT`] characters.
+fn quoted(text: &str) -> String {
+    let cut: String = text.chars().take(QUOTE_LIMIT).collect();
+    if cut.len() < text.len() {
+        format!("{cut:?}...")
+    } else {
+        format!("{cut:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

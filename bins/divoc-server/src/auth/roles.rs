@@ -1,0 +1,223 @@
+//! Roles and the citizen's mobile number, read from verified claims.
+
+use serde_json::Value;
+
+use crate::principal::Principal;
+use crate::settings::AuthSettings;
+
+/// How roles and the citizen's mobile number are read from claims.
+#[derive(Debug, Clone, Default)]
+pub(super) struct RoleRules {
+    client_id: Option<String>,
+    role_claims: Vec<String>,
+    distribution_roles: Vec<String>,
+    print_roles: Vec<String>,
+    mobile_claims: Vec<String>,
+}
+
+impl RoleRules {
+    pub(super) fn from_settings(settings: &AuthSettings) -> RoleRules {
+        RoleRules {
+            client_id: settings.client_id.clone(),
+            role_claims: settings.role_claims.clone(),
+            distribution_roles: settings.distribution_roles.clone(),
+            print_roles: settings.print_roles.clone(),
+            mobile_claims: settings.mobile_claims.clone(),
+        }
+    }
+
+    /// Builds the caller of an identity provider token: roles from the role
+    /// claims, and the mobile number only when the token has neither role.
+    pub(super) fn principal(&self, claims: &Value) -> Principal {
+        let client = self
+            .client_id
+            .clone()
+            .or_else(|| claims.get("azp").and_then(Value::as_str).map(str::to_owned));
+        let mut roles: Vec<&str> = Vec::new();
+        for path in &self.role_claims {
+            let path = match (&client, path.contains("<client>")) {
+                (Some(client), true) => path.replace("<client>", client),
+                (None, true) => continue,
+                (_, false) => path.clone(),
+            };
+            if let Some(Value::Array(list)) = claim_at(claims, &path) {
+                roles.extend(list.iter().filter_map(Value::as_str));
+            }
+        }
+        let distribution = roles
+            .iter()
+            .any(|role| self.distribution_roles.iter().any(|r| r == role));
+        let print = roles
+            .iter()
+            .any(|role| self.print_roles.iter().any(|r| r == role));
+        let mobile = if distribution || print {
+            None
+        } else {
+            self.mobile(claims)
+        };
+        Principal {
+            subject: subject(claims),
+            distribution,
+            print,
+            mobile,
+        }
+    }
+
+    /// Builds the caller of a citizen-login token, which never carries a role
+    /// even when its claims name one.
+    pub(super) fn citizen(&self, claims: &Value) -> Principal {
+        Principal {
+            subject: subject(claims),
+            distribution: false,
+            print: false,
+            mobile: self.mobile(claims),
+        }
+    }
+
+    fn mobile(&self, claims: &Value) -> Option<String> {
+        self.mobile_claims
+            .iter()
+            .find_map(|name| claims.get(name).and_then(Value::as_str))
+            .map(str::to_owned)
+    }
+}
+
+fn subject(claims: &Value) -> Option<String> {
+    claims.get("sub").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Follows a dotted path such as `realm_access.roles` through nested objects.
+fn claim_at<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(claims, |value, key| value.get(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rules() -> RoleRules {
+        RoleRules::from_settings(&AuthSettings::default())
+    }
+
+    #[test]
+    fn realm_role_gives_distribution() {
+        let principal = rules().principal(&json!({
+            "sub": "partner-1",
+            "preferred_username": "9000000001",
+            "realm_access": {"roles": ["offline_access", "api"]},
+        }));
+        assert_eq!(
+            principal,
+            Principal {
+                subject: Some("partner-1".to_owned()),
+                distribution: true,
+                print: false,
+                mobile: None,
+            }
+        );
+    }
+
+    #[test]
+    fn client_role_read_through_azp() {
+        let claims = json!({
+            "azp": "facility-app",
+            "resource_access": {
+                "facility-app": {"roles": ["facility-staff"]},
+                "other-app": {"roles": ["api"]},
+            },
+        });
+        let principal = rules().principal(&claims);
+        assert!(principal.print);
+        assert!(!principal.distribution);
+        assert_eq!(principal.mobile, None);
+    }
+
+    #[test]
+    fn client_id_overrides_azp() {
+        let settings = AuthSettings {
+            client_id: Some("other-app".to_owned()),
+            ..AuthSettings::default()
+        };
+        let claims = json!({
+            "azp": "facility-app",
+            "resource_access": {
+                "facility-app": {"roles": ["facility-staff"]},
+                "other-app": {"roles": ["api"]},
+            },
+        });
+        let principal = RoleRules::from_settings(&settings).principal(&claims);
+        assert!(principal.distribution);
+        assert!(!principal.print);
+    }
+
+    #[test]
+    fn no_client_skips_client_roles() {
+        let claims = json!({"resource_access": {"facility-app": {"roles": ["facility-staff"]}}});
+        let principal = rules().principal(&claims);
+        assert!(!principal.print);
+        assert!(!principal.distribution);
+    }
+
+    #[test]
+    fn both_roles_kept() {
+        let claims = json!({
+            "azp": "portal",
+            "preferred_username": "9000000001",
+            "realm_access": {"roles": ["certificate-distribution"]},
+            "resource_access": {"portal": {"roles": ["facility-staff"]}},
+        });
+        let principal = rules().principal(&claims);
+        assert!(principal.distribution);
+        assert!(principal.print);
+        assert_eq!(principal.mobile, None);
+    }
+
+    #[test]
+    fn citizen_mobile_from_preferred_username() {
+        let principal = rules().principal(&json!({
+            "sub": "citizen-1",
+            "preferred_username": "9000000001",
+            "realm_access": {"roles": ["offline_access"]},
+        }));
+        assert!(principal.is_citizen());
+        assert_eq!(principal.mobile.as_deref(), Some("9000000001"));
+        assert_eq!(principal.subject.as_deref(), Some("citizen-1"));
+    }
+
+    #[test]
+    fn citizen_mobile_from_phone() {
+        let principal = rules().principal(&json!({"Phone": "9000000003", "exp": 1}));
+        assert!(principal.is_citizen());
+        assert_eq!(principal.mobile.as_deref(), Some("9000000003"));
+        assert_eq!(principal.subject, None);
+    }
+
+    #[test]
+    fn preferred_username_tried_before_phone() {
+        let principal = rules().principal(&json!({
+            "preferred_username": "9000000001",
+            "Phone": "9000000003",
+        }));
+        assert_eq!(principal.mobile.as_deref(), Some("9000000001"));
+    }
+
+    #[test]
+    fn non_string_mobile_ignored() {
+        let principal = rules().principal(&json!({"preferred_username": 9000000001_u64}));
+        assert_eq!(principal.mobile, None);
+    }
+
+    #[test]
+    fn citizen_login_ignores_roles() {
+        let principal = rules().citizen(&json!({
+            "Phone": "9000000001",
+            "realm_access": {"roles": ["api"]},
+        }));
+        assert!(!principal.distribution);
+        assert!(!principal.print);
+        assert_eq!(principal.mobile.as_deref(), Some("9000000001"));
+    }
+}

@@ -1,0 +1,62 @@
+//! The README's first command: `divoc-server demo` in a folder without `data/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a failed unwrap is a failed test")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn demo_starts_in_empty_folder() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .arg("demo")
+        .current_dir(folder.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DIVOC__SERVER__BIND", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = String::new();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let port = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+            panic!("demo exited before listening; stdout:\n{stdout}");
+        }
+        if let Some(rest) = line.split("bind=127.0.0.1:").nth(1) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            break digits.parse::<u16>().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let token = loop {
+        let mut line = String::new();
+        assert_ne!(reader.read_line(&mut line).unwrap(), 0, "no token printed");
+        if let Some(rest) = line.split("Authorization: Bearer ").nth(1) {
+            break rest.trim_end().trim_end_matches(['\'', ' ', '\\']).to_owned();
+        }
+    };
+    assert!(folder.path().join("data/divoc.sqlite").is_file());
+    assert!(folder.path().join("data/dev-signing-key.pem").is_file());
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "GET /certificate/api/certificatePDF/BEN1001 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let head = String::from_utf8_lossy(&response[..response.len().min(600)]).into_owned();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("content-type: application/pdf"), "{head}");
+}

@@ -1,0 +1,310 @@
+//! State of the built-in citizen login: one-time-password challenges and
+//! fixed-window rate-limit counters.
+//!
+//! Every method is a single statement, so several server processes that share
+//! one database see consistent counts without a lock of their own.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use diesel::dsl::{case_when, exists, not};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Timestamp};
+
+use crate::schema::{certificates, otp_challenges, rate_limits, revocations};
+use crate::store::with_connection;
+use crate::{Store, StoreError};
+
+/// The live one-time password of a mobile number, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpChallenge {
+    /// Mobile number the code was issued for.
+    pub mobile: String,
+    /// Keyed hash of the code; the code itself is never stored.
+    pub code_hash: String,
+    /// When the code was issued, with microsecond precision.
+    pub created_at: DateTime<Utc>,
+    /// When the code stops being accepted, with microsecond precision.
+    pub expires_at: DateTime<Utc>,
+    /// Attempts that did not consume the code.
+    pub failed_attempts: u32,
+    /// Whether the code was used.
+    pub consumed: bool,
+}
+
+/// State of one rate-limit bucket after a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateCount {
+    /// Hits in the current window, this one included.
+    pub hits: u32,
+    /// Start of the current window, with microsecond precision.
+    pub window_start: DateTime<Utc>,
+}
+
+/// Rows removed by [`Store::purge_otp_state`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OtpPurge {
+    /// Expired challenges.
+    pub challenges: usize,
+    /// Rate-limit buckets whose window ended.
+    pub rate_limits: usize,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = otp_challenges)]
+struct ChallengeRow {
+    mobile: String,
+    code_hash: String,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    failed_attempts: i32,
+    consumed: bool,
+}
+
+impl From<ChallengeRow> for OtpChallenge {
+    fn from(row: ChallengeRow) -> Self {
+        OtpChallenge {
+            mobile: row.mobile,
+            code_hash: row.code_hash,
+            created_at: row.created_at.and_utc(),
+            expires_at: row.expires_at.and_utc(),
+            failed_attempts: u32::try_from(row.failed_attempts).unwrap_or(0),
+            consumed: row.consumed,
+        }
+    }
+}
+
+impl Store {
+    /// Stores a new challenge for `mobile`, replacing any earlier one, with no
+    /// attempts counted and not consumed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    pub fn save_otp_challenge(
+        &self,
+        mobile: &str,
+        code_hash: &str,
+        created_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let created_at = to_naive_micros(created_at);
+        let expires_at = to_naive_micros(expires_at);
+        let values = (
+            otp_challenges::mobile.eq(mobile),
+            otp_challenges::code_hash.eq(code_hash),
+            otp_challenges::created_at.eq(created_at),
+            otp_challenges::expires_at.eq(expires_at),
+            otp_challenges::failed_attempts.eq(0),
+            otp_challenges::consumed.eq(false),
+        );
+        with_connection!(self, |connection| {
+            diesel::insert_into(otp_challenges::table)
+                .values(values)
+                .on_conflict(otp_challenges::mobile)
+                .do_update()
+                .set((
+                    otp_challenges::code_hash.eq(code_hash),
+                    otp_challenges::created_at.eq(created_at),
+                    otp_challenges::expires_at.eq(expires_at),
+                    otp_challenges::failed_attempts.eq(0),
+                    otp_challenges::consumed.eq(false),
+                ))
+                .execute(connection)
+        })
+        .map(|_| ())
+        .map_err(|error| self.query_error("one-time password save", error))
+    }
+
+    /// Returns the stored challenge of `mobile`, whatever its state.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    pub fn otp_challenge(&self, mobile: &str) -> Result<Option<OtpChallenge>, StoreError> {
+        let row: Option<ChallengeRow> = with_connection!(self, |connection| {
+            otp_challenges::table
+                .filter(otp_challenges::mobile.eq(mobile))
+                .select(ChallengeRow::as_select())
+                .first(connection)
+                .optional()
+        })
+        .map_err(|error| self.query_error("one-time password lookup", error))?;
+        Ok(row.map(OtpChallenge::from))
+    }
+
+    /// Counts one attempt against the challenge of `mobile` and returns its code
+    /// hash, or `None` when there is no challenge or it is consumed, expired at
+    /// `now`, or has had `max_attempts` attempts already.
+    ///
+    /// The attempt is counted before the caller compares codes, so concurrent
+    /// guesses never exceed `max_attempts` in total. It stays counted as a failed
+    /// attempt unless [`Store::consume_otp_challenge`] succeeds.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    pub fn claim_otp_attempt(
+        &self,
+        mobile: &str,
+        now: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> Result<Option<String>, StoreError> {
+        let now = to_naive_micros(now);
+        let max_attempts = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+        with_connection!(self, |connection| {
+            diesel::update(
+                otp_challenges::table
+                    .filter(otp_challenges::mobile.eq(mobile))
+                    .filter(otp_challenges::consumed.eq(false))
+                    .filter(otp_challenges::expires_at.gt(now))
+                    .filter(otp_challenges::failed_attempts.lt(max_attempts)),
+            )
+            .set(otp_challenges::failed_attempts.eq(otp_challenges::failed_attempts + 1))
+            .returning(otp_challenges::code_hash)
+            .get_result::<String>(connection)
+            .optional()
+        })
+        .map_err(|error| self.query_error("one-time password attempt", error))
+    }
+
+    /// Marks the challenge of `mobile` consumed if it still has `code_hash` and
+    /// was not consumed, and takes back the attempt that
+    /// [`Store::claim_otp_attempt`] counted. Returns `true` when this call
+    /// consumed it, so of two concurrent calls only one succeeds.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    pub fn consume_otp_challenge(&self, mobile: &str, code_hash: &str) -> Result<bool, StoreError> {
+        let changed = with_connection!(self, |connection| {
+            diesel::update(
+                otp_challenges::table
+                    .filter(otp_challenges::mobile.eq(mobile))
+                    .filter(otp_challenges::code_hash.eq(code_hash))
+                    .filter(otp_challenges::consumed.eq(false)),
+            )
+            .set((
+                otp_challenges::consumed.eq(true),
+                otp_challenges::failed_attempts.eq(otp_challenges::failed_attempts - 1),
+            ))
+            .execute(connection)
+        })
+        .map_err(|error| self.query_error("one-time password use", error))?;
+        Ok(changed == 1)
+    }
+
+    /// Counts a hit in the fixed-window counter `bucket` and returns the count.
+    ///
+    /// A window starts at the first hit after the previous one has lasted
+    /// `window`, and the count then starts again at 1. The read and the write are
+    /// one upsert, so concurrent hits from several processes are all counted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    pub fn count_rate_hit(
+        &self,
+        bucket: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<RateCount, StoreError> {
+        let now_naive = to_naive_micros(now);
+        let cutoff = to_naive_micros(window_cutoff(now, window));
+        let (window_start, hits): (NaiveDateTime, i32) = with_connection!(self, |connection| {
+            let window_over = rate_limits::window_start.le(cutoff);
+            diesel::insert_into(rate_limits::table)
+                .values((
+                    rate_limits::bucket.eq(bucket),
+                    rate_limits::window_start.eq(now_naive),
+                    rate_limits::hits.eq(1),
+                ))
+                .on_conflict(rate_limits::bucket)
+                .do_update()
+                .set((
+                    // Both expressions read the row as it was before this update.
+                    rate_limits::hits
+                        .eq(case_when::<_, _, Integer>(window_over, 1)
+                            .otherwise(rate_limits::hits + 1)),
+                    rate_limits::window_start.eq(case_when::<_, _, Timestamp>(
+                        window_over,
+                        now_naive,
+                    )
+                    .otherwise(rate_limits::window_start)),
+                ))
+                .returning((rate_limits::window_start, rate_limits::hits))
+                .get_result(connection)
+        })
+        .map_err(|error| self.query_error("rate-limit count", error))?;
+        Ok(RateCount {
+            hits: u32::try_from(hits).unwrap_or(0),
+            window_start: window_start.and_utc(),
+        })
+    }
+
+    /// Deletes challenges that expired before `now` and rate-limit buckets whose
+    /// window of length `window` ended before `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    pub fn purge_otp_state(
+        &self,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<OtpPurge, StoreError> {
+        let now_naive = to_naive_micros(now);
+        let cutoff = to_naive_micros(window_cutoff(now, window));
+        with_connection!(self, |connection| {
+            connection.transaction(|connection| {
+                let challenges = diesel::delete(
+                    otp_challenges::table.filter(otp_challenges::expires_at.le(now_naive)),
+                )
+                .execute(connection)?;
+                let rate_limits =
+                    diesel::delete(rate_limits::table.filter(rate_limits::window_start.le(cutoff)))
+                        .execute(connection)?;
+                Ok(OtpPurge {
+                    challenges,
+                    rate_limits,
+                })
+            })
+        })
+        .map_err(|error| self.query_error("one-time password purge", error))
+    }
+
+    /// Returns `true` if at least one certificate that is not revoked is
+    /// registered to `mobile`. Reads no certificate text.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    pub fn mobile_has_certificates(&self, mobile: &str) -> Result<bool, StoreError> {
+        with_connection!(self, |connection| {
+            diesel::select(exists(
+                certificates::table
+                    .filter(certificates::mobile.eq(mobile))
+                    .filter(not(exists(revocations::table.filter(
+                        revocations::revoked_certificate_id.eq(certificates::certificate_id),
+                    ))))
+                    .select(certificates::certificate_id),
+            ))
+            .get_result::<bool>(connection)
+        })
+        .map_err(|error| self.query_error("certificate check by mobile", error))
+    }
+}
+
+/// Returns the latest window start whose window has ended at `now`.
+fn window_cutoff(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    now.checked_sub_signed(window)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Drops the nanoseconds below a microsecond, which neither backend stores.
+fn to_naive_micros(instant: DateTime<Utc>) -> NaiveDateTime {
+    let naive = instant.naive_utc();
+    let micros = naive.and_utc().timestamp_subsec_micros();
+    naive.with_nanosecond(micros * 1000).unwrap_or(naive)
+}
