@@ -18,7 +18,8 @@ use crate::routes::{
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
-            web::resource("/certificate/api/certificatePDF").route(web::get().to(pdf_by_query))
+            web::resource("/certificate/api/certificatePDF")
+                .route(web::get().to(pdf_by_query))
                 .default_service(method_not_allowed("GET")),
         )
         .service(

@@ -111,7 +111,10 @@ async fn certificate_exists(
     let found = web::block(move || service.exists(&id, &scope))
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?;
-    let content_type = if request.path().starts_with("/certificate/api/certificateQRCode/") {
+    let content_type = if request
+        .path()
+        .starts_with("/certificate/api/certificateQRCode/")
+    {
         "image/png"
     } else {
         "application/pdf"

@@ -51,7 +51,10 @@ pub enum StartError {
 /// Returns the folder of an SQLite database URL (`sqlite://PATH`, `sqlite:PATH`,
 /// `file:PATH` or a plain path), or `None` for other URLs and in-memory databases.
 pub fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.contains(":memory:") {
+    if url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+        || url.contains(":memory:")
+    {
         return None;
     }
     let path = url

@@ -1,6 +1,11 @@
 //! The README's first command: `divoc-server demo` in a folder without `data/`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a failed unwrap is a failed test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -25,7 +30,12 @@ fn demo_starts_in_empty_folder() {
     let port = loop {
         let mut line = String::new();
         if stderr.read_line(&mut line).unwrap() == 0 {
-            child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut stdout)
+                .unwrap();
             panic!("demo exited before listening; stdout:\n{stdout}");
         }
         if let Some(rest) = line.split("bind=127.0.0.1:").nth(1) {
@@ -39,14 +49,19 @@ fn demo_starts_in_empty_folder() {
         let mut line = String::new();
         assert_ne!(reader.read_line(&mut line).unwrap(), 0, "no token printed");
         if let Some(rest) = line.split("Authorization: Bearer ").nth(1) {
-            break rest.trim_end().trim_end_matches(['\'', ' ', '\\']).to_owned();
+            break rest
+                .trim_end()
+                .trim_end_matches(['\'', ' ', '\\'])
+                .to_owned();
         }
     };
     assert!(folder.path().join("data/divoc.sqlite").is_file());
     assert!(folder.path().join("data/dev-signing-key.pem").is_file());
 
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     write!(
         stream,
         "GET /certificate/api/certificatePDF/BEN1001 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
@@ -58,5 +73,9 @@ fn demo_starts_in_empty_folder() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("content-type: application/pdf"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/pdf"),
+        "{head}"
+    );
 }

@@ -101,15 +101,27 @@ fn head_reports_existence() {
 fn head_matches_get_headers() {
     let server = Server::start(&[]);
     let authorization = format!("Bearer {}", Keys::rs256());
-    let pdf = server.request("HEAD", &format!("{PDF}/BEN1001"), &[("Authorization", &authorization)]);
+    let pdf = server.request(
+        "HEAD",
+        &format!("{PDF}/BEN1001"),
+        &[("Authorization", &authorization)],
+    );
     assert_eq!(pdf.status, 200);
     assert_eq!(pdf.header("content-type"), Some("application/pdf"));
     // The size is unknown without rendering, so no Content-Length is sent at all.
     assert_eq!(pdf.header("content-length"), None);
-    let qr = server.request("HEAD", &format!("{QR}/BEN1001"), &[("Authorization", &authorization)]);
+    let qr = server.request(
+        "HEAD",
+        &format!("{QR}/BEN1001"),
+        &[("Authorization", &authorization)],
+    );
     assert_eq!(qr.status, 200);
     assert_eq!(qr.header("content-type"), Some("image/png"));
-    let revoked = server.request("HEAD", &format!("{QR}/BEN1009"), &[("Authorization", &authorization)]);
+    let revoked = server.request(
+        "HEAD",
+        &format!("{QR}/BEN1009"),
+        &[("Authorization", &authorization)],
+    );
     assert_eq!(revoked.status, 404);
 }
 
@@ -123,10 +135,18 @@ fn other_methods_get_json_405() {
             (format!("{QR}/BEN1001"), "GET, HEAD"),
             ("/certificate/api/citizen/certificates".to_owned(), "GET"),
         ] {
-            let response = server.request(method, &target, &[("Authorization", &authorization), ("Content-Length", "0")]);
+            let response = server.request(
+                method,
+                &target,
+                &[("Authorization", &authorization), ("Content-Length", "0")],
+            );
             assert_eq!(response.status, 405, "{method} {target}");
             assert_eq!(response.header("allow"), Some(allow), "{method} {target}");
-            assert_eq!(response.json()["error"], "method_not_allowed", "{method} {target}");
+            assert_eq!(
+                response.json()["error"],
+                "method_not_allowed",
+                "{method} {target}"
+            );
         }
     }
 }
@@ -138,10 +158,16 @@ fn two_authorization_headers_rejected() {
     let response = server.request(
         "GET",
         &format!("{PDF}/BEN1001"),
-        &[("Authorization", &valid), ("Authorization", "Bearer something-else")],
+        &[
+            ("Authorization", &valid),
+            ("Authorization", "Bearer something-else"),
+        ],
     );
     assert_eq!(response.status, 401);
-    assert_eq!(response.json()["message"], "malformed Authorization header: more than one Authorization header");
+    assert_eq!(
+        response.json()["message"],
+        "malformed Authorization header: more than one Authorization header"
+    );
 }
 
 #[test]

@@ -13,10 +13,10 @@ use super::{KeyError, quoted};
 /// Smallest RSA modulus accepted from a JWK, in bits.
 pub(super) const MIN_RSA_BITS: usize = 2048;
 
-/// Entries read from one JWKS document; the rest are skipped with a warning.
+/// Maximum entries read from one JWKS document. The rest are skipped with a warning.
 pub(super) const MAX_JWKS_ENTRIES: usize = 100;
 
-/// Where a key was configured. It decides which claim checks and roles apply.
+/// Setting that configured a key, which decides the claim checks and roles that apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum KeySource {
     /// `auth.public_key_file`: the identity provider's key, such as the Keycloak realm key.
@@ -61,7 +61,7 @@ pub(super) struct VerificationKey {
     pub algorithms: Vec<Algorithm>,
     /// The key material.
     pub key: DecodingKey,
-    /// Where the key was configured.
+    /// Setting that configured the key.
     pub source: KeySource,
 }
 
@@ -90,8 +90,8 @@ pub(super) fn load_pem_file(path: &Path, source: KeySource) -> Result<Verificati
 }
 
 /// Reads a PEM public key and the algorithms of its type; `None` when no
-/// supported key is found. EC keys accept ES256 and ES384, and the curve of the
-/// key decides which of the two can verify.
+/// supported key is found. EC keys accept ES256 and ES384, and only the one that
+/// matches the key's curve can verify.
 fn pem_key(pem: &[u8]) -> Option<(DecodingKey, Vec<Algorithm>)> {
     if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
         Some((key, AlgorithmFamily::Rsa.algorithms().to_vec()))
@@ -125,8 +125,8 @@ pub(super) fn load_jwks_file(path: &Path) -> Result<Vec<VerificationKey>, KeyErr
 }
 
 /// Reads the keys of a JWKS document (`{"keys": [...]}`). Entries that are not
-/// usable signing keys are skipped with a warning; the error is for a document
-/// without a `keys` array, and names the problem.
+/// usable signing keys are skipped with a warning. A document without a `keys`
+/// array is an error.
 pub(super) fn parse_jwks(
     document: &Value,
     source: KeySource,
@@ -198,10 +198,12 @@ pub(super) fn parse_jwk(jwk: &Value, source: KeySource) -> Result<VerificationKe
     }
     let declared = match text("alg")? {
         None => None,
-        Some(name) => Some(
-            signature_algorithm(name)
-                .ok_or_else(|| format!("alg {} is not a supported signature algorithm", quoted(name)))?,
-        ),
+        Some(name) => Some(signature_algorithm(name).ok_or_else(|| {
+            format!(
+                "alg {} is not a supported signature algorithm",
+                quoted(name)
+            )
+        })?),
     };
     let kty = text("kty")?.ok_or("no kty")?;
     let (key, family_algorithms) = match kty {
@@ -379,7 +381,10 @@ mod tests {
     #[test]
     fn wrong_type_entries_rejected() {
         let cases = [
-            ("hmac-1", "alg \"HS256\" is not a supported signature algorithm"),
+            (
+                "hmac-1",
+                "alg \"HS256\" is not a supported signature algorithm",
+            ),
             ("ec-p384", "EC curve \"P-384\" is not supported, only P-256"),
             (
                 "ec-secp256k1",
@@ -387,7 +392,10 @@ mod tests {
             ),
             ("rsa-as-es256", "alg ES256 does not fit key type RSA"),
             ("rsa-enc", "use is \"enc\", not \"sig\""),
-            ("x25519", "OKP curve \"X25519\" is not supported, only Ed25519"),
+            (
+                "x25519",
+                "OKP curve \"X25519\" is not supported, only Ed25519",
+            ),
         ];
         for (kid, reason) in cases {
             let result = parse_jwk(&entry(kid), KeySource::JwksFile);
@@ -409,12 +417,21 @@ mod tests {
             (short_rsa, "RSA modulus has 1024 bits, fewer than 2048"),
             (oct_without_alg, "key type \"oct\" is not supported"),
             (json!({"kty": "RSA", "e": "AQAB"}), "no n"),
-            (json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}), "P-256 coordinates x and y must be 32 bytes each"),
-            (json!({"kty": "OKP", "crv": "Ed25519", "x": "***"}), "x is not base64url"),
+            (
+                json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}),
+                "P-256 coordinates x and y must be 32 bytes each",
+            ),
+            (
+                json!({"kty": "OKP", "crv": "Ed25519", "x": "***"}),
+                "x is not base64url",
+            ),
             (json!({"kty": "OKP", "x": "AA"}), "no crv"),
             (json!({"n": "AA"}), "no kty"),
             (json!({"kty": "RSA", "kid": 5}), "kid is not a string"),
-            (json!({"kty": "RSA", "key_ops": ["encrypt"]}), "key_ops does not contain \"verify\""),
+            (
+                json!({"kty": "RSA", "key_ops": ["encrypt"]}),
+                "key_ops does not contain \"verify\"",
+            ),
             (json!("RSA"), "not a JSON object"),
         ];
         for (jwk, reason) in cases {
@@ -436,8 +453,14 @@ mod tests {
     fn pem_key_types_detected() {
         let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys");
         let cases = [
-            ("test-rsa-public.pem", AlgorithmFamily::Rsa.algorithms().to_vec()),
-            ("test-ec-public.pem", vec![Algorithm::ES256, Algorithm::ES384]),
+            (
+                "test-rsa-public.pem",
+                AlgorithmFamily::Rsa.algorithms().to_vec(),
+            ),
+            (
+                "test-ec-public.pem",
+                vec![Algorithm::ES256, Algorithm::ES384],
+            ),
             ("test-ed25519-public.pem", vec![Algorithm::EdDSA]),
         ];
         for (name, algorithms) in cases {

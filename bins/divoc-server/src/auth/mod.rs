@@ -1,11 +1,12 @@
 //! Bearer-token verification for the certificate routes.
 //!
-//! Tokens are JWTs signed with an asymmetric key. The keys come from up to five
-//! sources, combined into one set: a PEM public key (`auth.public_key_file`, such
-//! as the Keycloak realm key), the PEM key of DIVOC's registration API
-//! (`auth.registration_public_key_file`), a JWKS file, a JWKS URL and JWKs passed
+//! Tokens are JWTs signed with an asymmetric key. One key set combines up to five
+//! sources: a PEM public key (`auth.public_key_file`, such as the Keycloak realm
+//! key), the PEM key of DIVOC's registration API
+//! (`auth.registration_public_key_file`), a JWKS file, a JWKS URL, and JWKs passed
 //! by the caller (the built-in citizen login). PEM keys may be RSA, EC or Ed25519.
-//! JWKs may be RSA, EC P-256 or OKP Ed25519; other entries are skipped with a warning.
+//! JWKs may be RSA, EC P-256 or OKP Ed25519, and other entries are skipped with a
+//! warning.
 //!
 //! Algorithms: RS256/384/512 and PS256/384/512 for RSA keys, ES256 (and ES384 for
 //! a P-384 PEM key) for EC keys, EdDSA for Ed25519. `alg: none` and every HMAC
@@ -65,6 +66,8 @@ struct Verifier {
     provider_validation: Validation,
     /// Claim checks for citizen-login tokens: `exp` and `nbf`.
     citizen_validation: Validation,
+    /// Claims that identity provider tokens must carry, checked after `provider_validation`.
+    provider_required: Vec<&'static str>,
     roles: RoleRules,
 }
 
@@ -104,13 +107,13 @@ pub enum KeyError {
     Jwks {
         /// The configured path.
         path: String,
-        /// What is wrong with it.
+        /// The problem found.
         reason: String,
     },
     /// `auth.jwks_url` is not an http or https URL.
     #[error("invalid auth.jwks_url: {reason}")]
     JwksUrl {
-        /// What is wrong with it.
+        /// The problem found.
         reason: String,
     },
     /// The JWKS URL failed at startup and no other source has a key.
@@ -120,7 +123,7 @@ pub enum KeyError {
     Fetch {
         /// The URL without user info and query.
         url: String,
-        /// Why the fetch failed.
+        /// The fetch error.
         reason: String,
     },
     /// No source is configured, or none has a usable key.
@@ -136,8 +139,8 @@ impl TokenVerifier {
     ///
     /// Fails when a configured file is unreadable or invalid, or when no key is
     /// usable. A JWKS URL that cannot be fetched at startup is an error only when
-    /// no other source has a key; otherwise it is logged and fetched again when a
-    /// token needs a key that the set does not have.
+    /// no other source has a key. Otherwise the failure is logged, and the URL is
+    /// fetched again when a token needs a key that the set does not have.
     pub fn from_settings(
         settings: &AuthSettings,
         extra_jwks: &[Value],
@@ -174,6 +177,7 @@ impl TokenVerifier {
                 remote,
                 provider_validation: validation(settings, true),
                 citizen_validation: validation(settings, false),
+                provider_required: required_provider_claims(settings),
                 roles: RoleRules::from_settings(settings),
             }),
         })
@@ -247,22 +251,32 @@ fn validation(settings: &AuthSettings, identity_provider: bool) -> Validation {
     validation.validate_exp = true;
     validation.validate_nbf = true;
     validation.validate_aud = false;
-    let mut required = vec!["exp"];
+    validation.set_required_spec_claims(&["exp"]);
     if identity_provider {
-        // jsonwebtoken passes a token without `iss` or `aud` even when one is
-        // configured, so the claims are also made required.
         if let Some(issuer) = &settings.issuer {
             validation.set_issuer(&[issuer]);
-            required.push("iss");
         }
         if let Some(audience) = &settings.audience {
             validation.set_audience(&[audience]);
             validation.validate_aud = true;
-            required.push("aud");
         }
     }
-    validation.set_required_spec_claims(&required);
     validation
+}
+
+/// Lists the claims that identity provider tokens must carry besides `exp`.
+/// jsonwebtoken 12 passes a token without `iss` or `aud` even when one is
+/// configured, and it reports several missing claims in no fixed order. So these
+/// two are checked here, in this order, after its checks.
+fn required_provider_claims(settings: &AuthSettings) -> Vec<&'static str> {
+    let mut required = Vec::new();
+    if settings.issuer.is_some() {
+        required.push("iss");
+    }
+    if settings.audience.is_some() {
+        required.push("aud");
+    }
+    required
 }
 
 impl Verifier {
@@ -346,12 +360,29 @@ impl Verifier {
             };
             validation.algorithms = vec![algorithm];
             match decode::<Value>(token, &candidate.key, &validation) {
-                Ok(data) => return Ok((data.claims, candidate.source)),
+                Ok(data) => {
+                    self.check_required(&data.claims, candidate.source)?;
+                    return Ok((data.claims, candidate.source));
+                }
                 Err(error) if is_key_mismatch(&error) => continue,
                 Err(error) => return Err(AuthError::Invalid(describe(&error))),
             }
         }
         Err(AuthError::Invalid(INVALID_SIGNATURE.to_owned()))
+    }
+
+    fn check_required(&self, claims: &Value, source: KeySource) -> Result<(), AuthError> {
+        if source.is_citizen_login() {
+            return Ok(());
+        }
+        for claim in &self.provider_required {
+            if matches!(claims.get(claim), None | Some(Value::Null)) {
+                return Err(AuthError::Invalid(format!(
+                    "Missing required claim: {claim}"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -373,7 +404,7 @@ fn is_key_mismatch(error: &JwtError) -> bool {
     )
 }
 
-/// Describes a verification error without quoting claim values: serde's
+/// Describes a verification error without quoting claim values. serde's
 /// messages can contain them, so a JSON error gets a fixed text.
 fn describe(error: &JwtError) -> String {
     match error.kind() {

@@ -31,7 +31,7 @@ pub(super) struct RemoteJwks {
 }
 
 impl RemoteJwks {
-    /// Checks the URL; nothing is fetched yet.
+    /// Checks the URL and builds the HTTP client. Nothing is fetched yet.
     pub(super) fn new(url: &str) -> Result<RemoteJwks, KeyError> {
         let invalid = |reason: &str| KeyError::JwksUrl {
             reason: reason.to_owned(),
@@ -44,7 +44,10 @@ impl RemoteJwks {
             return Err(invalid("the scheme must be http or https"));
         }
         let host = uri.host().ok_or_else(|| invalid("no host"))?;
-        let port = uri.port_u16().map(|port| format!(":{port}")).unwrap_or_default();
+        let port = uri
+            .port_u16()
+            .map(|port| format!(":{port}"))
+            .unwrap_or_default();
         let display_url = format!("{scheme}://{host}{port}{}", uri.path());
         if scheme == "http" && !is_loopback(host) {
             tracing::warn!(
@@ -65,7 +68,7 @@ impl RemoteJwks {
         })
     }
 
-    /// The URL as logged: without user info and query.
+    /// Returns the URL without user info and query, as it is logged.
     pub(super) fn display_url(&self) -> &str {
         &self.display_url
     }
@@ -75,8 +78,8 @@ impl RemoteJwks {
         Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Fetches the document and replaces the key set; on failure the set stays
-    /// as it was. Returns the number of usable keys.
+    /// Fetches the document and replaces the key set, which stays as it was on
+    /// failure. Returns the number of usable keys.
     pub(super) fn reload(&self) -> Result<usize, String> {
         let keys = self.fetch()?;
         let count = keys.len();

@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::principal::Principal;
 use crate::settings::AuthSettings;
 
-/// How roles and the citizen's mobile number are read from claims.
+/// Settings that map claims to roles and to the citizen's mobile number.
 #[derive(Debug, Clone, Default)]
 pub(super) struct RoleRules {
     client_id: Option<String>,

@@ -93,7 +93,12 @@ fn token_without_kid_tries_fitting_keys() {
     let verifier = verifier(&jwks_settings());
     let token = sign("jwks-ec-private.pem", Algorithm::ES256, None, &claims());
     assert!(verifier.authenticate_token(&token).is_ok());
-    let token = sign("jwks-ed25519-private.pem", Algorithm::EdDSA, None, &claims());
+    let token = sign(
+        "jwks-ed25519-private.pem",
+        Algorithm::EdDSA,
+        None,
+        &claims(),
+    );
     assert!(verifier.authenticate_token(&token).is_ok());
 }
 
@@ -102,7 +107,12 @@ fn kid_rules_rejections() {
     let verifier = verifier(&jwks_settings());
     let cases = [
         (
-            sign("jwks-rsa-private.pem", Algorithm::RS256, Some("k2"), &claims()),
+            sign(
+                "jwks-rsa-private.pem",
+                Algorithm::RS256,
+                Some("k2"),
+                &claims(),
+            ),
             "invalid token: unknown key id \"k2\"",
         ),
         // The entry exists in the file but was skipped: its `alg` does not fit RSA.
@@ -116,17 +126,32 @@ fn kid_rules_rejections() {
             "invalid token: unknown key id \"rsa-as-es256\"",
         ),
         (
-            sign("jwks-p384-private.pem", Algorithm::ES384, Some("ec-p384"), &claims()),
+            sign(
+                "jwks-p384-private.pem",
+                Algorithm::ES384,
+                Some("ec-p384"),
+                &claims(),
+            ),
             "invalid token: unknown key id \"ec-p384\"",
         ),
         // A key exists for the kid, but of another type.
         (
-            sign("jwks-ec-private.pem", Algorithm::ES256, Some("jwks-rsa-1"), &claims()),
+            sign(
+                "jwks-ec-private.pem",
+                Algorithm::ES256,
+                Some("jwks-rsa-1"),
+                &claims(),
+            ),
             "invalid token: algorithm ES256 does not fit key \"jwks-rsa-1\"",
         ),
         // The right kid, signed by another key of the same type.
         (
-            sign("other-rsa-private.pem", Algorithm::RS256, Some("jwks-rsa-1"), &claims()),
+            sign(
+                "other-rsa-private.pem",
+                Algorithm::RS256,
+                Some("jwks-rsa-1"),
+                &claims(),
+            ),
             "invalid token: InvalidSignature",
         ),
         (
@@ -147,7 +172,12 @@ fn kid_rules_rejections() {
 fn long_kid_cut_in_message() {
     let verifier = verifier(&jwks_settings());
     let kid = "k".repeat(100);
-    let token = sign("jwks-rsa-private.pem", Algorithm::RS256, Some(&kid), &claims());
+    let token = sign(
+        "jwks-rsa-private.pem",
+        Algorithm::RS256,
+        Some(&kid),
+        &claims(),
+    );
     let expected = format!("invalid token: unknown key id \"{}\"...", "k".repeat(64));
     assert_eq!(rejection(&verifier, &token), expected);
 }
@@ -163,7 +193,12 @@ fn pem_key_accepts_any_kid() {
         &claims(),
     );
     assert!(verifier.authenticate_token(&token).is_ok());
-    let token = sign("other-rsa-private.pem", Algorithm::RS256, Some("k2"), &claims());
+    let token = sign(
+        "other-rsa-private.pem",
+        Algorithm::RS256,
+        Some("k2"),
+        &claims(),
+    );
     assert_eq!(
         rejection(&verifier, &token),
         "invalid token: unknown key id \"k2\""
@@ -181,9 +216,24 @@ fn sources_combined() {
     // A null entry, as from a caller without a key, is skipped with a warning.
     let verifier = TokenVerifier::from_settings(&settings, &[Value::Null]).unwrap();
     let tokens = [
-        sign("test-ed25519-private.pem", Algorithm::EdDSA, None, &claims()),
-        sign("registration-rsa-private.pem", Algorithm::RS256, None, &claims()),
-        sign("jwks-rsa-private.pem", Algorithm::PS384, Some("jwks-rsa-1"), &claims()),
+        sign(
+            "test-ed25519-private.pem",
+            Algorithm::EdDSA,
+            None,
+            &claims(),
+        ),
+        sign(
+            "registration-rsa-private.pem",
+            Algorithm::RS256,
+            None,
+            &claims(),
+        ),
+        sign(
+            "jwks-rsa-private.pem",
+            Algorithm::PS384,
+            Some("jwks-rsa-1"),
+            &claims(),
+        ),
     ];
     for token in tokens {
         assert!(verifier.authenticate_token(&token).is_ok());
@@ -194,10 +244,16 @@ fn sources_combined() {
 fn caller_jwk_verifies_citizen_token() {
     let jwks: Value =
         serde_json::from_slice(&std::fs::read(key_file("test-jwks.json")).unwrap()).unwrap();
-    let verifier = TokenVerifier::from_settings(&pem_settings(), &[jwks["keys"][1].clone()]).unwrap();
+    let verifier =
+        TokenVerifier::from_settings(&pem_settings(), &[jwks["keys"][1].clone()]).unwrap();
     let mut citizen = claims();
     citizen["preferred_username"] = json!("9000000001");
-    let token = sign("jwks-ec-private.pem", Algorithm::ES256, Some("jwks-ec-1"), &citizen);
+    let token = sign(
+        "jwks-ec-private.pem",
+        Algorithm::ES256,
+        Some("jwks-ec-1"),
+        &citizen,
+    );
     let principal = verifier.authenticate_token(&token).unwrap();
     // The caller's keys sign citizen logins only: the `api` role is ignored.
     assert!(!principal.distribution);
@@ -216,7 +272,12 @@ fn registration_token_is_citizen() {
     let now = chrono::Utc::now().timestamp();
     // DIVOC's registration API signs `Phone` and `exp` only: no iss, no aud.
     let phone = json!({"Phone": "9000000003", "exp": now + 600});
-    let token = sign("registration-rsa-private.pem", Algorithm::RS256, None, &phone);
+    let token = sign(
+        "registration-rsa-private.pem",
+        Algorithm::RS256,
+        None,
+        &phone,
+    );
     let principal = verifier.authenticate_token(&token).unwrap();
     assert_eq!(
         principal,
@@ -227,13 +288,30 @@ fn registration_token_is_citizen() {
             mobile: Some("9000000003".to_owned()),
         }
     );
-    let with_role = json!({"Phone": "9000000003", "exp": now + 600, "realm_access": {"roles": ["api"]}});
-    let token = sign("registration-rsa-private.pem", Algorithm::RS256, None, &with_role);
+
+    // The key signs citizen logins only, so a role claim gives no role.
+    let with_role =
+        json!({"Phone": "9000000003", "exp": now + 600, "realm_access": {"roles": ["api"]}});
+    let token = sign(
+        "registration-rsa-private.pem",
+        Algorithm::RS256,
+        None,
+        &with_role,
+    );
     let principal = verifier.authenticate_token(&token).unwrap();
     assert!(!principal.distribution);
+
     let expired = json!({"Phone": "9000000003", "exp": now - 600});
-    let token = sign("registration-rsa-private.pem", Algorithm::RS256, None, &expired);
-    assert_eq!(rejection(&verifier, &token), "invalid token: ExpiredSignature");
+    let token = sign(
+        "registration-rsa-private.pem",
+        Algorithm::RS256,
+        None,
+        &expired,
+    );
+    assert_eq!(
+        rejection(&verifier, &token),
+        "invalid token: ExpiredSignature"
+    );
 }
 
 #[test]
@@ -261,14 +339,42 @@ fn issuer_and_audience_checked() {
     let array = with(json!({"aud": ["account", "certificate-api"]}));
     assert!(verifier.authenticate_token(&array).is_ok());
     let cases = [
-        (json!({"iss": "https://evil.test/realms/divoc"}), "invalid token: issuer mismatch"),
-        (json!({"iss": null}), "invalid token: Missing required claim: iss"),
-        (json!({"aud": "account"}), "invalid token: audience mismatch"),
-        (json!({"aud": ["account", "admin"]}), "invalid token: audience mismatch"),
-        (json!({"aud": null}), "invalid token: Missing required claim: aud"),
-        (json!({"exp": null}), "invalid token: Missing required claim: exp"),
-        (json!({"exp": "tomorrow"}), "invalid token: Missing required claim: exp"),
-        (json!({"nbf": "now"}), "invalid token: claim nbf has an invalid format"),
+        (
+            json!({"iss": "https://evil.test/realms/divoc"}),
+            "invalid token: issuer mismatch",
+        ),
+        (
+            json!({"iss": null}),
+            "invalid token: Missing required claim: iss",
+        ),
+        (
+            json!({"aud": "account"}),
+            "invalid token: audience mismatch",
+        ),
+        (
+            json!({"aud": ["account", "admin"]}),
+            "invalid token: audience mismatch",
+        ),
+        (
+            json!({"aud": null}),
+            "invalid token: Missing required claim: aud",
+        ),
+        (
+            json!({"iss": null, "aud": null}),
+            "invalid token: Missing required claim: iss",
+        ),
+        (
+            json!({"exp": null}),
+            "invalid token: Missing required claim: exp",
+        ),
+        (
+            json!({"exp": "tomorrow"}),
+            "invalid token: Missing required claim: exp",
+        ),
+        (
+            json!({"nbf": "now"}),
+            "invalid token: claim nbf has an invalid format",
+        ),
     ];
     for (changes, expected) in cases {
         let token = with(changes.clone());
@@ -292,8 +398,16 @@ fn leeway_applied() {
             &json!({"exp": exp, "nbf": nbf}),
         )
     };
-    assert!(verifier.authenticate_token(&sign_times(now - 30, now)).is_ok());
-    assert!(verifier.authenticate_token(&sign_times(now + 600, now + 30)).is_ok());
+    assert!(
+        verifier
+            .authenticate_token(&sign_times(now - 30, now))
+            .is_ok()
+    );
+    assert!(
+        verifier
+            .authenticate_token(&sign_times(now + 600, now + 30))
+            .is_ok()
+    );
     assert_eq!(
         rejection(&verifier, &sign_times(now - 120, now - 600)),
         "invalid token: ExpiredSignature"
@@ -308,7 +422,10 @@ fn leeway_applied() {
 fn token_over_limit_rejected() {
     let verifier = verifier(&pem_settings());
     let token = "a".repeat(MAX_AUTHORIZATION_BYTES + 1);
-    assert_eq!(rejection(&verifier, &token), "invalid token: longer than 8 KiB");
+    assert_eq!(
+        rejection(&verifier, &token),
+        "invalid token: longer than 8 KiB"
+    );
 }
 
 #[test]
@@ -332,11 +449,16 @@ fn payload_errors_hide_values() {
 
 #[test]
 fn missing_sources_rejected() {
-    let error = TokenVerifier::from_settings(&AuthSettings::default(), &[]).err().unwrap();
-    assert!(matches!(error, KeyError::NoKeys), "{error}");
-    let error = TokenVerifier::from_settings(&AuthSettings::default(), &[json!({"kty": "oct", "k": "AA"})])
+    let error = TokenVerifier::from_settings(&AuthSettings::default(), &[])
         .err()
         .unwrap();
+    assert!(matches!(error, KeyError::NoKeys), "{error}");
+    let error = TokenVerifier::from_settings(
+        &AuthSettings::default(),
+        &[json!({"kty": "oct", "k": "AA"})],
+    )
+    .err()
+    .unwrap();
     assert!(matches!(error, KeyError::NoKeys), "{error}");
 }
 
@@ -349,7 +471,10 @@ fn invalid_jwks_file_rejected() {
     std::fs::write(&not_json, "{").unwrap();
     let cases = [
         (only_hmac, "no usable signing key"),
-        (not_json, "not JSON: EOF while parsing an object at line 1 column 1"),
+        (
+            not_json,
+            "not JSON: EOF while parsing an object at line 1 column 1",
+        ),
     ];
     for (path, reason) in cases {
         let settings = AuthSettings {
@@ -374,10 +499,15 @@ fn closed_port() -> u16 {
 fn unreachable_jwks_url_alone_fails() {
     let port = closed_port();
     let settings = AuthSettings {
-        jwks_url: Some(format!("http://user:secret@127.0.0.1:{port}/certs?token=abc")),
+        jwks_url: Some(format!(
+            "http://user:secret@127.0.0.1:{port}/certs?token=abc"
+        )),
         ..AuthSettings::default()
     };
-    let message = TokenVerifier::from_settings(&settings, &[]).err().unwrap().to_string();
+    let message = TokenVerifier::from_settings(&settings, &[])
+        .err()
+        .unwrap()
+        .to_string();
     let prefix = format!("cannot load the JWKS at http://127.0.0.1:{port}/certs: request failed: ");
     assert!(message.starts_with(&prefix), "{message}");
     assert!(
@@ -411,7 +541,10 @@ fn jwks_url_scheme_checked() {
             jwks_url: Some(url.to_owned()),
             ..pem_settings()
         };
-        let message = TokenVerifier::from_settings(&settings, &[]).err().unwrap().to_string();
+        let message = TokenVerifier::from_settings(&settings, &[])
+            .err()
+            .unwrap()
+            .to_string();
         assert_eq!(message, format!("invalid auth.jwks_url: {reason}"), "{url}");
     }
 }

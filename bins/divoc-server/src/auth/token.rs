@@ -106,13 +106,13 @@ pub(super) fn algorithm_name(algorithm: Algorithm) -> &'static str {
         Algorithm::PS384 => "PS384",
         Algorithm::PS512 => "PS512",
         Algorithm::EdDSA => "EdDSA",
-        // `Algorithm` is non-exhaustive; `accepted_algorithm` never returns another variant.
+        // `Algorithm` is non-exhaustive, but `accepted_algorithm` returns none of the others.
         _ => "(unknown)",
     }
 }
 
-/// Maps a JWK `alg` value to an asymmetric signature algorithm; `None` for
-/// every other value, HMAC and encryption algorithms included.
+/// Maps a JWK `alg` value to an asymmetric signature algorithm. Returns `None`
+/// for every other value, HMAC and encryption algorithms included.
 pub(super) fn signature_algorithm(name: &str) -> Option<Algorithm> {
     match name {
         "HS256" | "HS384" | "HS512" => None,
@@ -157,15 +157,27 @@ mod tests {
             ),
             (format!("!!.{payload}.c2ln"), "header is not base64url"),
             (format!(".{payload}.c2ln"), "header is not base64url"),
-            (format!("{header}=.{payload}.c2ln"), "header is not base64url"),
+            (
+                format!("{header}=.{payload}.c2ln"),
+                "header is not base64url",
+            ),
             (
                 format!("{}.{payload}.c2ln", encode("[1]")),
                 "header is not a JSON object",
             ),
             (format!("{header}.{payload}."), "empty signature"),
-            (format!("{header}.{payload}.c2l*"), "signature is not base64url"),
-            (format!("{header}.{payload}.a"), "signature is not base64url"),
-            (format!("{header}.pay+load.c2ln"), "payload is not base64url"),
+            (
+                format!("{header}.{payload}.c2l*"),
+                "signature is not base64url",
+            ),
+            (
+                format!("{header}.{payload}.a"),
+                "signature is not base64url",
+            ),
+            (
+                format!("{header}.pay+load.c2ln"),
+                "payload is not base64url",
+            ),
             (format!("{header}..c2ln"), "payload is not base64url"),
             (token(r#"{"typ":"JWT"}"#), "header has no alg"),
             (token(r#"{"alg":256}"#), "alg is not a string"),

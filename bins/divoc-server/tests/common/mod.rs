@@ -378,3 +378,38 @@ impl Server {
         assert!(status.success(), "import failed: {status}");
     }
 }
+
+impl Keys {
+    /// Signs a token with `alg` and the key in `private_file` (RSA, EC or
+    /// Ed25519 PEM), with `kid` in the header when given.
+    pub fn sign_with_kid(
+        private_file: &str,
+        alg: Algorithm,
+        kid: Option<&str>,
+        claims: &Value,
+    ) -> String {
+        let pem = Keys::read(private_file);
+        let key = match alg {
+            Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(&pem).unwrap(),
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem).unwrap(),
+            _ => EncodingKey::from_rsa_pem(&pem).unwrap(),
+        };
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    /// Returns the public JWK of the key in `private_file`, for `alg`, with `kid`.
+    pub fn public_jwk(private_file: &str, alg: Algorithm, kid: &str) -> Value {
+        let pem = Keys::read(private_file);
+        let key = match alg {
+            Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(&pem).unwrap(),
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem).unwrap(),
+            _ => EncodingKey::from_rsa_pem(&pem).unwrap(),
+        };
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, alg).unwrap();
+        let mut jwk = serde_json::to_value(jwk).unwrap();
+        jwk["kid"] = json!(kid);
+        jwk
+    }
+}
