@@ -79,7 +79,13 @@ pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
 /// `integer`, `floating point`, `boolean`, `char` and `variant` become `` `…` ``.
 /// Backtick-quoted field names, as in "missing field `certificateId`", stay.
 pub(crate) fn redact_values(message: &str) -> String {
-    const VALUE_KINDS: [&str; 5] = ["integer ", "floating point ", "boolean ", "char ", "variant "];
+    const VALUE_KINDS: [&str; 5] = [
+        "integer ",
+        "floating point ",
+        "boolean ",
+        "char ",
+        "variant ",
+    ];
     let mut out = String::with_capacity(message.len());
     let mut chars = message.char_indices().peekable();
     while let Some((index, c)) = chars.next() {
@@ -95,7 +101,10 @@ pub(crate) fn redact_values(message: &str) -> String {
                     }
                 }
             }
-            '`' if VALUE_KINDS.iter().any(|kind| message[..index].ends_with(kind)) => {
+            '`' if VALUE_KINDS
+                .iter()
+                .any(|kind| message[..index].ends_with(kind)) =>
+            {
                 out.push_str("`…`");
                 for (_, inner) in chars.by_ref() {
                     if inner == '`' {
@@ -116,14 +125,19 @@ mod tests {
     #[test]
     fn redaction_keeps_field_names() {
         assert_eq!(
-            redact_values("invalid type: integer `9000000099`, expected a string at line 1 column 5"),
+            redact_values(
+                "invalid type: integer `9000000099`, expected a string at line 1 column 5"
+            ),
             "invalid type: integer `…`, expected a string at line 1 column 5"
         );
         assert_eq!(
             redact_values(r#"invalid type: string "Hidden \"Name\"", expected u32"#),
             r#"invalid type: string "…", expected u32"#
         );
-        assert_eq!(redact_values("missing field `certificateId`"), "missing field `certificateId`");
+        assert_eq!(
+            redact_values("missing field `certificateId`"),
+            "missing field `certificateId`"
+        );
         assert_eq!(
             redact_values("unknown variant `none`, expected `RS256`"),
             "unknown variant `…`, expected `RS256`"

@@ -64,7 +64,10 @@ pub fn parse_export(text: &str) -> Result<Vec<ExportItem>, ModelError> {
     let values = if trimmed.starts_with('[') {
         let values: Vec<Value> =
             serde_json::from_str(trimmed).map_err(|error| ModelError::Export {
-                reason: format!("the JSON array could not be read: {}", redact_values(&error.to_string())),
+                reason: format!(
+                    "the JSON array could not be read: {}",
+                    redact_values(&error.to_string())
+                ),
             })?;
         values.into_iter().map(|value| (None, value)).collect()
     } else {
@@ -88,15 +91,21 @@ pub fn parse_export(text: &str) -> Result<Vec<ExportItem>, ModelError> {
 /// Rejects a file that holds two certificate records with one `certificateId`,
 /// because only one of them could be stored and nothing says which is right.
 fn reject_duplicate_certificates(items: &[ExportItem]) -> Result<(), ModelError> {
-    let mut first_positions: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut first_positions: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::new();
     for item in items {
         if let ExportEntry::Certificate { record, .. } = &item.entry
             && let Some(first) = first_positions.insert(&record.certificate_id, item.position)
         {
             return Err(ModelError::Record {
-                record: format!("record {} (certificateId {})", item.position, record.certificate_id),
+                record: format!(
+                    "record {} (certificateId {})",
+                    item.position, record.certificate_id
+                ),
                 field: "certificateId".to_owned(),
-                reason: format!("duplicate of record {first}; each certificate may appear once per file"),
+                reason: format!(
+                    "duplicate of record {first}; each certificate may appear once per file"
+                ),
             });
         }
     }
@@ -143,7 +152,11 @@ fn json_lines(text: &str) -> Result<Vec<(Option<&'static str>, Value)>, ModelErr
             continue;
         }
         let value = serde_json::from_str(line).map_err(|error| ModelError::Export {
-            reason: format!("line {} is not a JSON object: {}", index + 1, redact_values(&error.to_string())),
+            reason: format!(
+                "line {} is not a JSON object: {}",
+                index + 1,
+                redact_values(&error.to_string())
+            ),
         })?;
         values.push((None, value));
     }

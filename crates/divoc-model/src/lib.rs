@@ -45,6 +45,6 @@ pub use credential::{
     VaccinationDate, Verifier, parse_calendar_date, parse_vaccination_date,
 };
 pub use error::ModelError;
-pub use ids::{MAX_ID_BYTES, check_id};
 pub use export::{CERTIFICATE_ENTITY, ExportEntry, ExportItem, REVOCATION_ENTITY, parse_export};
+pub use ids::{MAX_ID_BYTES, check_id};
 pub use record::{RegistryRecord, RevocationRecord};

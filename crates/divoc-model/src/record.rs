@@ -93,7 +93,10 @@ impl RegistryRecord {
             reason: reason.to_owned(),
         };
         let Some(evidence) = credential.evidence.first() else {
-            return Err(invalid("evidence", "no vaccination event: the list is empty or missing"));
+            return Err(invalid(
+                "evidence",
+                "no vaccination event: the list is empty or missing",
+            ));
         };
         if let Some(date) = non_blank(evidence.date.as_deref())
             && parse_vaccination_date(date).is_none()
@@ -104,9 +107,18 @@ impl RegistryRecord {
             ));
         }
         let calendar_dates = [
-            ("evidence[0].effectiveStart", evidence.effective_start.as_deref()),
-            ("evidence[0].effectiveUntil", evidence.effective_until.as_deref()),
-            ("credentialSubject.dob", credential.credential_subject.dob.as_deref()),
+            (
+                "evidence[0].effectiveStart",
+                evidence.effective_start.as_deref(),
+            ),
+            (
+                "evidence[0].effectiveUntil",
+                evidence.effective_until.as_deref(),
+            ),
+            (
+                "credentialSubject.dob",
+                credential.credential_subject.dob.as_deref(),
+            ),
         ];
         for (path, value) in calendar_dates {
             if let Some(date) = non_blank(value)

@@ -261,7 +261,9 @@ fn ids_follow_service_rules() {
         let error = parse_export(&json!([record]).to_string()).unwrap_err();
         assert_eq!(
             error.to_string(),
-            format!("record 1 (certificateId 100000001): field `preEnrollmentCode` is invalid: not a valid id: {rule}")
+            format!(
+                "record 1 (certificateId 100000001): field `preEnrollmentCode` is invalid: not a valid id: {rule}"
+            )
         );
     }
 }
@@ -269,13 +271,32 @@ fn ids_follow_service_rules() {
 #[test]
 fn unparseable_dates_rejected() {
     let cases = [
-        ("evidence", "date", "Hidden Name 9000000055", "evidence[0].date", "not an RFC 3339 timestamp, a timestamp without offset or a YYYY-MM-DD date"),
-        ("evidence", "effectiveUntil", "next year", "evidence[0].effectiveUntil", "not a YYYY-MM-DD date"),
-        ("credentialSubject", "dob", "21/04/1987", "credentialSubject.dob", "not a YYYY-MM-DD date"),
+        (
+            "evidence",
+            "date",
+            "Hidden Name 9000000055",
+            "evidence[0].date",
+            "not an RFC 3339 timestamp, a timestamp without offset or a YYYY-MM-DD date",
+        ),
+        (
+            "evidence",
+            "effectiveUntil",
+            "next year",
+            "evidence[0].effectiveUntil",
+            "not a YYYY-MM-DD date",
+        ),
+        (
+            "credentialSubject",
+            "dob",
+            "21/04/1987",
+            "credentialSubject.dob",
+            "not a YYYY-MM-DD date",
+        ),
     ];
     for (section, field, value, path, reason) in cases {
         let mut record = certificate_record("100000001", json!(1));
-        let mut credential: Value = serde_json::from_str(record["certificate"].as_str().unwrap()).unwrap();
+        let mut credential: Value =
+            serde_json::from_str(record["certificate"].as_str().unwrap()).unwrap();
         if section == "evidence" {
             credential["evidence"][0][field] = json!(value);
         } else {
@@ -285,7 +306,9 @@ fn unparseable_dates_rejected() {
         let error = parse_export(&json!([record]).to_string()).unwrap_err();
         assert_eq!(
             error.to_string(),
-            format!("record 1 (certificateId 100000001): field `certificate: {path}` is invalid: {reason}")
+            format!(
+                "record 1 (certificateId 100000001): field `certificate: {path}` is invalid: {reason}"
+            )
         );
     }
 }
@@ -301,16 +324,25 @@ fn errors_hold_no_values() {
     );
 
     let mut record = certificate_record("100000001", json!(1));
-    let mut credential: Value = serde_json::from_str(record["certificate"].as_str().unwrap()).unwrap();
+    let mut credential: Value =
+        serde_json::from_str(record["certificate"].as_str().unwrap()).unwrap();
     credential["credentialSubject"]["name"] = json!(["Hidden Name"]);
     record["certificate"] = json!(credential.to_string());
-    let error = parse_export(&json!([record]).to_string()).unwrap_err().to_string();
+    let error = parse_export(&json!([record]).to_string())
+        .unwrap_err()
+        .to_string();
     assert!(!error.contains("Hidden"), "{error}");
     assert!(error.contains("expected a string, found a list"), "{error}");
 }
 
 #[test]
 fn huge_dose_reported_by_value() {
-    let error = parse_export(&json!([certificate_record("100000001", json!(1e30))]).to_string()).unwrap_err();
-    assert!(error.to_string().contains("dose number 1e+30 is out of range"), "{error}");
+    let error = parse_export(&json!([certificate_record("100000001", json!(1e30))]).to_string())
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("dose number 1e+30 is out of range"),
+        "{error}"
+    );
 }

@@ -1,8 +1,9 @@
 //! State of the built-in citizen login: one-time-password challenges and
 //! fixed-window rate-limit counters.
 //!
-//! Every method is a single statement, so several server processes that share
-//! one database see consistent counts without a lock of their own.
+//! Every method that changes a count, an attempt or a challenge is one
+//! statement, so several server processes that share one database see
+//! consistent counts without a lock of their own.
 
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use crate::{Store, StoreError};
 pub struct OtpChallenge {
     /// Mobile number the code was issued for.
     pub mobile: String,
-    /// Keyed hash of the code; the code itself is never stored.
+    /// Keyed hash of the code. The code itself is never stored.
     pub code_hash: String,
     /// When the code was issued, with microsecond precision.
     pub created_at: DateTime<Utc>,
@@ -242,8 +243,8 @@ impl Store {
         })
     }
 
-    /// Deletes challenges that expired before `now` and rate-limit buckets whose
-    /// window of length `window` ended before `now`.
+    /// Deletes, in one transaction, challenges that expired at or before `now`
+    /// and rate-limit buckets whose window of length `window` ended by `now`.
     ///
     /// # Errors
     ///

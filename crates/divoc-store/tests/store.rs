@@ -735,11 +735,18 @@ fn duplicate_keys_last_entry_wins(db: &TestDb) {
          field `certificateId` is invalid: \
          duplicate of record 1; each certificate may appear once per file"
     );
-    assert!(db.store.certificates_by_beneficiary("BEN-I").expect("lookup").is_empty());
+    assert!(
+        db.store
+            .certificates_by_beneficiary("BEN-I")
+            .expect("lookup")
+            .is_empty()
+    );
 
     // ... while items built by a caller keep the last entry of a repeated key.
-    let first = parse_export(&export(&[certificate("BEN-I", "9101", "9000000010", 1)])).expect("valid");
-    let mut second = parse_export(&export(&[certificate("BEN-I", "9101", "9000000010", 1)])).expect("valid");
+    let first =
+        parse_export(&export(&[certificate("BEN-I", "9101", "9000000010", 1)])).expect("valid");
+    let mut second =
+        parse_export(&export(&[certificate("BEN-I", "9101", "9000000010", 1)])).expect("valid");
     if let ExportEntry::Certificate { record, .. } = &mut second[0].entry {
         record.name = Some("Second Name".to_owned());
     }

@@ -18,7 +18,8 @@ use super::sms::{SmsSender, render_message};
 /// Worker threads that check numbers and send messages.
 const WORKERS: usize = 4;
 
-/// Codes waiting for a worker; a request that finds the queue full gets 503.
+/// Maximum number of codes waiting for a worker. A request that finds the queue
+/// full gets 503.
 const QUEUE_CAPACITY: usize = 1024;
 
 /// Seconds between purges of expired challenges and ended rate-limit windows.
@@ -31,7 +32,7 @@ struct Job {
     mobile_reference: String,
 }
 
-/// What the workers share.
+/// State shared by the workers.
 struct WorkerContext {
     store: Store,
     sender: Box<dyn SmsSender>,
@@ -126,7 +127,7 @@ fn deliver(context: &WorkerContext, job: &Job) {
             tracing::error!(
                 %error,
                 mobile.reference = %job.mobile_reference,
-                "cannot check the certificates of a mobile number; code not sent"
+                "certificate check by mobile number failed; code not sent"
             );
             return;
         }
@@ -143,7 +144,9 @@ fn deliver(context: &WorkerContext, job: &Job) {
         .sender
         .send(&job.mobile, &text, &job.mobile_reference)
     {
-        Ok(()) => tracing::info!(mobile.reference = %job.mobile_reference, "code sent"),
+        Ok(()) => {
+            tracing::info!(mobile.reference = %job.mobile_reference, "code handed to the SMS sender")
+        }
         Err(error) => tracing::error!(
             %error,
             mobile.reference = %job.mobile_reference,
@@ -152,7 +155,8 @@ fn deliver(context: &WorkerContext, job: &Job) {
     }
 }
 
-/// Deletes expired challenges and ended rate-limit windows at most once a minute.
+/// Deletes expired challenges and ended rate-limit windows after a job, at most
+/// once a minute per process.
 fn purge_if_due(context: &WorkerContext) {
     let now = chrono::Utc::now();
     let last = context.last_purge.load(Ordering::Relaxed);
@@ -174,6 +178,6 @@ fn purge_if_due(context: &WorkerContext) {
             rate_limits = purge.rate_limits,
             "purged expired citizen login state"
         ),
-        Err(error) => tracing::warn!(%error, "cannot purge expired citizen login state"),
+        Err(error) => tracing::warn!(%error, "failed to purge expired citizen login state"),
     }
 }

@@ -17,24 +17,24 @@ use super::pepper::{generate_code, is_code_format};
 /// Largest request body accepted, in bytes.
 const MAX_BODY_BYTES: usize = 4096;
 
-/// Longest part of a rejected value echoed in an error body, in characters.
+/// Maximum length of a rejected value echoed in an error body, in characters.
 const ECHO_LIMIT: usize = 64;
 
 /// Seconds a client is asked to wait when the store or the SMS queue is busy.
 const BUSY_RETRY_SECONDS: u64 = 5;
 
 /// The one message for a wrong, expired, used or unknown code, so that a
-/// response never tells which of these it was.
+/// response never reveals which of these it was.
 const INVALID_CODE_MESSAGE: &str = "the code is wrong, expired or already used; request a new code";
 
-/// Which limit a request ran into.
+/// Rate limit that rejected a request.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum LimitScope {
     Mobile,
     Address,
 }
 
-/// An error of the citizen login routes, answered as JSON.
+/// An error of the citizen login routes, returned as JSON.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum OtpApiError {
     /// A body that is not the expected JSON: 400.
@@ -59,7 +59,7 @@ pub(super) enum OtpApiError {
     /// The SMS queue is full: 503.
     #[error("SMS queue full")]
     QueueFull,
-    /// The store is not answering: 503.
+    /// The store is unavailable: 503.
     #[error("store unavailable: {0}")]
     Unavailable(String),
     /// Any other failure: 500.
@@ -132,7 +132,7 @@ impl ResponseError for OtpApiError {
             }),
             OtpApiError::Unavailable(_) => json!({
                 "error": "store_unavailable",
-                "message": "the certificate store is not answering; retry later",
+                "message": "the certificate store is unavailable; retry later",
             }),
             OtpApiError::Internal(_) => {
                 json!({"error": "internal", "message": "internal error; see the server log"})
@@ -263,12 +263,12 @@ pub(super) async fn jwks(otp: web::Data<OtpService>) -> HttpResponse {
         .json(json!({"keys": [otp.signer.public_jwk()]}))
 }
 
-/// Answers 405 on the POST routes.
+/// Returns 405 for methods other than POST.
 pub(super) async fn post_only() -> Result<HttpResponse, OtpApiError> {
     Err(OtpApiError::MethodNotAllowed { allowed: "POST" })
 }
 
-/// Answers 405 on the JWKS route.
+/// Returns 405 for methods other than GET and HEAD.
 pub(super) async fn get_only() -> Result<HttpResponse, OtpApiError> {
     Err(OtpApiError::MethodNotAllowed {
         allowed: "GET, HEAD",
@@ -329,15 +329,13 @@ impl OtpService {
         let claims = CitizenClaims {
             iss: &self.issuer,
             sub: &subject,
-            aud: self.audience.as_deref(),
             preferred_username: mobile,
             iat: issued_at,
             exp: issued_at.saturating_add(token_ttl),
         };
-        let token = self
-            .signer
-            .sign(&claims)
-            .map_err(|error| OtpApiError::Internal(format!("cannot sign a citizen token: {error}")))?;
+        let token = self.signer.sign(&claims).map_err(|error| {
+            OtpApiError::Internal(format!("cannot sign a citizen token: {error}"))
+        })?;
         tracing::info!(subject = %subject, "citizen token issued");
         Ok(token)
     }
@@ -350,7 +348,7 @@ async fn read_json(payload: web::Payload) -> Result<Value, OtpApiError> {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(error)) => {
             return Err(OtpApiError::BadRequest {
-                message: format!("cannot read the request body: {error}"),
+                message: format!("failed to read the request body: {error}"),
                 value: None,
             });
         }
@@ -390,11 +388,7 @@ fn code_field(body: &Value) -> Result<String, OtpApiError> {
     Ok(value.to_owned())
 }
 
-fn string_field<'a>(
-    body: &'a Value,
-    name: &str,
-    expected: &str,
-) -> Result<&'a str, OtpApiError> {
+fn string_field<'a>(body: &'a Value, name: &str, expected: &str) -> Result<&'a str, OtpApiError> {
     let Value::Object(fields) = body else {
         return Err(OtpApiError::BadRequest {
             message: "expected a JSON object".to_owned(),
@@ -447,7 +441,14 @@ mod tests {
             let body = json!({"mobile": valid});
             assert_eq!(mobile_field(&body).unwrap(), valid);
         }
-        for invalid in ["900000000", "1234567890123456", "+", "90000 00001", "++9000000001", ""] {
+        for invalid in [
+            "900000000",
+            "1234567890123456",
+            "+",
+            "90000 00001",
+            "++9000000001",
+            "",
+        ] {
             let body = json!({"mobile": invalid});
             assert!(mobile_field(&body).is_err(), "{invalid:?}");
         }

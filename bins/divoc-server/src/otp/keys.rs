@@ -32,8 +32,6 @@ pub(super) struct TokenSigner {
 pub(super) struct CitizenClaims<'a> {
     pub iss: &'a str,
     pub sub: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<&'a str>,
     pub preferred_username: &'a str,
     pub iat: i64,
     pub exp: i64,
@@ -54,7 +52,7 @@ impl TokenSigner {
         })
     }
 
-    /// Parses a PKCS#8 PEM private key; the error says what is wrong with it.
+    /// Parses a PKCS#8 PEM private key. The error describes what is wrong with it.
     pub(super) fn from_pem(pem: &str, key_id: Option<&str>) -> Result<Self, String> {
         let (algorithm, encoding_key, secret, public_members) =
             if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
@@ -76,7 +74,12 @@ impl TokenSigner {
                     "x": URL_SAFE_NO_PAD.encode(x),
                     "y": URL_SAFE_NO_PAD.encode(y),
                 });
-                (Algorithm::ES256, encoding_key, key.to_bytes().into(), members)
+                (
+                    Algorithm::ES256,
+                    encoding_key,
+                    key.to_bytes().into(),
+                    members,
+                )
             } else {
                 return Err("not a PKCS#8 PEM private key of type Ed25519 or EC P-256 \
                             (make one with `openssl genpkey -algorithm ed25519`)"
@@ -141,8 +144,8 @@ fn algorithm_name(algorithm: Algorithm) -> &'static str {
 
 /// Computes the RFC 7638 thumbprint: the unpadded base64url SHA-256 of the
 /// required public members, sorted by name, as JSON without spaces.
-/// `members` holds exactly those members; serde_json keeps insertion order
-/// here, so they are inserted already sorted.
+/// `members` contains exactly those members, inserted in sorted order, and the
+/// workspace builds serde_json with `preserve_order`, so they stay sorted.
 fn thumbprint(members: &Value) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(members.to_string().as_bytes()))
 }
@@ -157,7 +160,10 @@ pub(super) fn ensure_development_key(path: &Path) -> Result<(), OtpError> {
         && !folder.as_os_str().is_empty()
     {
         fs::create_dir_all(folder).map_err(|error| {
-            OtpError::Key(format!("cannot create folder {}: {error}", folder.display()))
+            OtpError::Key(format!(
+                "cannot create folder {}: {error}",
+                folder.display()
+            ))
         })?;
     }
     let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
@@ -216,7 +222,10 @@ mod tests {
         assert_eq!(jwk["crv"], "Ed25519");
         assert_eq!(jwk["alg"], "EdDSA");
         assert_eq!(jwk["use"], "sig");
-        assert_eq!(signer.key_id(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            signer.key_id(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     #[test]
@@ -242,9 +251,12 @@ mod tests {
 
     #[test]
     fn other_pem_is_rejected() {
-        let error = TokenSigner::from_pem("-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n", None)
-            .err()
-            .unwrap();
+        let error = TokenSigner::from_pem(
+            "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
+            None,
+        )
+        .err()
+        .unwrap();
         assert!(error.starts_with("not a PKCS#8 PEM private key"), "{error}");
     }
 

@@ -3,8 +3,8 @@
 //!
 //! * `POST /certificate/api/citizen/otp` with `{"mobile": "<10 to 15 digits>"}`
 //!   stores a 6-digit code for the number and returns 202. The response is the
-//!   same whether or not any certificate is registered to the number; the SMS
-//!   goes out from a background worker, and only to registered numbers.
+//!   same whether or not any certificate is registered to the number. A
+//!   background worker sends the SMS, and only to registered numbers.
 //! * `POST /certificate/api/citizen/token` with `{"mobile", "otp"}` returns a
 //!   signed JWT (200) or one generic 401 for a wrong, expired, used or unknown code.
 //! * `GET /.well-known/jwks.json` publishes the key that verifies the tokens.
@@ -13,15 +13,18 @@
 //! ES256). Their claims are `iss` (`otp.issuer`), `sub`
 //! (`citizen:` and a keyed hash of the number, so audit rows do not hold the
 //! number), `preferred_username` (the number, which the certificate routes
-//! match), `iat`, `exp`, `aud` when `auth.audience` is set, and no roles.
+//! match), `iat` and `exp`, and no roles.
 //!
 //! Codes are stored only as an HMAC-SHA256 keyed with a pepper derived from the
 //! signing key, so every process that shares the store must also share the key.
 //! A code is valid for `otp.code_ttl_seconds`, is used once, and is void after
 //! `otp.max_attempts` attempts. Challenges and rate-limit counters live in the
-//! store, so several processes enforce the same limits.
+//! store, so several processes enforce the same limits. The per-address limit
+//! counts the TCP peer address (IPv6 by /64). Behind a reverse proxy that is the
+//! proxy's address for every client, so raise `otp.max_requests_per_ip` there or
+//! limit at the proxy.
 //!
-//! Logs never hold a mobile number, a code or a token; they carry a keyed-hash
+//! Logs never contain a mobile number, a code or a token. They carry a keyed-hash
 //! reference to the number instead. The one exception is the development
 //! sender, used when `sms.url` is unset: it writes each message, code included,
 //! to the log and warns at startup that this is for development only.
@@ -62,7 +65,7 @@ pub enum OtpError {
     Setting {
         /// Setting name, such as `sms.url`.
         name: &'static str,
-        /// What is wrong and what is expected.
+        /// Description of the problem and of the expected value.
         reason: String,
     },
     /// A worker thread could not be started.
@@ -88,7 +91,6 @@ pub struct OtpService {
     dispatcher: Dispatcher,
     limits: Limits,
     issuer: String,
-    audience: Option<String>,
 }
 
 impl OtpService {
@@ -113,11 +115,12 @@ impl OtpService {
         })?;
         let signer = TokenSigner::from_pem_file(key_path, otp.key_id.as_deref())?;
         check_message_template(&settings.sms.message)?;
-        let sender: Box<dyn SmsSender> = match settings.sms.url.as_deref() {
-            Some(url) if !url.trim().is_empty() => {
-                Box::new(HttpGateway::from_settings(url.trim(), &settings.sms)?)
-            }
-            _ => Box::new(DevelopmentLog::new()),
+        let (sender, delivery): (Box<dyn SmsSender>, &str) = match settings.sms.url.as_deref() {
+            Some(url) if !url.trim().is_empty() => (
+                Box::new(HttpGateway::from_settings(url.trim(), &settings.sms)?),
+                "gateway",
+            ),
+            _ => (Box::new(DevelopmentLog::new()), "log"),
         };
         let dispatcher = Dispatcher::start(
             store.clone(),
@@ -132,7 +135,7 @@ impl OtpService {
         tracing::info!(
             kid = %signer.key_id(),
             alg = signer.algorithm_name(),
-            sms = if settings.sms.url.is_some() { "gateway" } else { "log" },
+            sms = delivery,
             "citizen login enabled"
         );
         Ok(Some(OtpService {
@@ -142,7 +145,6 @@ impl OtpService {
             dispatcher,
             limits,
             issuer: otp.issuer.clone(),
-            audience: settings.auth.audience.clone(),
         }))
     }
 

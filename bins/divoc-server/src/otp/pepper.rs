@@ -44,7 +44,7 @@ impl Pepper {
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        // HMAC accepts keys of any length, so this never fails.
+        // HMAC-SHA256 accepts keys of any length, so `new_from_slice` never fails.
         let Ok(mut mac) = HmacSha256::new_from_slice(&self.key) else {
             return [0; 32];
         };
@@ -75,8 +75,8 @@ impl Pepper {
     }
 
     /// Returns a reference to a client address for rate-limit buckets. IPv6
-    /// addresses count by their /64 prefix, because one client usually holds a
-    /// whole /64.
+    /// addresses count by their /64 prefix, because a provider usually assigns a
+    /// whole /64 to one client.
     pub(super) fn address_reference(&self, address: IpAddr) -> String {
         let canonical = match address {
             IpAddr::V4(v4) => v4.to_string(),
@@ -132,7 +132,8 @@ mod tests {
         let mut distinct = codes.clone();
         distinct.sort();
         distinct.dedup();
-        // 50 draws from a million values repeat with probability about 0.1 %.
+        // 50 draws from a million values repeat at least once with probability
+        // about 0.12 %, so two repeats are allowed.
         assert!(distinct.len() >= 48, "{codes:?}");
     }
 
@@ -177,6 +178,9 @@ mod tests {
         assert_ne!(pepper.address_reference(a), pepper.address_reference(c));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
         let plain: IpAddr = "192.0.2.7".parse().unwrap();
-        assert_eq!(pepper.address_reference(mapped), pepper.address_reference(plain));
+        assert_eq!(
+            pepper.address_reference(mapped),
+            pepper.address_reference(plain)
+        );
     }
 }

@@ -11,10 +11,10 @@ use crate::settings::SmsSettings;
 /// Pause before the first retry; each further retry waits twice as long.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
-/// Why a message was not delivered. Holds no mobile number and no code.
+/// Failure to deliver a message. Contains no mobile number and no code.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum SmsError {
-    /// The gateway answered with a status that retrying does not fix (4xx, 3xx).
+    /// The gateway responded with a status that retrying does not fix (4xx, 3xx).
     #[error("the SMS gateway rejected the message with HTTP status {0}")]
     Rejected(u16),
     /// Every attempt failed with a network error, a timeout or a 5xx status.
@@ -22,7 +22,7 @@ pub(super) enum SmsError {
     Exhausted {
         /// Attempts made.
         attempts: u32,
-        /// What the last attempt returned.
+        /// Error or status of the last attempt.
         last: String,
     },
 }
@@ -61,7 +61,10 @@ impl HttpGateway {
         check_body_template(&settings.body)?;
         let headers = parse_headers(&settings.headers)?;
         if settings.timeout_seconds == 0 {
-            return Err(invalid("sms.timeout_seconds", "must be at least 1".to_owned()));
+            return Err(invalid(
+                "sms.timeout_seconds",
+                "must be at least 1".to_owned(),
+            ));
         }
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(settings.timeout_seconds)))
@@ -296,10 +299,7 @@ mod tests {
 
     #[test]
     fn unknown_braces_stay() {
-        assert_eq!(
-            fill("{a} {code} {", &[("code", "1".to_owned())]),
-            "{a} 1 {"
-        );
+        assert_eq!(fill("{a} {code} {", &[("code", "1".to_owned())]), "{a} 1 {");
     }
 
     #[test]
