@@ -77,7 +77,11 @@ fn token() -> String {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys/test-rsa-private.pem");
     let key = EncodingKey::from_rsa_pem(&std::fs::read(fixtures).unwrap()).unwrap();
     let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({"sub": "bench", "exp": now + 86_400});
+    let claims = serde_json::json!({
+        "sub": "bench",
+        "exp": now + 86_400,
+        "realm_access": {"roles": ["api"]},
+    });
     jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap()
 }
 
