@@ -127,19 +127,19 @@ fn hostile_tokens_rejected() {
         (
             "expired beyond the leeway",
             changed(&|claims| claims["exp"] = json!(now - 120)),
-            "invalid token: ExpiredSignature",
+            "invalid token: expired",
         ),
         (
             "nbf beyond the leeway",
             changed(&|claims| claims["nbf"] = json!(now + 3600)),
-            "invalid token: ImmatureSignature",
+            "invalid token: not valid yet (nbf is in the future)",
         ),
         (
             "no exp",
             changed(&|claims| {
                 claims.as_object_mut().unwrap().remove("exp");
             }),
-            "invalid token: Missing required claim: exp",
+            "invalid token: the required claim exp is missing",
         ),
         (
             "wrong iss",
@@ -151,7 +151,7 @@ fn hostile_tokens_rejected() {
             changed(&|claims| {
                 claims.as_object_mut().unwrap().remove("iss");
             }),
-            "invalid token: Missing required claim: iss",
+            "invalid token: the required claim iss is missing",
         ),
         (
             "wrong aud",
@@ -205,18 +205,18 @@ fn hostile_tokens_rejected() {
                 Algorithm::RS256,
                 &provider_claims(),
             ),
-            "invalid token: InvalidSignature",
+            "invalid token: the signature does not verify",
         ),
         (
             "payload changed after signing",
             with_claims(&valid, &tampered_claims),
-            "invalid token: InvalidSignature",
+            "invalid token: the signature does not verify",
         ),
         (
             // 168 characters: a multiple of 4, so the cut part is still valid base64url.
             "signature cut to 126 bytes",
             format!("{head}.{}", &signature[..168]),
-            "invalid token: InvalidSignature",
+            "invalid token: the signature does not verify",
         ),
         (
             "signature cut by one character",
@@ -441,7 +441,7 @@ fn registration_key_tokens_are_citizens() {
     assert_eq!(response.status, 401);
     assert_eq!(
         response.json()["message"],
-        "invalid token: ExpiredSignature"
+        "invalid token: expired"
     );
 
     // Tokens of the identity provider key still need `iss` and `aud`.
@@ -449,7 +449,7 @@ fn registration_key_tokens_are_citizens() {
     assert_eq!(response.status, 401);
     assert_eq!(
         response.json()["message"],
-        "invalid token: Missing required claim: iss"
+        "invalid token: the required claim iss is missing"
     );
     assert_eq!(
         get_pdf(

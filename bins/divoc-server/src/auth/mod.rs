@@ -378,7 +378,7 @@ impl Verifier {
         for claim in &self.provider_required {
             if matches!(claims.get(claim), None | Some(Value::Null)) {
                 return Err(AuthError::Invalid(format!(
-                    "Missing required claim: {claim}"
+                    "the required claim {claim} is missing"
                 )));
             }
         }
@@ -386,10 +386,8 @@ impl Verifier {
     }
 }
 
-/// Message of a token whose signature no candidate key verifies. This and the
-/// other jsonwebtoken error names below are kept from the single-key verifier
-/// because clients match on them.
-const INVALID_SIGNATURE: &str = "InvalidSignature";
+/// Message of a token whose signature no candidate key verifies.
+const INVALID_SIGNATURE: &str = "the signature does not verify";
 
 /// Returns true for errors that mean "not this key", so the next candidate is tried.
 fn is_key_mismatch(error: &JwtError) -> bool {
@@ -408,9 +406,9 @@ fn is_key_mismatch(error: &JwtError) -> bool {
 /// messages can contain them, so a JSON error gets a fixed text.
 fn describe(error: &JwtError) -> String {
     match error.kind() {
-        ErrorKind::ExpiredSignature => "ExpiredSignature".to_owned(),
-        ErrorKind::ImmatureSignature => "ImmatureSignature".to_owned(),
-        ErrorKind::MissingRequiredClaim(claim) => format!("Missing required claim: {claim}"),
+        ErrorKind::ExpiredSignature => "expired".to_owned(),
+        ErrorKind::ImmatureSignature => "not valid yet (nbf is in the future)".to_owned(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the required claim {claim} is missing"),
         ErrorKind::InvalidIssuer => "issuer mismatch".to_owned(),
         ErrorKind::InvalidAudience => "audience mismatch".to_owned(),
         ErrorKind::InvalidClaimFormat(claim) => format!("claim {claim} has an invalid format"),

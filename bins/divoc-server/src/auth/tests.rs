@@ -152,11 +152,11 @@ fn kid_rules_rejections() {
                 Some("jwks-rsa-1"),
                 &claims(),
             ),
-            "invalid token: InvalidSignature",
+            "invalid token: the signature does not verify",
         ),
         (
             sign("other-rsa-private.pem", Algorithm::RS256, None, &claims()),
-            "invalid token: InvalidSignature",
+            "invalid token: the signature does not verify",
         ),
         (
             sign("jwks-p384-private.pem", Algorithm::ES384, None, &claims()),
@@ -310,7 +310,7 @@ fn registration_token_is_citizen() {
     );
     assert_eq!(
         rejection(&verifier, &token),
-        "invalid token: ExpiredSignature"
+        "invalid token: expired"
     );
 }
 
@@ -345,7 +345,7 @@ fn issuer_and_audience_checked() {
         ),
         (
             json!({"iss": null}),
-            "invalid token: Missing required claim: iss",
+            "invalid token: the required claim iss is missing",
         ),
         (
             json!({"aud": "account"}),
@@ -357,19 +357,19 @@ fn issuer_and_audience_checked() {
         ),
         (
             json!({"aud": null}),
-            "invalid token: Missing required claim: aud",
+            "invalid token: the required claim aud is missing",
         ),
         (
             json!({"iss": null, "aud": null}),
-            "invalid token: Missing required claim: iss",
+            "invalid token: the required claim iss is missing",
         ),
         (
             json!({"exp": null}),
-            "invalid token: Missing required claim: exp",
+            "invalid token: the required claim exp is missing",
         ),
         (
             json!({"exp": "tomorrow"}),
-            "invalid token: Missing required claim: exp",
+            "invalid token: the required claim exp is missing",
         ),
         (
             json!({"nbf": "now"}),
@@ -410,11 +410,11 @@ fn leeway_applied() {
     );
     assert_eq!(
         rejection(&verifier, &sign_times(now - 120, now - 600)),
-        "invalid token: ExpiredSignature"
+        "invalid token: expired"
     );
     assert_eq!(
         rejection(&verifier, &sign_times(now + 600, now + 120)),
-        "invalid token: ImmatureSignature"
+        "invalid token: not valid yet (nbf is in the future)"
     );
 }
 
