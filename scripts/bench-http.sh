@@ -31,17 +31,7 @@ server=$!
 for _ in $(seq 100); do grep -q 'bind=127.0.0.1:' "$work/log" && break; sleep 0.1; done
 port=$(grep -o 'bind=127.0.0.1:[0-9]*' "$work/log" | head -n 1 | cut -d: -f2)
 
-token=$(python3 - <<'PY'
-import base64, json, subprocess, time
-def b64(data): return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-header = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-claims = b64(json.dumps({"sub": "bench", "exp": int(time.time()) + 3600,
-                         "realm_access": {"roles": ["api"]}}).encode())
-signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", "fixtures/keys/test-rsa-private.pem"],
-                           input=f"{header}.{claims}".encode(), capture_output=True, check=True).stdout
-print(f"{header}.{claims}.{b64(signature)}")
-PY
-)
+token=$(python3 scripts/dev-token.py api)
 
 cat > "$work/cycle.lua" <<'LUA'
 -- Cycles through the sample beneficiaries that have a certificate.

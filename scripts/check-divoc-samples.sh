@@ -25,16 +25,7 @@ export DIVOC__SERVER__BIND=127.0.0.1:0
 server=$!
 for _ in $(seq 100); do grep -q 'bind=127.0.0.1:' "$work/log" && break; sleep 0.1; done
 port=$(grep -o 'bind=127.0.0.1:[0-9]*' "$work/log" | head -n 1 | cut -d: -f2)
-token=$(python3 - <<'PY'
-import base64, json, subprocess, time
-def b64(data): return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-header = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-claims = b64(json.dumps({"sub": "samples-check", "exp": int(time.time()) + 600}).encode())
-signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", "fixtures/keys/test-rsa-private.pem"],
-                           input=f"{header}.{claims}".encode(), capture_output=True, check=True).stdout
-print(f"{header}.{claims}.{b64(signature)}")
-PY
-)
+token=$(python3 scripts/dev-token.py api)
 
 stored_certificate() {
     python3 -c 'import json,sys; print(next(r["certificate"] for r in json.load(open(sys.argv[1])) if r["certificateId"] == sys.argv[2]), end="")' "$records" "$1"

@@ -80,17 +80,7 @@ open(out + ".count", "w").write(str(len(entries)))
 PY
 records=$(cat "$work/ids.count")
 
-token=$(python3 - <<'PY'
-import base64, json, subprocess, time
-def b64(data): return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-header = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-claims = b64(json.dumps({"sub": "load-test", "exp": int(time.time()) + 7200,
-                         "realm_access": {"roles": ["api"]}}).encode())
-signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", "fixtures/keys/test-rsa-private.pem"],
-                           input=f"{header}.{claims}".encode(), capture_output=True, check=True).stdout
-print(f"{header}.{claims}.{b64(signature)}")
-PY
-)
+token=$(python3 scripts/dev-token.py api)
 
 table=$work/table.md
 {
