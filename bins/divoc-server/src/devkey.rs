@@ -107,8 +107,8 @@ impl DevKey {
     }
 }
 
-/// Writes a private key readable by its owner only.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Writes a new file readable by its owner only; fails if it exists.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -220,7 +220,8 @@ pub fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn truncate(value: &str) -> String {
+/// Cuts an echoed value to [`ECHO_LIMIT`] characters, marking the cut with `…`.
+pub fn truncate(value: &str) -> String {
     if value.chars().count() <= ECHO_LIMIT {
         return value.to_owned();
     }

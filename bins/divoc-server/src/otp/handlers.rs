@@ -13,12 +13,10 @@ use serde_json::{Value, json};
 use super::OtpService;
 use super::keys::CitizenClaims;
 use super::pepper::{generate_code, is_code_format};
+use crate::error::truncate;
 
 /// Largest request body accepted, in bytes.
 const MAX_BODY_BYTES: usize = 4096;
-
-/// Maximum length of a rejected value echoed in an error body, in characters.
-const ECHO_LIMIT: usize = 64;
 
 /// Seconds a client is asked to wait when the store or the SMS queue is busy.
 const BUSY_RETRY_SECONDS: u64 = 5;
@@ -418,15 +416,6 @@ fn seconds_left(window_start: DateTime<Utc>, window: Duration, now: DateTime<Utc
 
 fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
-}
-
-fn truncate(value: &str) -> String {
-    if value.chars().count() <= ECHO_LIMIT {
-        return value.to_owned();
-    }
-    let mut shortened: String = value.chars().take(ECHO_LIMIT).collect();
-    shortened.push('…');
-    shortened
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The key that signs citizen tokens: loading it, its public JWK, and signing.
 
+use crate::devkey::write_private;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
@@ -186,18 +186,6 @@ pub(super) fn ensure_development_key(path: &Path) -> Result<(), OtpError> {
         "made a development signing key for citizen tokens; configure otp.signing_key_file for production"
     );
     Ok(())
-}
-
-/// Writes a new file readable by its owner only; fails if it exists.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(contents)
 }
 
 #[cfg(test)]
