@@ -10,9 +10,10 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::principal::{Access, Principal};
 use crate::routes::{
-    AppState, authenticate, check_id, file_response, last_path_id, map_service_error,
-    method_not_allowed, record_served, run_render,
+    AppState, authenticate, check_id, last_path_id, map_service_error, method_not_allowed,
+    serve_file,
 };
+use crate::service::cache::FileKind;
 
 /// Registers the citizen and facility routes.
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -78,7 +79,15 @@ async fn pdf_by_query(
         });
     };
     let certificate_id = check_id("certificate id", certificate_id)?;
-    serve_pdf(&request, &state, &principal, mobile, certificate_id).await
+    serve_by_certificate(
+        &request,
+        &state,
+        &principal,
+        mobile,
+        certificate_id,
+        FileKind::Pdf,
+    )
+    .await
 }
 
 /// `GET /certificate/api/certificate/{certificateId}?authToken=JWT`.
@@ -90,7 +99,15 @@ async fn pdf_by_auth_token(
     let principal = token_from_query_or_header(&request, &state, query.into_inner())?;
     let mobile = citizen_mobile(&principal)?;
     let certificate_id = last_path_id(&request, "certificate id")?;
-    serve_pdf(&request, &state, &principal, mobile, certificate_id).await
+    serve_by_certificate(
+        &request,
+        &state,
+        &principal,
+        mobile,
+        certificate_id,
+        FileKind::Pdf,
+    )
+    .await
 }
 
 /// `GET /certificate/api/certificate/QRCode/{certificateId}?authToken=JWT`.
@@ -102,19 +119,15 @@ async fn qr_by_auth_token(
     let principal = token_from_query_or_header(&request, &state, query.into_inner())?;
     let mobile = citizen_mobile(&principal)?;
     let certificate_id = last_path_id(&request, "certificate id")?;
-    let rendered = run_render(&state, certificate_id.clone(), move |service, id| {
-        service.qr_png_by_certificate(&mobile, id)
-    })
-    .await;
-    let rendered = map_service_error(rendered, &certificate_id)?;
-    record_served(
-        &state,
+    serve_by_certificate(
         &request,
+        &state,
         &principal,
-        Access::Citizen,
-        &rendered.certificate_id,
-    );
-    Ok(file_response(rendered, "image/png", "png"))
+        mobile,
+        certificate_id,
+        FileKind::QrPng,
+    )
+    .await
 }
 
 /// `GET /certificate/api/citizen/certificates`: the caller's beneficiaries.
@@ -164,26 +177,25 @@ async fn search(
     Ok(json_response(&matches))
 }
 
-async fn serve_pdf(
+/// Serves the `kind` file of one of the citizen's own certificates.
+async fn serve_by_certificate(
     request: &HttpRequest,
-    state: &web::Data<AppState>,
+    state: &AppState,
     principal: &Principal,
     mobile: String,
     certificate_id: String,
+    kind: FileKind,
 ) -> Result<HttpResponse, ApiError> {
-    let rendered = run_render(state, certificate_id.clone(), move |service, id| {
-        service.pdf_by_certificate(&mobile, id)
-    })
-    .await;
-    let rendered = map_service_error(rendered, &certificate_id)?;
-    record_served(
-        state,
+    let id = certificate_id.clone();
+    serve_file(
         request,
+        state,
         principal,
         Access::Citizen,
-        &rendered.certificate_id,
-    );
-    Ok(file_response(rendered, "application/pdf", "pdf"))
+        &certificate_id,
+        move |service| service.select_by_certificate(kind, &mobile, &id),
+    )
+    .await
 }
 
 /// Verifies `?authToken=` when present (DIVOC's citizen portal sends it), else

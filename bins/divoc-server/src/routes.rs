@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, EntityTag, Header, HeaderValue, IfNoneMatch};
 use actix_web::middleware::Next;
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use percent_encoding::percent_decode_str;
 use tokio::sync::Semaphore;
@@ -16,7 +17,11 @@ use divoc_store::AuditEvent;
 use crate::auth::{AuthError, TokenVerifier};
 use crate::error::ApiError;
 use crate::principal::{Access, Principal};
-use crate::service::{CertificateService, Rendered, Scope, ServiceError};
+use crate::server::RenderPool;
+use crate::service::cache::FileKind;
+use crate::service::{
+    CertificateService, Rendered, Scope, Selection, ServiceError, ServiceMetrics,
+};
 
 /// Shared state of every worker.
 pub struct AppState {
@@ -24,8 +29,12 @@ pub struct AppState {
     pub service: Arc<CertificateService>,
     /// Token checks.
     pub verifier: TokenVerifier,
-    /// Bounds the renders running at once.
-    pub render_permits: Arc<Semaphore>,
+    /// Runs the renders, as many at once as it has threads.
+    pub render_pool: RenderPool,
+    /// Bounds the store lookups of the file routes running at once, so that
+    /// they take few threads of the blocking pool (each thread that allocates
+    /// gets a malloc arena of its own).
+    pub lookup_permits: Arc<Semaphore>,
 }
 
 /// Registers the routes.
@@ -55,48 +64,117 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .default_service(web::to(no_route));
 }
 
+/// Registers `GET /metrics`: counters of the render cache and the file routes
+/// in the Prometheus text format. The route needs no token and shows no personal
+/// data, and it is meant for an internal network.
+pub fn configure_metrics(config: &mut web::ServiceConfig) {
+    config.service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics))
+            .default_service(method_not_allowed("GET")),
+    );
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(prometheus_text(&state.service.metrics()))
+}
+
+/// Formats the counters as Prometheus text exposition format 0.0.4.
+fn prometheus_text(metrics: &ServiceMetrics) -> String {
+    let cache = &metrics.cache;
+    let count = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+    let families = [
+        (
+            "divoc_render_cache_hits_total",
+            "counter",
+            "Files served from the render cache.",
+            cache.hits,
+        ),
+        (
+            "divoc_render_cache_misses_total",
+            "counter",
+            "Render cache lookups that found no file.",
+            cache.misses,
+        ),
+        (
+            "divoc_render_cache_entries",
+            "gauge",
+            "Files in the render cache.",
+            count(cache.entries),
+        ),
+        (
+            "divoc_render_cache_bytes",
+            "gauge",
+            "Bytes of the files in the render cache.",
+            count(cache.bytes),
+        ),
+        (
+            "divoc_render_cache_max_bytes",
+            "gauge",
+            "Limit on the bytes of the files in the render cache; 0 when disabled.",
+            count(cache.max_bytes),
+        ),
+        (
+            "divoc_renders_total",
+            "counter",
+            "PDF and QR PNG files rendered.",
+            metrics.renders,
+        ),
+        (
+            "divoc_not_modified_total",
+            "counter",
+            "304 responses to If-None-Match.",
+            metrics.not_modified,
+        ),
+    ];
+    let mut text = String::new();
+    for (name, kind, help, value) in families {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    text
+}
+
 async fn certificate_pdf(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&request, &state)?;
-    let (scope, access) = beneficiary_scope(&principal)?;
-    let beneficiary_id = beneficiary_id(&request)?;
-    let rendered = run_render(&state, beneficiary_id.clone(), move |service, id| {
-        service.pdf(id, &scope)
-    })
-    .await;
-    let rendered = map_service_error(rendered, &beneficiary_id)?;
-    record_served(
-        &state,
-        &request,
-        &principal,
-        access,
-        &rendered.certificate_id,
-    );
-    Ok(file_response(rendered, "application/pdf", "pdf"))
+    by_beneficiary(request, state, FileKind::Pdf).await
 }
 
 async fn certificate_qr(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    by_beneficiary(request, state, FileKind::QrPng).await
+}
+
+/// Serves the `kind` file of the latest certificate of the beneficiary in the path.
+async fn by_beneficiary(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    kind: FileKind,
+) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&request, &state)?;
     let (scope, access) = beneficiary_scope(&principal)?;
     let beneficiary_id = beneficiary_id(&request)?;
-    let rendered = run_render(&state, beneficiary_id.clone(), move |service, id| {
-        service.qr_png(id, &scope)
-    })
-    .await;
-    let rendered = map_service_error(rendered, &beneficiary_id)?;
-    record_served(
-        &state,
+    let id = beneficiary_id.clone();
+    serve_file(
         &request,
+        &state,
         &principal,
         access,
-        &rendered.certificate_id,
-    );
-    Ok(file_response(rendered, "image/png", "png"))
+        &beneficiary_id,
+        move |service| service.select_by_beneficiary(kind, &id, &scope),
+    )
+    .await
 }
 
 async fn certificate_exists(
@@ -139,7 +217,6 @@ async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     })
 }
 
-/// Runs a render on the blocking pool once a render permit is free.
 /// A known route called with a method it does not serve: 405 with a JSON body.
 pub(crate) fn method_not_allowed(allow: &'static str) -> actix_web::Route {
     web::to(move |request: HttpRequest| async move {
@@ -150,25 +227,81 @@ pub(crate) fn method_not_allowed(allow: &'static str) -> actix_web::Route {
     })
 }
 
-pub(crate) async fn run_render<F>(
+/// Serves a rendered file. `select` runs on the blocking pool and chooses the
+/// certificate. Then the response is 304 when `If-None-Match` matches the
+/// file's ETag, else the file from the render cache or from a new render.
+/// `requested_id` is the id from the request, echoed in a 404 body.
+pub(crate) async fn serve_file<F>(
+    request: &HttpRequest,
     state: &AppState,
-    beneficiary_id: String,
-    render: F,
-) -> Result<Rendered, ServiceError>
+    principal: &Principal,
+    access: Access,
+    requested_id: &str,
+    select: F,
+) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce(&CertificateService, &str) -> Result<Rendered, ServiceError> + Send + 'static,
+    F: FnOnce(&CertificateService) -> Result<Selection, ServiceError> + Send + 'static,
 {
-    let permit = Arc::clone(&state.render_permits).acquire_owned().await;
+    let permit = Arc::clone(&state.lookup_permits).acquire_owned().await;
     let service = Arc::clone(&state.service);
-    let result = web::block(move || {
+    let selection = web::block(move || {
         let _permit = permit;
-        render(&service, &beneficiary_id)
+        select(&service)
     })
-    .await;
+    .await
+    .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let selection = map_service_error(selection, requested_id)?;
+    let etag = selection.key().etag();
+    if none_match(request, &etag) {
+        state.service.count_not_modified();
+        return Ok(not_modified(etag));
+    }
+    let kind = selection.kind();
+    let certificate_id = selection.certificate_id().to_owned();
+    let file = match state.service.cached(&selection) {
+        Some(file) => file,
+        None => map_service_error(run_render(state, selection).await, requested_id)?,
+    };
+    record_served(state, request, principal, access, &certificate_id);
+    Ok(file_response(file, kind, &certificate_id, etag))
+}
+
+/// Evaluates `If-None-Match` as RFC 9110 (section 13.1.2) defines it for GET:
+/// true when the field is `*` or lists a tag equal to `etag` by weak comparison,
+/// which ignores the `W/` prefix. A field that cannot be parsed is ignored.
+fn none_match(request: &HttpRequest, etag: &EntityTag) -> bool {
+    match IfNoneMatch::parse(request) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(etag)),
+        Err(_) => false,
+    }
+}
+
+/// 304 with the headers that the 200 response would carry for caching
+/// (RFC 9110, section 15.4.5) and no body.
+fn not_modified(etag: EntityTag) -> HttpResponse {
+    HttpResponse::NotModified()
+        .insert_header(header::ETag(etag))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
+        .body(actix_web::body::None::new())
+}
+
+/// Renders the file of `selection` on the render pool, then stores it in the
+/// cache from this worker thread.
+async fn run_render(state: &AppState, selection: Selection) -> Result<Bytes, ServiceError> {
+    let key = *selection.key();
+    let certificate_id = selection.certificate_id().to_owned();
+    let service = Arc::clone(&state.service);
+    let result = state
+        .render_pool
+        .run(move || service.render(&selection))
+        .await;
     match result {
-        Ok(rendered) => rendered,
+        Ok(Ok(Rendered::Cached(file))) => Ok(file),
+        Ok(Ok(Rendered::New(bytes))) => Ok(state.service.keep(key, &bytes)),
+        Ok(Err(error)) => Err(error),
         Err(error) => Err(ServiceError::Render {
-            certificate_id: String::new(),
+            certificate_id,
             message: error.to_string(),
         }),
     }
@@ -196,19 +329,25 @@ pub(crate) fn map_service_error<T>(
     })
 }
 
-pub(crate) fn file_response(
-    rendered: Rendered,
-    content_type: &'static str,
-    extension: &str,
+fn file_response(
+    file: Bytes,
+    kind: FileKind,
+    certificate_id: &str,
+    etag: EntityTag,
 ) -> HttpResponse {
     let disposition = format!(
-        "inline; filename=\"certificate-{}.{extension}\"",
-        safe_filename(&rendered.certificate_id)
+        "inline; filename=\"certificate-{}.{}\"",
+        safe_filename(certificate_id),
+        kind.extension()
     );
     let mut response = HttpResponse::Ok();
     response
-        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(kind.content_type()),
+        ))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
+        .insert_header(header::ETag(etag))
         .insert_header((
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -216,7 +355,7 @@ pub(crate) fn file_response(
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         response.insert_header((header::CONTENT_DISPOSITION, value));
     }
-    response.body(rendered.bytes)
+    response.body(file)
 }
 
 /// Keeps the characters of a certificate id that are safe in a quoted filename.

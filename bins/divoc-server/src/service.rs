@@ -1,19 +1,67 @@
-//! The request pipeline without HTTP: store lookup, selection, QR and PDF.
-//! Everything here blocks, so handlers call it through `web::block`.
+//! The request pipeline without HTTP: store lookup, selection, cache key, then
+//! QR and PDF. Everything here blocks, so handlers call it on the blocking pool
+//! (`web::block`) or, for renders, on the render pool.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::web::Bytes;
 use divoc_model::RegistryRecord;
 use divoc_pdf::{CertificateInput, PdfRenderer};
 use divoc_qr::{CertificateQr, QrOptions};
 use divoc_select::{Candidate, SelectError, latest, match_date_of_birth, previous_doses};
 use divoc_store::{AuditEvent, Store, StoreError};
 
-/// A rendered file and the certificate it shows.
+// NOTE: main.rs declares every other module, and this one belongs there too.
+#[path = "cache.rs"]
+pub mod cache;
+
+use cache::{CacheKey, CacheStats, FileKind, RenderCache, TemplateVersion};
+
+/// The certificate chosen for a file and the cache key of that file, before
+/// anything is rendered.
 #[derive(Debug)]
-pub struct Rendered {
-    /// File contents.
-    pub bytes: Vec<u8>,
-    /// `certificateId` of the certificate served.
-    pub certificate_id: String,
+pub struct Selection {
+    kind: FileKind,
+    records: Vec<RegistryRecord>,
+    certificate_id: String,
+    key: CacheKey,
+}
+
+impl Selection {
+    /// Returns the kind of file.
+    pub fn kind(&self) -> FileKind {
+        self.kind
+    }
+
+    /// Returns the `certificateId` of the chosen certificate.
+    pub fn certificate_id(&self) -> &str {
+        &self.certificate_id
+    }
+
+    /// Returns the key of the file in the render cache, from which its ETag comes.
+    pub fn key(&self) -> &CacheKey {
+        &self.key
+    }
+}
+
+/// The result of [`CertificateService::render`].
+#[derive(Debug)]
+pub enum Rendered {
+    /// Another request stored the file in the cache meanwhile.
+    Cached(Bytes),
+    /// A new file, not yet in the cache.
+    New(Vec<u8>),
+}
+
+/// Counters of the file routes, for the metrics route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceMetrics {
+    /// The render cache.
+    pub cache: CacheStats,
+    /// PDF and QR renders done.
+    pub renders: u64,
+    /// 304 responses to `If-None-Match`.
+    pub not_modified: u64,
 }
 
 /// Failure to serve a certificate.
@@ -124,21 +172,33 @@ pub struct CertificateService {
     renderer: PdfRenderer,
     qr_options: QrOptions,
     png_pixels_per_module: u32,
+    template: TemplateVersion,
+    cache: RenderCache,
+    renders: AtomicU64,
+    not_modified: AtomicU64,
 }
 
 impl CertificateService {
-    /// Composes a service from its parts.
+    /// Composes a service from its parts and computes the template version of
+    /// its cache keys from the renderer settings.
     pub fn new(
         store: Store,
         renderer: PdfRenderer,
         qr_options: QrOptions,
         png_pixels_per_module: u32,
+        cache: RenderCache,
     ) -> Self {
+        let template =
+            TemplateVersion::new(renderer.settings(), &qr_options, png_pixels_per_module);
         CertificateService {
             store,
             renderer,
             qr_options,
             png_pixels_per_module,
+            template,
+            cache,
+            renders: AtomicU64::new(0),
+            not_modified: AtomicU64::new(0),
         }
     }
 
@@ -158,83 +218,140 @@ impl CertificateService {
         Ok(records)
     }
 
-    /// Renders the PDF of a beneficiary's latest certificate.
-    pub fn pdf(&self, beneficiary_id: &str, scope: &Scope) -> Result<Rendered, ServiceError> {
+    /// Chooses the latest certificate of a beneficiary that `scope` may reach,
+    /// for a `kind` file. A PDF shows all of the beneficiary's reachable
+    /// certificates in its doses table.
+    pub fn select_by_beneficiary(
+        &self,
+        kind: FileKind,
+        beneficiary_id: &str,
+        scope: &Scope,
+    ) -> Result<Selection, ServiceError> {
         let records = self.beneficiary_records(beneficiary_id, scope)?;
-        self.pdf_of(&records)
+        self.select(kind, records)
     }
 
-    /// Renders the PDF of one certificate, found by id among those registered to a mobile number.
-    pub fn pdf_by_certificate(
+    /// Chooses one certificate, found by id among those registered to a mobile
+    /// number, for a `kind` file. A PDF shows only this certificate's dose in its
+    /// doses table, as DIVOC does.
+    pub fn select_by_certificate(
         &self,
+        kind: FileKind,
         mobile: &str,
         certificate_id: &str,
-    ) -> Result<Rendered, ServiceError> {
+    ) -> Result<Selection, ServiceError> {
         let record = self
             .store
             .certificate_by_mobile_and_id(mobile, certificate_id)?;
-        self.pdf_of(&record.into_iter().collect::<Vec<_>>())
+        self.select(kind, record.into_iter().collect())
     }
 
-    /// Renders the QR PNG of one certificate, found by id among those registered to a mobile number.
-    pub fn qr_png_by_certificate(
+    /// Picks the latest of `records` and computes the cache key of its file. A PDF
+    /// is rendered from all of `records` (the doses table), a QR code only from
+    /// the chosen one.
+    fn select(
         &self,
-        mobile: &str,
-        certificate_id: &str,
-    ) -> Result<Rendered, ServiceError> {
-        let record = self
-            .store
-            .certificate_by_mobile_and_id(mobile, certificate_id)?;
-        self.qr_png_of(&record.into_iter().collect::<Vec<_>>())
-    }
-
-    /// Renders the PDF of the latest of `records`, with all of them in the doses table.
-    fn pdf_of(&self, records: &[RegistryRecord]) -> Result<Rendered, ServiceError> {
-        let candidates = parse(records)?;
+        kind: FileKind,
+        records: Vec<RegistryRecord>,
+    ) -> Result<Selection, ServiceError> {
+        let candidates = parse(&records)?;
         let chosen = latest(&candidates).ok_or(ServiceError::NotFound)?;
+        let key = match kind {
+            FileKind::Pdf => {
+                let inputs: Vec<&RegistryRecord> = records.iter().collect();
+                CacheKey::new(&self.template, kind, chosen.record, &inputs)
+            }
+            FileKind::QrPng => CacheKey::new(&self.template, kind, chosen.record, &[chosen.record]),
+        };
         let certificate_id = chosen.certificate_id().to_owned();
+        Ok(Selection {
+            kind,
+            records,
+            certificate_id,
+            key,
+        })
+    }
+
+    /// Returns the file of `selection` from the cache, counting a hit or a miss.
+    pub fn cached(&self, selection: &Selection) -> Option<Bytes> {
+        self.cache.get(&selection.key)
+    }
+
+    /// Renders the file of `selection`, unless another request has stored it in
+    /// the cache since `selection`'s cache lookup. Pass a new file to
+    /// [`CertificateService::keep`].
+    pub fn render(&self, selection: &Selection) -> Result<Rendered, ServiceError> {
+        if let Some(file) = self.cache.get_uncounted(&selection.key) {
+            return Ok(Rendered::Cached(file));
+        }
+        // Selection is deterministic, so this picks the certificate that
+        // `select` picked from the same records.
+        let candidates = parse(&selection.records)?;
+        let chosen = latest(&candidates).ok_or(ServiceError::NotFound)?;
+        let bytes = match selection.kind {
+            FileKind::Pdf => self.render_pdf(chosen, &candidates)?,
+            FileKind::QrPng => self.render_qr_png(chosen)?,
+        };
+        self.renders.fetch_add(1, Ordering::Relaxed);
+        Ok(Rendered::New(bytes))
+    }
+
+    /// Copies a new file into the cache under `key` and returns the copy.
+    ///
+    /// Call it on an HTTP worker thread, not on a render thread. glibc's malloc
+    /// gives each thread an arena of its own and returns arena memory to the
+    /// system only from the top, so a long-lived cache entry allocated by a
+    /// render thread would hold that arena at its peak render size.
+    pub fn keep(&self, key: CacheKey, bytes: &[u8]) -> Bytes {
+        let file = Bytes::copy_from_slice(bytes);
+        self.cache.insert(key, file.clone());
+        file
+    }
+
+    /// Renders the PDF of `chosen`, with all of `candidates` in the doses table.
+    fn render_pdf(
+        &self,
+        chosen: &Candidate<'_>,
+        candidates: &[Candidate<'_>],
+    ) -> Result<Vec<u8>, ServiceError> {
+        let certificate_id = chosen.certificate_id();
         let qr = self.qr(chosen)?;
-        let rows = previous_doses(&candidates);
+        let rows = previous_doses(candidates);
         let doses: Vec<&divoc_model::Evidence> = rows
             .iter()
             .filter_map(|row| row.credential.evidence())
             .collect();
         let input = CertificateInput {
-            certificate_id: &certificate_id,
+            certificate_id,
             credential: &chosen.credential,
             doses: &doses,
             qr: &qr,
             updated_at: chosen.record.os_updated_at,
         };
-        let bytes = self
-            .renderer
+        self.renderer
             .render(&input)
-            .map_err(|error| render_error(&certificate_id, error.to_string()))?;
-        Ok(Rendered {
-            bytes,
-            certificate_id,
-        })
+            .map_err(|error| render_error(certificate_id, error.to_string()))
     }
 
-    /// Renders the QR PNG of a beneficiary's latest certificate.
-    pub fn qr_png(&self, beneficiary_id: &str, scope: &Scope) -> Result<Rendered, ServiceError> {
-        let records = self.beneficiary_records(beneficiary_id, scope)?;
-        self.qr_png_of(&records)
-    }
-
-    /// Renders the QR PNG of the latest of `records`.
-    fn qr_png_of(&self, records: &[RegistryRecord]) -> Result<Rendered, ServiceError> {
-        let candidates = parse(records)?;
-        let chosen = latest(&candidates).ok_or(ServiceError::NotFound)?;
-        let certificate_id = chosen.certificate_id().to_owned();
-        let bytes = self
-            .qr(chosen)?
+    /// Renders the QR PNG of `chosen`.
+    fn render_qr_png(&self, chosen: &Candidate<'_>) -> Result<Vec<u8>, ServiceError> {
+        self.qr(chosen)?
             .to_png(self.png_pixels_per_module)
-            .map_err(|error| render_error(&certificate_id, error.to_string()))?;
-        Ok(Rendered {
-            bytes,
-            certificate_id,
-        })
+            .map_err(|error| render_error(chosen.certificate_id(), error.to_string()))
+    }
+
+    /// Counts a 304 response.
+    pub fn count_not_modified(&self) {
+        self.not_modified.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Returns the counters of the file routes and the cache.
+    pub fn metrics(&self) -> ServiceMetrics {
+        ServiceMetrics {
+            cache: self.cache.stats(),
+            renders: self.renders.load(Ordering::Relaxed),
+            not_modified: self.not_modified.load(Ordering::Relaxed),
+        }
     }
 
     /// Tells whether a beneficiary has a certificate that `scope` may reach. For

@@ -25,6 +25,8 @@ pub struct Settings {
     pub otp: OtpSettings,
     /// SMS delivery of one-time passwords.
     pub sms: SmsSettings,
+    /// In-memory cache of rendered files.
+    pub cache: CacheSettings,
 }
 
 /// HTTP listener settings.
@@ -40,6 +42,8 @@ pub struct ServerSettings {
     pub render_concurrency: Option<usize>,
     /// Seconds that in-flight requests get to finish after SIGTERM.
     pub shutdown_timeout_seconds: u64,
+    /// Serve `GET /metrics` (Prometheus text, no token) for an internal network.
+    pub metrics: bool,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +53,27 @@ impl Default for ServerSettings {
             workers: None,
             render_concurrency: None,
             shutdown_timeout_seconds: 30,
+            metrics: false,
+        }
+    }
+}
+
+/// Render cache settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Keep rendered PDF and QR PNG files in memory, shared by all workers.
+    pub enabled: bool,
+    /// Limit on the bytes of the cached files. The least recently used files are
+    /// evicted first. A file larger than the limit is not cached.
+    pub max_bytes: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            enabled: true,
+            max_bytes: 32 * 1024 * 1024,
         }
     }
 }

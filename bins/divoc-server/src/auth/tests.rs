@@ -308,10 +308,7 @@ fn registration_token_is_citizen() {
         None,
         &expired,
     );
-    assert_eq!(
-        rejection(&verifier, &token),
-        "invalid token: expired"
-    );
+    assert_eq!(rejection(&verifier, &token), "invalid token: expired");
 }
 
 #[test]
