@@ -453,3 +453,140 @@ fn audit_trail_records_served_certificates() {
         1
     );
 }
+
+/// Base64url without padding, for hand-made hostile tokens.
+fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[test]
+fn every_route_checks_tokens_and_roles() {
+    let server = Server::start(&[]);
+    let now = chrono::Utc::now().timestamp();
+    let citizen = citizen_token(FAMILY_MOBILE);
+    let stranger = citizen_token("9000000002");
+    let distribution = role_token("api");
+    let print = role_token("facility-staff");
+    let no_role_no_mobile = token(&json!({"sub": "x", "exp": now + 600}));
+    let unsigned = format!(
+        "{}.{}.",
+        base64url(br#"{"alg":"none","typ":"JWT"}"#),
+        base64url(Keys::valid_claims().to_string().as_bytes())
+    );
+    let public_pem = std::fs::read(Keys::rsa_public()).unwrap();
+    let hmac = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::HS256),
+        &Keys::valid_claims(),
+        &jsonwebtoken::EncodingKey::from_secret(&public_pem).unwrap(),
+    )
+    .unwrap();
+    let expired = token(&json!({"sub": "x", "exp": now - 600, "realm_access": {"roles": ["api"]}}));
+
+    // (method, target, token that is refused with 403, token that is allowed, status when allowed)
+    let routes: [(&str, &str, &str, &str, u16); 9] = [
+        (
+            "GET",
+            "/certificate/api/certificatePDF/BEN1001",
+            &no_role_no_mobile,
+            &distribution,
+            200,
+        ),
+        (
+            "HEAD",
+            "/certificate/api/certificatePDF/BEN1001",
+            &no_role_no_mobile,
+            &print,
+            200,
+        ),
+        (
+            "GET",
+            "/certificate/api/certificateQRCode/BEN1001",
+            &no_role_no_mobile,
+            &citizen,
+            200,
+        ),
+        (
+            "HEAD",
+            "/certificate/api/certificateQRCode/BEN1001",
+            &no_role_no_mobile,
+            &distribution,
+            200,
+        ),
+        (
+            "GET",
+            "/certificate/api/certificatePDF?certificateId=529130864",
+            &distribution,
+            &citizen,
+            200,
+        ),
+        (
+            "GET",
+            "/certificate/api/certificate/529130864",
+            &print,
+            &citizen,
+            200,
+        ),
+        (
+            "GET",
+            "/certificate/api/certificate/QRCode/529130864",
+            &distribution,
+            &citizen,
+            200,
+        ),
+        (
+            "GET",
+            "/certificate/api/citizen/certificates",
+            &print,
+            &citizen,
+            200,
+        ),
+        (
+            "GET",
+            "/certificate/api/beneficiaries?phoneno=9000000001&dob=1990-01-01",
+            &citizen,
+            &print,
+            200,
+        ),
+    ];
+    for (method, target, refused, allowed, status) in routes {
+        let call = |token: Option<&str>| {
+            let header = token.map(|token| format!("Bearer {token}"));
+            let headers: Vec<(&str, &str)> = header
+                .iter()
+                .map(|value| ("Authorization", value.as_str()))
+                .collect();
+            server.request(method, target, &headers).status
+        };
+        assert_eq!(call(None), 401, "{method} {target}: no token");
+        for (name, hostile) in [
+            ("alg none", &unsigned),
+            ("HS256 with the public key", &hmac),
+            ("expired", &expired),
+        ] {
+            assert_eq!(call(Some(hostile)), 401, "{method} {target}: {name}");
+        }
+        assert_eq!(call(Some(refused)), 403, "{method} {target}: wrong role");
+        assert_eq!(call(Some(allowed)), status, "{method} {target}: right role");
+    }
+    // Another citizen's certificate, on every citizen route: 404 as for an unknown one.
+    for target in [
+        "/certificate/api/certificatePDF/BEN1001",
+        "/certificate/api/certificateQRCode/BEN1001",
+        "/certificate/api/certificatePDF?certificateId=529130864",
+        "/certificate/api/certificate/529130864",
+        "/certificate/api/certificate/QRCode/529130864",
+    ] {
+        assert_eq!(
+            get(&server, target, Some(&stranger)).status,
+            404,
+            "{target}"
+        );
+    }
+    let listed = get(
+        &server,
+        "/certificate/api/citizen/certificates",
+        Some(&stranger),
+    );
+    assert_eq!(listed.json(), json!({"certificates": []}));
+}
