@@ -320,10 +320,7 @@ fn bad_tokens_rejected() {
             Some("Bearer".to_owned()),
             "malformed Authorization header: no token after Bearer",
         ),
-        (
-            Some(format!("Bearer {expired}")),
-            "invalid token: expired",
-        ),
+        (Some(format!("Bearer {expired}")), "invalid token: expired"),
         (
             Some(format!("Bearer {not_yet}")),
             "invalid token: not valid yet (nbf is in the future)",
@@ -487,12 +484,19 @@ fn vaccination_date_in_configured_zone() {
         return;
     }
     // BEN1012 was vaccinated at 2021-10-17T22:00:00Z and was born on 1990-01-01.
-    let server = Server::start(&[("DIVOC__PDF__TIMEZONE", "Asia/Kolkata"), ("TZ", "America/New_York")]);
+    let server = Server::start(&[
+        ("DIVOC__PDF__TIMEZONE", "Asia/Kolkata"),
+        ("TZ", "America/New_York"),
+    ]);
     let response = server.get(&format!("{PDF}/BEN1012"));
     assert_eq!(response.status, 200);
     let path = server.folder.path().join("ben1012.pdf");
     std::fs::write(&path, &response.body).unwrap();
-    let output = std::process::Command::new("pdftotext").arg(&path).arg("-").output().unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
     let text = String::from_utf8(output.stdout).unwrap();
     // The date of the dose and the doses table both show the Kolkata date.
     assert_eq!(text.matches("18-Oct-2021").count(), 2, "{text}");
@@ -500,7 +504,11 @@ fn vaccination_date_in_configured_zone() {
     let utc = Server::start(&[("TZ", "Asia/Kolkata")]);
     let response = utc.get(&format!("{PDF}/BEN1012"));
     std::fs::write(&path, &response.body).unwrap();
-    let output = std::process::Command::new("pdftotext").arg(&path).arg("-").output().unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
     let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(text.matches("18-Oct-2021").count(), 0, "{text}");
 }

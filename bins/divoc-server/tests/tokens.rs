@@ -439,10 +439,7 @@ fn registration_key_tokens_are_citizens() {
     let expired = sign(&json!({"Phone": "9000000001", "exp": now - 600}));
     let response = get_pdf(&server, "BEN1001", &expired);
     assert_eq!(response.status, 401);
-    assert_eq!(
-        response.json()["message"],
-        "invalid token: expired"
-    );
+    assert_eq!(response.json()["message"], "invalid token: expired");
 
     // Tokens of the identity provider key still need `iss` and `aud`.
     let response = get_pdf(&server, "BEN1001", &Keys::rs256());
