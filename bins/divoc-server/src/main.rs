@@ -1,13 +1,15 @@
 //! `divoc-server`: serves DIVOC vaccination certificates as PDF and QR over HTTP.
 //!
 //! Subcommands: `serve` (the service), `import FILE...` (load registry exports
-//! into the store) and `demo` (first run: sample data, a development key and a
-//! ready-to-paste request, then `serve`).
+//! into the store), `generate` (synthetic exports for scale tests) and `demo`
+//! (first run: sample data, a development key and a ready-to-paste request, then
+//! `serve`).
 
 mod auth;
 mod citizen;
 mod devkey;
 mod error;
+mod generate;
 mod otp;
 mod principal;
 mod redact;
@@ -16,9 +18,10 @@ mod server;
 mod service;
 mod settings;
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -55,10 +58,25 @@ enum Command {
     Serve,
     /// Import registry exports (JSON array, registry search response, or one record
     /// per line). Each file is one transaction: a bad record leaves the store unchanged.
+    /// One-record-per-line files are streamed in batches; the other layouts are read whole.
     Import {
-        /// Export files to import, in order.
+        /// Export files to import, in order; `-` reads standard input.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Write a synthetic registry export, one record per line, for scale tests.
+    /// The same count and seed always give the same bytes.
+    Generate {
+        /// Beneficiaries to generate; each has 1 to 4 doses plus any corrections
+        /// and revocations.
+        #[arg(long, value_name = "N")]
+        beneficiaries: u64,
+        /// Seed of the random values.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file; standard output when absent.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Print the audit trail of one certificate or one token subject, oldest first,
     /// as JSON lines.
@@ -89,6 +107,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(&settings),
         Command::Import { files } => import(&settings, &files),
+        Command::Generate {
+            beneficiaries,
+            seed,
+            out,
+        } => generate(beneficiaries, seed, out.as_deref()),
         Command::Demo => demo(&settings),
         Command::Audit {
             certificate,
@@ -155,24 +178,141 @@ fn start(settings: &Settings) -> Result<(), String> {
 fn import(settings: &Settings, files: &[PathBuf]) -> Result<(), String> {
     let store = server::open_store(settings).map_err(|error| error.to_string())?;
     for file in files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|error| format!("cannot read {}: {error}", file.display()))?;
+        let name = file.display().to_string();
+        let reader: Box<dyn BufRead + Send> = if file.as_os_str() == "-" {
+            Box::new(BufReader::with_capacity(
+                IMPORT_READ_BUFFER,
+                std::io::stdin(),
+            ))
+        } else {
+            let opened = std::fs::File::open(file)
+                .map_err(|error| format!("cannot read {name}: {error}"))?;
+            Box::new(BufReader::with_capacity(IMPORT_READ_BUFFER, opened))
+        };
+        let mut progress = ImportProgressReport::new(&name);
         let summary = store
-            .import_text(&text)
-            .map_err(|error| format!("{}: nothing imported: {error}", file.display()))?;
+            .import_reader(reader, &mut |counts| progress.update(counts))
+            .map_err(|error| format!("{name}: nothing imported: {error}"));
+        progress.finish();
+        let summary = summary?;
         if summary.certificates == 0 && summary.revocations == 0 {
             return Err(format!(
-                "{}: the file holds no records; check that the export is complete",
-                file.display()
+                "{name}: the file holds no records; check that the export is complete"
             ));
         }
         println!(
-            "{}: {} certificates, {} revocations",
-            file.display(),
-            summary.certificates,
-            summary.revocations
+            "{name}: {} certificates, {} revocations",
+            summary.certificates, summary.revocations
         );
     }
+    Ok(())
+}
+
+/// Read buffer of `import`, in bytes.
+const IMPORT_READ_BUFFER: usize = 1 << 20;
+/// Interval of the plain progress lines when standard error is not a terminal.
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Import progress on standard error: a progress bar on a terminal, otherwise
+/// a log line every [`PROGRESS_LOG_INTERVAL`]. Both show counts only.
+struct ImportProgressReport<'a> {
+    file: &'a str,
+    bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl<'a> ImportProgressReport<'a> {
+    fn new(file: &'a str) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} {prefix}: {human_pos} records, {msg} records/s, {elapsed}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_prefix(file.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        let now = Instant::now();
+        Self {
+            file,
+            bar,
+            started: now,
+            last_line: now,
+        }
+    }
+
+    fn update(&mut self, counts: &divoc_store::ImportProgress) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(counts.entries as u64);
+            bar.set_message(format!("{:.0}", self.rate(counts.entries)));
+            return;
+        }
+        if self.last_line.elapsed() >= PROGRESS_LOG_INTERVAL {
+            self.last_line = Instant::now();
+            self.log_line(counts.entries, "import progress");
+        }
+    }
+
+    fn rate(&self, records: usize) -> f64 {
+        let seconds = self.started.elapsed().as_secs_f64();
+        if seconds > 0.0 {
+            records as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
+    fn log_line(&self, records: usize, message: &str) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let rate = self.rate(records);
+        tracing::info!(
+            file = self.file,
+            records,
+            seconds = format!("{seconds:.1}"),
+            records_per_second = rate.round() as u64,
+            "{message}"
+        );
+    }
+
+    /// Stops the progress bar and leaves its last state on screen.
+    // NOTE: the store's "import committed" log line is written while the bar
+    // is still drawn, so on a terminal it starts on the bar's line.
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+}
+
+fn generate(beneficiaries: u64, seed: u64, out: Option<&Path>) -> Result<(), String> {
+    let started = Instant::now();
+    let counts = match out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|error| format!("cannot create {}: {error}", path.display()))?;
+            let mut writer = std::io::BufWriter::with_capacity(IMPORT_READ_BUFFER, file);
+            generate::write_export(&mut writer, beneficiaries, seed)
+                .map_err(|error| format!("writing {} failed: {error}", path.display()))?
+        }
+        None => {
+            let mut writer =
+                std::io::BufWriter::with_capacity(IMPORT_READ_BUFFER, std::io::stdout().lock());
+            generate::write_export(&mut writer, beneficiaries, seed)
+                .map_err(|error| format!("writing to standard output failed: {error}"))?
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        beneficiaries = counts.beneficiaries,
+        certificates = counts.certificates,
+        revocations = counts.revocations,
+        records = counts.records(),
+        seconds = format!("{seconds:.1}"),
+        "export generated"
+    );
     Ok(())
 }
 

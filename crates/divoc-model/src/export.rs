@@ -90,7 +90,7 @@ pub fn parse_export(text: &str) -> Result<Vec<ExportItem>, ModelError> {
 
 /// Rejects a file that holds two certificate records with one `certificateId`,
 /// because only one of them could be stored and nothing says which is right.
-fn reject_duplicate_certificates(items: &[ExportItem]) -> Result<(), ModelError> {
+pub(crate) fn reject_duplicate_certificates(items: &[ExportItem]) -> Result<(), ModelError> {
     let mut first_positions: std::collections::HashMap<&str, usize> =
         std::collections::HashMap::new();
     for item in items {
@@ -163,7 +163,7 @@ fn json_lines(text: &str) -> Result<Vec<(Option<&'static str>, Value)>, ModelErr
     Ok(values)
 }
 
-fn parse_entry(
+pub(crate) fn parse_entry(
     position: usize,
     entity: Option<&str>,
     value: Value,

@@ -4,7 +4,7 @@
 //! field holds the signed W3C credential as JSON text. This crate reads those
 //! records ([`RegistryRecord`]), revocations ([`RevocationRecord`]), whole registry
 //! exports ([`parse_export`]) and the credential itself ([`VaccinationCredential`]).
-//! It does no I/O.
+//! It does no I/O of its own: [`ExportReader`] reads from a reader that the caller opens.
 //!
 //! Dose counts are accepted as numbers or numeric strings (`"10"`), and an empty
 //! value means unknown. Unknown fields are ignored. Errors name the record and the
@@ -39,6 +39,7 @@ mod error;
 mod export;
 mod ids;
 mod record;
+mod stream;
 
 pub use credential::{
     Address, ContextVersion, CredentialSubject, Evidence, Facility, Proof, VaccinationCredential,
@@ -48,3 +49,4 @@ pub use error::ModelError;
 pub use export::{CERTIFICATE_ENTITY, ExportEntry, ExportItem, REVOCATION_ENTITY, parse_export};
 pub use ids::{MAX_ID_BYTES, check_id};
 pub use record::{RegistryRecord, RevocationRecord};
+pub use stream::ExportReader;

@@ -25,6 +25,9 @@
 //! [`Store::import`] writes a whole registry export in one transaction: when any
 //! entry is invalid or a statement fails, nothing is written. Entries are
 //! upserted by key, and importing the same file again changes nothing.
+//! [`Store::import_reader`] and [`Store::import_stream`] do the same for exports
+//! of any size: they write in batches inside one transaction and hold one batch
+//! in memory, plus an 8-byte hash per certificate id for the duplicate check.
 //!
 //! # Revocations
 //!
@@ -76,12 +79,14 @@ mod otp;
 mod rows;
 pub mod schema;
 mod store;
+mod stream;
 mod url;
 
 pub use audit::{AuditEvent, AuditQuery};
 pub use error::StoreError;
-pub use import::{ImportSummary, RowCounts};
+pub use import::{IMPORT_BATCH_ENTRIES, ImportSummary, RowCounts};
 pub use options::StoreOptions;
 pub use otp::{OtpChallenge, OtpPurge, RateCount};
 pub use store::Store;
+pub use stream::ImportProgress;
 pub use url::redact_url;

@@ -263,6 +263,16 @@ mod tests {
 
     /// Returns the `detail` column of `EXPLAIN QUERY PLAN` for a query with one bound text value.
     fn query_plan(store: &Store, query: &impl QueryFragment<Sqlite>) -> Vec<String> {
+        query_plan_with(store, query, &["BEN-1"])
+    }
+
+    /// Returns the `detail` column of `EXPLAIN QUERY PLAN` for a query with
+    /// one or two bound text values.
+    fn query_plan_with(
+        store: &Store,
+        query: &impl QueryFragment<Sqlite>,
+        binds: &[&str],
+    ) -> Vec<String> {
         let mut builder = SqliteQueryBuilder::new();
         query
             .to_sql(&mut builder, &Sqlite)
@@ -272,10 +282,17 @@ mod tests {
             panic!("expected an SQLite store");
         };
         let mut connection = pool.get().expect("pooled connection");
-        let steps: Vec<PlanStep> = diesel::sql_query(sql)
-            .bind::<Text, _>("BEN-1")
-            .load(&mut connection)
-            .expect("query plan");
+        let steps: Vec<PlanStep> = match binds {
+            [one] => diesel::sql_query(sql)
+                .bind::<Text, _>(*one)
+                .load(&mut connection),
+            [first, second] => diesel::sql_query(sql)
+                .bind::<Text, _>(*first)
+                .bind::<Text, _>(*second)
+                .load(&mut connection),
+            _ => panic!("one or two bound values expected"),
+        }
+        .expect("query plan");
         steps.into_iter().map(|step| step.detail).collect()
     }
 
@@ -330,5 +347,245 @@ mod tests {
                 .any(|step| is_table_scan(step)),
             "{beneficiary:?} {mobile:?}"
         );
+    }
+
+    #[test]
+    fn mobile_and_id_lookup_uses_primary_key() {
+        let store = memory_store();
+        let plan = query_plan_with(
+            &store,
+            &mobile_certificates("9000000001")
+                .filter(certificates::certificate_id.eq("100000001"))
+                .select(CertificateRow::as_select()),
+            &["9000000001", "100000001"],
+        );
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("SEARCH certificates USING INDEX")
+                    || step.contains("SEARCH certificates USING PRIMARY KEY")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|step| is_table_scan(step)), "{plan:?}");
+    }
+
+    /// PostgreSQL plans of the hot lookups on a table of 20,000 certificates,
+    /// half of them revoked, after ANALYZE, so the planner chooses as it would
+    /// on a filled store. With only a few hundred revocations it rightly prefers
+    /// a hash join over a sequential scan of that small table.
+    mod postgres_plans {
+        use diesel::pg::{Pg, PgQueryBuilder};
+        use diesel::query_builder::{QueryBuilder, QueryFragment};
+        use diesel::sql_types::Text;
+        use serde_json::Value;
+
+        use super::super::*;
+
+        const CERTIFICATES: usize = 20_000;
+
+        #[derive(QueryableByName)]
+        struct PlanText {
+            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+            plan: String,
+        }
+
+        /// A store on a new database of the server in `DIVOC_TEST_POSTGRES_URL`,
+        /// dropped at the end of the test.
+        struct PostgresDb {
+            store: Option<Store>,
+            admin_url: String,
+            name: String,
+        }
+
+        impl Drop for PostgresDb {
+            fn drop(&mut self) {
+                self.store = None;
+                if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.name
+                    ))
+                    .execute(&mut admin);
+                }
+            }
+        }
+
+        fn filled_store() -> Option<PostgresDb> {
+            let Some(admin_url) = std::env::var("DIVOC_TEST_POSTGRES_URL")
+                .ok()
+                .filter(|url| !url.trim().is_empty())
+            else {
+                assert!(
+                    std::env::var("DIVOC_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                    "DIVOC_REQUIRE_POSTGRES=1 but DIVOC_TEST_POSTGRES_URL is not set"
+                );
+                eprintln!("skipping PostgreSQL plan test: DIVOC_TEST_POSTGRES_URL is not set");
+                return None;
+            };
+            let name = format!("divoc_plan_test_{}", std::process::id());
+            let mut admin = PgConnection::establish(&admin_url).expect("admin connection");
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .expect("drop old test database");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .expect("create test database");
+            let base = admin_url
+                .split('?')
+                .next()
+                .and_then(|url| url.rsplit_once('/'))
+                .map_or(admin_url.as_str(), |(prefix, _)| prefix);
+            let url = format!("{base}/{name}");
+            let store = Store::open(&url, &StoreOptions::default()).expect("store opens");
+            let db = PostgresDb {
+                store: Some(store),
+                admin_url,
+                name,
+            };
+
+            let mut lines = String::new();
+            for index in 0..CERTIFICATES {
+                lines.push_str(&format!(
+                    r#"{{"preEnrollmentCode":"B{}","certificateId":"C{index:08}","mobile":"9{:09}","certificate":"{{\"credentialSubject\":{{}},\"evidence\":[{{\"dose\":1}}]}}"}}"#,
+                    index / 2,
+                    index / 4
+                ));
+                lines.push('\n');
+                if index % 2 == 0 {
+                    lines.push_str(&format!(
+                        r#"{{"preEnrollmentCode":"B{}","certificateId":"R{index:08}","previousCertificateId":"C{index:08}"}}"#,
+                        index / 2
+                    ));
+                    lines.push('\n');
+                }
+            }
+            let store = db.store.as_ref().expect("store");
+            store
+                .import_reader(lines.as_bytes(), &mut |_| {})
+                .expect("import");
+            with_pg(store, |connection| {
+                diesel::sql_query("ANALYZE certificates, revocations")
+                    .execute(connection)
+                    .expect("analyze");
+            });
+            Some(db)
+        }
+
+        fn with_pg<T>(store: &Store, body: impl FnOnce(&mut PgConnection) -> T) -> T {
+            let Backend::Postgres(pool) = &store.backend else {
+                panic!("expected a PostgreSQL store");
+            };
+            let mut connection = pool.get().expect("pooled connection");
+            body(&mut connection)
+        }
+
+        /// Returns (node type, index name) of every plan node that reads an
+        /// index, and (node type, table name) of every other scan.
+        fn index_nodes(
+            store: &Store,
+            query: &impl QueryFragment<Pg>,
+            binds: &[&str],
+        ) -> Vec<(String, String)> {
+            let mut builder = PgQueryBuilder::new();
+            query
+                .to_sql(&mut builder, &Pg)
+                .expect("query renders as SQL");
+            let sql = format!("EXPLAIN (FORMAT JSON) {}", builder.finish());
+            let text = with_pg(store, |connection| match binds {
+                [one] => diesel::sql_query(sql)
+                    .bind::<Text, _>(*one)
+                    .get_result::<PlanText>(connection),
+                [first, second] => diesel::sql_query(sql)
+                    .bind::<Text, _>(*first)
+                    .bind::<Text, _>(*second)
+                    .get_result::<PlanText>(connection),
+                _ => panic!("one or two bound values expected"),
+            })
+            .expect("query plan")
+            .plan;
+            let plan: Value = serde_json::from_str(&text).expect("JSON plan");
+            let mut nodes = Vec::new();
+            collect_index_nodes(&plan, &mut nodes);
+            assert!(
+                !nodes
+                    .iter()
+                    .any(|(kind, name)| kind == "Seq Scan" && name == "certificates"),
+                "sequential scan of certificates: {text}"
+            );
+            nodes
+        }
+
+        fn collect_index_nodes(value: &Value, nodes: &mut Vec<(String, String)>) {
+            match value {
+                Value::Array(items) => items
+                    .iter()
+                    .for_each(|item| collect_index_nodes(item, nodes)),
+                Value::Object(object) => {
+                    let name = object
+                        .get("Index Name")
+                        .or_else(|| object.get("Relation Name"));
+                    if let (Some(Value::String(kind)), Some(Value::String(name))) =
+                        (object.get("Node Type"), name)
+                    {
+                        nodes.push((kind.clone(), name.clone()));
+                    }
+                    object
+                        .values()
+                        .for_each(|child| collect_index_nodes(child, nodes));
+                }
+                _ => {}
+            }
+        }
+
+        fn assert_reads(nodes: &[(String, String)], index: &str) {
+            assert!(
+                nodes.iter().any(|(kind, name)| name == index
+                    && (kind == "Index Scan" || kind == "Index Only Scan")),
+                "no Index Scan or Index Only Scan on {index}: {nodes:?}"
+            );
+        }
+
+        #[test]
+        fn lookups_use_indexes() {
+            let Some(db) = filled_store() else { return };
+            let store = db.store.as_ref().expect("store");
+
+            let by_beneficiary = index_nodes(
+                store,
+                &beneficiary_certificates("B100").select(CertificateRow::as_select()),
+                &["B100"],
+            );
+            assert_reads(&by_beneficiary, "certificates_pre_enrollment_code");
+            assert_reads(&by_beneficiary, "revocations_pkey");
+
+            let by_mobile = index_nodes(
+                store,
+                &mobile_certificates("9000000100").select(CertificateRow::as_select()),
+                &["9000000100"],
+            );
+            assert_reads(&by_mobile, "certificates_mobile_certificate_id");
+
+            let by_mobile_and_id = index_nodes(
+                store,
+                &mobile_certificates("9000000100")
+                    .filter(certificates::certificate_id.eq("C00000401"))
+                    .select(CertificateRow::as_select()),
+                &["9000000100", "C00000401"],
+            );
+            assert!(
+                by_mobile_and_id.iter().any(|(kind, name)| {
+                    (kind == "Index Scan" || kind == "Index Only Scan")
+                        && (name == "certificates_pkey"
+                            || name == "certificates_mobile_certificate_id")
+                }),
+                "{by_mobile_and_id:?}"
+            );
+
+            let exists = index_nodes(store, &beneficiary_exists_query("B100"), &["B100"]);
+            assert!(
+                exists.iter().any(|(kind, name)| kind == "Index Only Scan"
+                    && name == "certificates_pre_enrollment_code"),
+                "{exists:?}"
+            );
+        }
     }
 }

@@ -1,0 +1,239 @@
+//! `divoc-server generate`: deterministic output that `import` accepts.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use divoc_model::{ExportEntry, check_id, parse_export};
+
+const BENEFICIARIES: u64 = 400;
+
+fn run(args: &[&str], database: Option<&Path>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_divoc-server"));
+    command.args(args).env("RUST_LOG", "warn");
+    if let Some(path) = database {
+        command.env(
+            "DIVOC__DATABASE__URL",
+            format!("sqlite://{}", path.display()),
+        );
+    }
+    command.output().expect("divoc-server runs")
+}
+
+fn generate(beneficiaries: u64, seed: u64) -> String {
+    let output = run(
+        &[
+            "generate",
+            "--beneficiaries",
+            &beneficiaries.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Certificate and revocation entries of an export.
+fn entry_counts(text: &str) -> (usize, usize) {
+    let items = parse_export(text).expect("generated export is valid");
+    let certificates = items
+        .iter()
+        .filter(|item| matches!(item.entry, ExportEntry::Certificate { .. }))
+        .count();
+    (certificates, items.len() - certificates)
+}
+
+#[test]
+fn same_seed_gives_identical_bytes() {
+    let first = generate(BENEFICIARIES, 42);
+    let second = generate(BENEFICIARIES, 42);
+    assert_eq!(first.len(), second.len());
+    assert!(first == second, "outputs of one seed differ");
+}
+
+#[test]
+fn different_seed_gives_different_output() {
+    let first = generate(BENEFICIARIES, 42);
+    let other = generate(BENEFICIARIES, 43);
+    assert_ne!(first, other);
+}
+
+#[test]
+fn file_output_matches_standard_output() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let path = directory.path().join("export.ndjson");
+    let output = run(
+        &[
+            "generate",
+            "--beneficiaries",
+            "50",
+            "--seed",
+            "9",
+            "--out",
+            path.to_str().expect("UTF-8 path"),
+        ],
+        None,
+    );
+    assert!(output.status.success());
+    assert!(output.stdout.is_empty());
+    let written = std::fs::read_to_string(&path).expect("output file");
+    assert_eq!(written, generate(50, 9));
+}
+
+#[test]
+fn output_is_valid_and_varied() {
+    let text = generate(BENEFICIARIES, 7);
+    let items = parse_export(&text).expect("generated export is valid");
+    assert_eq!(items.len(), text.lines().count());
+
+    let mut beneficiaries = std::collections::HashSet::new();
+    let mut mobiles = std::collections::HashMap::<String, usize>::new();
+    let mut doses = [0usize; 5];
+    let mut corrections = 0;
+    let mut plain_revocations = 0;
+    let mut non_latin1_names = 0;
+    let mut accented_names = 0;
+    let mut credential_sizes = Vec::new();
+    for item in &items {
+        match &item.entry {
+            ExportEntry::Certificate { record, dose } => {
+                assert_eq!(check_id(&record.pre_enrollment_code), Ok(()));
+                assert_eq!(check_id(&record.certificate_id), Ok(()));
+                beneficiaries.insert(record.pre_enrollment_code.clone());
+                let mobile = record.mobile.clone().expect("mobile");
+                *mobiles.entry(mobile).or_default() += 1;
+                let dose = dose.expect("dose") as usize;
+                assert!((1..=4).contains(&dose), "dose {dose}");
+                doses[dose] += 1;
+                let name = record.name.clone().expect("name");
+                if name.chars().any(|c| u32::from(c) > 0xff) {
+                    non_latin1_names += 1;
+                } else if !name.is_ascii() {
+                    accented_names += 1;
+                }
+                if record
+                    .meta
+                    .as_ref()
+                    .and_then(|meta| meta.get("previousCertificateId"))
+                    .is_some()
+                {
+                    corrections += 1;
+                }
+                credential_sizes.push(record.certificate.len());
+                let credential = record.credential().expect("credential parses");
+                assert!(credential.evidence[0].total_doses.is_some());
+            }
+            ExportEntry::Revocation(revocation) => {
+                if revocation
+                    .previous_certificate_id
+                    .as_deref()
+                    .is_none_or(str::is_empty)
+                {
+                    plain_revocations += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(beneficiaries.len(), BENEFICIARIES as usize);
+    let certificates = credential_sizes.len();
+    assert!(
+        (BENEFICIARIES as usize..=8 * BENEFICIARIES as usize).contains(&certificates),
+        "{certificates} certificates"
+    );
+    for dose in 1..=4 {
+        assert!(doses[dose] > 0, "no certificate of dose {dose}: {doses:?}");
+    }
+    assert!(corrections > 0);
+    assert_eq!(
+        items.len() - certificates - plain_revocations,
+        corrections,
+        "each correction has one revocation"
+    );
+    assert!(non_latin1_names > 0);
+    assert!(accented_names > 0);
+    assert!(
+        mobiles.len() < beneficiaries.len(),
+        "no mobile number is shared"
+    );
+    credential_sizes.sort_unstable();
+    let median = credential_sizes[certificates / 2];
+    assert!(
+        (1700..=2100).contains(&median),
+        "median credential {median} bytes"
+    );
+}
+
+#[test]
+fn output_imports_cleanly_and_twice() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let database = directory.path().join("store.db");
+    let export = directory.path().join("export.ndjson");
+    let text = generate(BENEFICIARIES, 11);
+    std::fs::write(&export, &text).expect("write export");
+    let (certificates, revocations) = entry_counts(&text);
+    let expected = format!(
+        "{}: {certificates} certificates, {revocations} revocations\n",
+        export.display()
+    );
+
+    let export_arg = export.to_str().expect("UTF-8 path");
+    for _ in 0..2 {
+        let output = run(&["import", export_arg], Some(&database));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+    }
+}
+
+#[test]
+fn import_reads_standard_input() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let database = directory.path().join("store.db");
+    let text = generate(60, 5);
+    let (certificates, revocations) = entry_counts(&text);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .args(["import", "-"])
+        .env("RUST_LOG", "warn")
+        .env(
+            "DIVOC__DATABASE__URL",
+            format!("sqlite://{}", database.display()),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("divoc-server starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("divoc-server ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("-: {certificates} certificates, {revocations} revocations\n")
+    );
+}

@@ -1,0 +1,131 @@
+//! Helpers of the streaming import: the duplicate-id set, progress counts and
+//! parsing on a second thread.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::io::BufRead;
+use std::sync::mpsc;
+use std::thread;
+
+use divoc_model::{ExportItem, ExportReader, ModelError};
+
+use crate::{ImportSummary, Store, StoreError};
+
+/// Entries that the parsing thread sends at a time.
+const PARSED_CHUNK_ENTRIES: usize = 512;
+/// Chunks that may wait in the channel: two batches' worth, so the parser
+/// keeps working while a batch is written. With the batch being written, this
+/// bounds what the two threads hold together, about three batches.
+const PARSED_CHUNKS_QUEUED: usize = 2 * crate::IMPORT_BATCH_ENTRIES / PARSED_CHUNK_ENTRIES;
+
+/// Counts of a streaming import so far, reported after each written batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportProgress {
+    /// Entries read and written, certificates and revocations together.
+    pub entries: usize,
+    /// Certificate entries among them.
+    pub certificates: usize,
+    /// Revocation entries among them.
+    pub revocations: usize,
+}
+
+/// 64-bit hashes of the certificate ids seen so far in one import.
+///
+/// The hash is SipHash with random keys ([`RandomState`]), so which ids
+/// collide differs from one import to the next.
+pub(crate) struct SeenCertificateIds {
+    hashes: HashSet<u64, BuildHasherDefault<PassThroughHasher>>,
+    keys: RandomState,
+}
+
+impl SeenCertificateIds {
+    pub(crate) fn new() -> Self {
+        Self {
+            hashes: HashSet::default(),
+            keys: RandomState::new(),
+        }
+    }
+
+    /// Adds an id. Returns `false` when its hash was seen before.
+    pub(crate) fn insert(&mut self, id: &str) -> bool {
+        self.hashes.insert(self.keys.hash_one(id))
+    }
+}
+
+/// Uses a `u64` that is already a random hash as its own hash, so the set does
+/// not hash it a second time.
+#[derive(Default)]
+struct PassThroughHasher(u64);
+
+impl Hasher for PassThroughHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+impl Store {
+    /// Reads a registry export with [`ExportReader`] on a second thread and
+    /// writes it with [`Store::import_stream`], so parsing and writing overlap.
+    ///
+    /// JSON lines are streamed with bounded memory. A JSON array or registry
+    /// search response is one JSON document and is read whole (see
+    /// [`ExportReader`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Store::import_stream`]. A read error of `reader` is an invalid
+    /// export ([`StoreError::Import`]), and nothing is written.
+    pub fn import_reader<R: BufRead + Send>(
+        &self,
+        reader: R,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<ImportSummary, StoreError> {
+        thread::scope(|scope| {
+            let (sender, receiver) =
+                mpsc::sync_channel::<Vec<Result<ExportItem, ModelError>>>(PARSED_CHUNKS_QUEUED);
+            thread::Builder::new()
+                .name("export-parser".to_owned())
+                .spawn_scoped(scope, move || parse_into(reader, &sender))
+                .map_err(|error| {
+                    StoreError::Import(ModelError::Export {
+                        reason: format!("starting the parsing thread failed: {error}"),
+                    })
+                })?;
+            // Dropping the receiver when the import ends, also after an error,
+            // makes the parsing thread's next send fail, so it stops.
+            self.import_stream(receiver.into_iter().flatten(), progress)
+        })
+    }
+}
+
+/// Parses entries and sends them in chunks until the input ends, an entry is
+/// invalid or the receiver is gone.
+fn parse_into<R: BufRead>(
+    reader: R,
+    sender: &mpsc::SyncSender<Vec<Result<ExportItem, ModelError>>>,
+) {
+    let mut chunk = Vec::with_capacity(PARSED_CHUNK_ENTRIES);
+    for entry in ExportReader::new(reader) {
+        chunk.push(entry);
+        if chunk.len() == PARSED_CHUNK_ENTRIES {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(PARSED_CHUNK_ENTRIES));
+            if sender.send(full).is_err() {
+                return;
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        // A closed receiver means the import has already ended.
+        let _ = sender.send(chunk);
+    }
+}

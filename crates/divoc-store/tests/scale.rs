@@ -1,0 +1,386 @@
+//! Streaming imports larger than one batch, on SQLite and PostgreSQL.
+//!
+//! PostgreSQL tests need `DIVOC_TEST_POSTGRES_URL`, as described in
+//! `tests/store.rs`; without it they pass after a notice, unless
+//! `DIVOC_REQUIRE_POSTGRES=1`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+use std::io::Cursor;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use divoc_store::schema::{certificates, revocations};
+use divoc_store::{
+    IMPORT_BATCH_ENTRIES, ImportProgress, ImportSummary, RowCounts, Store, StoreError, StoreOptions,
+};
+
+/// Certificate rows as (id, beneficiary, certificate text) and revocation rows
+/// as (revoked id, revocation id).
+type Dump = (Vec<(String, String, String)>, Vec<(String, String)>);
+
+/// A store on a fresh database. A PostgreSQL database is dropped on drop.
+struct TestDb {
+    store: Option<Store>,
+    _directory: Option<tempfile::TempDir>,
+    raw_url: String,
+    postgres_admin: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Close the pool before dropping the database.
+        self.store = None;
+        if let Some((admin_url, name)) = &self.postgres_admin
+            && let Ok(mut connection) = PgConnection::establish(admin_url)
+        {
+            let dropped = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut connection);
+            if let Err(error) = dropped {
+                eprintln!("could not drop test database {name}: {error}");
+            }
+        }
+    }
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("store.db").display().to_string();
+        let store = Store::open(&format!("sqlite://{path}"), &StoreOptions::default())
+            .expect("SQLite store opens");
+        Self {
+            store: Some(store),
+            _directory: Some(directory),
+            raw_url: path,
+            postgres_admin: None,
+        }
+    }
+
+    fn postgres(test: &str) -> Option<Self> {
+        let admin_url = match std::env::var("DIVOC_TEST_POSTGRES_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => {
+                assert!(
+                    std::env::var("DIVOC_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                    "PostgreSQL test {test} cannot run: DIVOC_REQUIRE_POSTGRES=1 but \
+                     DIVOC_TEST_POSTGRES_URL is not set"
+                );
+                eprintln!("skipping PostgreSQL test {test}: DIVOC_TEST_POSTGRES_URL is not set");
+                return None;
+            }
+        };
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "divoc_scale_test_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = PgConnection::establish(&admin_url).expect("admin connection");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("create test database");
+        let (base, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url.as_str(), String::new()),
+        };
+        let base = base.rsplit_once('/').map_or(base, |(prefix, _)| prefix);
+        let url = format!("{base}/{name}{query}");
+        let store = Store::open(&url, &StoreOptions::default()).expect("PostgreSQL store opens");
+        Some(Self {
+            store: Some(store),
+            _directory: None,
+            raw_url: url,
+            postgres_admin: Some((admin_url, name)),
+        })
+    }
+
+    fn store(&self) -> &Store {
+        self.store.as_ref().expect("open store")
+    }
+
+    /// Returns every row of both tables as tuples of key and some columns, ordered by key.
+    fn dump(&self) -> Dump {
+        macro_rules! dump_with {
+            ($connection:expr) => {{
+                let certificates = certificates::table
+                    .order(certificates::certificate_id)
+                    .select((
+                        certificates::certificate_id,
+                        certificates::pre_enrollment_code,
+                        certificates::certificate,
+                    ))
+                    .load($connection)
+                    .expect("certificates load");
+                let revocations = revocations::table
+                    .order(revocations::revoked_certificate_id)
+                    .select((
+                        revocations::revoked_certificate_id,
+                        revocations::certificate_id,
+                    ))
+                    .load($connection)
+                    .expect("revocations load");
+                (certificates, revocations)
+            }};
+        }
+        if self.postgres_admin.is_some() {
+            let mut connection = PgConnection::establish(&self.raw_url).expect("connection");
+            dump_with!(&mut connection)
+        } else {
+            let mut connection = SqliteConnection::establish(&self.raw_url).expect("connection");
+            dump_with!(&mut connection)
+        }
+    }
+
+    /// Streams `text` into the store and returns the result and every progress report.
+    fn import(&self, text: String) -> (Result<ImportSummary, StoreError>, Vec<ImportProgress>) {
+        let mut reports = Vec::new();
+        let result = self
+            .store()
+            .import_reader(Cursor::new(text.into_bytes()), &mut |progress| {
+                reports.push(*progress)
+            });
+        (result, reports)
+    }
+}
+
+/// Declares each listed function as a test on both backends.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&super::TestDb::sqlite());
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    let Some(db) = super::TestDb::postgres(stringify!($name)) else { return };
+                    super::$name(&db);
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    bad_record_beyond_first_batch_writes_nothing,
+    duplicate_across_batches_rejected,
+    duplicate_within_batch_names_first,
+    reimport_changes_nothing,
+    progress_counts_each_batch,
+    array_layout_streams_too,
+);
+
+// ---------------------------------------------------------------------------
+// Test data
+
+fn certificate_id(index: usize) -> String {
+    format!("C{index:08}")
+}
+
+/// Builds certificate line `index` for `beneficiary`. Two consecutive
+/// indexes share a mobile number.
+fn certificate_line(index: usize, beneficiary: &str) -> String {
+    let id = certificate_id(index);
+    let dose = 1 + index % 2;
+    format!(
+        r#"{{"preEnrollmentCode":"{beneficiary}","certificateId":"{id}","mobile":"9{:09}","name":"Asha Rao","certificate":"{{\"credentialSubject\":{{\"name\":\"Asha Rao\"}},\"evidence\":[{{\"dose\":{dose},\"totalDoses\":2,\"date\":\"2021-10-17T05:30:28.187Z\"}}]}}","osUpdatedAt":"2022-01-05T17:43:34.366Z"}}"#,
+        index / 2
+    )
+}
+
+fn revocation_line(index: usize) -> String {
+    format!(
+        r#"{{"preEnrollmentCode":"B{}","certificateId":"R{index:08}","dose":1,"previousCertificateId":"{}"}}"#,
+        index / 2,
+        certificate_id(index - 1)
+    )
+}
+
+/// `count` lines: certificates, with every 25th entry a revocation of the
+/// certificate just before it.
+fn export_lines(count: usize) -> Vec<String> {
+    (1..=count)
+        .map(|index| {
+            if index % 25 == 0 {
+                revocation_line(index)
+            } else {
+                certificate_line(index, &format!("B{}", index / 2))
+            }
+        })
+        .collect()
+}
+
+fn joined(lines: &[String]) -> String {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+fn import_error(result: Result<ImportSummary, StoreError>) -> String {
+    match result {
+        Err(StoreError::Import(error)) => error.to_string(),
+        other => panic!("expected an import error, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Cases run on both backends
+
+fn bad_record_beyond_first_batch_writes_nothing(db: &TestDb) {
+    let (first, _) = db.import(joined(&export_lines(30)));
+    assert_eq!(first.expect("first import").certificates, 29);
+    let before = db.dump();
+
+    let mut lines = export_lines(40_000);
+    lines[30_000] = certificate_line(30_001, "B 15000");
+    let (result, reports) = db.import(joined(&lines));
+    assert_eq!(
+        import_error(result),
+        "record 30001 (certificateId C00030001): field `preEnrollmentCode` is invalid: \
+         not a valid id: only A-Z, a-z, 0-9, '-', '_' and '.' are allowed"
+    );
+    // Three batches were written inside the transaction before the bad record.
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[2].entries, 3 * IMPORT_BATCH_ENTRIES);
+    assert_eq!(db.dump(), before);
+}
+
+fn duplicate_across_batches_rejected(db: &TestDb) {
+    let mut lines = export_lines(15_000);
+    lines[11_999] = certificate_line(3, "B1");
+    let (result, reports) = db.import(joined(&lines));
+    assert_eq!(
+        import_error(result),
+        "record 12000 (certificateId C00000003): field `certificateId` is invalid: \
+         duplicate of an earlier record; each certificate may appear once per file"
+    );
+    assert_eq!(reports.len(), 1);
+    assert_eq!(db.dump(), (Vec::new(), Vec::new()));
+}
+
+fn duplicate_within_batch_names_first(db: &TestDb) {
+    let mut lines = export_lines(10);
+    lines[6] = certificate_line(2, "B1");
+    let (result, reports) = db.import(joined(&lines));
+    assert_eq!(
+        import_error(result),
+        "record 7 (certificateId C00000002): field `certificateId` is invalid: \
+         duplicate of record 2; each certificate may appear once per file"
+    );
+    assert!(reports.is_empty());
+    assert_eq!(db.dump(), (Vec::new(), Vec::new()));
+}
+
+fn reimport_changes_nothing(db: &TestDb) {
+    let text = joined(&export_lines(25_000));
+    let (first, _) = db.import(text.clone());
+    let first = first.expect("first import");
+    assert_eq!(first.certificates, 24_000);
+    assert_eq!(first.revocations, 1_000);
+    assert_eq!(
+        first.certificate_rows,
+        RowCounts {
+            inserted: 24_000,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    let after_first = db.dump();
+    assert_eq!(after_first.0.len(), 24_000);
+    assert_eq!(after_first.1.len(), 1_000);
+
+    let (second, _) = db.import(text);
+    let second = second.expect("second import");
+    assert_eq!(
+        second.certificate_rows,
+        RowCounts {
+            inserted: 0,
+            updated: 0,
+            unchanged: 24_000
+        }
+    );
+    assert_eq!(
+        second.revocation_rows,
+        RowCounts {
+            inserted: 0,
+            updated: 0,
+            unchanged: 1_000
+        }
+    );
+    assert_eq!(db.dump(), after_first);
+    let beneficiary = db
+        .store()
+        .certificates_by_beneficiary("B99")
+        .expect("lookup");
+    let ids: Vec<&str> = beneficiary
+        .iter()
+        .map(|record| record.certificate_id.as_str())
+        .collect();
+    // Entries 198 and 199 are B99's certificates, and entry 200 revokes 199.
+    assert_eq!(ids, ["C00000198"]);
+}
+
+fn progress_counts_each_batch(db: &TestDb) {
+    let (result, reports) = db.import(joined(&export_lines(25_000)));
+    let summary = result.expect("import");
+    assert_eq!(summary.certificates + summary.revocations, 25_000);
+    assert_eq!(
+        reports,
+        [
+            ImportProgress {
+                entries: 10_000,
+                certificates: 9_600,
+                revocations: 400
+            },
+            ImportProgress {
+                entries: 20_000,
+                certificates: 19_200,
+                revocations: 800
+            },
+            ImportProgress {
+                entries: 25_000,
+                certificates: 24_000,
+                revocations: 1_000
+            },
+        ]
+    );
+}
+
+fn array_layout_streams_too(db: &TestDb) {
+    let lines = export_lines(60);
+    let array = format!("[\n{}\n]\n", lines.join(",\n"));
+    let (result, reports) = db.import(array);
+    let summary = result.expect("import");
+    assert_eq!(summary.certificates, 58);
+    assert_eq!(summary.revocations, 2);
+    assert_eq!(
+        reports,
+        [ImportProgress {
+            entries: 60,
+            certificates: 58,
+            revocations: 2
+        }]
+    );
+
+    // A JSON array is checked whole by parse_export, which names both positions.
+    let mut repeated = export_lines(5);
+    repeated[4] = certificate_line(1, "B0");
+    let (result, _) = db.import(format!("[{}]", repeated.join(",")));
+    assert_eq!(
+        import_error(result),
+        "record 5 (certificateId C00000001): field `certificateId` is invalid: \
+         duplicate of record 1; each certificate may appear once per file"
+    );
+}

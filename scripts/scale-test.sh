@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Generates a synthetic registry export and imports it into SQLite and into a
+# throwaway PostgreSQL cluster, streaming `generate | import -` so the export
+# never lands on disk. For each backend it records the import rate, the
+# importer's peak RSS, the database size and lookup latency, then deletes the
+# database.
+#
+#   scripts/scale-test.sh                     # about 10 million records
+#   BENEFICIARIES=420000 scripts/scale-test.sh  # about 1 million records
+#
+# Settings (environment):
+#   BENEFICIARIES  beneficiaries to generate; each gives 2.4 records on average
+#                  (default 4200000, about 10 million records)
+#   SEED           generator seed (default 1)
+#   WORK           folder for databases and logs (default /work/scale-tmp).
+#                  SQLite needs about twice the database size while importing,
+#                  because the whole import is one transaction in the WAL.
+#   BACKENDS       "sqlite postgres" (default), or one of them
+#   PG_PORT        loopback port of the throwaway cluster (default 55497)
+#   TIME_LIMIT     seconds one import may run before it is stopped (default 3600)
+# Needs /usr/bin/time (Debian package `time`) and, for PostgreSQL, what
+# scripts/pg-test-cluster.sh needs. Results go to $WORK/results.txt.
+set -euo pipefail
+
+BENEFICIARIES=${BENEFICIARIES:-4200000}
+SEED=${SEED:-1}
+WORK=${WORK:-/work/scale-tmp}
+BACKENDS=${BACKENDS:-"sqlite postgres"}
+PG_PORT=${PG_PORT:-55497}
+TIME_LIMIT=${TIME_LIMIT:-3600}
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin="$repo/target/release/divoc-server"
+mkdir -p "$WORK"
+results="$WORK/results.txt"
+
+log() {
+    echo "$*" | tee -a "$results"
+}
+
+cd "$repo"
+cargo build --release -p divoc-server
+cargo bench -p divoc-store --bench lookup --no-run
+
+log "== scale test $(date -u +%Y-%m-%dT%H:%M:%SZ): beneficiaries=$BENEFICIARIES seed=$SEED"
+log "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB memory, $(uname -r)"
+log "disk before: $(df -h "$WORK" | tail -1)"
+
+# Largest size of the database folder, sampled every 5 s while $1 runs.
+watch_disk() {
+    local pid=$1 folder=$2 out=$3 peak=0 size
+    while kill -0 "$pid" 2>/dev/null; do
+        size=$(du -sb "$folder" 2>/dev/null | cut -f1)
+        ((size > peak)) && peak=$size
+        echo "$peak" >"$out"
+        sleep 5
+    done
+}
+
+# Streams the export into the store at $1, with a time limit, and logs the rate.
+import_into() {
+    local name=$1 url=$2 folder=$3
+    local started ended seconds records rss
+    started=$(date +%s.%N)
+    timeout "$TIME_LIMIT" bash -c \
+        "set -o pipefail; '$bin' generate --beneficiaries $BENEFICIARIES --seed $SEED \
+         | DIVOC__DATABASE__URL='$url' /usr/bin/time -v '$bin' import -" \
+        >"$WORK/$name.import.out" 2>"$WORK/$name.import.log" &
+    local pid=$!
+    watch_disk "$pid" "$folder" "$WORK/$name.disk-peak" &
+    local watcher=$!
+    local status=0
+    wait "$pid" || status=$?
+    ended=$(date +%s.%N)
+    wait "$watcher" || true
+    if ((status != 0)); then
+        log "$name: import failed with status $status; see $WORK/$name.import.log"
+        tail -5 "$WORK/$name.import.log" | tee -a "$results"
+        return 1
+    fi
+    seconds=$(echo "$ended - $started" | bc)
+    records=$(awk '{gsub(",", ""); print $2 + $4}' "$WORK/$name.import.out")
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/$name.import.log")
+    log "$name: imported $(cat "$WORK/$name.import.out")"
+    log "$name: $records records in $seconds s = $(echo "$records / $seconds" | bc) records/s (generator in the same pipe)"
+    log "$name: importer peak RSS $((rss / 1024)) MiB; database folder peak $(($(cat "$WORK/$name.disk-peak") / 1048576)) MiB"
+}
+
+lookups() {
+    local name=$1 url=$2
+    DIVOC_BENCH_STORE_URL="$url" cargo bench -p divoc-store --bench lookup -- \
+        --warm-up-time 2 --measurement-time 10 >"$WORK/$name.bench.log" 2>&1
+    grep -E "^lookup by beneficiary|time:" "$WORK/$name.bench.log" | sed "s/^/$name: /" | tee -a "$results"
+}
+
+for backend in $BACKENDS; do
+    case $backend in
+    sqlite)
+        folder="$WORK/sqlite"
+        rm -rf "$folder"
+        mkdir -p "$folder"
+        url="sqlite://$folder/divoc.sqlite"
+        import_into sqlite "$url" "$folder"
+        log "sqlite: database file $(du -h "$folder/divoc.sqlite" | cut -f1) ($(du -b "$folder/divoc.sqlite" | cut -f1) bytes)"
+        lookups sqlite "$url"
+        rm -rf "$folder"
+        ;;
+    postgres)
+        folder="$WORK/pg"
+        rm -rf "$folder"
+        url=$(scripts/pg-test-cluster.sh start "$folder" "$PG_PORT" | tail -1)
+        trap 'scripts/pg-test-cluster.sh stop "$folder" >/dev/null 2>&1 || true; rm -rf "$folder"' EXIT
+        if import_into postgres "$url" "$folder"; then
+            log "postgres: database size $(psql "$url" -Atc 'SELECT pg_size_pretty(pg_database_size(current_database()))')"
+            lookups postgres "$url"
+        fi
+        scripts/pg-test-cluster.sh stop "$folder" >/dev/null
+        rm -rf "$folder"
+        trap - EXIT
+        ;;
+    *)
+        echo "error: unknown backend '$backend'; use sqlite or postgres" >&2
+        exit 2
+        ;;
+    esac
+done
+log "disk after: $(df -h "$WORK" | tail -1)"
