@@ -7,10 +7,10 @@ use diesel::upsert::excluded;
 use divoc_model::{ExportEntry, ExportItem, ModelError, parse_export};
 
 use crate::rows::{
-    CERTIFICATE_COLUMNS, NewCertificate, NewRevocation, REVOCATION_COLUMNS, StoredCertificate,
-    StoredRevocation,
+    CERTIFICATE_COLUMNS, CERTIFICATE_MOBILE_COLUMNS, NewCertificate, NewRevocation,
+    REVOCATION_COLUMNS, StoredCertificate, StoredRevocation,
 };
-use crate::schema::{certificates, revocations};
+use crate::schema::{certificate_mobiles, certificates, revocations};
 use crate::stream::{ImportProgress, SeenCertificateIds};
 use crate::{Store, StoreError};
 
@@ -78,7 +78,8 @@ macro_rules! upsert_rows {
         $stored:ty,
         $changes:expr,
         $operation:expr,
-        $max_parameters:expr
+        $max_parameters:expr,
+        $owner_conflict:expr
     ) => {{
         let mut counts = RowCounts::default();
         for chunk in $rows.chunks($max_parameters / $columns) {
@@ -94,6 +95,9 @@ macro_rules! upsert_rows {
             let mut changed = Vec::with_capacity(chunk.len());
             for row in chunk {
                 match stored.get(row.$key) {
+                    Some(stored) if stored.owner() != row.owner() => {
+                        return Err(ImportFailure::Invalid(($owner_conflict)(row.$key)));
+                    }
                     None => counts.inserted += 1,
                     Some(stored) if row.matches(stored) => {
                         counts.unchanged += 1;
@@ -108,13 +112,71 @@ macro_rules! upsert_rows {
             }
             diesel::insert_into($table::table)
                 .values(changed)
-                .on_conflict($table::$key)
+                .on_conflict(($table::pre_enrollment_code, $table::$key))
                 .do_update()
                 .set($changes)
                 .execute($connection)
                 .map_err(|error| ImportFailure::Query($operation, error))?;
         }
         counts
+    }};
+}
+
+/// Checks that no stored row of `$table` names one of `$rows`' ids for another
+/// beneficiary. Lookups match a revocation to its certificate by beneficiary id
+/// and certificate id together, so that a distributed database finds both on
+/// one node. A certificate and its revocation under two beneficiary ids would
+/// leave the revoked certificate served, so the import rejects them.
+macro_rules! check_owners {
+    (
+        $connection:ident,
+        $rows:expr,
+        $row_id:ident,
+        $table:ident,
+        $table_id:ident,
+        $items:expr,
+        $reason:expr,
+        $max_parameters:expr
+    ) => {{
+        for chunk in $rows.chunks($max_parameters) {
+            let ids: Vec<&str> = chunk.iter().map(|row| row.$row_id).collect();
+            let stored: HashMap<String, String> = $table::table
+                .filter($table::$table_id.eq_any(&ids))
+                .select(($table::$table_id, $table::pre_enrollment_code))
+                .load::<(String, String)>($connection)
+                .map_err(|error| ImportFailure::Query("beneficiary id check", error))?
+                .into_iter()
+                .collect();
+            for row in chunk {
+                if let Some(owner) = stored.get(row.$row_id)
+                    && owner != row.owner()
+                {
+                    return Err(ImportFailure::Invalid(owner_conflict(
+                        $items,
+                        row.$row_id,
+                        $reason,
+                    )));
+                }
+            }
+        }
+    }};
+}
+
+/// Adds the `certificate_mobiles` rows of certificates with a mobile number.
+/// Rows already stored are left as they are.
+macro_rules! write_mobile_rows {
+    ($connection:ident, $rows:expr, $max_parameters:expr) => {{
+        let mobile_rows: Vec<_> = $rows
+            .iter()
+            .filter_map(NewCertificate::mobile_row)
+            .collect();
+        for chunk in mobile_rows.chunks($max_parameters / CERTIFICATE_MOBILE_COLUMNS) {
+            diesel::insert_into(certificate_mobiles::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .execute($connection)
+                .map_err(|error| ImportFailure::Query("mobile number import", error))?;
+        }
     }};
 }
 
@@ -133,7 +195,6 @@ macro_rules! write_items {
             certificate_id,
             StoredCertificate,
             (
-                certificates::pre_enrollment_code.eq(excluded(certificates::pre_enrollment_code)),
                 certificates::mobile.eq(excluded(certificates::mobile)),
                 certificates::name.eq(excluded(certificates::name)),
                 certificates::contact.eq(excluded(certificates::contact)),
@@ -146,12 +207,38 @@ macro_rules! write_items {
                 certificates::dose.eq(excluded(certificates::dose)),
             ),
             "certificate import",
+            $max_parameters,
+            |id: &str| owner_conflict(
+                $items,
+                id,
+                "is stored for another beneficiary; a certificate belongs to one beneficiary"
+            )
+        );
+        check_owners!(
+            $connection,
+            certificate_rows,
+            certificate_id,
+            revocations,
+            revoked_certificate_id,
+            $items,
+            "is revoked by a record of another beneficiary",
             $max_parameters
         );
+        write_mobile_rows!($connection, certificate_rows, $max_parameters);
 
         // Revocations are validated after the certificates were written. An
         // invalid one rolls back the whole transaction, certificates included.
         let revocation_rows = revocation_rows($items, &mut summary)?;
+        check_owners!(
+            $connection,
+            revocation_rows,
+            revoked_certificate_id,
+            certificates,
+            certificate_id,
+            $items,
+            "revokes a certificate of another beneficiary",
+            $max_parameters
+        );
         summary.revocation_rows = upsert_rows!(
             $connection,
             revocation_rows,
@@ -160,14 +247,18 @@ macro_rules! write_items {
             revoked_certificate_id,
             StoredRevocation,
             (
-                revocations::pre_enrollment_code.eq(excluded(revocations::pre_enrollment_code)),
                 revocations::certificate_id.eq(excluded(revocations::certificate_id)),
                 revocations::dose.eq(excluded(revocations::dose)),
                 revocations::previous_certificate_id
                     .eq(excluded(revocations::previous_certificate_id)),
             ),
             "revocation import",
-            $max_parameters
+            $max_parameters,
+            |id: &str| owner_conflict(
+                $items,
+                id,
+                "is already revoked by a record of another beneficiary"
+            )
         );
         Ok::<ImportSummary, ImportFailure>(summary)
     }};
@@ -191,6 +282,9 @@ impl Store {
     ///
     /// * [`StoreError::Import`] for an entry with a blank `preEnrollmentCode` or
     ///   `certificateId`, naming its position and `certificateId`;
+    /// * [`StoreError::Import`] for a certificate whose id is stored for another
+    ///   beneficiary, a revocation of another beneficiary's certificate, or a
+    ///   certificate that another beneficiary's revocation names;
     /// * [`StoreError::Unavailable`] or [`StoreError::Query`] when a statement fails.
     pub fn import(&self, items: &[ExportItem]) -> Result<ImportSummary, StoreError> {
         let result = match &self.backend {
@@ -538,6 +632,37 @@ fn set_sqlite_cache(
     connection.batch_execute(&format!(
         "PRAGMA cache_size = {cache_size}; PRAGMA temp_store = {temp_store};"
     ))
+}
+
+/// Describes an entry whose id is stored for another beneficiary. `id` is a
+/// certificate id or the certificate id that a revocation revokes.
+fn owner_conflict(items: &[ExportItem], id: &str, reason: &str) -> ModelError {
+    let entry = items.iter().find(|item| match &item.entry {
+        ExportEntry::Certificate { record, .. } => record.certificate_id == id,
+        ExportEntry::Revocation(record) => record.revoked_certificate_id() == id,
+    });
+    let (record, field) = match entry {
+        Some(item) => match &item.entry {
+            ExportEntry::Certificate { record, .. } => (
+                record_label(item.position, &record.certificate_id),
+                "certificateId",
+            ),
+            ExportEntry::Revocation(record) => {
+                let field = if record.revoked_certificate_id() == record.certificate_id {
+                    "certificateId"
+                } else {
+                    "previousCertificateId"
+                };
+                (record_label(item.position, &record.certificate_id), field)
+            }
+        },
+        None => (format!("certificateId {id}"), "certificateId"),
+    };
+    ModelError::Record {
+        record,
+        field: field.to_owned(),
+        reason: format!("{id} {reason}"),
+    }
 }
 
 fn duplicate_certificate(position: usize, id: &str, earlier: Option<usize>) -> ModelError {

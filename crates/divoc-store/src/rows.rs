@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use divoc_model::{RegistryRecord, RevocationRecord};
 
 use crate::StoreError;
-use crate::schema::{certificates, revocations};
+use crate::schema::{certificate_mobiles, certificates, revocations};
 
 /// A certificate row as read back. `dose` is not part of a record, so it is not loaded.
 #[derive(Debug, Queryable, Selectable)]
@@ -129,9 +129,27 @@ impl StoredCertificate {
     pub(crate) fn key(&self) -> &str {
         &self.certificate_id
     }
+
+    pub(crate) fn owner(&self) -> &str {
+        &self.pre_enrollment_code
+    }
 }
 
 impl NewCertificate<'_> {
+    /// Returns the beneficiary id of the row.
+    pub(crate) fn owner(&self) -> &str {
+        self.pre_enrollment_code
+    }
+
+    /// Returns the row of the mobile-number table for this certificate, if it
+    /// has a mobile number.
+    pub(crate) fn mobile_row(&self) -> Option<NewCertificateMobile<'_>> {
+        self.mobile.map(|mobile| NewCertificateMobile {
+            mobile,
+            pre_enrollment_code: self.pre_enrollment_code,
+        })
+    }
+
     /// Returns `true` if writing this row would leave `stored` as it is.
     pub(crate) fn matches(&self, stored: &StoredCertificate) -> bool {
         self.certificate_id == stored.certificate_id
@@ -190,9 +208,18 @@ impl StoredRevocation {
     pub(crate) fn key(&self) -> &str {
         &self.revoked_certificate_id
     }
+
+    pub(crate) fn owner(&self) -> &str {
+        &self.pre_enrollment_code
+    }
 }
 
 impl NewRevocation<'_> {
+    /// Returns the beneficiary id of the revocation record.
+    pub(crate) fn owner(&self) -> &str {
+        self.pre_enrollment_code
+    }
+
     /// Returns `true` if writing this row would leave `stored` as it is.
     pub(crate) fn matches(&self, stored: &StoredRevocation) -> bool {
         self.revoked_certificate_id == stored.revoked_certificate_id
@@ -202,6 +229,18 @@ impl NewRevocation<'_> {
             && self.previous_certificate_id == stored.previous_certificate_id.as_deref()
     }
 }
+
+/// A row of `certificate_mobiles`: a beneficiary with a certificate registered
+/// to this mobile number.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = certificate_mobiles, treat_none_as_default_value = false)]
+pub(crate) struct NewCertificateMobile<'a> {
+    mobile: &'a str,
+    pre_enrollment_code: &'a str,
+}
+
+/// Number of columns in [`NewCertificateMobile`], for sizing multi-row inserts.
+pub(crate) const CERTIFICATE_MOBILE_COLUMNS: usize = 2;
 
 /// Converts a timestamp to the form both backends store: UTC without zone,
 /// truncated to microseconds. That is PostgreSQL's precision, and SQLite would

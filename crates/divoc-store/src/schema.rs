@@ -4,7 +4,9 @@
 //! tables. Timestamps are UTC with at most microsecond precision.
 
 diesel::table! {
-    /// One row per certificate, keyed by `certificateId`.
+    /// One row per certificate. `certificate_id` is unique. The primary key is
+    /// (`pre_enrollment_code`, `certificate_id`) on PostgreSQL, and a unique
+    /// index on SQLite, so that the table can be distributed by beneficiary id.
     certificates (certificate_id) {
         /// `certificateId` of the record.
         certificate_id -> Text,
@@ -34,7 +36,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// One row per revoked certificate id.
+    /// One row per revoked certificate id, which is unique. Keyed like
+    /// `certificates`, by (`pre_enrollment_code`, `revoked_certificate_id`).
     revocations (revoked_certificate_id) {
         /// The certificate id that must no longer be served.
         revoked_certificate_id -> Text,
@@ -97,4 +100,18 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(certificates, revocations);
+diesel::table! {
+    /// The beneficiaries with a certificate registered to a mobile number, so
+    /// that a lookup by mobile number reads one key of one table, which a
+    /// distributed database keeps on one node. Written by imports. A row stays
+    /// when a later import changes the certificate's number, so lookups also
+    /// match `certificates.mobile`.
+    certificate_mobiles (mobile, pre_enrollment_code) {
+        /// Registered mobile number.
+        mobile -> Text,
+        /// `preEnrollmentCode`: the beneficiary id.
+        pre_enrollment_code -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(certificates, revocations, certificate_mobiles);

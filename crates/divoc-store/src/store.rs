@@ -9,7 +9,7 @@ use divoc_model::RegistryRecord;
 
 use crate::backend::{self, Backend};
 use crate::rows::CertificateRow;
-use crate::schema::{certificates, revocations};
+use crate::schema::{certificate_mobiles, certificates, revocations};
 use crate::url::{StoreTarget, redact_url};
 use crate::{StoreError, StoreOptions};
 
@@ -62,11 +62,16 @@ pub(crate) use with_connection;
 
 /// True for a certificate row that no revocation names. Evaluated at query time,
 /// so a revocation hides its certificate whichever of the two was imported first.
+/// The beneficiary id is matched too, which keeps the check on one node of a
+/// database distributed by it. Imports reject a revocation of another
+/// beneficiary's certificate, so the extra condition hides nothing.
 #[dsl::auto_type]
 fn not_revoked() -> _ {
-    not(exists(revocations::table.filter(
-        revocations::revoked_certificate_id.eq(certificates::certificate_id),
-    )))
+    not(exists(
+        revocations::table
+            .filter(revocations::pre_enrollment_code.eq(certificates::pre_enrollment_code))
+            .filter(revocations::revoked_certificate_id.eq(certificates::certificate_id)),
+    ))
 }
 
 /// Certificates of one beneficiary that are not revoked, by certificate id.
@@ -79,14 +84,26 @@ fn beneficiary_certificates<'a>(pre_enrollment_code: &'a str) -> _ {
         .order(certificates::certificate_id.asc())
 }
 
-/// Certificates registered to one mobile number that are not revoked, by certificate id.
+/// Certificates of some beneficiaries that are registered to one mobile number
+/// and not revoked, by certificate id. `beneficiaries` come from
+/// [`mobile_beneficiaries`], so each lookup reads beneficiary keys only.
 #[dsl::auto_type]
-fn mobile_certificates<'a>(mobile: &'a str) -> _ {
+fn mobile_certificates<'a>(mobile: &'a str, beneficiaries: &'a [String]) -> _ {
     let not_revoked: not_revoked = not_revoked();
     certificates::table
+        .filter(certificates::pre_enrollment_code.eq_any(beneficiaries))
         .filter(certificates::mobile.eq(mobile))
         .filter(not_revoked)
         .order(certificates::certificate_id.asc())
+}
+
+/// Beneficiary ids with a certificate registered to a mobile number, from the
+/// table keyed by mobile number.
+#[dsl::auto_type]
+fn mobile_beneficiaries<'a>(mobile: &'a str) -> _ {
+    certificate_mobiles::table
+        .filter(certificate_mobiles::mobile.eq(mobile))
+        .select(certificate_mobiles::pre_enrollment_code)
 }
 
 /// `SELECT EXISTS (...)` over the index of `(pre_enrollment_code, certificate_id)`
@@ -180,11 +197,15 @@ impl Store {
         certificate_id: &str,
     ) -> Result<Option<RegistryRecord>, StoreError> {
         let row: Option<CertificateRow> = with_connection!(self, |connection| {
-            mobile_certificates(mobile)
-                .filter(certificates::certificate_id.eq(certificate_id))
-                .select(CertificateRow::as_select())
-                .first(connection)
-                .optional()
+            mobile_beneficiaries(mobile)
+                .load::<String>(connection)
+                .and_then(|beneficiaries| {
+                    mobile_certificates(mobile, &beneficiaries)
+                        .filter(certificates::certificate_id.eq(certificate_id))
+                        .select(CertificateRow::as_select())
+                        .first(connection)
+                        .optional()
+                })
         })
         .map_err(|error| self.query_error("certificate lookup by mobile and id", error))?;
         row.map(CertificateRow::into_record).transpose()
@@ -198,9 +219,13 @@ impl Store {
     /// As for [`Store::certificates_by_beneficiary`].
     pub fn certificates_by_mobile(&self, mobile: &str) -> Result<Vec<RegistryRecord>, StoreError> {
         let rows: Vec<CertificateRow> = with_connection!(self, |connection| {
-            mobile_certificates(mobile)
-                .select(CertificateRow::as_select())
-                .load(connection)
+            mobile_beneficiaries(mobile)
+                .load::<String>(connection)
+                .and_then(|beneficiaries| {
+                    mobile_certificates(mobile, &beneficiaries)
+                        .select(CertificateRow::as_select())
+                        .load(connection)
+                })
         })
         .map_err(|error| self.query_error("certificate lookup by mobile", error))?;
         rows.into_iter().map(CertificateRow::into_record).collect()
@@ -267,7 +292,7 @@ mod tests {
     }
 
     /// Returns the `detail` column of `EXPLAIN QUERY PLAN` for a query with
-    /// one or two bound text values.
+    /// bound text values.
     fn query_plan_with(
         store: &Store,
         query: &impl QueryFragment<Sqlite>,
@@ -282,17 +307,11 @@ mod tests {
             panic!("expected an SQLite store");
         };
         let mut connection = pool.get().expect("pooled connection");
-        let steps: Vec<PlanStep> = match binds {
-            [one] => diesel::sql_query(sql)
-                .bind::<Text, _>(*one)
-                .load(&mut connection),
-            [first, second] => diesel::sql_query(sql)
-                .bind::<Text, _>(*first)
-                .bind::<Text, _>(*second)
-                .load(&mut connection),
-            _ => panic!("one or two bound values expected"),
+        let mut statement = diesel::sql_query(sql).into_boxed::<Sqlite>();
+        for value in binds {
+            statement = statement.bind::<Text, _>(*value);
         }
-        .expect("query plan");
+        let steps: Vec<PlanStep> = statement.load(&mut connection).expect("query plan");
         steps.into_iter().map(|step| step.detail).collect()
     }
 
@@ -316,8 +335,8 @@ mod tests {
             "{plan:?}"
         );
         assert!(
-            plan.iter()
-                .any(|step| step.contains("SEARCH revocations USING PRIMARY KEY")),
+            plan.iter().any(|step| step
+                .contains("SEARCH revocations USING INDEX revocations_pre_enrollment_code")),
             "{plan:?}"
         );
         assert!(!plan.iter().any(|step| is_table_scan(step)), "{plan:?}");
@@ -333,31 +352,46 @@ mod tests {
                 .any(|step| step.contains("USING INDEX certificates_pre_enrollment_code")),
             "{beneficiary:?}"
         );
-        let mobile = query_plan(&store, &mobile_certificates("9000000001"));
+        let beneficiaries = vec!["BEN-1".to_owned()];
+        let mobile = query_plan_with(
+            &store,
+            &mobile_certificates("9000000001", &beneficiaries),
+            &["BEN-1", "9000000001"],
+        );
         assert!(
             mobile
                 .iter()
-                .any(|step| step.contains("USING INDEX certificates_mobile_certificate_id")),
+                .any(|step| step.contains("USING INDEX certificates_pre_enrollment_code")),
             "{mobile:?}"
+        );
+        let mobile_keys =
+            query_plan_with(&store, &mobile_beneficiaries("9000000001"), &["9000000001"]);
+        assert!(
+            mobile_keys
+                .iter()
+                .any(|step| step.contains("SEARCH certificate_mobiles USING PRIMARY KEY")),
+            "{mobile_keys:?}"
         );
         assert!(
             !beneficiary
                 .iter()
                 .chain(&mobile)
+                .chain(&mobile_keys)
                 .any(|step| is_table_scan(step)),
-            "{beneficiary:?} {mobile:?}"
+            "{beneficiary:?} {mobile:?} {mobile_keys:?}"
         );
     }
 
     #[test]
     fn mobile_and_id_lookup_uses_primary_key() {
         let store = memory_store();
+        let beneficiaries = vec!["BEN-1".to_owned()];
         let plan = query_plan_with(
             &store,
-            &mobile_certificates("9000000001")
+            &mobile_certificates("9000000001", &beneficiaries)
                 .filter(certificates::certificate_id.eq("100000001"))
                 .select(CertificateRow::as_select()),
-            &["9000000001", "100000001"],
+            &["BEN-1", "9000000001", "100000001"],
         );
         assert!(
             plan.iter()
@@ -489,16 +523,16 @@ mod tests {
             query
                 .to_sql(&mut builder, &Pg)
                 .expect("query renders as SQL");
-            let sql = format!("EXPLAIN (FORMAT JSON) {}", builder.finish());
-            let text = with_pg(store, |connection| match binds {
-                [one] => diesel::sql_query(sql)
-                    .bind::<Text, _>(*one)
-                    .get_result::<PlanText>(connection),
-                [first, second] => diesel::sql_query(sql)
-                    .bind::<Text, _>(*first)
-                    .bind::<Text, _>(*second)
-                    .get_result::<PlanText>(connection),
-                _ => panic!("one or two bound values expected"),
+            // `eq_any` binds one array; the plans here bind one beneficiary id
+            // in its place, as a one-element array, so that every value is text.
+            let sql = format!("EXPLAIN (FORMAT JSON) {}", builder.finish())
+                .replace("= ANY($1)", "= ANY(ARRAY[$1]::text[])");
+            let text = with_pg(store, |connection| {
+                let mut statement = diesel::sql_query(sql).into_boxed::<Pg>();
+                for value in binds {
+                    statement = statement.bind::<Text, _>(*value);
+                }
+                statement.get_result::<PlanText>(connection)
             })
             .expect("query plan")
             .plan;
@@ -539,8 +573,10 @@ mod tests {
         fn assert_reads(nodes: &[(String, String)], index: &str) {
             assert!(
                 nodes.iter().any(|(kind, name)| name == index
-                    && (kind == "Index Scan" || kind == "Index Only Scan")),
-                "no Index Scan or Index Only Scan on {index}: {nodes:?}"
+                    && (kind == "Index Scan"
+                        || kind == "Index Only Scan"
+                        || kind == "Bitmap Index Scan")),
+                "no index scan on {index}: {nodes:?}"
             );
         }
 
@@ -554,36 +590,42 @@ mod tests {
                 &beneficiary_certificates("B100").select(CertificateRow::as_select()),
                 &["B100"],
             );
-            assert_reads(&by_beneficiary, "certificates_pre_enrollment_code");
+            assert_reads(&by_beneficiary, "certificates_pkey");
             assert_reads(&by_beneficiary, "revocations_pkey");
 
+            let mobile_keys =
+                index_nodes(store, &mobile_beneficiaries("9000000100"), &["9000000100"]);
+            assert_reads(&mobile_keys, "certificate_mobiles_pkey");
+
+            let beneficiaries = vec!["B100".to_owned()];
             let by_mobile = index_nodes(
                 store,
-                &mobile_certificates("9000000100").select(CertificateRow::as_select()),
-                &["9000000100"],
+                &mobile_certificates("9000000100", &beneficiaries)
+                    .select(CertificateRow::as_select()),
+                &["B100", "9000000100"],
             );
-            assert_reads(&by_mobile, "certificates_mobile_certificate_id");
+            assert_reads(&by_mobile, "certificates_pkey");
 
             let by_mobile_and_id = index_nodes(
                 store,
-                &mobile_certificates("9000000100")
+                &mobile_certificates("9000000100", &beneficiaries)
                     .filter(certificates::certificate_id.eq("C00000401"))
                     .select(CertificateRow::as_select()),
-                &["9000000100", "C00000401"],
+                &["B100", "9000000100", "C00000401"],
             );
             assert!(
                 by_mobile_and_id.iter().any(|(kind, name)| {
                     (kind == "Index Scan" || kind == "Index Only Scan")
-                        && (name == "certificates_pkey"
-                            || name == "certificates_mobile_certificate_id")
+                        && (name == "certificates_pkey" || name == "certificates_certificate_id")
                 }),
                 "{by_mobile_and_id:?}"
             );
 
             let exists = index_nodes(store, &beneficiary_exists_query("B100"), &["B100"]);
             assert!(
-                exists.iter().any(|(kind, name)| kind == "Index Only Scan"
-                    && name == "certificates_pre_enrollment_code"),
+                exists
+                    .iter()
+                    .any(|(kind, name)| kind == "Index Only Scan" && name == "certificates_pkey"),
                 "{exists:?}"
             );
         }

@@ -203,7 +203,7 @@ fn certificate_line(index: usize, beneficiary: &str) -> String {
 fn revocation_line(index: usize) -> String {
     format!(
         r#"{{"preEnrollmentCode":"B{}","certificateId":"R{index:08}","dose":1,"previousCertificateId":"{}"}}"#,
-        index / 2,
+        (index - 1) / 2,
         certificate_id(index - 1)
     )
 }

@@ -260,6 +260,10 @@ backend_tests!(
     timestamps_truncate_to_microseconds,
     corrupt_certificate_text_is_returned,
     corrupt_json_columns_are_reported,
+    certificate_of_other_beneficiary_rejected,
+    revocation_of_other_beneficiary_rejected,
+    certificate_revoked_by_other_beneficiary_rejected,
+    mobile_lookup_follows_changed_number,
     concurrent_imports_and_lookups,
     ten_thousand_records_import,
     health_check_passes,
@@ -896,6 +900,11 @@ fn corrupt_certificate_text_is_returned(db: &TestDb) {
         "INSERT INTO certificates (certificate_id, pre_enrollment_code, mobile, contact, certificate) \
          VALUES ('9501', 'BEN-RAW', '9000000014', '[]', 'not a credential {')",
     );
+    // Lookups by mobile number find beneficiaries through this table, which
+    // imports write; a row written by hand needs its entry too.
+    db.execute(
+        "INSERT INTO certificate_mobiles (mobile, pre_enrollment_code) VALUES ('9000000014', 'BEN-RAW')",
+    );
     let found = db
         .store
         .certificates_by_beneficiary("BEN-RAW")
@@ -913,11 +922,116 @@ fn corrupt_certificate_text_is_returned(db: &TestDb) {
     assert!(db.store.beneficiary_exists("BEN-RAW").expect("exists"));
 }
 
+fn import_error_message(db: &TestDb, entities: &[Value]) -> String {
+    match db.store.import_text(&export(entities)) {
+        Err(StoreError::Import(error)) => error.to_string(),
+        other => panic!("expected an import error, got {other:?}"),
+    }
+}
+
+fn certificate_of_other_beneficiary_rejected(db: &TestDb) {
+    db.store
+        .import_text(&export(&[certificate("BEN-OWN", "9701", "9000000017", 1)]))
+        .expect("first import");
+    let before = db.dump();
+
+    let message = import_error_message(
+        db,
+        &[
+            certificate("BEN-OWN", "9702", "9000000017", 2),
+            certificate("BEN-OTHER", "9701", "9000000018", 1),
+        ],
+    );
+    assert_eq!(
+        message,
+        "record 2 (certificateId 9701): field `certificateId` is invalid: 9701 is stored for \
+         another beneficiary; a certificate belongs to one beneficiary"
+    );
+    assert_eq!(db.dump(), before, "nothing written");
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_beneficiary("BEN-OWN")
+            .expect("lookup")),
+        ["9701"]
+    );
+    assert!(!db.store.beneficiary_exists("BEN-OTHER").expect("exists"));
+}
+
+fn revocation_of_other_beneficiary_rejected(db: &TestDb) {
+    db.store
+        .import_text(&export(&[certificate("BEN-REV", "9711", "9000000019", 1)]))
+        .expect("certificate import");
+    let before = db.dump();
+
+    let message = import_error_message(db, &[revocation("BEN-ELSE", "9712", Some("9711"))]);
+    assert_eq!(
+        message,
+        "record 1 (certificateId 9712): field `previousCertificateId` is invalid: 9711 revokes \
+         a certificate of another beneficiary"
+    );
+    assert_eq!(db.dump(), before, "nothing written");
+
+    // The same revocation under the certificate's own beneficiary id hides it.
+    db.store
+        .import_text(&export(&[revocation("BEN-REV", "9712", Some("9711"))]))
+        .expect("revocation import");
+    assert!(!db.store.beneficiary_exists("BEN-REV").expect("exists"));
+}
+
+fn certificate_revoked_by_other_beneficiary_rejected(db: &TestDb) {
+    db.store
+        .import_text(&export(&[revocation("BEN-FIRST", "9722", Some("9721"))]))
+        .expect("revocation import");
+    let before = db.dump();
+
+    let message = import_error_message(db, &[certificate("BEN-LATER", "9721", "9000000020", 1)]);
+    assert_eq!(
+        message,
+        "record 1 (certificateId 9721): field `certificateId` is invalid: 9721 is revoked by a \
+         record of another beneficiary"
+    );
+    assert_eq!(db.dump(), before, "nothing written");
+}
+
+fn mobile_lookup_follows_changed_number(db: &TestDb) {
+    db.store
+        .import_text(&export(&[certificate("BEN-MOVE", "9731", "9000000021", 1)]))
+        .expect("first import");
+    db.store
+        .import_text(&export(&[certificate("BEN-MOVE", "9731", "9000000022", 1)]))
+        .expect("import with a new number");
+
+    assert!(
+        db.store
+            .certificates_by_mobile("9000000021")
+            .expect("lookup")
+            .is_empty()
+    );
+    assert_eq!(
+        db.store
+            .certificate_by_mobile_and_id("9000000021", "9731")
+            .expect("lookup"),
+        None
+    );
+    assert_eq!(
+        ids(&db
+            .store
+            .certificates_by_mobile("9000000022")
+            .expect("lookup")),
+        ["9731"]
+    );
+}
+
 fn corrupt_json_columns_are_reported(db: &TestDb) {
     db.execute(
         "INSERT INTO certificates (certificate_id, pre_enrollment_code, mobile, contact, certificate, meta) \
          VALUES ('9601', 'BEN-BAD', '9000000015', 'tel:9000000015', '{}', NULL), \
                 ('9602', 'BEN-BAD-META', '9000000016', '[]', '{}', '{broken')",
+    );
+    db.execute(
+        "INSERT INTO certificate_mobiles (mobile, pre_enrollment_code) \
+         VALUES ('9000000015', 'BEN-BAD'), ('9000000016', 'BEN-BAD-META')",
     );
     let error = db
         .store
