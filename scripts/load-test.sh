@@ -42,6 +42,8 @@ cargo build -q --release -p divoc-server
 binary=$PWD/target/release/divoc-server
 
 work=$(mktemp -d /tmp/divoc-load.XXXXXX)
+# The throwaway PostgreSQL cluster runs as the postgres user inside this folder.
+chmod 755 "$work"
 server=""
 cluster=""
 cleanup() {

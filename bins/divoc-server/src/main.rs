@@ -5,6 +5,7 @@
 //! (first run: sample data, a development key and a ready-to-paste request, then
 //! `serve`).
 
+mod audit;
 mod auth;
 mod citizen;
 mod devkey;

@@ -132,6 +132,12 @@ fn prometheus_text(metrics: &ServiceMetrics) -> String {
             "304 responses to If-None-Match.",
             metrics.not_modified,
         ),
+        (
+            "divoc_audit_events_dropped_total",
+            "counter",
+            "Audit events dropped because the audit queue was full or closed.",
+            metrics.audit_events_dropped,
+        ),
     ];
     let mut text = String::new();
     for (name, kind, help, value) in families {

@@ -11,6 +11,7 @@ use divoc_qr::{PayloadForm, QrOptions};
 use divoc_store::{Store, StoreOptions, redact_url};
 use tokio::sync::Semaphore;
 
+use crate::audit::AuditWriter;
 use crate::auth::TokenVerifier;
 use crate::otp::OtpService;
 use crate::routes::{AppState, configure, configure_metrics, log_request};
@@ -43,6 +44,9 @@ pub enum StartError {
     /// A render thread could not be started.
     #[error("cannot start render thread: {0}")]
     RenderThread(std::io::Error),
+    /// The audit writer thread could not be started.
+    #[error("cannot start the audit writer thread: {0}")]
+    AuditThread(std::io::Error),
     /// Binding or running the listener failed.
     #[error("HTTP server on {bind}: {source}")]
     Http {
@@ -137,12 +141,14 @@ pub fn build_service(settings: &Settings, store: Store) -> Result<CertificateSer
         });
     }
     let cache = RenderCache::new(settings.cache.enabled, settings.cache.max_bytes);
+    let audit = AuditWriter::start(store.clone()).map_err(StartError::AuditThread)?;
     Ok(CertificateService::new(
         store,
         renderer,
         qr_options,
         settings.qr.pixels_per_module,
         cache,
+        audit,
     ))
 }
 
@@ -173,6 +179,8 @@ pub async fn run(
         lookup_permits: Arc::new(Semaphore::new(lookup_concurrency)),
     });
 
+    // Kept to write the queued audit events once the server has stopped.
+    let audit_state = state.clone();
     let metrics = settings.server.metrics;
     let bind = settings.server.bind.clone();
     let http_error = |source| StartError::Http {
@@ -217,7 +225,9 @@ pub async fn run(
         tracing::info!("shutdown signal received; finishing in-flight requests");
         handle.stop(true).await;
     });
-    server.await.map_err(http_error)?;
+    let result = server.await;
+    audit_state.service.close_audit();
+    result.map_err(http_error)?;
     tracing::info!("divoc-server stopped");
     Ok(())
 }

@@ -11,6 +11,8 @@ use divoc_qr::{CertificateQr, QrOptions};
 use divoc_select::{Candidate, SelectError, latest, match_date_of_birth, previous_doses};
 use divoc_store::{AuditEvent, Store, StoreError};
 
+use crate::audit::AuditWriter;
+
 // NOTE: main.rs declares every other module, and this one belongs there too.
 #[path = "cache.rs"]
 pub mod cache;
@@ -62,6 +64,8 @@ pub struct ServiceMetrics {
     pub renders: u64,
     /// 304 responses to `If-None-Match`.
     pub not_modified: u64,
+    /// Audit events dropped because the audit queue was full.
+    pub audit_events_dropped: u64,
 }
 
 /// Failure to serve a certificate.
@@ -174,6 +178,7 @@ pub struct CertificateService {
     png_pixels_per_module: u32,
     template: TemplateVersion,
     cache: RenderCache,
+    audit: AuditWriter,
     renders: AtomicU64,
     not_modified: AtomicU64,
 }
@@ -187,6 +192,7 @@ impl CertificateService {
         qr_options: QrOptions,
         png_pixels_per_module: u32,
         cache: RenderCache,
+        audit: AuditWriter,
     ) -> Self {
         let template =
             TemplateVersion::new(renderer.settings(), &qr_options, png_pixels_per_module);
@@ -197,6 +203,7 @@ impl CertificateService {
             png_pixels_per_module,
             template,
             cache,
+            audit,
             renders: AtomicU64::new(0),
             not_modified: AtomicU64::new(0),
         }
@@ -351,6 +358,7 @@ impl CertificateService {
             cache: self.cache.stats(),
             renders: self.renders.load(Ordering::Relaxed),
             not_modified: self.not_modified.load(Ordering::Relaxed),
+            audit_events_dropped: self.audit.dropped(),
         }
     }
 
@@ -408,9 +416,13 @@ impl CertificateService {
     /// Records a certificate served in the audit trail. A failure is logged and
     /// does not fail the request, whose response is already built.
     pub fn record_served(&self, event: &AuditEvent) {
-        if let Err(error) = self.store.record_served(event) {
-            tracing::error!(%error, route = %event.route, "audit record could not be written");
-        }
+        self.audit.record(event.clone());
+    }
+
+    /// Writes the queued audit events and stops the audit writer. Events
+    /// recorded afterwards are dropped and logged.
+    pub fn close_audit(&self) {
+        self.audit.close();
     }
 
     fn qr(&self, chosen: &Candidate<'_>) -> Result<CertificateQr, ServiceError> {

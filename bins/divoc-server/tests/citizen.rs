@@ -393,22 +393,7 @@ fn audit_trail_records_served_certificates() {
         "sqlite://{}",
         server.folder.path().join("divoc.sqlite").display()
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
-        .env_clear()
-        .env("DIVOC__DATABASE__URL", &url)
-        .args(["audit", "--certificate", "772014589"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let rows: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let rows = audit_rows(&url, &["--certificate", "772014589"], 2);
     assert_eq!(rows.len(), 2);
     let summary: Vec<(&str, &str, &str)> = rows
         .iter()
@@ -439,19 +424,37 @@ fn audit_trail_records_served_certificates() {
     let text = rows.iter().map(Value::to_string).collect::<String>();
     assert!(!text.contains("eyJ"), "a token was stored: {text}");
 
-    let by_subject = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
-        .env_clear()
-        .env("DIVOC__DATABASE__URL", &url)
-        .args(["audit", "--subject", "api-user"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8(by_subject.stdout)
+    assert_eq!(audit_rows(&url, &["--subject", "api-user"], 1).len(), 1);
+}
+
+/// Runs `divoc-server audit` with `filter` until it prints at least `expected`
+/// rows, for up to 10 s, because the server writes audit events from a queue
+/// shortly after each response. Returns the rows of the last run.
+fn audit_rows(url: &str, filter: &[&str], expected: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+            .env_clear()
+            .env("DIVOC__DATABASE__URL", url)
+            .arg("audit")
+            .args(filter)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let rows: Vec<Value> = String::from_utf8(output.stdout)
             .unwrap()
             .lines()
-            .count(),
-        1
-    );
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        if rows.len() >= expected || std::time::Instant::now() > deadline {
+            return rows;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Base64url without padding, for hand-made hostile tokens.
