@@ -84,7 +84,7 @@ open(out + ".count", "w").write(str(len(entries)))
 PY
 records=$(cat "$work/ids.count")
 # Distinct beneficiaries of the cached-PDF runs: about 1,000 PDFs of 9 KB fit well
-# within the default 32 MiB render cache.
+# within the default 16 MiB render cache.
 HOT_IDS=1000
 
 token=$(python3 scripts/dev-token.py api)

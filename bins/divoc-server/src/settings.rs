@@ -73,7 +73,7 @@ impl Default for CacheSettings {
     fn default() -> Self {
         CacheSettings {
             enabled: true,
-            max_bytes: 32 * 1024 * 1024,
+            max_bytes: 16 * 1024 * 1024,
         }
     }
 }

@@ -177,7 +177,7 @@ fn metrics_route_format() {
         "# TYPE divoc_render_cache_hits_total counter\ndivoc_render_cache_hits_total 0\n"
     ));
     let values = metrics(&server);
-    assert_eq!(values["divoc_render_cache_max_bytes"], 32 * 1024 * 1024);
+    assert_eq!(values["divoc_render_cache_max_bytes"], 16 * 1024 * 1024);
     assert_eq!(values["divoc_audit_events_dropped_total"], 0);
     assert_eq!(values.len(), 8);
 }
