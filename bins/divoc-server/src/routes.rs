@@ -288,7 +288,10 @@ fn not_modified(etag: EntityTag) -> HttpResponse {
 
 /// Renders the file of `selection` on the render pool, then stores it in the
 /// cache from this worker thread.
-async fn run_render(state: &AppState, selection: Selection) -> Result<Bytes, ServiceError> {
+pub(crate) async fn run_render(
+    state: &AppState,
+    selection: Selection,
+) -> Result<Bytes, ServiceError> {
     let key = *selection.key();
     let certificate_id = selection.certificate_id().to_owned();
     let service = Arc::clone(&state.service);

@@ -12,6 +12,7 @@ use divoc_store::{Store, StoreOptions, redact_url};
 use tokio::sync::Semaphore;
 
 use crate::auth::TokenVerifier;
+use crate::delivery::{Delivery, DeliveryStartError};
 use crate::otp::OtpService;
 use crate::routes::{AppState, configure, configure_metrics, log_request};
 use crate::service::CertificateService;
@@ -43,6 +44,9 @@ pub enum StartError {
     /// A render thread could not be started.
     #[error("cannot start render thread: {0}")]
     RenderThread(std::io::Error),
+    /// The share, email or notify routes could not start.
+    #[error(transparent)]
+    Delivery(#[from] DeliveryStartError),
     /// Binding or running the listener failed.
     #[error("HTTP server on {bind}: {source}")]
     Http {
@@ -152,8 +156,10 @@ pub async fn run(
     service: CertificateService,
     verifier: TokenVerifier,
     otp: Option<OtpService>,
+    delivery: Delivery,
 ) -> Result<(), StartError> {
     let otp = otp.map(web::Data::new);
+    let delivery = web::Data::new(delivery);
     let cores = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(2);
@@ -173,6 +179,8 @@ pub async fn run(
         lookup_permits: Arc::new(Semaphore::new(lookup_concurrency)),
     });
 
+    Delivery::start_worker(&delivery.clone().into_inner(), Arc::clone(&state.service))?;
+
     let metrics = settings.server.metrics;
     let bind = settings.server.bind.clone();
     let http_error = |source| StartError::Http {
@@ -181,10 +189,12 @@ pub async fn run(
     };
     let server = HttpServer::new(move || {
         let otp = otp.clone();
+        let delivery = delivery.clone();
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(log_request))
             .configure(|config| crate::otp::configure(config, otp))
+            .configure(|config| crate::delivery::configure(config, delivery))
             .configure(|config| {
                 if metrics {
                     configure_metrics(config);
