@@ -164,7 +164,13 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 /// Runs one SQL statement on the server's SQLite store.
 pub fn execute_sql(server: &Server, sql: &str) {
     let path = server.folder.path().join("divoc.sqlite");
-    let mut connection = SqliteConnection::establish(&path.display().to_string()).unwrap();
+    execute_sql_at(&path.display().to_string(), sql);
+}
+
+/// Runs one SQL statement on the SQLite store at `url` (`sqlite://PATH` or a path).
+pub fn execute_sql_at(url: &str, sql: &str) {
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    let mut connection = SqliteConnection::establish(path).unwrap();
     diesel::sql_query(sql).execute(&mut connection).unwrap();
 }
 
