@@ -260,9 +260,9 @@ impl Default for SmsSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ShareSettings {
-    /// Days a link stays valid when the request does not say.
+    /// Days a link stays valid when the request has no `expiresInDays`.
     pub default_days: u32,
-    /// Longest validity a request may ask for, in days.
+    /// Maximum validity a request may set, in days.
     pub max_days: u32,
     /// Wrong passcodes after which a link stops accepting any.
     pub max_passcode_attempts: u32,
@@ -295,7 +295,7 @@ pub struct EmailSettings {
     pub max_attempts: u32,
     /// Wait after the first failed attempt, in seconds; it doubles with each failure.
     pub backoff_seconds: u64,
-    /// Longest wait between attempts, in seconds.
+    /// Maximum wait between attempts, in seconds.
     pub max_backoff_seconds: u64,
     /// Seconds after which a claimed email whose worker stopped is claimed again.
     pub lease_seconds: u64,

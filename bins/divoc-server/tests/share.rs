@@ -337,7 +337,7 @@ fn protected_pdf_needs_dob_password() {
     }
 }
 
-/// An SMS gateway on loopback that stores each request body and responds 200.
+/// Starts an SMS gateway on loopback that stores each request body and responds 200.
 fn start_gateway() -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/send", listener.local_addr().unwrap());

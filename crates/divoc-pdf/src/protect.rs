@@ -12,8 +12,8 @@ use std::sync::Arc;
 use lopdf::encryption::crypt_filters::{Aes256CryptFilter, CryptFilter};
 use lopdf::{Document, EncryptionState, EncryptionVersion, Permissions};
 
-/// Longest password in bytes that the R6 handler uses; longer ones are cut
-/// there (ISO 32000-2, section 7.6.4.3.3).
+/// Maximum password length in bytes. lopdf 0.47 truncates longer R6 passwords
+/// to this length, so a longer one would not be what opens the file.
 pub const MAX_PASSWORD_BYTES: usize = 127;
 
 /// Failure to protect a PDF.
@@ -42,7 +42,7 @@ pub enum ProtectError {
 pub struct ProtectKeys<'a> {
     /// Password that opens the file.
     pub user_password: &'a str,
-    /// Password with full rights; give a random one that nobody is told.
+    /// Password with full rights. Pass a random one and do not store it.
     pub owner_password: &'a str,
     /// Random 256-bit file encryption key, new for every file.
     pub file_key: [u8; 32],

@@ -3,7 +3,9 @@
 //!
 //! A worker claims a due row by setting it to `sending` and moving its
 //! `next_attempt_at` forward by a lease. A row whose worker died while sending
-//! becomes due again when the lease lapses. On PostgreSQL the claim skips rows
+//! becomes due again when the lease lapses.
+//! NOTE: if the worker died after the SMTP server accepted the email, the
+//! email is sent a second time. On PostgreSQL the claim skips rows
 //! that another process has locked (`FOR UPDATE SKIP LOCKED`), so several
 //! processes never claim the same row. SQLite has one writer at a time, which
 //! gives the same guarantee.
@@ -74,9 +76,9 @@ pub struct NewEmail<'a> {
     pub language: &'a str,
     /// Password rule of the attachment, if protected.
     pub protect: Option<&'a str>,
-    /// Who requested the email.
+    /// Owner key of the requester, which may read the status.
     pub requester: &'a str,
-    /// Request time; the email is due at once.
+    /// Request time. The email is due at once.
     pub created_at: DateTime<Utc>,
 }
 
@@ -93,7 +95,7 @@ pub struct OutboxEmail {
     pub language: String,
     /// Password rule of the attachment, if protected.
     pub protect: Option<String>,
-    /// Who requested the email.
+    /// Owner key of the requester, which may read the status.
     pub requester: String,
     /// Delivery state.
     pub status: EmailStatus,

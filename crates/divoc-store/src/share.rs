@@ -1,5 +1,5 @@
-//! Share links: a token that gives anyone who holds it one certificate, until
-//! it expires or its creator revokes it.
+//! Share links: a token that gives its bearer one certificate, until it
+//! expires or its creator revokes it.
 //!
 //! The store keeps only the SHA-256 of the token, so a copy of the database does
 //! not reveal working links. Counting a passcode attempt is one statement, so
@@ -24,7 +24,7 @@ pub struct NewShareLink<'a> {
     pub certificate_id: &'a str,
     /// Beneficiary of that certificate.
     pub pre_enrollment_code: &'a str,
-    /// Who creates the link.
+    /// Owner key of the creator, which may list and revoke the link.
     pub creator: &'a str,
     /// Argon2id PHC string of the passcode, if any.
     pub passcode_hash: Option<&'a str>,
@@ -46,7 +46,7 @@ pub struct ShareLink {
     pub certificate_id: String,
     /// Beneficiary of that certificate.
     pub pre_enrollment_code: String,
-    /// Who created the link.
+    /// Owner key of the creator, which may list and revoke the link.
     pub creator: String,
     /// Argon2id PHC string of the passcode, if any.
     pub passcode_hash: Option<String>,

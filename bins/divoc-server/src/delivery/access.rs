@@ -1,4 +1,5 @@
-//! Who may hand on which certificate, and fetching its files.
+//! Access rules of the delivery routes (which caller may hand on which
+//! certificate), rendering of its files, audit rows and rate limits.
 
 use std::sync::Arc;
 use std::time::Duration;

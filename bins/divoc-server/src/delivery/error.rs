@@ -9,10 +9,14 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{one_line, truncate};
 
-/// An error of a delivery route.
+/// An error of a delivery route. Boxed, so that results stay small.
 #[derive(Debug, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct DeliveryError {
+#[error("{}: {}", .0.code, .0.message)]
+pub struct DeliveryError(Box<Detail>);
+
+/// The content of a [`DeliveryError`].
+#[derive(Debug)]
+struct Detail {
     status: StatusCode,
     /// Stable machine-readable code, such as `link_expired`.
     code: &'static str,
@@ -28,9 +32,9 @@ pub struct DeliveryError {
 }
 
 impl DeliveryError {
-    /// An error with a status, a code and a message.
+    /// Creates an error with a status, a code and a message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        DeliveryError {
+        DeliveryError(Box::new(Detail {
             status,
             code,
             message: message.into(),
@@ -38,10 +42,10 @@ impl DeliveryError {
             extra: Map::new(),
             retry_after: None,
             log_detail: None,
-        }
+        }))
     }
 
-    /// 400 for one invalid field.
+    /// Creates a 400 for one invalid field.
     pub fn invalid(name: &str, reason: &str, value: impl Into<String>) -> Self {
         DeliveryError::new(
             StatusCode::BAD_REQUEST,
@@ -51,7 +55,7 @@ impl DeliveryError {
         .with_value(value)
     }
 
-    /// 404 for a certificate that does not exist, is revoked, or is not the caller's.
+    /// Creates a 404 for a certificate that does not exist, is revoked, or is not the caller's.
     pub fn certificate_not_found(certificate_id: &str) -> Self {
         DeliveryError::new(
             StatusCode::NOT_FOUND,
@@ -61,12 +65,12 @@ impl DeliveryError {
         .with_value(certificate_id)
     }
 
-    /// 403 with a reason.
+    /// Creates a 403 with a reason.
     pub fn forbidden(reason: impl Into<String>) -> Self {
         DeliveryError::new(StatusCode::FORBIDDEN, "forbidden", reason)
     }
 
-    /// 503 or 500 for a store failure.
+    /// Creates a 503 for an unavailable store, else a 500.
     pub fn store(error: &StoreError) -> Self {
         if error.is_unavailable() {
             DeliveryError::new(
@@ -81,7 +85,7 @@ impl DeliveryError {
         }
     }
 
-    /// 500; `detail` goes to the log only.
+    /// Creates a 500. `detail` goes to the log only.
     pub fn internal(detail: impl Into<String>) -> Self {
         DeliveryError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,68 +97,68 @@ impl DeliveryError {
 
     /// Adds the rejected value to the body.
     pub fn with_value(mut self, value: impl Into<String>) -> Self {
-        self.value = Some(value.into());
+        self.0.value = Some(value.into());
         self
     }
 
     /// Adds a field to the body.
     pub fn with_field(mut self, name: &str, value: Value) -> Self {
-        self.extra.insert(name.to_owned(), value);
+        self.0.extra.insert(name.to_owned(), value);
         self
     }
 
     /// Sets `Retry-After`.
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
+        self.0.retry_after = Some(seconds);
         self
     }
 
     fn with_log_detail(mut self, detail: String) -> Self {
-        self.log_detail = Some(one_line(&detail));
+        self.0.log_detail = Some(one_line(&detail));
         self
     }
 
     /// Returns the code, such as `link_expired`.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.0.code
     }
 }
 
 impl ResponseError for DeliveryError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.status.is_server_error() {
+        if self.0.status.is_server_error() {
             tracing::error!(
-                status = self.status.as_u16(),
-                code = self.code,
-                error = %self.log_detail.as_deref().unwrap_or(&self.message),
+                status = self.0.status.as_u16(),
+                code = self.0.code,
+                error = %self.0.log_detail.as_deref().unwrap_or(&self.0.message),
                 "delivery request failed"
             );
         } else {
             tracing::info!(
-                status = self.status.as_u16(),
-                code = self.code,
+                status = self.0.status.as_u16(),
+                code = self.0.code,
                 "delivery request rejected"
             );
         }
-        let mut body = json!({"error": self.code, "message": self.message});
-        if let (Some(value), Some(object)) = (&self.value, body.as_object_mut()) {
+        let mut body = json!({"error": self.0.code, "message": self.0.message});
+        if let (Some(value), Some(object)) = (&self.0.value, body.as_object_mut()) {
             object.insert("value".to_owned(), Value::String(truncate(value)));
         }
         if let Some(object) = body.as_object_mut() {
-            object.extend(self.extra.clone());
+            object.extend(self.0.extra.clone());
         }
-        let mut response = HttpResponse::build(self.status);
+        let mut response = HttpResponse::build(self.0.status);
         response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-        if let Some(seconds) = self.retry_after
+        if let Some(seconds) = self.0.retry_after
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {
             response.insert_header((header::RETRY_AFTER, value));
         }
-        if self.status == StatusCode::UNAUTHORIZED && self.code == "unauthorized" {
+        if self.0.status == StatusCode::UNAUTHORIZED && self.0.code == "unauthorized" {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         response.json(body)

@@ -4,7 +4,7 @@
 //! * `POST /certificate/api/share`, `GET /certificate/api/share` and
 //!   `DELETE /certificate/api/share/{id}`: create, list and revoke share links.
 //! * `GET /certificate/api/shared/{token}` (and `POST` with a form) and
-//!   `GET /s/{token}`: what a link holder sees.
+//!   `GET /s/{token}`: the files and the page that a link gives access to.
 //! * `POST /certificate/api/email` and `GET /certificate/api/email/{id}`: queue
 //!   an email with the PDF attached, and read its delivery status.
 //! * `POST /certificate/api/notify`: send a share link by SMS.
@@ -54,7 +54,7 @@ pub enum DeliveryStartError {
     Setting {
         /// Setting name, such as `email.smtp_url`.
         name: &'static str,
-        /// What is wrong and what is expected.
+        /// The problem and the expected value.
         reason: String,
     },
     /// The SMS gateway settings are invalid.

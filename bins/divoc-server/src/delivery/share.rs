@@ -309,7 +309,7 @@ async fn serve_shared(
     Ok(response)
 }
 
-/// Renders the file a link serves, encrypted when `protection` asks for it.
+/// Renders the file that a link serves, encrypted when `protection` is `Dob`.
 pub async fn shared_file(
     state: &AppState,
     record: &RegistryRecord,

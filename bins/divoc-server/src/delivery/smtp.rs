@@ -17,7 +17,7 @@ use percent_encoding::percent_decode_str;
 use super::DeliveryStartError;
 use crate::settings::EmailSettings;
 
-/// How the connection to the SMTP server is secured.
+/// Transport security of the SMTP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
     /// No TLS.

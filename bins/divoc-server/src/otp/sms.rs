@@ -114,7 +114,7 @@ impl SmsSender for HttpGateway {
                         status,
                         attempt,
                         mobile.reference = %mobile_reference,
-                        "SMS gateway rejected a message; not retrying"
+                        "SMS gateway rejected a code message; not retrying"
                     );
                     return Err(SmsError::Rejected(status));
                 }

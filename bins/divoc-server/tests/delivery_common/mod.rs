@@ -196,7 +196,7 @@ pub fn import_text(server: &Server, text: &str) {
     assert!(status.success());
 }
 
-/// The audit rows of a certificate, from the `audit` subcommand.
+/// Returns the audit rows of a certificate, from the `audit` subcommand.
 pub fn audit_rows(server: &Server, certificate_id: &str) -> Vec<Value> {
     let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
         .env_clear()
