@@ -458,3 +458,39 @@ fn notify_sends_working_link() {
     assert_eq!(bodies.lock().unwrap().len(), 1);
     assert!(!server.log_text().contains(&token));
 }
+
+#[test]
+fn download_route_protects_on_request() {
+    let server = Server::start(&[]);
+    let target = "/certificate/api/certificatePDF/BEN1003?protect=dob";
+    let protected = server.get(target);
+    assert_eq!(protected.status, 200);
+    assert_eq!(protected.header("content-type"), Some("application/pdf"));
+    assert_eq!(protected.header("cache-control"), Some("no-store"));
+    assert!(protected.header("etag").is_none());
+    let plain = server.get("/certificate/api/certificatePDF/BEN1003");
+    assert!(plain.header("etag").is_some());
+    assert_ne!(protected.body, plain.body);
+
+    let owner = get_as(&server, target, &citizen("9000000003"));
+    assert_eq!(owner.status, 200);
+    let other = get_as(&server, target, &citizen("9000000007"));
+    assert_eq!(other.status, 404);
+    assert_eq!(server.request("GET", target, &[]).status, 401);
+    let no_dob = server.get("/certificate/api/certificatePDF/BEN1005?protect=dob");
+    assert_eq!(no_dob.status, 422);
+    assert_eq!(no_dob.json()["error"], "dob_missing");
+    let bad = server.get("/certificate/api/certificatePDF/BEN1003?protect=pin");
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["value"], "pin");
+
+    if have_tool("pdftotext", "poppler-utils") {
+        let file = server.folder.path().join("download.pdf");
+        std::fs::write(&file, &protected.body).unwrap();
+        let path = file.to_str().unwrap();
+        assert!(!run_tool("pdftotext", &[path, "-"]).0);
+        let (opened, text) = run_tool("pdftotext", &["-upw", "30071983", path, "-"]);
+        assert!(opened);
+        assert!(text.contains("680325917"), "{text}");
+    }
+}

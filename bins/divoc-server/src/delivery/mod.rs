@@ -8,6 +8,8 @@
 //! * `POST /certificate/api/email` and `GET /certificate/api/email/{id}`: queue
 //!   an email with the PDF attached, and read its delivery status.
 //! * `POST /certificate/api/notify`: send a share link by SMS.
+//! * `GET /certificate/api/certificatePDF/{beneficiaryId}?protect=dob`: the
+//!   download route's PDF, encrypted.
 //!
 //! A certificate may be handed on by a token with a distribution role, or by a
 //! citizen whose mobile number the certificate is registered to. Only the latest
@@ -32,6 +34,7 @@ use actix_web::web;
 use divoc_store::Store;
 
 pub use self::error::DeliveryError;
+pub use self::protect::{protected_download, wants_protection};
 use self::smtp::SmtpConfig;
 use crate::otp::OtpError;
 use crate::otp::sms::{DevelopmentLog, HttpGateway, SmsSender};

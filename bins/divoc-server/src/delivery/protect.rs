@@ -6,12 +6,22 @@
 //! holds only unprotected files: every protected file is encrypted anew with a
 //! random file key and owner password.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
 use divoc_model::{RegistryRecord, VaccinationCredential, parse_calendar_date};
 use divoc_pdf::{ProtectKeys, protect_pdf};
 use rand_core::{OsRng, RngCore};
 
 use super::DeliveryError;
+use crate::routes::{
+    AppState, authenticate, beneficiary_id, beneficiary_scope, map_service_error, record_served,
+    run_render,
+};
+use crate::service::cache::FileKind;
 use crate::settings::Protection;
 
 /// Parses the `protect` parameter: `dob` or `none`; absent means `default`.
@@ -67,4 +77,75 @@ pub fn encrypt(pdf: &[u8], password: &str) -> Result<Vec<u8>, DeliveryError> {
         file_key,
     };
     protect_pdf(pdf, &keys).map_err(|error| DeliveryError::internal(error.to_string()))
+}
+
+/// Returns true when the query string has `protect=dob`, false for
+/// `protect=none` or no `protect`, and 400 for any other value.
+pub fn wants_protection(request: &HttpRequest) -> Result<bool, DeliveryError> {
+    let value = request
+        .query_string()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("protect="));
+    Ok(parse_protection(value, Protection::None)? == Protection::Dob)
+}
+
+/// Serves `GET /certificate/api/certificatePDF/{beneficiaryId}?protect=dob`:
+/// the same certificate and access rules as without `protect`, encrypted with
+/// the `dob` password. The response has no `ETag` because each encryption
+/// gives other bytes, and it is never stored in the render cache.
+pub async fn protected_download(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let principal = authenticate(&request, &state)?;
+    let (scope, access) = beneficiary_scope(&principal)?;
+    let beneficiary = beneficiary_id(&request)?;
+
+    let service = Arc::clone(&state.service);
+    let id = beneficiary.clone();
+    let found = web::block(move || {
+        let selection = service.select_by_beneficiary(FileKind::Pdf, &id, &scope)?;
+        let record = service
+            .store()
+            .certificate_by_id(selection.certificate_id())?;
+        Ok((selection, record))
+    })
+    .await
+    .map_err(|error| DeliveryError::internal(error.to_string()))?;
+    let (selection, record) = map_service_error(found, &beneficiary)?;
+    let record = record.ok_or_else(|| DeliveryError::internal("chosen certificate vanished"))?;
+    let password = dob_password(&record)?;
+
+    let file = match state.service.cached(&selection) {
+        Some(file) => file,
+        None => map_service_error(run_render(&state, selection).await, &beneficiary)?,
+    };
+    let protected = web::block(move || encrypt(&file, &password))
+        .await
+        .map_err(|error| DeliveryError::internal(error.to_string()))??;
+    record_served(&state, &request, &principal, access, &record.certificate_id);
+
+    let name: String = record
+        .certificate_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect();
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/pdf"),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("inline; filename=\"certificate-{name}.pdf\""))
+    {
+        response.insert_header((header::CONTENT_DISPOSITION, value));
+    }
+    Ok(response.body(Bytes::from(protected)))
 }
