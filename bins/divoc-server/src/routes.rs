@@ -146,7 +146,7 @@ async fn certificate_pdf(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    // `?protect=dob` asks for an encrypted PDF; without it the route is unchanged.
+    // `?protect=dob` requests an encrypted PDF. Without it the route is unchanged.
     if crate::delivery::wants_protection(&request)? {
         return crate::delivery::protected_download(request, state).await;
     }

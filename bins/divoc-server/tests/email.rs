@@ -169,6 +169,10 @@ fn email_attachment_matches_download() {
         &distribution("partner-2"),
     );
     assert_eq!(other.status, 404);
+    let print = get_as(&server, &format!("{EMAIL}/{id}"), &print_role());
+    assert_eq!(print.status, 403);
+    let no_token = server.request("GET", &format!("{EMAIL}/{id}"), &[]);
+    assert_eq!(no_token.status, 401);
     assert!(!server.log_text().contains("asha@example.test"));
 }
 

@@ -196,6 +196,34 @@ fn share_rejects_wrong_callers() {
     assert_eq!(not_json.json()["error"], "invalid_body");
     let list_without_token = server.request("GET", SHARE, &[]);
     assert_eq!(list_without_token.status, 401);
+    assert_eq!(get_as(&server, SHARE, &print_role()).status, 403);
+    let link_id = own.json()["id"].as_str().unwrap().to_owned();
+    let revoke_path = format!("{SHARE}/{link_id}");
+    assert_eq!(send(&server, "DELETE", &revoke_path, &[], None).status, 401);
+    let by_print = send(
+        &server,
+        "DELETE",
+        &revoke_path,
+        &[("Authorization", &print_role())],
+        None,
+    );
+    assert_eq!(by_print.status, 403);
+    let by_other_citizen = send(
+        &server,
+        "DELETE",
+        &revoke_path,
+        &[("Authorization", &citizen("9000000003"))],
+        None,
+    );
+    assert_eq!(by_other_citizen.status, 404);
+    let by_owner = send(
+        &server,
+        "DELETE",
+        &revoke_path,
+        &[("Authorization", &citizen("9000000001"))],
+        None,
+    );
+    assert_eq!(by_owner.status, 200);
 }
 
 #[test]

@@ -107,7 +107,14 @@ impl Delivery {
             Some(url) if !url.is_empty() => {
                 Box::new(HttpGateway::from_settings(url, &settings.sms)?)
             }
-            _ => Box::new(DevelopmentLog::new()),
+            _ => {
+                tracing::warn!(
+                    "sms.url is not set: share links sent by POST /certificate/api/notify are \
+                     written to this log and no SMS is sent. This is for development only; set \
+                     DIVOC__SMS__URL to an SMS gateway in production"
+                );
+                Box::new(DevelopmentLog)
+            }
         };
         tracing::info!(
             public_url = %public_url,

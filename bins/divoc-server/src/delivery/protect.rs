@@ -24,7 +24,7 @@ use crate::routes::{
 use crate::service::cache::FileKind;
 use crate::settings::Protection;
 
-/// Parses the `protect` parameter: `dob` or `none`; absent means `default`.
+/// Parses the `protect` parameter: `dob` or `none`, and `default` when absent.
 pub fn parse_protection(
     value: Option<&str>,
     default: Protection,
@@ -66,7 +66,11 @@ pub fn encrypt(pdf: &[u8], password: &str) -> Result<Vec<u8>, DeliveryError> {
     OsRng
         .try_fill_bytes(&mut file_key)
         .and_then(|()| OsRng.try_fill_bytes(&mut owner_secret))
-        .map_err(|error| DeliveryError::internal(format!("no random bytes: {error}")))?;
+        .map_err(|error| {
+            DeliveryError::internal(format!(
+                "the operating system returned no random bytes: {error}"
+            ))
+        })?;
     let owner_password: String = owner_secret
         .iter()
         .map(|byte| format!("{byte:02x}"))
@@ -113,7 +117,9 @@ pub async fn protected_download(
     .await
     .map_err(|error| DeliveryError::internal(error.to_string()))?;
     let (selection, record) = map_service_error(found, &beneficiary)?;
-    let record = record.ok_or_else(|| DeliveryError::internal("chosen certificate vanished"))?;
+    let record = record.ok_or_else(|| {
+        DeliveryError::internal("the chosen certificate was removed during the request")
+    })?;
     let password = dob_password(&record)?;
 
     let file = match state.service.cached(&selection) {
