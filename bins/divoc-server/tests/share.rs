@@ -522,3 +522,50 @@ fn download_route_protects_on_request() {
         assert!(text.contains("680325917"), "{text}");
     }
 }
+
+#[test]
+fn page_shows_qr_in_browser() {
+    if !have_tool("chromium", "chromium") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let created = create(
+        &server,
+        &distribution("partner-1"),
+        &json!({"certificateId": "772014589"}),
+    );
+    let token = token_of(&created.json());
+    let profile = tempfile::tempdir().unwrap();
+    let screenshot = server.folder.path().join("page.png");
+    let status = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--window-size=600,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(format!("http://127.0.0.1:{}/s/{token}", server.port))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The QR code decodes from the rendered page only if the page's
+    // Content-Security-Policy let the browser load the image.
+    let shown = common::decode_qr_png(&std::fs::read(&screenshot).unwrap());
+    let served = common::decode_qr_png(
+        &server
+            .get("/certificate/api/certificateQRCode/BEN1002")
+            .body,
+    );
+    assert_eq!(shown, served);
+}

@@ -23,8 +23,10 @@ use crate::routes::AppState;
 use crate::service::cache::FileKind;
 use crate::settings::Protection;
 
+/// The page's only style. Images keep their natural size (up to the page
+/// width), because a dense QR code scaled down no longer scans.
 const STYLE: &str = "body{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;color:#222}\
-img{width:16rem;height:16rem;image-rendering:pixelated;display:block;margin:1rem 0}\
+img{max-width:100%;height:auto;image-rendering:pixelated;display:block;margin:1rem 0}\
 a,button{font-size:1.1rem}.error{color:#a00}";
 
 #[derive(Deserialize)]
