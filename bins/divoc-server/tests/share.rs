@@ -276,6 +276,15 @@ fn passcode_allows_five_wrong_tries() {
     let form_page = server.request("GET", &format!("/s/{token}"), &[]);
     assert_eq!(form_page.status, 200);
     assert!(String::from_utf8_lossy(&form_page.body).contains("name=\"passcode\""));
+    let wrong_form = send(
+        &server,
+        "POST",
+        &format!("/s/{token}"),
+        &[],
+        Some(("application/x-www-form-urlencoded", b"passcode=1357")),
+    );
+    assert_eq!(wrong_form.status, 401);
+    assert!(String::from_utf8_lossy(&wrong_form.body).contains("The passcode is wrong."));
     let unlocked = send(
         &server,
         "POST",
@@ -286,7 +295,8 @@ fn passcode_allows_five_wrong_tries() {
     assert_eq!(unlocked.status, 200);
     assert!(String::from_utf8_lossy(&unlocked.body).contains("data:image/png;base64,"));
 
-    for left in (0..5).rev() {
+    // The wrong passcode from the form counted as the first of five.
+    for left in (0..4).rev() {
         let wrong = server.request("GET", &target, &[("X-Share-Passcode", "1111")]);
         assert_eq!(wrong.status, 401);
         assert_eq!(wrong.json()["error"], "passcode_invalid");

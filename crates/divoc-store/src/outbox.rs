@@ -5,7 +5,8 @@
 //! `next_attempt_at` forward by a lease. A row whose worker died while sending
 //! becomes due again when the lease lapses.
 //! NOTE: if the worker died after the SMTP server accepted the email, the
-//! email is sent a second time. On PostgreSQL the claim skips rows
+//! email is sent a second time. Rows are never deleted: there is no purge of
+//! sent and failed emails yet. On PostgreSQL the claim skips rows
 //! that another process has locked (`FOR UPDATE SKIP LOCKED`), so several
 //! processes never claim the same row. SQLite has one writer at a time, which
 //! gives the same guarantee.

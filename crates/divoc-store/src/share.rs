@@ -2,7 +2,7 @@
 //! expires or its creator revokes it.
 //!
 //! The store keeps only the SHA-256 of the token, so a copy of the database does
-//! not reveal working links. Counting a passcode attempt is one statement, so
+//! not reveal working links. Expired and revoked links stay in the table. Counting a passcode attempt is one statement, so
 //! several server processes never allow more attempts than the limit together.
 
 use chrono::{DateTime, NaiveDateTime, Utc};

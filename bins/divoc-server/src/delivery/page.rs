@@ -43,12 +43,12 @@ pub async fn show(
 ) -> HttpResponse {
     let token = path.into_inner();
     match open_link(&state, &delivery, &token, None).await {
-        Ok((_, record)) => {
+        Ok((link, record)) => {
             record_use(
                 &state.service,
                 &request,
                 &record.certificate_id,
-                None,
+                Some(format!("share-link:{}", link.id)),
                 "share-link-page",
             );
             let body = format!(
