@@ -163,8 +163,10 @@ fn share_rejects_wrong_callers() {
     let other_citizen = create(&server, &citizen("9000000003"), &body);
     assert_eq!(other_citizen.status, 404);
     assert_eq!(other_citizen.json()["error"], "certificate_not_found");
+
     let own = create(&server, &citizen("9000000001"), &body);
     assert_eq!(own.status, 201);
+
     let superseded = create(
         &server,
         &distribution("partner-1"),
@@ -178,6 +180,7 @@ fn share_rejects_wrong_callers() {
         &json!({"certificateId": "739046182"}),
     );
     assert_eq!(revoked.status, 404);
+
     let bad_days = create(
         &server,
         &distribution("partner-1"),
@@ -194,9 +197,11 @@ fn share_rejects_wrong_callers() {
     );
     assert_eq!(not_json.status, 400);
     assert_eq!(not_json.json()["error"], "invalid_body");
+
     let list_without_token = server.request("GET", SHARE, &[]);
     assert_eq!(list_without_token.status, 401);
     assert_eq!(get_as(&server, SHARE, &print_role()).status, 403);
+
     let link_id = own.json()["id"].as_str().unwrap().to_owned();
     let revoke_path = format!("{SHARE}/{link_id}");
     assert_eq!(send(&server, "DELETE", &revoke_path, &[], None).status, 401);
@@ -545,6 +550,7 @@ fn page_shows_qr_in_browser() {
         &json!({"certificateId": "772014589"}),
     );
     let token = token_of(&created.json());
+
     let profile = tempfile::tempdir().unwrap();
     let screenshot = server.folder.path().join("page.png");
     let status = std::process::Command::new("chromium")
@@ -569,6 +575,7 @@ fn page_shows_qr_in_browser() {
         .status()
         .unwrap();
     assert!(status.success());
+
     // The QR code decodes from the rendered page only if the page's
     // Content-Security-Policy let the browser load the image.
     let shown = common::decode_qr_png(&std::fs::read(&screenshot).unwrap());

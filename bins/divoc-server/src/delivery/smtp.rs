@@ -61,66 +61,8 @@ impl SmtpConfig {
     pub fn from_settings(url: &str, email: &EmailSettings) -> Result<Self, DeliveryStartError> {
         let invalid =
             |name: &'static str, reason: String| DeliveryStartError::Setting { name, reason };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-            invalid(
-                "email.smtp_url",
-                "expected smtp://HOST:PORT or smtps://HOST:PORT".to_owned(),
-            )
-        })?;
-        let (authority, query) = match rest.split_once('?') {
-            Some((authority, query)) => (authority, Some(query)),
-            None => (rest, None),
-        };
-        let authority = authority.trim_end_matches('/');
-        let tls = query
-            .into_iter()
-            .flat_map(|query| query.split('&'))
-            .find_map(|pair| pair.strip_prefix("tls="));
-        let security = match (scheme, tls) {
-            ("smtp", None) => Security::Plain,
-            ("smtp", Some("required")) => Security::StartTls,
-            ("smtp", Some("opportunistic")) => Security::Opportunistic,
-            ("smtps", None) => Security::Tls,
-            _ => {
-                return Err(invalid(
-                    "email.smtp_url",
-                    format!(
-                        "unsupported scheme or tls option in {:?}; use smtp://, \
-                         smtp://…?tls=required, smtp://…?tls=opportunistic or smtps://",
-                        crate::error::truncate(&redact(url))
-                    ),
-                ));
-            }
-        };
-        let (user_info, host_port) = match authority.rsplit_once('@') {
-            Some((user_info, host_port)) => (Some(user_info), host_port),
-            None => (None, authority),
-        };
-        let default_port = match security {
-            Security::Plain | Security::Opportunistic => 25,
-            Security::StartTls => 587,
-            Security::Tls => 465,
-        };
-        let (host, port) = match host_port.rsplit_once(':') {
-            Some((host, port)) => {
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| invalid("email.smtp_url", format!("invalid port {port:?}")))?;
-                (host, port)
-            }
-            None => (host_port, default_port),
-        };
-        if host.is_empty() {
-            return Err(invalid("email.smtp_url", "the URL has no host".to_owned()));
-        }
-        let credentials = match user_info {
-            Some(user_info) => {
-                let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
-                let decode = |text: &str| percent_decode_str(text).decode_utf8_lossy().into_owned();
-                Some((decode(user), decode(password)))
-            }
-            None => None,
-        };
+        let parsed = parse_url(url).map_err(|reason| invalid("email.smtp_url", reason))?;
+
         let ca_pem = match &email.ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|error| {
                 invalid(
@@ -149,10 +91,10 @@ impl SmtpConfig {
             ));
         }
         let config = SmtpConfig {
-            host: host.to_owned(),
-            port,
-            security,
-            credentials,
+            host: parsed.host,
+            port: parsed.port,
+            security: parsed.security,
+            credentials: parsed.credentials,
             ca_pem,
             from,
             timeout: Duration::from_secs(email.timeout_seconds),
@@ -190,6 +132,78 @@ impl SmtpConfig {
         }
         Ok(builder.build())
     }
+}
+
+/// The parts of `email.smtp_url`.
+struct ParsedUrl {
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<(String, String)>,
+}
+
+/// Parses an SMTP URL, or returns what is wrong with it.
+fn parse_url(url: &str) -> Result<ParsedUrl, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| "expected smtp://HOST:PORT or smtps://HOST:PORT".to_owned())?;
+    let (authority, query) = match rest.split_once('?') {
+        Some((authority, query)) => (authority, Some(query)),
+        None => (rest, None),
+    };
+    let authority = authority.trim_end_matches('/');
+    let tls = query
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .find_map(|pair| pair.strip_prefix("tls="));
+    let security = match (scheme, tls) {
+        ("smtp", None) => Security::Plain,
+        ("smtp", Some("required")) => Security::StartTls,
+        ("smtp", Some("opportunistic")) => Security::Opportunistic,
+        ("smtps", None) => Security::Tls,
+        _ => {
+            return Err(format!(
+                "unsupported scheme or tls option in {:?}; use smtp://, \
+                 smtp://…?tls=required, smtp://…?tls=opportunistic or smtps://",
+                crate::error::truncate(&redact(url))
+            ));
+        }
+    };
+    let (user_info, host_port) = match authority.rsplit_once('@') {
+        Some((user_info, host_port)) => (Some(user_info), host_port),
+        None => (None, authority),
+    };
+    let default_port = match security {
+        Security::Plain | Security::Opportunistic => 25,
+        Security::StartTls => 587,
+        Security::Tls => 465,
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => {
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("invalid port {port:?}"))?;
+            (host, port)
+        }
+        None => (host_port, default_port),
+    };
+    if host.is_empty() {
+        return Err("the URL has no host".to_owned());
+    }
+    let credentials = match user_info {
+        Some(user_info) => {
+            let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+            let decode = |text: &str| percent_decode_str(text).decode_utf8_lossy().into_owned();
+            Some((decode(user), decode(password)))
+        }
+        None => None,
+    };
+    Ok(ParsedUrl {
+        host: host.to_owned(),
+        port,
+        security,
+        credentials,
+    })
 }
 
 /// Replaces the password of an SMTP URL with `***`.
