@@ -8,6 +8,7 @@
 mod audit;
 mod auth;
 mod citizen;
+mod delivery;
 mod devkey;
 mod error;
 mod generate;
@@ -166,9 +167,11 @@ fn start(settings: &Settings) -> Result<(), String> {
     let extra_keys: Vec<serde_json::Value> = otp.iter().map(otp::OtpService::public_jwk).collect();
     let verifier = TokenVerifier::from_settings(&settings.auth, &extra_keys)
         .map_err(|error| error.to_string())?;
+    let delivery = delivery::Delivery::from_settings(settings, store.clone())
+        .map_err(|error| error.to_string())?;
     let service = server::build_service(settings, store).map_err(|error| error.to_string())?;
     actix_web::rt::System::new()
-        .block_on(server::run(settings, service, verifier, otp))
+        .block_on(server::run(settings, service, verifier, otp, delivery))
         .map_err(|error| error.to_string())
 }
 

@@ -151,8 +151,12 @@ fn prometheus_text(metrics: &ServiceMetrics) -> String {
 async fn certificate_pdf(
     request: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    by_beneficiary(request, state, FileKind::Pdf).await
+) -> Result<HttpResponse, actix_web::Error> {
+    // `?protect=dob` requests an encrypted PDF. Without it the route is unchanged.
+    if crate::delivery::wants_protection(&request)? {
+        return crate::delivery::protected_download(request, state).await;
+    }
+    Ok(by_beneficiary(request, state, FileKind::Pdf).await?)
 }
 
 async fn certificate_qr(
@@ -294,7 +298,10 @@ fn not_modified(etag: EntityTag) -> HttpResponse {
 
 /// Renders the file of `selection` on the render pool, then stores it in the
 /// cache from this worker thread.
-async fn run_render(state: &AppState, selection: Selection) -> Result<Bytes, ServiceError> {
+pub(crate) async fn run_render(
+    state: &AppState,
+    selection: Selection,
+) -> Result<Bytes, ServiceError> {
     let key = *selection.key();
     let certificate_id = selection.certificate_id().to_owned();
     let service = Arc::clone(&state.service);
@@ -386,7 +393,7 @@ pub(crate) fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Pr
 
 /// Decides whose certificates a lookup by beneficiary id may reach: anyone's with
 /// a distribution or print role, else the citizen's own, by mobile number.
-fn beneficiary_scope(principal: &Principal) -> Result<(Scope, Access), ApiError> {
+pub(crate) fn beneficiary_scope(principal: &Principal) -> Result<(Scope, Access), ApiError> {
     if principal.distribution {
         return Ok((Scope::Anyone, Access::Distribution));
     }
@@ -422,7 +429,7 @@ pub(crate) fn record_served(
 }
 
 /// Reads the `{beneficiaryId}` segment from the raw path and checks it.
-fn beneficiary_id(request: &HttpRequest) -> Result<String, ApiError> {
+pub(crate) fn beneficiary_id(request: &HttpRequest) -> Result<String, ApiError> {
     last_path_id(request, "beneficiary id")
 }
 

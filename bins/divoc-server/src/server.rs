@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::audit::AuditWriter;
 use crate::auth::TokenVerifier;
+use crate::delivery::{Delivery, DeliveryStartError};
 use crate::otp::OtpService;
 use crate::routes::{AppState, configure, configure_metrics, log_request};
 use crate::service::CertificateService;
@@ -47,6 +48,9 @@ pub enum StartError {
     /// The audit writer thread could not be started.
     #[error("cannot start the audit writer thread: {0}")]
     AuditThread(std::io::Error),
+    /// The share, email or notify routes could not start.
+    #[error(transparent)]
+    Delivery(#[from] DeliveryStartError),
     /// Binding or running the listener failed.
     #[error("HTTP server on {bind}: {source}")]
     Http {
@@ -158,8 +162,10 @@ pub async fn run(
     service: CertificateService,
     verifier: TokenVerifier,
     otp: Option<OtpService>,
+    delivery: Delivery,
 ) -> Result<(), StartError> {
     let otp = otp.map(web::Data::new);
+    let delivery = web::Data::new(delivery);
     let cores = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(2);
@@ -179,6 +185,8 @@ pub async fn run(
         lookup_permits: Arc::new(Semaphore::new(lookup_concurrency)),
     });
 
+    Delivery::start_worker(&delivery.clone().into_inner(), Arc::clone(&state.service))?;
+
     // Kept to write the queued audit events once the server has stopped.
     let audit_state = state.clone();
     let metrics = settings.server.metrics;
@@ -189,10 +197,12 @@ pub async fn run(
     };
     let server = HttpServer::new(move || {
         let otp = otp.clone();
+        let delivery = delivery.clone();
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(log_request))
             .configure(|config| crate::otp::configure(config, otp))
+            .configure(|config| crate::delivery::configure(config, delivery))
             .configure(|config| {
                 if metrics {
                     configure_metrics(config);

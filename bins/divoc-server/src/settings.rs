@@ -27,6 +27,14 @@ pub struct Settings {
     pub sms: SmsSettings,
     /// In-memory cache of rendered files.
     pub cache: CacheSettings,
+    /// Share links.
+    pub share: ShareSettings,
+    /// Email delivery of certificates.
+    pub email: EmailSettings,
+    /// SMS notifications with a share link.
+    pub notify: NotifySettings,
+    /// Password protection of PDFs.
+    pub protection: ProtectionSettings,
 }
 
 /// HTTP listener settings.
@@ -44,6 +52,9 @@ pub struct ServerSettings {
     pub shutdown_timeout_seconds: u64,
     /// Serve `GET /metrics` (Prometheus text, no token) for an internal network.
     pub metrics: bool,
+    /// Base URL of share links, such as `https://certificates.example.org`;
+    /// default: `http://` and `bind`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -54,6 +65,7 @@ impl Default for ServerSettings {
             render_concurrency: None,
             shutdown_timeout_seconds: 30,
             metrics: false,
+            public_url: None,
         }
     }
 }
@@ -242,6 +254,116 @@ impl Default for SmsSettings {
             retries: 2,
         }
     }
+}
+
+/// Share link settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShareSettings {
+    /// Days a link stays valid when the request has no `expiresInDays`.
+    pub default_days: u32,
+    /// Maximum validity a request may set, in days.
+    pub max_days: u32,
+    /// Wrong passcodes after which a link stops accepting any.
+    pub max_passcode_attempts: u32,
+}
+
+impl Default for ShareSettings {
+    fn default() -> Self {
+        ShareSettings {
+            default_days: 7,
+            max_days: 90,
+            max_passcode_attempts: 5,
+        }
+    }
+}
+
+/// Email delivery settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailSettings {
+    /// SMTP server (`DIVOC__EMAIL__SMTP_URL`): `smtp://HOST:PORT` (plain),
+    /// `smtp://HOST:PORT?tls=required` (STARTTLS) or `smtps://HOST:PORT` (TLS),
+    /// with optional `USER:PASSWORD@` before the host. Email is off when unset.
+    pub smtp_url: Option<String>,
+    /// PEM file of an extra CA certificate that the SMTP server's certificate
+    /// may chain to, such as a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Sender address, such as `Certificates <certificates@example.org>`.
+    pub from: String,
+    /// Delivery attempts before an email is marked failed.
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt, in seconds; it doubles with each failure.
+    pub backoff_seconds: u64,
+    /// Maximum wait between attempts, in seconds.
+    pub max_backoff_seconds: u64,
+    /// Seconds after which a claimed email whose worker stopped is claimed again.
+    pub lease_seconds: u64,
+    /// Milliseconds the worker waits when no email is due.
+    pub poll_interval_ms: u64,
+    /// Seconds before an SMTP connection or command is abandoned.
+    pub timeout_seconds: u64,
+    /// Length of the citizen rate-limit window, in seconds.
+    pub rate_window_seconds: u64,
+    /// Emails one citizen mobile number may request per window.
+    pub max_per_mobile: u32,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        EmailSettings {
+            smtp_url: None,
+            ca_file: None,
+            from: "Vaccination certificates <certificates@localhost>".to_owned(),
+            max_attempts: 5,
+            backoff_seconds: 30,
+            max_backoff_seconds: 3600,
+            lease_seconds: 300,
+            poll_interval_ms: 1000,
+            timeout_seconds: 30,
+            rate_window_seconds: 3600,
+            max_per_mobile: 5,
+        }
+    }
+}
+
+/// SMS notification settings; the gateway is the one in `[sms]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Length of the citizen rate-limit window, in seconds.
+    pub rate_window_seconds: u64,
+    /// Notifications one citizen mobile number may request per window.
+    pub max_per_mobile: u32,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            rate_window_seconds: 3600,
+            max_per_mobile: 3,
+        }
+    }
+}
+
+/// Password protection of PDFs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProtectionSettings {
+    /// Protection of shared and emailed PDFs when a request does not choose:
+    /// `none` or `dob` (the date of birth as DDMMYYYY).
+    pub default: Protection,
+}
+
+/// Password rule of a PDF.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protection {
+    /// Not encrypted.
+    #[default]
+    None,
+    /// Encrypted; the password is the date of birth as DDMMYYYY.
+    Dob,
 }
 
 /// Certificate page settings.

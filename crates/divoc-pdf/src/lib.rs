@@ -113,6 +113,7 @@ mod finish;
 mod fonts;
 mod format;
 mod page;
+mod protect;
 mod settings;
 mod text;
 mod view;
@@ -125,6 +126,7 @@ use divoc_qr::{CertificateQr, QUIET_ZONE_MODULES};
 
 pub use chrono_tz::Tz;
 pub use error::PdfError;
+pub use protect::{MAX_PASSWORD_BYTES, ProtectError, ProtectKeys, protect_pdf};
 pub use settings::{IdTypeLabels, Labels, PdfSettings};
 
 use crate::finish::{FinishError, FinishInput, finish};

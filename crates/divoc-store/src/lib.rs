@@ -1,6 +1,6 @@
 //! Certificate store for DIVOC registry exports, on SQLite or PostgreSQL.
 //!
-//! The store keeps two tables, created by embedded migrations when a [`Store`]
+//! The store keeps two certificate tables, created by embedded migrations when a [`Store`]
 //! opens:
 //!
 //! * `certificates`: one row per [`RegistryRecord`], keyed by `certificateId`.
@@ -11,6 +11,10 @@
 //! * `revocations`: one row per [`RevocationRecord`], keyed by the id it revokes
 //!   ([`RevocationRecord::revoked_certificate_id`]: `previousCertificateId`, or
 //!   `certificateId` when that is blank).
+//!
+//! Further tables keep the server's state: one-time passwords and rate limits,
+//! the audit trail, share links ([`ShareLink`]) and the email outbox
+//! ([`OutboxEmail`]).
 //!
 //! # Backends
 //!
@@ -76,8 +80,10 @@ mod error;
 mod import;
 mod options;
 mod otp;
+mod outbox;
 mod rows;
 pub mod schema;
+mod share;
 mod store;
 mod stream;
 mod url;
@@ -87,6 +93,8 @@ pub use error::StoreError;
 pub use import::{IMPORT_BATCH_ENTRIES, ImportSummary, RowCounts};
 pub use options::StoreOptions;
 pub use otp::{OtpChallenge, OtpPurge, RateCount};
+pub use outbox::{EmailStatus, NewEmail, OutboxEmail};
+pub use share::{NewShareLink, ShareLink};
 pub use store::Store;
 pub use stream::ImportProgress;
 pub use url::redact_url;

@@ -304,7 +304,7 @@ fn window_cutoff(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
 }
 
 /// Drops the nanoseconds below a microsecond, which neither backend stores.
-fn to_naive_micros(instant: DateTime<Utc>) -> NaiveDateTime {
+pub(crate) fn to_naive_micros(instant: DateTime<Utc>) -> NaiveDateTime {
     let naive = instant.naive_utc();
     let micros = naive.and_utc().timestamp_subsec_micros();
     naive.with_nanosecond(micros * 1000).unwrap_or(naive)

@@ -114,4 +114,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One row per share link; the token is stored only as its SHA-256.
+    share_links (id) {
+        /// Public id of the link, used to list and revoke it.
+        id -> Text,
+        /// SHA-256 of the token, in hex.
+        token_hash -> Text,
+        /// `certificateId` the link is bound to.
+        certificate_id -> Text,
+        /// Beneficiary of that certificate, for the check that it is still the latest.
+        pre_enrollment_code -> Text,
+        /// Who created the link: token subject, or `mobile:<number>` without one.
+        creator -> Text,
+        /// Argon2id PHC string of the passcode, if the link has one.
+        passcode_hash -> Nullable<Text>,
+        /// Wrong passcodes tried so far.
+        failed_attempts -> Integer,
+        /// When the link was created, UTC.
+        created_at -> Timestamp,
+        /// When the link stops working, UTC.
+        expires_at -> Timestamp,
+        /// When the creator revoked the link, UTC.
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Emails waiting to be sent, being sent, sent or given up.
+    email_outbox (id) {
+        /// Public id, returned to the requester.
+        id -> Text,
+        /// `certificateId` of the attached certificate.
+        certificate_id -> Text,
+        /// Recipient address.
+        recipient -> Text,
+        /// Language of the subject and body, such as `en`.
+        language -> Text,
+        /// Password rule of the attachment (`dob`), if protected.
+        protect -> Nullable<Text>,
+        /// Who requested the email, as for `share_links.creator`.
+        requester -> Text,
+        /// `queued`, `sending`, `sent` or `failed`.
+        status -> Text,
+        /// Delivery attempts started.
+        attempts -> Integer,
+        /// When a queued row is due, or when the claim of a sending row lapses.
+        next_attempt_at -> Timestamp,
+        /// Error of the last failed attempt.
+        last_error -> Nullable<Text>,
+        /// When the email was requested, UTC.
+        created_at -> Timestamp,
+        /// When the row last changed, UTC.
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(certificates, revocations, certificate_mobiles);

@@ -211,6 +211,28 @@ impl Store {
         row.map(CertificateRow::into_record).transpose()
     }
 
+    /// Returns the certificate with this id if it is not revoked.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Store::certificates_by_beneficiary`].
+    pub fn certificate_by_id(
+        &self,
+        certificate_id: &str,
+    ) -> Result<Option<RegistryRecord>, StoreError> {
+        let not_revoked: not_revoked = not_revoked();
+        let row: Option<CertificateRow> = with_connection!(self, |connection| {
+            certificates::table
+                .filter(certificates::certificate_id.eq(certificate_id))
+                .filter(not_revoked)
+                .select(CertificateRow::as_select())
+                .first(connection)
+                .optional()
+        })
+        .map_err(|error| self.query_error("certificate lookup by id", error))?;
+        row.map(CertificateRow::into_record).transpose()
+    }
+
     /// Returns the certificates registered to a mobile number, ordered by
     /// certificate id. Revoked certificates are left out.
     ///

@@ -33,7 +33,7 @@ mod dispatch;
 mod handlers;
 mod keys;
 mod pepper;
-mod sms;
+pub(crate) mod sms;
 
 use std::time::Duration;
 

@@ -13,7 +13,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Failure to deliver a message. Contains no mobile number and no code.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum SmsError {
+pub(crate) enum SmsError {
     /// The gateway responded with a status that retrying does not fix (4xx, 3xx).
     #[error("the SMS gateway rejected the message with HTTP status {0}")]
     Rejected(u16),
@@ -28,13 +28,13 @@ pub(super) enum SmsError {
 }
 
 /// Delivers one text message to one mobile number.
-pub(super) trait SmsSender: Send + Sync {
+pub(crate) trait SmsSender: Send + Sync {
     /// Sends `text` to `mobile`, blocking until it is delivered or given up.
     fn send(&self, mobile: &str, text: &str, mobile_reference: &str) -> Result<(), SmsError>;
 }
 
 /// Posts each message as JSON to an SMS gateway (`sms.url`).
-pub(super) struct HttpGateway {
+pub(crate) struct HttpGateway {
     agent: ureq::Agent,
     url: String,
     body_template: String,
@@ -44,7 +44,7 @@ pub(super) struct HttpGateway {
 
 impl HttpGateway {
     /// Checks the gateway settings and prepares the HTTP client.
-    pub(super) fn from_settings(url: &str, settings: &SmsSettings) -> Result<Self, OtpError> {
+    pub(crate) fn from_settings(url: &str, settings: &SmsSettings) -> Result<Self, OtpError> {
         let invalid = |name: &'static str, reason: String| OtpError::Setting { name, reason };
         let uri: Uri = url
             .parse()
@@ -140,11 +140,11 @@ impl SmsSender for HttpGateway {
 
 /// Writes each message to the log instead of sending it. For development only:
 /// the code appears in the log, which it never does with a gateway.
-pub(super) struct DevelopmentLog;
+pub(crate) struct DevelopmentLog;
 
 impl DevelopmentLog {
     /// Announces loudly that codes go to the log.
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         tracing::warn!(
             "sms.url is not set: one-time passwords are written to this log and no SMS is sent. \
              This is for development only; set DIVOC__SMS__URL to an SMS gateway in production"

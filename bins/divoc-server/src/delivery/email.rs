@@ -1,0 +1,164 @@
+//! `POST /certificate/api/email` queues an email with the certificate PDF
+//! attached, and `GET /certificate/api/email/{id}` returns its delivery status
+//! to the caller that queued it. The worker in `worker.rs` sends it.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::Utc;
+use divoc_store::{NewEmail, OutboxEmail};
+use lettre::Address;
+use rand_core::{OsRng, RngCore};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::access::{
+    check_certificate_id, check_citizen_rate, owned_latest_certificate, requester,
+};
+use super::messages::{LANGUAGES, messages};
+use super::protect::{dob_password, parse_protection};
+use super::share::{parse_body, timestamp};
+use super::{Delivery, DeliveryError, EMAIL_PATH};
+use crate::routes::AppState;
+use crate::settings::Protection;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EmailRequest {
+    certificate_id: String,
+    to: String,
+    language: Option<String>,
+    protect: Option<String>,
+}
+
+/// `POST /certificate/api/email`: checks the request and queues the email; 202.
+pub async fn queue(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    delivery: web::Data<Delivery>,
+    body: Bytes,
+) -> Result<HttpResponse, actix_web::Error> {
+    let requester = requester(&request, &state)?;
+    let body: EmailRequest = parse_body(&body)?;
+    check_certificate_id(&body.certificate_id)?;
+    let to = body.to.trim();
+    if to.parse::<Address>().is_err() {
+        return Err(DeliveryError::invalid("to", "not an email address", to).into());
+    }
+    let language = body.language.as_deref().unwrap_or("en");
+    if messages(language).is_none() {
+        return Err(DeliveryError::invalid(
+            "language",
+            &format!("expected one of {}", LANGUAGES.join(", ")),
+            language,
+        )
+        .into());
+    }
+    let protection = parse_protection(body.protect.as_deref(), delivery.protection)?;
+    if delivery.smtp.is_none() {
+        return Err(DeliveryError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "email_disabled",
+            "email delivery is not configured on this server: set email.smtp_url \
+             (DIVOC__EMAIL__SMTP_URL)",
+        )
+        .into());
+    }
+    check_citizen_rate(
+        &delivery.store,
+        &requester,
+        "email",
+        delivery.email.rate_window_seconds,
+        delivery.email.max_per_mobile,
+    )
+    .await?;
+    let record = owned_latest_certificate(&state, &requester, &body.certificate_id).await?;
+    if protection == Protection::Dob {
+        // Rejected now rather than failing later in the worker.
+        dob_password(&record)?;
+    }
+
+    let mut id_bytes = [0u8; 12];
+    OsRng
+        .try_fill_bytes(&mut id_bytes)
+        .map_err(|error| DeliveryError::internal(format!("no random bytes: {error}")))?;
+    let id: String = id_bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let store = delivery.store.clone();
+    let email_id = id.clone();
+    let to = to.to_owned();
+    let language = language.to_owned();
+    let certificate_id = record.certificate_id.clone();
+    let requester_key = requester.key.clone();
+    web::block(move || {
+        store.enqueue_email(&NewEmail {
+            id: &email_id,
+            certificate_id: &certificate_id,
+            recipient: &to,
+            language: &language,
+            protect: (protection == Protection::Dob).then_some("dob"),
+            requester: &requester_key,
+            created_at: Utc::now(),
+        })
+    })
+    .await
+    .map_err(|error| DeliveryError::internal(error.to_string()))?
+    .map_err(|error| DeliveryError::store(&error))?;
+    tracing::info!(email = %id, "email queued");
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(json!({
+            "id": id,
+            "status": "queued",
+            "statusUrl": format!("{EMAIL_PATH}/{id}"),
+        })))
+}
+
+/// `GET /certificate/api/email/{id}`: the delivery status, for the caller that
+/// queued the email; 404 for anyone else.
+pub async fn status(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    delivery: web::Data<Delivery>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let requester = requester(&request, &state)?;
+    let id = path.into_inner();
+    let not_found = |id: String| {
+        DeliveryError::new(
+            StatusCode::NOT_FOUND,
+            "email_not_found",
+            "no email with this id was queued by this token's subject",
+        )
+        .with_value(id)
+    };
+    if id.len() != 24 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(not_found(id).into());
+    }
+    let store = delivery.store.clone();
+    let email_id = id.clone();
+    let email = web::block(move || store.email(&email_id))
+        .await
+        .map_err(|error| DeliveryError::internal(error.to_string()))?
+        .map_err(|error| DeliveryError::store(&error))?;
+    match email {
+        Some(email) if email.requester == requester.key => Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .json(status_json(&email))),
+        _ => Err(not_found(id).into()),
+    }
+}
+
+fn status_json(email: &OutboxEmail) -> Value {
+    json!({
+        "id": email.id,
+        "certificateId": email.certificate_id,
+        "status": email.status.as_str(),
+        "attempts": email.attempts,
+        "lastError": email.last_error,
+        "protected": email.protect.is_some(),
+        "language": email.language,
+        "createdAt": timestamp(email.created_at),
+        "updatedAt": timestamp(email.updated_at),
+    })
+}

@@ -1,0 +1,190 @@
+//! `GET /s/{token}`: a small HTML page, embedded in the binary, with the QR
+//! code and a PDF download. For a link with a passcode it first shows a form,
+//! which posts the passcode back to the same path.
+//!
+//! The Content-Security-Policy allows nothing but same-origin images, `data:`
+//! images, the one inline style block (by its SHA-256) and forms posting to
+//! this origin. `Referrer-Policy: no-referrer` keeps the token out of other
+//! sites' logs.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::access::record_use;
+use super::share::{open_link, shared_file};
+use super::{Delivery, DeliveryError};
+use crate::routes::AppState;
+use crate::service::cache::FileKind;
+use crate::settings::Protection;
+
+/// The page's only style. Images keep their natural size (up to the page
+/// width), because a dense QR code scaled down no longer scans.
+const STYLE: &str = "body{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;color:#222}\
+img{max-width:100%;height:auto;image-rendering:pixelated;display:block;margin:1rem 0}\
+a,button{font-size:1.1rem}.error{color:#a00}";
+
+#[derive(Deserialize)]
+pub struct UnlockForm {
+    passcode: Option<String>,
+}
+
+/// `GET /s/{token}`.
+pub async fn show(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    delivery: web::Data<Delivery>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let token = path.into_inner();
+    match open_link(&state, &delivery, &token, None).await {
+        Ok((link, record)) => {
+            record_use(
+                &state.service,
+                &request,
+                &record.certificate_id,
+                Some(format!("share-link:{}", link.id)),
+                "share-link-page",
+            );
+            let body = format!(
+                "<h1>Vaccination certificate</h1>\
+                 <p>Certificate {id}</p>\
+                 <img alt=\"QR code of the certificate\" src=\"/certificate/api/shared/{token}?format=qr\">\
+                 <p><a href=\"/certificate/api/shared/{token}?format=pdf\">Download the PDF</a></p>",
+                id = escape(&record.certificate_id),
+            );
+            page(StatusCode::OK, &body)
+        }
+        Err(error) if error.code() == "passcode_required" => {
+            page(StatusCode::OK, &passcode_form(&token, None))
+        }
+        Err(error) => error_page(&error),
+    }
+}
+
+/// `POST /s/{token}` with the passcode form.
+pub async fn unlock(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    delivery: web::Data<Delivery>,
+    path: web::Path<String>,
+    form: web::Form<UnlockForm>,
+) -> HttpResponse {
+    let token = path.into_inner();
+    let passcode = form.into_inner().passcode.unwrap_or_default();
+    let (link, record) = match open_link(&state, &delivery, &token, Some(passcode.clone())).await {
+        Ok(found) => found,
+        Err(error) if matches!(error.code(), "passcode_invalid" | "passcode_required") => {
+            let mut response = page(
+                StatusCode::UNAUTHORIZED,
+                &passcode_form(&token, Some("The passcode is wrong.")),
+            );
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            return response;
+        }
+        Err(error) => return error_page(&error),
+    };
+    let qr = match shared_file(&state, &record, FileKind::QrPng, Protection::None).await {
+        Ok(file) => file,
+        Err(error) => return error_page(&error),
+    };
+    record_use(
+        &state.service,
+        &request,
+        &record.certificate_id,
+        Some(format!("share-link:{}", link.id)),
+        "share-link-page",
+    );
+    let body = format!(
+        "<h1>Vaccination certificate</h1>\
+         <p>Certificate {id}</p>\
+         <img alt=\"QR code of the certificate\" src=\"data:image/png;base64,{qr}\">\
+         <form method=\"post\" action=\"/certificate/api/shared/{token}\">\
+         <input type=\"hidden\" name=\"passcode\" value=\"{passcode}\">\
+         <input type=\"hidden\" name=\"format\" value=\"pdf\">\
+         <button type=\"submit\">Download the PDF</button></form>",
+        id = escape(&record.certificate_id),
+        qr = STANDARD.encode(&qr),
+        passcode = escape(&passcode),
+    );
+    page(StatusCode::OK, &body)
+}
+
+fn passcode_form(token: &str, problem: Option<&str>) -> String {
+    let problem = problem
+        .map(|text| format!("<p class=\"error\">{}</p>", escape(text)))
+        .unwrap_or_default();
+    format!(
+        "<h1>Vaccination certificate</h1>\
+         <p>This link is protected by a passcode.</p>{problem}\
+         <form method=\"post\" action=\"/s/{token}\">\
+         <label>Passcode <input name=\"passcode\" type=\"password\" autocomplete=\"off\" required></label> \
+         <button type=\"submit\">Open</button></form>"
+    )
+}
+
+fn error_page(error: &DeliveryError) -> HttpResponse {
+    // Log and status as for the JSON routes, with an HTML body.
+    let status = error.status_code();
+    let _ = error.error_response();
+    let text = match error.code() {
+        "link_expired" => "This link has expired. Ask for a new one.",
+        "link_revoked" => "This link was revoked.",
+        "certificate_superseded" => "A newer certificate replaced this one. Ask for a new link.",
+        "certificate_revoked" => "This certificate was revoked.",
+        "passcode_locked" => "Too many wrong passcodes were tried. Ask for a new link.",
+        "link_not_found" => "This link does not exist. Check that the whole link was copied.",
+        _ => "The certificate cannot be shown now. Try again later.",
+    };
+    page(
+        status,
+        &format!("<h1>Vaccination certificate</h1><p class=\"error\">{text}</p>"),
+    )
+}
+
+fn page(status: StatusCode, body: &str) -> HttpResponse {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Vaccination certificate</title><style>{STYLE}</style></head><body>{body}</body></html>"
+    );
+    let policy = format!(
+        "default-src 'none'; img-src 'self' data:; style-src 'sha256-{}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+        STANDARD.encode(Sha256::digest(STYLE.as_bytes()))
+    );
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header((header::CONTENT_SECURITY_POLICY, value));
+    }
+    response.body(Bytes::from(html))
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

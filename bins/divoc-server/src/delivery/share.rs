@@ -1,0 +1,546 @@
+//! Share link routes: create, list and revoke links, and serve what a link
+//! holder may fetch.
+//!
+//! A token is 256 random bits in base64url (43 characters). The store keeps
+//! its SHA-256 only. A passcode travels in the `X-Share-Passcode` header or a
+//! POST form field, never in the URL, so it stays out of access logs, and is
+//! stored as an Argon2id hash.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng as SaltRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SecondsFormat, Utc};
+use divoc_model::RegistryRecord;
+use divoc_store::{NewShareLink, ShareLink};
+use rand_core::{OsRng, RngCore};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::access::{
+    Requester, check_certificate_id, check_latest, hex_sha256, owned_latest_certificate,
+    record_use, render_file, requester, service_error,
+};
+use super::protect::{dob_password, encrypt, parse_protection};
+use super::{Delivery, DeliveryError};
+use crate::routes::AppState;
+use crate::service::cache::FileKind;
+use crate::settings::Protection;
+
+/// Header that carries a link's passcode.
+pub const PASSCODE_HEADER: &str = "X-Share-Passcode";
+/// Length of a token in base64url characters (256 bits).
+const TOKEN_CHARS: usize = 43;
+/// Shortest and longest passcode, in characters.
+const PASSCODE_CHARS: std::ops::RangeInclusive<usize> = 4..=64;
+/// Links returned by the listing, newest first.
+const LIST_LIMIT: i64 = 200;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRequest {
+    certificate_id: String,
+    expires_in_days: Option<i64>,
+    passcode: Option<String>,
+}
+
+/// A link that was just created, with its token.
+pub struct CreatedLink {
+    /// Public id.
+    pub id: String,
+    /// The token, shown once.
+    pub token: String,
+    /// Expiry time.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /certificate/api/share`: creates a link to a certificate that the
+/// caller may hand on.
+pub async fn create(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    delivery: web::Data<Delivery>,
+    body: Bytes,
+) -> Result<HttpResponse, actix_web::Error> {
+    let requester = requester(&request, &state)?;
+    let body: CreateRequest = parse_body(&body)?;
+    check_certificate_id(&body.certificate_id)?;
+    let days = expiry_days(&delivery, body.expires_in_days)?;
+    if let Some(passcode) = &body.passcode {
+        let length = passcode.chars().count();
+        if !PASSCODE_CHARS.contains(&length) {
+            return Err(DeliveryError::invalid(
+                "passcode",
+                "must be 4 to 64 characters",
+                format!("({length} characters)"),
+            )
+            .into());
+        }
+    }
+    let record = owned_latest_certificate(&state, &requester, &body.certificate_id).await?;
+    let created = store_link(&delivery, &requester, &record, days, body.passcode).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(json!({
+            "id": created.id,
+            "url": share_url(&delivery, &created.token),
+            "token": created.token,
+            "expiresAt": timestamp(created.expires_at),
+            "certificateId": record.certificate_id,
+        })))
+}
+
+/// Creates and stores a link for `record`; the passcode, if any, is hashed
+/// on the blocking pool.
+pub async fn store_link(
+    delivery: &Delivery,
+    requester: &Requester,
+    record: &RegistryRecord,
+    days: u32,
+    passcode: Option<String>,
+) -> Result<CreatedLink, DeliveryError> {
+    let mut token_bytes = [0u8; 32];
+    let mut id_bytes = [0u8; 12];
+    OsRng
+        .try_fill_bytes(&mut token_bytes)
+        .and_then(|()| OsRng.try_fill_bytes(&mut id_bytes))
+        .map_err(|error| DeliveryError::internal(format!("no random bytes: {error}")))?;
+    let token = URL_SAFE_NO_PAD.encode(token_bytes);
+    let id: String = id_bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    let now = Utc::now();
+    let expires_at = now + chrono::Duration::days(i64::from(days));
+
+    let store = delivery.store.clone();
+    let token_hash = hex_sha256(token.as_bytes());
+    let certificate_id = record.certificate_id.clone();
+    let beneficiary = record.pre_enrollment_code.clone();
+    let creator = requester.key.clone();
+    let link_id = id.clone();
+    web::block(move || {
+        let passcode_hash = match passcode {
+            Some(passcode) => Some(hash_passcode(&passcode)?),
+            None => None,
+        };
+        store
+            .create_share_link(&NewShareLink {
+                id: &link_id,
+                token_hash: &token_hash,
+                certificate_id: &certificate_id,
+                pre_enrollment_code: &beneficiary,
+                creator: &creator,
+                passcode_hash: passcode_hash.as_deref(),
+                created_at: now,
+                expires_at,
+            })
+            .map_err(|error| DeliveryError::store(&error))
+    })
+    .await
+    .map_err(|error| DeliveryError::internal(error.to_string()))??;
+    tracing::info!(link = %id, "share link created");
+    Ok(CreatedLink {
+        id,
+        token,
+        expires_at,
+    })
+}
+
+/// `GET /certificate/api/share`: the caller's links, newest first.
+pub async fn list(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    delivery: web::Data<Delivery>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let requester = requester(&request, &state)?;
+    let store = delivery.store.clone();
+    let links = web::block(move || store.share_links_by_creator(&requester.key, LIST_LIMIT))
+        .await
+        .map_err(|error| DeliveryError::internal(error.to_string()))?
+        .map_err(|error| DeliveryError::store(&error))?;
+    let now = Utc::now();
+    let links: Vec<Value> = links.iter().map(|link| link_json(link, now)).collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(json!({ "links": links })))
+}
+
+/// `DELETE /certificate/api/share/{id}`: revokes one of the caller's links.
+pub async fn revoke(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    delivery: web::Data<Delivery>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let requester = requester(&request, &state)?;
+    let id = path.into_inner();
+    if id.len() != 24 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(DeliveryError::invalid("share link id", "expected 24 hex digits", id).into());
+    }
+    let store = delivery.store.clone();
+    let link_id = id.clone();
+    let link = web::block(move || store.revoke_share_link(&link_id, &requester.key, Utc::now()))
+        .await
+        .map_err(|error| DeliveryError::internal(error.to_string()))?
+        .map_err(|error| DeliveryError::store(&error))?;
+    let Some(link) = link else {
+        return Err(DeliveryError::new(
+            StatusCode::NOT_FOUND,
+            "link_not_found",
+            "no share link with this id was created by this token's subject",
+        )
+        .with_value(id)
+        .into());
+    };
+    tracing::info!(link = %link.id, "share link revoked");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(link_json(&link, Utc::now())))
+}
+
+#[derive(Deserialize, Default)]
+pub struct SharedQuery {
+    format: Option<String>,
+    protect: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SharedForm {
+    passcode: Option<String>,
+    format: Option<String>,
+    protect: Option<String>,
+}
+
+/// `GET /certificate/api/shared/{token}?format=pdf|qr|json&protect=dob|none`,
+/// with the passcode, if any, in `X-Share-Passcode`.
+pub async fn shared_get(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    delivery: web::Data<Delivery>,
+    path: web::Path<String>,
+    query: web::Query<SharedQuery>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let passcode = request
+        .headers()
+        .get(PASSCODE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let query = query.into_inner();
+    serve_shared(
+        &request,
+        &state,
+        &delivery,
+        &path,
+        passcode,
+        query.format.as_deref(),
+        query.protect.as_deref(),
+    )
+    .await
+}
+
+/// `POST /certificate/api/shared/{token}` with a form of `passcode`, `format`
+/// and `protect`, as the page sends it.
+pub async fn shared_post(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    delivery: web::Data<Delivery>,
+    path: web::Path<String>,
+    form: web::Form<SharedForm>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let form = form.into_inner();
+    serve_shared(
+        &request,
+        &state,
+        &delivery,
+        &path,
+        form.passcode,
+        form.format.as_deref(),
+        form.protect.as_deref(),
+    )
+    .await
+}
+
+async fn serve_shared(
+    request: &HttpRequest,
+    state: &AppState,
+    delivery: &Delivery,
+    token: &str,
+    passcode: Option<String>,
+    format: Option<&str>,
+    protect: Option<&str>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let kind = match format.unwrap_or("pdf") {
+        "pdf" => Some(FileKind::Pdf),
+        "qr" => Some(FileKind::QrPng),
+        "json" => None,
+        other => {
+            return Err(DeliveryError::invalid("format", "expected pdf, qr or json", other).into());
+        }
+    };
+    let protection = parse_protection(protect, delivery.protection)?;
+    let (link, record) = open_link(state, delivery, token, passcode).await?;
+    let response = match kind {
+        None => {
+            let credential: Value = serde_json::from_str(&record.certificate)
+                .map_err(|error| DeliveryError::internal(error.to_string()))?;
+            HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .json(json!({
+                    "certificateId": record.certificate_id,
+                    "expiresAt": timestamp(link.expires_at.and_utc()),
+                    "certificate": credential,
+                }))
+        }
+        Some(kind) => {
+            let file = shared_file(state, &record, kind, protection).await?;
+            file_response(file, kind, &record.certificate_id)
+        }
+    };
+    record_use(
+        &state.service,
+        request,
+        &record.certificate_id,
+        Some(format!("share-link:{}", link.id)),
+        "share-link",
+    );
+    Ok(response)
+}
+
+/// Renders the file that a link serves, encrypted when `protection` is `Dob`.
+pub async fn shared_file(
+    state: &AppState,
+    record: &RegistryRecord,
+    kind: FileKind,
+    protection: Protection,
+) -> Result<Bytes, DeliveryError> {
+    let file = render_file(
+        state,
+        kind,
+        &record.pre_enrollment_code,
+        &record.certificate_id,
+    )
+    .await?;
+    if kind != FileKind::Pdf || protection == Protection::None {
+        return Ok(file);
+    }
+    let password = dob_password(record)?;
+    web::block(move || encrypt(&file, &password).map(Bytes::from))
+        .await
+        .map_err(|error| DeliveryError::internal(error.to_string()))?
+}
+
+/// Finds the link of `token` and checks, in this order, that it exists, is not
+/// revoked, has not expired, that its certificate is neither revoked nor
+/// superseded, and the passcode. Returns the link and its certificate.
+pub async fn open_link(
+    state: &AppState,
+    delivery: &Delivery,
+    token: &str,
+    passcode: Option<String>,
+) -> Result<(ShareLink, RegistryRecord), DeliveryError> {
+    let not_found = || {
+        DeliveryError::new(
+            StatusCode::NOT_FOUND,
+            "link_not_found",
+            "no share link has this token; check that the whole link was copied",
+        )
+    };
+    if token.len() != TOKEN_CHARS
+        || !token
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    {
+        return Err(not_found());
+    }
+    let token_hash = hex_sha256(token.as_bytes());
+    let service = std::sync::Arc::clone(&state.service);
+    let max_attempts = delivery.share.max_passcode_attempts;
+    web::block(move || {
+        let store = service.store();
+        let link = store
+            .share_link_by_token_hash(&token_hash)
+            .map_err(|error| DeliveryError::store(&error))?
+            .ok_or_else(not_found)?;
+        if link.revoked_at.is_some() {
+            return Err(DeliveryError::new(
+                StatusCode::GONE,
+                "link_revoked",
+                "the creator revoked this share link",
+            ));
+        }
+        if !link.is_live(Utc::now()) {
+            return Err(DeliveryError::new(
+                StatusCode::GONE,
+                "link_expired",
+                "this share link has expired; ask for a new one",
+            )
+            .with_field("expiredAt", json!(timestamp(link.expires_at.and_utc()))));
+        }
+        let record = store
+            .certificate_by_id(&link.certificate_id)
+            .map_err(|error| DeliveryError::store(&error))?
+            .ok_or_else(|| service_error(&crate::service::ServiceError::NotFound))?;
+        check_latest(&service, &record)?;
+        if link.passcode_hash.is_some() {
+            check_passcode(store, &link, passcode.as_deref(), max_attempts)?;
+        }
+        Ok((link, record))
+    })
+    .await
+    .map_err(|error| DeliveryError::internal(error.to_string()))?
+}
+
+fn check_passcode(
+    store: &divoc_store::Store,
+    link: &ShareLink,
+    passcode: Option<&str>,
+    max_attempts: u32,
+) -> Result<(), DeliveryError> {
+    let Some(passcode) = passcode.filter(|passcode| !passcode.is_empty()) else {
+        return Err(DeliveryError::new(
+            StatusCode::UNAUTHORIZED,
+            "passcode_required",
+            format!("this share link needs its passcode in the {PASSCODE_HEADER} header"),
+        ));
+    };
+    let stored = store
+        .claim_share_passcode_attempt(&link.id, max_attempts)
+        .map_err(|error| DeliveryError::store(&error))?
+        .ok_or_else(|| {
+            DeliveryError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "passcode_locked",
+                format!(
+                    "{max_attempts} wrong passcodes were tried, so this link accepts none; \
+                     ask for a new link"
+                ),
+            )
+        })?;
+    if passcode_matches(passcode, &stored) {
+        store
+            .release_share_passcode_attempt(&link.id)
+            .map_err(|error| DeliveryError::store(&error))?;
+        return Ok(());
+    }
+    let used = u32::try_from(link.failed_attempts)
+        .unwrap_or(0)
+        .saturating_add(1);
+    tracing::info!(link = %link.id, attempt = used, "wrong share link passcode");
+    Err(DeliveryError::new(
+        StatusCode::UNAUTHORIZED,
+        "passcode_invalid",
+        "the passcode is wrong",
+    )
+    .with_field("attemptsLeft", json!(max_attempts.saturating_sub(used))))
+}
+
+fn hash_passcode(passcode: &str) -> Result<String, DeliveryError> {
+    let salt = SaltString::generate(&mut SaltRng);
+    Argon2::default()
+        .hash_password(passcode.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| DeliveryError::internal(format!("passcode hashing failed: {error}")))
+}
+
+fn passcode_matches(passcode: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(hash) => Argon2::default()
+            .verify_password(passcode.as_bytes(), &hash)
+            .is_ok(),
+        Err(error) => {
+            tracing::error!(%error, "stored share link passcode hash is unreadable");
+            false
+        }
+    }
+}
+
+/// Checks `expiresInDays`: 1 to `share.max_days`, default `share.default_days`.
+pub fn expiry_days(delivery: &Delivery, requested: Option<i64>) -> Result<u32, DeliveryError> {
+    let Some(days) = requested else {
+        return Ok(delivery.share.default_days);
+    };
+    let max = delivery.share.max_days;
+    match u32::try_from(days) {
+        Ok(days) if (1..=max).contains(&days) => Ok(days),
+        _ => Err(DeliveryError::invalid(
+            "expiresInDays",
+            &format!("must be a whole number from 1 to {max}"),
+            days.to_string(),
+        )),
+    }
+}
+
+/// Returns the page URL of a token.
+pub fn share_url(delivery: &Delivery, token: &str) -> String {
+    format!("{}/s/{token}", delivery.public_url)
+}
+
+fn link_json(link: &ShareLink, now: DateTime<Utc>) -> Value {
+    let status = if link.revoked_at.is_some() {
+        "revoked"
+    } else if link.is_live(now) {
+        "active"
+    } else {
+        "expired"
+    };
+    json!({
+        "id": link.id,
+        "certificateId": link.certificate_id,
+        "createdAt": timestamp(link.created_at.and_utc()),
+        "expiresAt": timestamp(link.expires_at.and_utc()),
+        "revokedAt": link.revoked_at.map(|time| timestamp(time.and_utc())),
+        "status": status,
+        "passcodeRequired": link.passcode_hash.is_some(),
+        "failedPasscodeAttempts": link.failed_attempts,
+    })
+}
+
+/// Formats a time as RFC 3339 UTC with seconds.
+pub fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Parses a JSON request body, or 400 naming the problem.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DeliveryError> {
+    serde_json::from_slice(body).map_err(|error| {
+        DeliveryError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("the request body is not the expected JSON object: {error}"),
+        )
+    })
+}
+
+fn file_response(file: Bytes, kind: FileKind, certificate_id: &str) -> HttpResponse {
+    let name: String = certificate_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect();
+    let disposition = match kind {
+        FileKind::Pdf => format!("attachment; filename=\"certificate-{name}.pdf\""),
+        FileKind::QrPng => format!("inline; filename=\"certificate-{name}.png\""),
+    };
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(kind.content_type()),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response.insert_header((header::CONTENT_DISPOSITION, value));
+    }
+    response.body(file)
+}

@@ -1,0 +1,297 @@
+//! SMTP transport settings from `email.smtp_url`.
+//!
+//! Accepted forms: `smtp://HOST[:PORT]` (plain, port 25),
+//! `smtp://HOST[:PORT]?tls=required` (STARTTLS, port 587),
+//! `smtp://HOST[:PORT]?tls=opportunistic` (STARTTLS when offered) and
+//! `smtps://HOST[:PORT]` (TLS from the first byte, port 465), each with
+//! optional percent-encoded `USER:PASSWORD@` before the host for SMTP AUTH.
+
+use std::time::Duration;
+
+use lettre::SmtpTransport;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use percent_encoding::percent_decode_str;
+
+use super::DeliveryStartError;
+use crate::settings::EmailSettings;
+
+/// Transport security of the SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// No TLS.
+    Plain,
+    /// STARTTLS when the server offers it, else plain.
+    Opportunistic,
+    /// STARTTLS, and fail when the server does not offer it.
+    StartTls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+/// A checked SMTP configuration.
+#[derive(Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    /// User name and password for SMTP AUTH.
+    credentials: Option<(String, String)>,
+    /// Extra trusted CA certificate, PEM.
+    ca_pem: Option<Vec<u8>>,
+    pub from: Mailbox,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .finish()
+    }
+}
+
+impl SmtpConfig {
+    /// Parses `url` and reads the other `[email]` settings.
+    pub fn from_settings(url: &str, email: &EmailSettings) -> Result<Self, DeliveryStartError> {
+        let invalid =
+            |name: &'static str, reason: String| DeliveryStartError::Setting { name, reason };
+        let parsed = parse_url(url).map_err(|reason| invalid("email.smtp_url", reason))?;
+
+        let ca_pem = match &email.ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|error| {
+                invalid(
+                    "email.ca_file",
+                    format!("cannot read {}: {error}", path.display()),
+                )
+            })?),
+            None => None,
+        };
+        let from: Mailbox = email.from.parse().map_err(|error| {
+            invalid(
+                "email.from",
+                format!("{:?} is not a mail address: {error}", email.from),
+            )
+        })?;
+        if email.max_attempts == 0 {
+            return Err(invalid(
+                "email.max_attempts",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        if email.timeout_seconds == 0 {
+            return Err(invalid(
+                "email.timeout_seconds",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        let config = SmtpConfig {
+            host: parsed.host,
+            port: parsed.port,
+            security: parsed.security,
+            credentials: parsed.credentials,
+            ca_pem,
+            from,
+            timeout: Duration::from_secs(email.timeout_seconds),
+        };
+        // Building once here reports an unreadable CA file at startup.
+        config
+            .transport()
+            .map_err(|reason| invalid("email.ca_file", reason))?;
+        Ok(config)
+    }
+
+    /// Builds the lettre transport.
+    pub fn transport(&self) -> Result<SmtpTransport, String> {
+        let mut builder = SmtpTransport::builder_dangerous(self.host.clone())
+            .port(self.port)
+            .timeout(Some(self.timeout));
+        if self.security != Security::Plain {
+            let mut parameters = TlsParameters::builder(self.host.clone());
+            if let Some(pem) = &self.ca_pem {
+                let certificate = Certificate::from_pem(pem)
+                    .map_err(|error| format!("invalid CA certificate: {error}"))?;
+                parameters = parameters.add_root_certificate(certificate);
+            }
+            let parameters = parameters
+                .build_rustls()
+                .map_err(|error| format!("TLS settings rejected: {error}"))?;
+            builder = builder.tls(match self.security {
+                Security::Opportunistic => Tls::Opportunistic(parameters),
+                Security::StartTls => Tls::Required(parameters),
+                Security::Tls | Security::Plain => Tls::Wrapper(parameters),
+            });
+        }
+        if let Some((user, password)) = &self.credentials {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        Ok(builder.build())
+    }
+}
+
+/// The parts of `email.smtp_url`.
+struct ParsedUrl {
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<(String, String)>,
+}
+
+/// Parses an SMTP URL, or returns what is wrong with it.
+fn parse_url(url: &str) -> Result<ParsedUrl, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| "expected smtp://HOST:PORT or smtps://HOST:PORT".to_owned())?;
+    let (authority, query) = match rest.split_once('?') {
+        Some((authority, query)) => (authority, Some(query)),
+        None => (rest, None),
+    };
+    let authority = authority.trim_end_matches('/');
+    let tls = query
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .find_map(|pair| pair.strip_prefix("tls="));
+    let security = match (scheme, tls) {
+        ("smtp", None) => Security::Plain,
+        ("smtp", Some("required")) => Security::StartTls,
+        ("smtp", Some("opportunistic")) => Security::Opportunistic,
+        ("smtps", None) => Security::Tls,
+        _ => {
+            return Err(format!(
+                "unsupported scheme or tls option in {:?}; use smtp://, \
+                 smtp://…?tls=required, smtp://…?tls=opportunistic or smtps://",
+                crate::error::truncate(&redact(url))
+            ));
+        }
+    };
+    let (user_info, host_port) = match authority.rsplit_once('@') {
+        Some((user_info, host_port)) => (Some(user_info), host_port),
+        None => (None, authority),
+    };
+    let default_port = match security {
+        Security::Plain | Security::Opportunistic => 25,
+        Security::StartTls => 587,
+        Security::Tls => 465,
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => {
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("invalid port {port:?}"))?;
+            (host, port)
+        }
+        None => (host_port, default_port),
+    };
+    if host.is_empty() {
+        return Err("the URL has no host".to_owned());
+    }
+    let credentials = match user_info {
+        Some(user_info) => {
+            let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+            let decode = |text: &str| percent_decode_str(text).decode_utf8_lossy().into_owned();
+            Some((decode(user), decode(password)))
+        }
+        None => None,
+    };
+    Ok(ParsedUrl {
+        host: host.to_owned(),
+        port,
+        security,
+        credentials,
+    })
+}
+
+/// Replaces the password of an SMTP URL with `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> SmtpConfig {
+        SmtpConfig::from_settings(url, &EmailSettings::default()).unwrap()
+    }
+
+    #[test]
+    fn plain_url_defaults_to_port_25() {
+        let plain = config("smtp://127.0.0.1");
+        assert_eq!(plain.host, "127.0.0.1");
+        assert_eq!(plain.port, 25);
+        assert_eq!(plain.security, Security::Plain);
+        assert!(plain.credentials.is_none());
+    }
+
+    #[test]
+    fn starttls_and_tls_urls() {
+        let starttls = config("smtp://user%40x:p%3Ass@mail.example.org?tls=required");
+        assert_eq!(starttls.security, Security::StartTls);
+        assert_eq!(starttls.port, 587);
+        assert_eq!(
+            starttls.credentials,
+            Some(("user@x".to_owned(), "p:ss".to_owned()))
+        );
+        let opportunistic = config("smtp://mail.example.org:2525?tls=opportunistic");
+        assert_eq!(opportunistic.security, Security::Opportunistic);
+        assert_eq!(opportunistic.port, 2525);
+        let tls = config("smtps://mail.example.org");
+        assert_eq!(tls.security, Security::Tls);
+        assert_eq!(tls.port, 465);
+        assert!(tls.transport().is_ok());
+    }
+
+    #[test]
+    fn bad_urls_rejected() {
+        for url in [
+            "http://mail.example.org",
+            "smtp://mail.example.org?tls=maybe",
+            "smtps://mail.example.org?tls=required",
+            "smtp://mail.example.org:99999",
+            "smtp://:25",
+            "mail.example.org",
+        ] {
+            let error = SmtpConfig::from_settings(url, &EmailSettings::default()).unwrap_err();
+            assert!(
+                error.to_string().contains("email.smtp_url"),
+                "{url}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn password_never_in_errors() {
+        let error = SmtpConfig::from_settings(
+            "imap://user:secret@mail.example.org",
+            &EmailSettings::default(),
+        )
+        .unwrap_err();
+        assert!(!error.to_string().contains("secret"), "{error}");
+        assert!(error.to_string().contains("user:***@"), "{error}");
+    }
+
+    #[test]
+    fn unreadable_ca_file_rejected() {
+        let settings = EmailSettings {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..EmailSettings::default()
+        };
+        let error =
+            SmtpConfig::from_settings("smtp://127.0.0.1?tls=required", &settings).unwrap_err();
+        assert!(error.to_string().contains("email.ca_file"), "{error}");
+    }
+}

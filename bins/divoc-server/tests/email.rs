@@ -1,0 +1,483 @@
+//! Email delivery over real SMTP: an SMTP server (mailin-embedded) on loopback
+//! receives the messages, and the test parses the MIME message and compares
+//! the attachment with the download route's bytes.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod common;
+mod delivery_common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mail_parser::{MessageParser, MimeHeaders};
+use mailin_embedded::{Handler, Response, SslConfig, response};
+use serde_json::{Value, json};
+
+use common::{Server, have_tool};
+use delivery_common::{citizen, distribution, get_as, post_json, print_role, run_tool};
+
+const EMAIL: &str = "/certificate/api/email";
+
+/// Collects each received message as raw bytes.
+#[derive(Clone)]
+struct Inbox {
+    current: Vec<u8>,
+    received: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Handler for Inbox {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> Response {
+        self.current.clear();
+        response::OK
+    }
+
+    fn data(&mut self, buffer: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buffer);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        self.received
+            .lock()
+            .unwrap()
+            .push(std::mem::take(&mut self.current));
+        response::OK
+    }
+}
+
+/// Starts an SMTP server on a loopback port; with `tls`, it offers STARTTLS
+/// with that certificate and key.
+fn start_smtp(tls: Option<(&Path, &Path)>) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let inbox = Inbox {
+        current: Vec::new(),
+        received: Arc::clone(&received),
+    };
+    let mut server = mailin_embedded::Server::new(inbox);
+    server.with_tcp_listener(listener).with_num_threads(2);
+    if let Some((cert, key)) = tls {
+        server
+            .with_ssl(SslConfig::SelfSigned {
+                cert_path: cert.display().to_string(),
+                key_path: key.display().to_string(),
+            })
+            .unwrap();
+    }
+    std::thread::spawn(move || {
+        if let Err(error) = server.serve() {
+            eprintln!("SMTP test server stopped: {error}");
+        }
+    });
+    (port, received)
+}
+
+/// Polls the email status until it leaves `queued` and `sending`. The wait is
+/// bounded only to end a hung test, and asserts nothing about time.
+fn wait_for_outcome(server: &Server, authorization: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = get_as(server, &format!("{EMAIL}/{id}"), authorization).json();
+        let state = status["status"].as_str().unwrap().to_owned();
+        if state != "queued" && state != "sending" {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "email still {state}: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn smtp_env(port: u16) -> String {
+    format!("smtp://127.0.0.1:{port}")
+}
+
+fn attachment_of(raw: &[u8]) -> (String, String, Vec<u8>, String) {
+    let message = MessageParser::default().parse(raw).unwrap();
+    let subject = message.subject().unwrap().to_owned();
+    let to = message
+        .to()
+        .unwrap()
+        .first()
+        .unwrap()
+        .address()
+        .unwrap()
+        .to_owned();
+    let attachment = message.attachments().next().unwrap();
+    assert_eq!(attachment.content_type().unwrap().ctype(), "application");
+    assert_eq!(attachment.content_type().unwrap().subtype(), Some("pdf"));
+    let body = message.body_text(0).unwrap().into_owned();
+    (subject, to, attachment.contents().to_vec(), body)
+}
+
+#[test]
+fn email_attachment_matches_download() {
+    let (port, received) = start_smtp(None);
+    let server = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+    ]);
+    let partner = distribution("partner-1");
+    let queued = post_json(
+        &server,
+        EMAIL,
+        Some(&partner),
+        &json!({"certificateId": "772014589", "to": "asha@example.test"}),
+    );
+    assert_eq!(
+        queued.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&queued.body)
+    );
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(queued.json()["statusUrl"], format!("{EMAIL}/{id}"));
+    let outcome = wait_for_outcome(&server, &partner, &id);
+    assert_eq!(outcome["status"], "sent", "{outcome}");
+    assert_eq!(outcome["attempts"], 1);
+
+    let messages = received.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    let (subject, to, attachment, body) = attachment_of(&messages[0]);
+    assert_eq!(subject, "Your vaccination certificate 772014589");
+    assert_eq!(to, "asha@example.test");
+    assert!(
+        body.starts_with("Your vaccination certificate 772014589 is attached"),
+        "{body}"
+    );
+    let download = server.get("/certificate/api/certificatePDF/BEN1002");
+    assert_eq!(download.status, 200);
+    assert_eq!(attachment, download.body);
+
+    let other = get_as(
+        &server,
+        &format!("{EMAIL}/{id}"),
+        &distribution("partner-2"),
+    );
+    assert_eq!(other.status, 404);
+    let print = get_as(&server, &format!("{EMAIL}/{id}"), &print_role());
+    assert_eq!(print.status, 403);
+    let no_token = server.request("GET", &format!("{EMAIL}/{id}"), &[]);
+    assert_eq!(no_token.status, 401);
+    assert!(!server.log_text().contains("asha@example.test"));
+}
+
+#[test]
+fn email_protected_with_dob_in_hindi() {
+    let (port, received) = start_smtp(None);
+    let server = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+    ]);
+    let owner = citizen("9000000003");
+    let queued = post_json(
+        &server,
+        EMAIL,
+        Some(&owner),
+        &json!({"certificateId": "680325917", "to": "ravi@example.test", "protect": "dob", "language": "hi"}),
+    );
+    assert_eq!(
+        queued.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&queued.body)
+    );
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    let outcome = wait_for_outcome(&server, &owner, &id);
+    assert_eq!(outcome["status"], "sent", "{outcome}");
+    assert_eq!(outcome["protected"], true);
+    let messages = received.lock().unwrap().clone();
+    let (subject, _, attachment, _) = attachment_of(&messages[0]);
+    assert_eq!(subject, "आपका टीकाकरण प्रमाणपत्र 680325917");
+    assert!(attachment.starts_with(b"%PDF-"));
+    if have_tool("pdftotext", "poppler-utils") {
+        let file = server.folder.path().join("attachment.pdf");
+        std::fs::write(&file, &attachment).unwrap();
+        let path = file.to_str().unwrap();
+        assert!(!run_tool("pdftotext", &[path, "-"]).0);
+        let (opened, text) = run_tool("pdftotext", &["-upw", "30071983", path, "-"]);
+        assert!(opened);
+        assert!(text.contains("680325917"), "{text}");
+    }
+}
+
+#[test]
+fn email_rejects_wrong_callers() {
+    let (port, _received) = start_smtp(None);
+    let server = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+        ("DIVOC__EMAIL__MAX_PER_MOBILE", "2"),
+    ]);
+    let body = json!({"certificateId": "772014589", "to": "asha@example.test"});
+    assert_eq!(post_json(&server, EMAIL, None, &body).status, 401);
+    assert_eq!(
+        post_json(&server, EMAIL, Some(&print_role()), &body).status,
+        403
+    );
+    let other = post_json(&server, EMAIL, Some(&citizen("9000000003")), &body);
+    assert_eq!(other.status, 404);
+    assert_eq!(other.json()["error"], "certificate_not_found");
+    let superseded = post_json(
+        &server,
+        EMAIL,
+        Some(&distribution("p")),
+        &json!({"certificateId": "231907446", "to": "a@example.test"}),
+    );
+    assert_eq!(superseded.status, 410);
+    let revoked = post_json(
+        &server,
+        EMAIL,
+        Some(&distribution("p")),
+        &json!({"certificateId": "739046182", "to": "a@example.test"}),
+    );
+    assert_eq!(revoked.status, 404);
+    let bad_address = post_json(
+        &server,
+        EMAIL,
+        Some(&distribution("p")),
+        &json!({"certificateId": "772014589", "to": "not an address"}),
+    );
+    assert_eq!(bad_address.status, 400);
+    assert_eq!(bad_address.json()["value"], "not an address");
+    let no_dob = post_json(
+        &server,
+        EMAIL,
+        Some(&distribution("p")),
+        &json!({"certificateId": "367059124", "to": "a@example.test", "protect": "dob"}),
+    );
+    assert_eq!(no_dob.status, 422);
+    assert_eq!(no_dob.json()["error"], "dob_missing");
+    let language = post_json(
+        &server,
+        EMAIL,
+        Some(&distribution("p")),
+        &json!({"certificateId": "772014589", "to": "a@example.test", "language": "xx"}),
+    );
+    assert_eq!(language.status, 400);
+
+    let own = citizen("9000000001");
+    assert_eq!(post_json(&server, EMAIL, Some(&own), &body).status, 202);
+    assert_eq!(post_json(&server, EMAIL, Some(&own), &body).status, 202);
+    let limited = post_json(&server, EMAIL, Some(&own), &body);
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["error"], "rate_limited");
+    assert!(limited.header("retry-after").is_some());
+    assert_eq!(
+        server
+            .request("GET", &format!("{EMAIL}/000000000000000000000000"), &[])
+            .status,
+        401
+    );
+}
+
+#[test]
+fn email_disabled_without_smtp_url() {
+    let server = Server::start(&[]);
+    let refused = post_json(
+        &server,
+        EMAIL,
+        Some(&distribution("p")),
+        &json!({"certificateId": "772014589", "to": "a@example.test"}),
+    );
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.json()["error"], "email_disabled");
+}
+
+#[test]
+fn email_retries_then_fails() {
+    // A port with no listener: every attempt fails to connect.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let server = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+        ("DIVOC__EMAIL__BACKOFF_SECONDS", "1"),
+        ("DIVOC__EMAIL__MAX_ATTEMPTS", "2"),
+    ]);
+    let partner = distribution("partner-1");
+    let queued = post_json(
+        &server,
+        EMAIL,
+        Some(&partner),
+        &json!({"certificateId": "772014589", "to": "a@example.test"}),
+    );
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    let outcome = wait_for_outcome(&server, &partner, &id);
+    assert_eq!(outcome["status"], "failed", "{outcome}");
+    assert_eq!(outcome["attempts"], 2);
+    assert!(
+        outcome["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("SMTP delivery failed"),
+        "{outcome}"
+    );
+    assert!(server.log_text().contains("email attempt failed; retrying"));
+}
+
+#[test]
+fn email_survives_restart() {
+    // Queued while the SMTP server is down, sent by the next server process.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut first = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+        ("DIVOC__EMAIL__BACKOFF_SECONDS", "3600"),
+    ]);
+    let partner = distribution("partner-1");
+    let queued = post_json(
+        &first,
+        EMAIL,
+        Some(&partner),
+        &json!({"certificateId": "772014589", "to": "a@example.test"}),
+    );
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    first.terminate();
+    let folder = std::mem::replace(&mut first.folder, tempfile::tempdir().unwrap());
+    let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
+    delivery_common::execute_sql_at(
+        &url,
+        "UPDATE email_outbox SET next_attempt_at = '2020-01-01 00:00:00'",
+    );
+
+    let (port, received) = start_smtp(None);
+    let second = Server::start_on(
+        folder,
+        &url,
+        &[
+            ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+            ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+        ],
+    );
+    let outcome = wait_for_outcome(&second, &partner, &id);
+    assert_eq!(outcome["status"], "sent", "{outcome}");
+    assert_eq!(received.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn email_over_starttls_with_private_ca() {
+    if !have_tool("openssl", "openssl") {
+        return;
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let path = |name: &str| folder.path().join(name).display().to_string();
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Test CA",
+        "-keyout",
+        &path("ca.key"),
+        "-out",
+        &path("ca.pem"),
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &path("server.key"),
+        "-out",
+        &path("server.csr"),
+    ]);
+    std::fs::write(
+        path("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &path("server.csr"),
+        "-CA",
+        &path("ca.pem"),
+        "-CAkey",
+        &path("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &path("ext.cnf"),
+        "-out",
+        &path("server.pem"),
+    ]);
+
+    let (port, received) = start_smtp(Some((
+        Path::new(&path("server.pem")),
+        Path::new(&path("server.key")),
+    )));
+    let server = Server::start(&[
+        (
+            "DIVOC__EMAIL__SMTP_URL",
+            &format!("smtp://127.0.0.1:{port}?tls=required"),
+        ),
+        ("DIVOC__EMAIL__CA_FILE", &path("ca.pem")),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+        ("DIVOC__EMAIL__MAX_ATTEMPTS", "1"),
+    ]);
+    let partner = distribution("partner-1");
+    let queued = post_json(
+        &server,
+        EMAIL,
+        Some(&partner),
+        &json!({"certificateId": "772014589", "to": "a@example.test"}),
+    );
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    let outcome = wait_for_outcome(&server, &partner, &id);
+    assert_eq!(outcome["status"], "sent", "{outcome}");
+    assert_eq!(received.lock().unwrap().len(), 1);
+
+    // Without the CA file the same server's certificate is not trusted.
+    let untrusted = Server::start(&[
+        (
+            "DIVOC__EMAIL__SMTP_URL",
+            &format!("smtp://127.0.0.1:{port}?tls=required"),
+        ),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+        ("DIVOC__EMAIL__MAX_ATTEMPTS", "1"),
+    ]);
+    let queued = post_json(
+        &untrusted,
+        EMAIL,
+        Some(&partner),
+        &json!({"certificateId": "772014589", "to": "a@example.test"}),
+    );
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    let outcome = wait_for_outcome(&untrusted, &partner, &id);
+    assert_eq!(outcome["status"], "failed", "{outcome}");
+    assert_eq!(received.lock().unwrap().len(), 1);
+}

@@ -1,0 +1,588 @@
+//! Share links, password-protected PDFs and SMS notify over real HTTP, with a
+//! real HTTP server on loopback as the SMS gateway.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod common;
+mod delivery_common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use common::{Server, have_tool};
+use delivery_common::{
+    audit_rows, citizen, distribution, execute_sql, get_as, import_text, post_json, print_role,
+    run_tool, send,
+};
+
+const SHARE: &str = "/certificate/api/share";
+
+fn create(server: &Server, authorization: &str, body: &Value) -> common::Response {
+    post_json(server, SHARE, Some(authorization), body)
+}
+
+fn token_of(created: &Value) -> String {
+    created["token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn share_link_serves_and_revokes() {
+    let server = Server::start(&[("DIVOC__SERVER__PUBLIC_URL", "https://certs.example.test/")]);
+    let owner = distribution("partner-1");
+    let created = create(&server, &owner, &json!({"certificateId": "772014589"}));
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let body = created.json();
+    let token = token_of(&body);
+    assert_eq!(token.len(), 43);
+    assert_eq!(body["url"], format!("https://certs.example.test/s/{token}"));
+    assert_eq!(body["certificateId"], "772014589");
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    let pdf = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=pdf"),
+        &[],
+    );
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    let download = server.get("/certificate/api/certificatePDF/BEN1002");
+    assert_eq!(pdf.body, download.body);
+    let qr = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=qr"),
+        &[],
+    );
+    assert_eq!(qr.status, 200);
+    assert_eq!(
+        qr.body,
+        server
+            .get("/certificate/api/certificateQRCode/BEN1002")
+            .body
+    );
+    let json_format = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=json"),
+        &[],
+    );
+    assert_eq!(json_format.status, 200);
+    assert_eq!(json_format.json()["certificateId"], "772014589");
+    let bad_format = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=doc"),
+        &[],
+    );
+    assert_eq!(bad_format.status, 400);
+    assert_eq!(bad_format.json()["value"], "doc");
+
+    let page = server.request("GET", &format!("/s/{token}"), &[]);
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8(page.body.clone()).unwrap();
+    assert!(
+        html.contains(&format!("/certificate/api/shared/{token}?format=qr")),
+        "{html}"
+    );
+    let policy = page.header("content-security-policy").unwrap();
+    assert!(
+        policy.starts_with("default-src 'none'; img-src 'self' data:;"),
+        "{policy}"
+    );
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+
+    let listed = get_as(&server, SHARE, &owner).json();
+    assert_eq!(listed["links"][0]["id"], id.as_str());
+    assert_eq!(listed["links"][0]["status"], "active");
+    assert!(
+        get_as(&server, SHARE, &distribution("partner-2")).json()["links"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let by_other = send(
+        &server,
+        "DELETE",
+        &format!("{SHARE}/{id}"),
+        &[("Authorization", &distribution("partner-2"))],
+        None,
+    );
+    assert_eq!(by_other.status, 404);
+    assert_eq!(by_other.json()["error"], "link_not_found");
+    let revoked = send(
+        &server,
+        "DELETE",
+        &format!("{SHARE}/{id}"),
+        &[("Authorization", &owner)],
+        None,
+    );
+    assert_eq!(revoked.status, 200);
+    assert_eq!(revoked.json()["status"], "revoked");
+    let after = server.request("GET", &format!("/certificate/api/shared/{token}"), &[]);
+    assert_eq!(after.status, 410);
+    assert_eq!(after.json()["error"], "link_revoked");
+    let page_after = server.request("GET", &format!("/s/{token}"), &[]);
+    assert_eq!(page_after.status, 410);
+
+    let unknown = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{}", "A".repeat(43)),
+        &[],
+    );
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"], "link_not_found");
+
+    let audit = audit_rows(&server, "772014589");
+    let link_uses = audit
+        .iter()
+        .filter(|row| row["role"] == "share-link" && row["subject"] == format!("share-link:{id}"))
+        .count();
+    assert_eq!(link_uses, 3, "{audit:?}");
+    assert!(!server.log_text().contains(&token), "token in the log");
+}
+
+#[test]
+fn share_rejects_wrong_callers() {
+    let server = Server::start(&[]);
+    let body = json!({"certificateId": "772014589"});
+    let no_token = post_json(&server, SHARE, None, &body);
+    assert_eq!(no_token.status, 401);
+    let print = create(&server, &print_role(), &body);
+    assert_eq!(print.status, 403);
+    let other_citizen = create(&server, &citizen("9000000003"), &body);
+    assert_eq!(other_citizen.status, 404);
+    assert_eq!(other_citizen.json()["error"], "certificate_not_found");
+
+    let own = create(&server, &citizen("9000000001"), &body);
+    assert_eq!(own.status, 201);
+
+    let superseded = create(
+        &server,
+        &distribution("partner-1"),
+        &json!({"certificateId": "231907446"}),
+    );
+    assert_eq!(superseded.status, 410);
+    assert_eq!(superseded.json()["error"], "certificate_superseded");
+    let revoked = create(
+        &server,
+        &distribution("partner-1"),
+        &json!({"certificateId": "739046182"}),
+    );
+    assert_eq!(revoked.status, 404);
+
+    let bad_days = create(
+        &server,
+        &distribution("partner-1"),
+        &json!({"certificateId": "772014589", "expiresInDays": 0}),
+    );
+    assert_eq!(bad_days.status, 400);
+    assert_eq!(bad_days.json()["value"], "0");
+    let not_json = send(
+        &server,
+        "POST",
+        SHARE,
+        &[("Authorization", &distribution("partner-1"))],
+        Some(("application/json", b"{")),
+    );
+    assert_eq!(not_json.status, 400);
+    assert_eq!(not_json.json()["error"], "invalid_body");
+
+    let list_without_token = server.request("GET", SHARE, &[]);
+    assert_eq!(list_without_token.status, 401);
+    assert_eq!(get_as(&server, SHARE, &print_role()).status, 403);
+
+    let link_id = own.json()["id"].as_str().unwrap().to_owned();
+    let revoke_path = format!("{SHARE}/{link_id}");
+    assert_eq!(send(&server, "DELETE", &revoke_path, &[], None).status, 401);
+    let by_print = send(
+        &server,
+        "DELETE",
+        &revoke_path,
+        &[("Authorization", &print_role())],
+        None,
+    );
+    assert_eq!(by_print.status, 403);
+    let by_other_citizen = send(
+        &server,
+        "DELETE",
+        &revoke_path,
+        &[("Authorization", &citizen("9000000003"))],
+        None,
+    );
+    assert_eq!(by_other_citizen.status, 404);
+    let by_owner = send(
+        &server,
+        "DELETE",
+        &revoke_path,
+        &[("Authorization", &citizen("9000000001"))],
+        None,
+    );
+    assert_eq!(by_owner.status, 200);
+}
+
+#[test]
+fn share_link_expires_and_follows_certificate() {
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let expiring =
+        token_of(&create(&server, &owner, &json!({"certificateId": "621598047"})).json());
+    execute_sql(
+        &server,
+        "UPDATE share_links SET expires_at = '2020-01-01 00:00:00' WHERE certificate_id = '621598047'",
+    );
+    let expired = server.request("GET", &format!("/certificate/api/shared/{expiring}"), &[]);
+    assert_eq!(expired.status, 410);
+    assert_eq!(expired.json()["error"], "link_expired");
+
+    let superseded =
+        token_of(&create(&server, &owner, &json!({"certificateId": "508264731"})).json());
+    let revoked = token_of(&create(&server, &owner, &json!({"certificateId": "493816250"})).json());
+    let newer: Value = serde_json::from_str(&common::sample_certificate("508264731")).unwrap();
+    let mut newer = newer;
+    newer["evidence"][0]["dose"] = json!(3);
+    newer["evidence"][0]["certificateId"] = json!("999000001");
+    let export = json!([
+        {"preEnrollmentCode": "BEN1007", "certificateId": "999000001", "mobile": "9000000007", "certificate": newer.to_string()},
+        {"preEnrollmentCode": "BEN1006", "certificateId": "999000002", "previousCertificateId": "493816250"}
+    ]);
+    import_text(&server, &export.to_string());
+    let gone = server.request("GET", &format!("/certificate/api/shared/{superseded}"), &[]);
+    assert_eq!(gone.status, 410);
+    assert_eq!(gone.json()["error"], "certificate_superseded");
+    let gone = server.request("GET", &format!("/certificate/api/shared/{revoked}"), &[]);
+    assert_eq!(gone.status, 410);
+    assert_eq!(gone.json()["error"], "certificate_revoked");
+}
+
+#[test]
+fn passcode_allows_five_wrong_tries() {
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let body = json!({"certificateId": "772014589", "passcode": "2468"});
+    let token = token_of(&create(&server, &owner, &body).json());
+    let target = format!("/certificate/api/shared/{token}");
+    let missing = server.request("GET", &target, &[]);
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.json()["error"], "passcode_required");
+    let right = server.request("GET", &target, &[("X-Share-Passcode", "2468")]);
+    assert_eq!(right.status, 200);
+    assert_eq!(right.header("content-type"), Some("application/pdf"));
+    let form_page = server.request("GET", &format!("/s/{token}"), &[]);
+    assert_eq!(form_page.status, 200);
+    assert!(String::from_utf8_lossy(&form_page.body).contains("name=\"passcode\""));
+    let wrong_form = send(
+        &server,
+        "POST",
+        &format!("/s/{token}"),
+        &[],
+        Some(("application/x-www-form-urlencoded", b"passcode=1357")),
+    );
+    assert_eq!(wrong_form.status, 401);
+    assert!(String::from_utf8_lossy(&wrong_form.body).contains("The passcode is wrong."));
+    let unlocked = send(
+        &server,
+        "POST",
+        &format!("/s/{token}"),
+        &[],
+        Some(("application/x-www-form-urlencoded", b"passcode=2468")),
+    );
+    assert_eq!(unlocked.status, 200);
+    assert!(String::from_utf8_lossy(&unlocked.body).contains("data:image/png;base64,"));
+
+    // The wrong passcode from the form counted as the first of five.
+    for left in (0..4).rev() {
+        let wrong = server.request("GET", &target, &[("X-Share-Passcode", "1111")]);
+        assert_eq!(wrong.status, 401);
+        assert_eq!(wrong.json()["error"], "passcode_invalid");
+        assert_eq!(wrong.json()["attemptsLeft"], left);
+    }
+    let locked = server.request("GET", &target, &[("X-Share-Passcode", "2468")]);
+    assert_eq!(locked.status, 429);
+    assert_eq!(locked.json()["error"], "passcode_locked");
+    assert!(!server.log_text().contains("2468"));
+}
+
+#[test]
+fn protected_pdf_needs_dob_password() {
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let token = token_of(&create(&server, &owner, &json!({"certificateId": "680325917"})).json());
+    let plain = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=pdf"),
+        &[],
+    );
+    let protected = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=pdf&protect=dob"),
+        &[],
+    );
+    assert_eq!(protected.status, 200);
+    assert!(protected.body.starts_with(b"%PDF-"));
+    assert_ne!(protected.body, plain.body);
+    let again = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=pdf"),
+        &[],
+    );
+    assert_eq!(
+        again.body, plain.body,
+        "the cache must keep only unprotected files"
+    );
+
+    let no_dob = token_of(&create(&server, &owner, &json!({"certificateId": "367059124"})).json());
+    let refused = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{no_dob}?protect=dob"),
+        &[],
+    );
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.json()["error"], "dob_missing");
+    let bad = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?protect=pin"),
+        &[],
+    );
+    assert_eq!(bad.status, 400);
+
+    let file = server.folder.path().join("protected.pdf");
+    std::fs::write(&file, &protected.body).unwrap();
+    let path = file.to_str().unwrap();
+    if have_tool("pdftotext", "poppler-utils") {
+        let (opened, _) = run_tool("pdftotext", &[path, "-"]);
+        assert!(!opened, "poppler opened the file without a password");
+        let (opened, text) = run_tool("pdftotext", &["-upw", "30071983", path, "-"]);
+        assert!(opened);
+        assert!(text.contains("680325917"), "{text}");
+    }
+    if have_tool("mutool", "mupdf-tools") {
+        let out = server.folder.path().join("page.txt");
+        let out = out.to_str().unwrap();
+        let (opened, _) = run_tool("mutool", &["draw", "-F", "txt", "-o", out, path]);
+        assert!(!opened, "MuPDF opened the file without a password");
+        let (opened, _) = run_tool(
+            "mutool",
+            &["draw", "-p", "30071983", "-F", "txt", "-o", out, path],
+        );
+        assert!(opened);
+        assert!(std::fs::read_to_string(out).unwrap().contains("680325917"));
+    }
+}
+
+/// Starts an SMS gateway on loopback that stores each request body and responds 200.
+fn start_gateway() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/send", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let stored = Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut raw = Vec::new();
+            let mut buffer = [0u8; 4096];
+            loop {
+                let read = stream.read(&mut buffer).unwrap_or(0);
+                if read == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&buffer[..read]);
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|line| {
+                            let (name, value) = line.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if raw.len() >= end + 4 + length {
+                        stored.lock().unwrap().push(text[end + 4..].to_owned());
+                        break;
+                    }
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn notify_sends_working_link() {
+    let (gateway, bodies) = start_gateway();
+    let server = Server::start(&[
+        ("DIVOC__SMS__URL", &gateway),
+        ("DIVOC__NOTIFY__MAX_PER_MOBILE", "1"),
+    ]);
+    let request = json!({"certificateId": "680325917", "channel": "sms"});
+    let sent = post_json(
+        &server,
+        "/certificate/api/notify",
+        Some(&citizen("9000000003")),
+        &request,
+    );
+    assert_eq!(sent.status, 200, "{}", String::from_utf8_lossy(&sent.body));
+    assert_eq!(sent.json()["status"], "sent");
+    let posted = bodies.lock().unwrap().clone();
+    assert_eq!(posted.len(), 1);
+    let gateway_body: Value = serde_json::from_str(&posted[0]).unwrap();
+    assert_eq!(gateway_body["to"], "9000000003");
+    let message = gateway_body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Your vaccination certificate: http://127.0.0.1:0/s/"),
+        "{message}"
+    );
+    let token: String = message
+        .split("/s/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let shared = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=json"),
+        &[],
+    );
+    assert_eq!(shared.status, 200);
+    assert_eq!(shared.json()["certificateId"], "680325917");
+
+    let limited = post_json(
+        &server,
+        "/certificate/api/notify",
+        Some(&citizen("9000000003")),
+        &request,
+    );
+    assert_eq!(limited.status, 429);
+    let no_token = post_json(&server, "/certificate/api/notify", None, &request);
+    assert_eq!(no_token.status, 401);
+    let print = post_json(
+        &server,
+        "/certificate/api/notify",
+        Some(&print_role()),
+        &request,
+    );
+    assert_eq!(print.status, 403);
+    let other = post_json(
+        &server,
+        "/certificate/api/notify",
+        Some(&citizen("9000000007")),
+        &request,
+    );
+    assert_eq!(other.status, 404);
+    let channel = post_json(
+        &server,
+        "/certificate/api/notify",
+        Some(&distribution("partner-1")),
+        &json!({"certificateId": "680325917", "channel": "fax"}),
+    );
+    assert_eq!(channel.status, 400);
+    assert_eq!(channel.json()["value"], "fax");
+    let superseded = post_json(
+        &server,
+        "/certificate/api/notify",
+        Some(&distribution("partner-1")),
+        &json!({"certificateId": "231907446", "channel": "sms"}),
+    );
+    assert_eq!(superseded.status, 410);
+    assert_eq!(bodies.lock().unwrap().len(), 1);
+    assert!(!server.log_text().contains(&token));
+}
+
+#[test]
+fn download_route_protects_on_request() {
+    let server = Server::start(&[]);
+    let target = "/certificate/api/certificatePDF/BEN1003?protect=dob";
+    let protected = server.get(target);
+    assert_eq!(protected.status, 200);
+    assert_eq!(protected.header("content-type"), Some("application/pdf"));
+    assert_eq!(protected.header("cache-control"), Some("no-store"));
+    assert!(protected.header("etag").is_none());
+    let plain = server.get("/certificate/api/certificatePDF/BEN1003");
+    assert!(plain.header("etag").is_some());
+    assert_ne!(protected.body, plain.body);
+
+    let owner = get_as(&server, target, &citizen("9000000003"));
+    assert_eq!(owner.status, 200);
+    let other = get_as(&server, target, &citizen("9000000007"));
+    assert_eq!(other.status, 404);
+    assert_eq!(server.request("GET", target, &[]).status, 401);
+    let no_dob = server.get("/certificate/api/certificatePDF/BEN1005?protect=dob");
+    assert_eq!(no_dob.status, 422);
+    assert_eq!(no_dob.json()["error"], "dob_missing");
+    let bad = server.get("/certificate/api/certificatePDF/BEN1003?protect=pin");
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["value"], "pin");
+
+    if have_tool("pdftotext", "poppler-utils") {
+        let file = server.folder.path().join("download.pdf");
+        std::fs::write(&file, &protected.body).unwrap();
+        let path = file.to_str().unwrap();
+        assert!(!run_tool("pdftotext", &[path, "-"]).0);
+        let (opened, text) = run_tool("pdftotext", &["-upw", "30071983", path, "-"]);
+        assert!(opened);
+        assert!(text.contains("680325917"), "{text}");
+    }
+}
+
+#[test]
+fn page_shows_qr_in_browser() {
+    if !have_tool("chromium", "chromium") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let created = create(
+        &server,
+        &distribution("partner-1"),
+        &json!({"certificateId": "772014589"}),
+    );
+    let token = token_of(&created.json());
+
+    let profile = tempfile::tempdir().unwrap();
+    let screenshot = server.folder.path().join("page.png");
+    let status = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--window-size=600,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(format!("http://127.0.0.1:{}/s/{token}", server.port))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // The QR code decodes from the rendered page only if the page's
+    // Content-Security-Policy let the browser load the image.
+    let shown = common::decode_qr_png(&std::fs::read(&screenshot).unwrap());
+    let served = common::decode_qr_png(
+        &server
+            .get("/certificate/api/certificateQRCode/BEN1002")
+            .body,
+    );
+    assert_eq!(shown, served);
+}
