@@ -174,6 +174,8 @@ pub async fn run(
     });
 
     let metrics = settings.server.metrics;
+    let portal = settings.portal.enabled;
+    let max_print = settings.print.max_beneficiaries;
     let bind = settings.server.bind.clone();
     let http_error = |source| StartError::Http {
         bind: bind.clone(),
@@ -190,6 +192,12 @@ pub async fn run(
                     configure_metrics(config);
                 }
             })
+            .configure(|config| {
+                if portal {
+                    crate::portal::configure(config);
+                }
+            })
+            .configure(|config| crate::print::configure(config, max_print))
             .configure(configure)
     })
     .workers(workers)
@@ -210,6 +218,12 @@ pub async fn run(
         metrics,
         "divoc-server listening"
     );
+    if portal && let Some(address) = addresses.first() {
+        tracing::info!(
+            url = format!("http://{address}{}", crate::portal::PORTAL_PATH),
+            "citizen portal"
+        );
+    }
 
     let handle = server.handle();
     tokio::spawn(async move {

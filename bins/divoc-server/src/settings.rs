@@ -27,6 +27,41 @@ pub struct Settings {
     pub sms: SmsSettings,
     /// In-memory cache of rendered files.
     pub cache: CacheSettings,
+    /// Citizen portal page.
+    pub portal: PortalSettings,
+    /// Bulk printing.
+    pub print: PrintSettings,
+}
+
+/// Citizen portal settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalSettings {
+    /// Serve the portal page under `/portal/`.
+    pub enabled: bool,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        PortalSettings { enabled: true }
+    }
+}
+
+/// Bulk printing settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrintSettings {
+    /// Maximum beneficiaries in one `POST /certificate/api/print` request.
+    /// The whole PDF is held in memory until it is sent, about 30 KB per page.
+    pub max_beneficiaries: usize,
+}
+
+impl Default for PrintSettings {
+    fn default() -> Self {
+        PrintSettings {
+            max_beneficiaries: 500,
+        }
+    }
 }
 
 /// HTTP listener settings.
