@@ -428,6 +428,11 @@ fn print_demo_request(settings: &Settings, certificates: usize, token: Option<&s
         out,
         "\nLoaded {certificates} sample certificates. Try (token valid {DEMO_TOKEN_HOURS} h):\n"
     );
+    let _ = writeln!(
+        out,
+        "curl -sS -o certificate.pdf -w '%{{http_code}} %{{content_type}} %{{size_download}} bytes\\n' \\\n  -H '\
+         Authorization: {authorization}' \\\n  {url}\n"
+    );
     if settings.portal.enabled {
         let sign_in = if settings.otp.enabled {
             "sign in with a sample mobile number such as 9000000001; the code is in the server log"
@@ -441,10 +446,5 @@ fn print_demo_request(settings: &Settings, certificates: usize, token: Option<&s
             portal::PORTAL_PATH
         );
     }
-    let _ = writeln!(
-        out,
-        "curl -sS -o certificate.pdf -w '%{{http_code}} %{{content_type}} %{{size_download}} bytes\\n' \\\n  -H '\
-         Authorization: {authorization}' \\\n  {url}\n"
-    );
     let _ = out.flush();
 }

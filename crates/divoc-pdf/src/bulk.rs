@@ -366,3 +366,111 @@ fn dictionary(document: &Document, id: ObjectId) -> Result<&Dictionary, BulkErro
         .and_then(Object::as_dict)
         .map_err(|error| BulkError::Input(format!("object {} {}: {error}", id.0, id.1)))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "test code: a failed unwrap is a failed test"
+    )]
+
+    use divoc_model::{Evidence, VaccinationCredential};
+    use divoc_qr::{CertificateQr, QrOptions};
+
+    use super::*;
+    use crate::{CertificateInput, PdfRenderer, PdfSettings};
+
+    fn render(certificate_id: &str, name: &str) -> Vec<u8> {
+        let signed = format!(
+            r#"{{"credentialSubject":{{"name":"{name}","gender":"Female","dob":"1990-02-03"}},
+               "evidence":[{{"vaccine":"COVISHIELD","date":"2021-10-17T22:00:00Z","dose":1,"totalDoses":2}}]}}"#
+        );
+        let credential = VaccinationCredential::parse(certificate_id, &signed).unwrap();
+        let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default()).unwrap();
+        let doses: Vec<&Evidence> = credential.evidence.iter().collect();
+        let input = CertificateInput {
+            certificate_id,
+            credential: &credential,
+            doses: &doses,
+            qr: &qr,
+            updated_at: None,
+        };
+        PdfRenderer::new(PdfSettings::default())
+            .unwrap()
+            .render(&input)
+            .unwrap()
+    }
+
+    /// Object numbers of the font dictionaries in a document.
+    fn font_objects(document: &Document) -> Vec<ObjectId> {
+        document
+            .objects
+            .iter()
+            .filter(|(_, object)| {
+                object
+                    .as_dict()
+                    .is_ok_and(|dictionary| dictionary.has_type(b"Font"))
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    #[test]
+    fn merge_shares_font_objects() {
+        let first = render("100000001", "Asha Rao");
+        let second = render("100000002", "Meera Iyer");
+        let single_fonts = font_objects(&Document::load_mem(&first).unwrap()).len();
+        assert!(single_fonts > 0);
+
+        let mut writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        assert_eq!(writer.add_pdf(&first).unwrap(), 1);
+        assert_eq!(writer.add_pdf(&second).unwrap(), 1);
+        assert_eq!(writer.page_count(), 2);
+        let (bytes, summary) = writer.finish().unwrap();
+        assert_eq!(summary.pages, 2);
+        assert!(summary.shared_objects >= single_fonts);
+        assert_eq!(summary.bytes, bytes.len() as u64);
+
+        let merged = Document::load_mem(&bytes).unwrap();
+        assert_eq!(merged.get_pages().len(), 2);
+        // Both certificates use the same built-in fonts, so each is written once.
+        assert_eq!(font_objects(&merged).len(), single_fonts);
+        assert_eq!(merged.objects.len(), summary.objects);
+    }
+
+    #[test]
+    fn merge_keeps_page_order() {
+        let mut writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        for id in ["100000003", "100000004", "100000005"] {
+            writer.add_pdf(&render(id, "Asha Rao")).unwrap();
+        }
+        let (bytes, _) = writer.finish().unwrap();
+        let merged = Document::load_mem(&bytes).unwrap();
+        let texts: Vec<String> = (1..=3)
+            .map(|page| merged.extract_text(&[page]).unwrap())
+            .collect();
+        assert!(texts[0].contains("100000003"), "{}", texts[0]);
+        assert!(texts[1].contains("100000004"), "{}", texts[1]);
+        assert!(texts[2].contains("100000005"), "{}", texts[2]);
+    }
+
+    #[test]
+    fn invalid_input_leaves_file_valid() {
+        let mut writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        let error = writer.add_pdf(b"not a PDF").unwrap_err();
+        assert!(matches!(error, BulkError::Input(_)), "{error}");
+        writer.add_pdf(&render("100000006", "Asha Rao")).unwrap();
+        let (bytes, summary) = writer.finish().unwrap();
+        assert_eq!(summary.pages, 1);
+        assert_eq!(Document::load_mem(&bytes).unwrap().get_pages().len(), 1);
+    }
+
+    #[test]
+    fn finish_without_pages_fails() {
+        let writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        let error = writer.finish().map(|_| ()).unwrap_err();
+        assert_eq!(error.to_string(), "invalid input PDF: no page was added");
+    }
+}
