@@ -428,6 +428,17 @@ fn portal_in_headless_chromium() {
         "the list fits a 360 px screen"
     );
 
+    // For a person to look at: DIVOC_PORTAL_SCREENSHOT=FILE saves the list as a PNG.
+    if let Ok(path) = std::env::var("DIVOC_PORTAL_SCREENSHOT") {
+        let encoded = browser.command("GET", "/screenshot", None);
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            encoded.as_str().unwrap(),
+        )
+        .unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+
     // Download the PDF: the page fetches it with the token and saves it
     // through an object URL.
     browser.click("li[data-beneficiary=BEN1001] button.download-pdf");
