@@ -174,7 +174,12 @@ pub async fn run(
     });
 
     let metrics = settings.server.metrics;
-    let portal = settings.portal.enabled;
+    let portal = settings
+        .portal
+        .enabled
+        .then(|| crate::portal::PortalConfig::from_settings(&settings.portal))
+        .transpose()?;
+    let portal_enabled = portal.is_some();
     let max_print = settings.print.max_beneficiaries;
     let bind = settings.server.bind.clone();
     let http_error = |source| StartError::Http {
@@ -193,8 +198,8 @@ pub async fn run(
                 }
             })
             .configure(|config| {
-                if portal {
-                    crate::portal::configure(config);
+                if let Some(portal) = &portal {
+                    crate::portal::configure(config, portal);
                 }
             })
             .configure(|config| crate::print::configure(config, max_print))
@@ -218,7 +223,7 @@ pub async fn run(
         metrics,
         "divoc-server listening"
     );
-    if portal && let Some(address) = addresses.first() {
+    if portal_enabled && let Some(address) = addresses.first() {
         tracing::info!(
             url = format!("http://{address}{}", crate::portal::PORTAL_PATH),
             "citizen portal"

@@ -39,11 +39,25 @@ pub struct Settings {
 pub struct PortalSettings {
     /// Serve the portal page under `/portal/`.
     pub enabled: bool,
+    /// Base URL of a Keycloak server, such as `https://login.example.org`
+    /// (with `/auth` for Keycloak before version 17). With the realm and the
+    /// client it makes the portal offer Keycloak sign-in.
+    pub keycloak_url: Option<String>,
+    /// Keycloak realm of the citizens.
+    pub keycloak_realm: Option<String>,
+    /// Public Keycloak client of the portal, with this server's `/portal/`
+    /// as a valid redirect URI and its origin as a web origin.
+    pub keycloak_client_id: Option<String>,
 }
 
 impl Default for PortalSettings {
     fn default() -> Self {
-        PortalSettings { enabled: true }
+        PortalSettings {
+            enabled: true,
+            keycloak_url: None,
+            keycloak_realm: None,
+            keycloak_client_id: None,
+        }
     }
 }
 

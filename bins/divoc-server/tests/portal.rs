@@ -102,8 +102,108 @@ fn page_has_labels_and_no_inline_code() {
         );
     }
     let script = String::from_utf8(server.request("GET", "/portal/portal.js", &[]).body).unwrap();
-    for storage in ["localStorage", "sessionStorage", "document.cookie"] {
+    for storage in ["localStorage", "document.cookie"] {
         assert!(!script.contains(storage), "the script uses {storage}");
+    }
+    // sessionStorage carries only the PKCE verifier and state of a Keycloak sign-in.
+    for (index, _) in script.match_indices("sessionStorage.") {
+        let call = &script[index..];
+        assert!(
+            call.starts_with("sessionStorage.setItem(PKCE_KEY,")
+                || call.starts_with("sessionStorage.getItem(PKCE_KEY)")
+                || call.starts_with("sessionStorage.removeItem(PKCE_KEY)"),
+            "unexpected use: {}",
+            &call[..call.len().min(60)]
+        );
+    }
+}
+
+#[test]
+fn config_without_keycloak_is_null() {
+    let server = Server::start(&[]);
+    let response = server.request("GET", "/portal/config.json", &[]);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("Content-Type"), Some("application/json"));
+    assert_eq!(response.header("Content-Security-Policy"), Some(POLICY));
+    assert_eq!(response.json(), json!({"keycloak": null}));
+}
+
+#[test]
+fn config_with_keycloak_names_endpoints() {
+    let server = Server::start(&[
+        (
+            "DIVOC__PORTAL__KEYCLOAK_URL",
+            "https://login.example.org/auth/",
+        ),
+        ("DIVOC__PORTAL__KEYCLOAK_REALM", "citizens"),
+        ("DIVOC__PORTAL__KEYCLOAK_CLIENT_ID", "certificate-portal"),
+    ]);
+    let response = server.request("GET", "/portal/config.json", &[]);
+    let base = "https://login.example.org/auth/realms/citizens/protocol/openid-connect";
+    assert_eq!(
+        response.json(),
+        json!({"keycloak": {
+            "authorizationEndpoint": format!("{base}/auth"),
+            "tokenEndpoint": format!("{base}/token"),
+            "clientId": "certificate-portal",
+        }})
+    );
+    let page = server.request("GET", "/portal/", &[]);
+    assert_eq!(
+        page.header("Content-Security-Policy"),
+        Some(
+            POLICY
+                .replace(
+                    "connect-src 'self'",
+                    "connect-src 'self' https://login.example.org"
+                )
+                .as_str()
+        )
+    );
+}
+
+#[test]
+fn keycloak_settings_are_checked() {
+    let cases = [
+        (
+            vec![("DIVOC__PORTAL__KEYCLOAK_URL", "https://login.example.org")],
+            "invalid setting portal.keycloak_url: set portal.keycloak_url, portal.keycloak_realm \
+             and portal.keycloak_client_id together, or none of them",
+        ),
+        (
+            vec![
+                ("DIVOC__PORTAL__KEYCLOAK_URL", "ftp://login.example.org"),
+                ("DIVOC__PORTAL__KEYCLOAK_REALM", "citizens"),
+                ("DIVOC__PORTAL__KEYCLOAK_CLIENT_ID", "portal"),
+            ],
+            "invalid setting portal.keycloak_url: \"ftp://login.example.org\" is not an http or https URL",
+        ),
+        (
+            vec![
+                ("DIVOC__PORTAL__KEYCLOAK_URL", "https://login.example.org"),
+                ("DIVOC__PORTAL__KEYCLOAK_REALM", "a b"),
+                ("DIVOC__PORTAL__KEYCLOAK_CLIENT_ID", "portal"),
+            ],
+            "invalid setting portal.keycloak_realm: \"a b\" is not a realm name",
+        ),
+    ];
+    for (env, expected) in cases {
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_divoc-server"));
+        command
+            .env_clear()
+            .env("DIVOC__DATABASE__URL", &url)
+            .env("DIVOC__SERVER__BIND", "127.0.0.1:0")
+            .env("DIVOC__AUTH__PUBLIC_KEY_FILE", Keys::rsa_public())
+            .arg("serve");
+        for (key, value) in &env {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success(), "{env:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(expected), "{env:?}: {stderr}");
     }
 }
 

@@ -21,9 +21,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Keys, Server, tools_required};
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 /// Registered to BEN1001, BEN1002, BEN1004 and BEN1012 in the sample fixtures.
 const MOBILE: &str = "9000000001";
@@ -75,8 +78,157 @@ impl SmsGateway {
     }
 }
 
-/// Reads one request with a Content-Length body, responds with 200 and returns the body.
+/// Reads one request, responds with 200 and returns the body.
 fn read_body(mut stream: TcpStream) -> Option<String> {
+    let (_, _, body) = read_request(&mut stream)?;
+    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    Some(body)
+}
+
+// ---------------------------------------------------------------------------
+// Keycloak stand-in on loopback
+
+/// Realm that the stand-in serves.
+const REALM: &str = "citizens";
+/// Client id that the portal must send.
+const CLIENT_ID: &str = "certificate-portal";
+/// The one authorization code that the stand-in issues.
+const CODE: &str = "code-4711";
+
+/// What the stand-in saw of one sign-in.
+#[derive(Debug, Default, Clone)]
+struct KeycloakLog {
+    /// Query parameters of the authorization request.
+    authorization: Vec<(String, String)>,
+    /// Form fields of the token request.
+    token_form: Vec<(String, String)>,
+    /// Whether the code verifier matched the code challenge (S256).
+    verifier_matched: bool,
+}
+
+/// Serves Keycloak's authorization and token endpoints for one realm: the
+/// authorization endpoint redirects straight back with [`CODE`], and the token
+/// endpoint checks the PKCE verifier and returns a citizen token for [`MOBILE`].
+struct KeycloakStandIn {
+    port: u16,
+    log: Arc<Mutex<KeycloakLog>>,
+}
+
+impl KeycloakStandIn {
+    fn start() -> KeycloakStandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(Mutex::new(KeycloakLog::default()));
+        let shared = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                handle_keycloak(stream, &shared);
+            }
+        });
+        KeycloakStandIn { port, log }
+    }
+
+    fn log(&self) -> KeycloakLog {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// Splits `a=1&b=2` into decoded pairs (`+` is a space, as in HTML forms).
+fn form_pairs(text: &str) -> Vec<(String, String)> {
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(&part.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map_or("", |(_, value)| value.as_str())
+}
+
+fn handle_keycloak(mut stream: TcpStream, log: &Mutex<KeycloakLog>) {
+    let Some((request_line, headers, body)) = read_request(&mut stream) else {
+        return;
+    };
+    let target = request_line
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let base = format!("/realms/{REALM}/protocol/openid-connect");
+    let response = if path == format!("{base}/auth") {
+        let pairs = form_pairs(query);
+        let location = format!(
+            "{}?code={CODE}&state={}",
+            field(&pairs, "redirect_uri"),
+            field(&pairs, "state")
+        );
+        log.lock().unwrap().authorization = pairs;
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+    } else if path == format!("{base}/token") && request_line.starts_with("POST ") {
+        let form = form_pairs(&body);
+        let mut log = log.lock().unwrap();
+        let challenge = field(&log.authorization, "code_challenge").to_owned();
+        let digest = sha2::Sha256::digest(field(&form, "code_verifier").as_bytes());
+        let verifier_matched = !challenge.is_empty() && URL_SAFE_NO_PAD.encode(digest) == challenge;
+        let valid = verifier_matched
+            && field(&form, "grant_type") == "authorization_code"
+            && field(&form, "code") == CODE
+            && field(&form, "client_id") == CLIENT_ID
+            && field(&form, "redirect_uri") == field(&log.authorization, "redirect_uri");
+        log.verifier_matched = verifier_matched;
+        log.token_form = form;
+        // Keycloak allows the client's web origins with CORS; the stand-in allows the caller's.
+        let origin = headers
+            .lines()
+            .find_map(|line| line.strip_prefix("origin:"))
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let (status, body) = if valid {
+            let token = Keys::sign(
+                "test-rsa-private.pem",
+                Algorithm::RS256,
+                &Keys::citizen_claims(MOBILE),
+            );
+            (
+                "200 OK",
+                json!({"access_token": token, "token_type": "Bearer", "expires_in": 300})
+                    .to_string(),
+            )
+        } else {
+            (
+                "400 Bad Request",
+                json!({"error": "invalid_grant"}).to_string(),
+            )
+        };
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: {origin}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    } else {
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+    };
+    let _ = stream.write_all(response.as_bytes());
+}
+
+/// Reads one request and returns its request line, its header lines in lower
+/// case, and its body.
+fn read_request(stream: &mut TcpStream) -> Option<(String, String, String)> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -91,16 +243,17 @@ fn read_body(mut stream: TcpStream) -> Option<String> {
         let Some(end) = raw.windows(4).position(|window| window == b"\r\n\r\n") else {
             continue;
         };
-        let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-        let length: usize = head
+        let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+        let (request_line, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
+        let headers = headers.to_ascii_lowercase().replace("\r\n", "\n");
+        let length: usize = headers
             .lines()
             .find_map(|line| line.strip_prefix("content-length:"))
             .and_then(|value| value.trim().parse().ok())
             .unwrap_or(0);
         if raw.len() >= end + 4 + length {
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            return Some(String::from_utf8_lossy(&raw[end + 4..end + 4 + length]).into_owned());
+            let body = String::from_utf8_lossy(&raw[end + 4..end + 4 + length]).into_owned();
+            return Some((request_line.to_owned(), headers, body));
         }
     }
 }
@@ -337,7 +490,7 @@ fn wait_for_download(folder: &Path, name: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-/// Whether the server has the share routes (they are built on another branch).
+/// Returns whether the server has the share routes, which are built separately.
 fn share_routes_present(server: &Server) -> bool {
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"sub": "probe", "preferred_username": MOBILE, "exp": now + 600});
@@ -352,7 +505,7 @@ fn share_routes_present(server: &Server) -> bool {
     stream.write_all(request.as_bytes()).unwrap();
     let mut raw = String::new();
     let _ = stream.read_to_string(&mut raw);
-    // The router answers an unknown path with 404 `not_found` "no route for …".
+    // The router returns 404 `not_found` "no route for …" for an unknown path.
     !raw.contains("no route for POST")
 }
 
@@ -462,7 +615,7 @@ fn portal_in_headless_chromium() {
         browser.script("return [localStorage.length, sessionStorage.length, document.cookie];");
     assert_eq!(stored, json!([0, 0, ""]));
 
-    // Share link: opened when the server has the share routes, else the page says so.
+    // Share link: opened when the server has the share routes, else the page shows a message.
     browser.click("li[data-beneficiary=BEN1001] button.share");
     if share_routes_present(&server) {
         browser.wait_until(
@@ -508,4 +661,54 @@ fn portal_in_headless_chromium() {
     let log = server.log_text();
     assert!(!log.contains(MOBILE), "{log}");
     assert!(!log.contains(&code), "{log}");
+}
+
+#[test]
+fn keycloak_sign_in_with_pkce() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let keycloak = KeycloakStandIn::start();
+    let keycloak_url = format!("http://127.0.0.1:{}", keycloak.port);
+    let server = Server::start(&[
+        ("DIVOC__PORTAL__KEYCLOAK_URL", &keycloak_url),
+        ("DIVOC__PORTAL__KEYCLOAK_REALM", REALM),
+        ("DIVOC__PORTAL__KEYCLOAK_CLIENT_ID", CLIENT_ID),
+    ]);
+    let profile = tempfile::tempdir().unwrap();
+    let downloads = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), downloads.path());
+    let portal = format!("http://127.0.0.1:{}/portal/", server.port);
+    browser.open(&portal);
+    browser.wait_until(
+        "!document.getElementById('keycloak-step').hidden",
+        "the Keycloak button",
+    );
+
+    browser.click("#keycloak-sign-in");
+    browser.wait_until(
+        "document.querySelectorAll('li.beneficiary').length > 0",
+        "the list after Keycloak sign-in",
+    );
+    let listed = browser.script(
+        "return Array.from(document.querySelectorAll('li.beneficiary'), (item) => item.dataset.beneficiary);",
+    );
+    assert_eq!(listed, json!(["BEN1001", "BEN1002", "BEN1004", "BEN1012"]));
+
+    let log = keycloak.log();
+    let authorization = &log.authorization;
+    assert_eq!(field(authorization, "response_type"), "code");
+    assert_eq!(field(authorization, "client_id"), CLIENT_ID);
+    assert_eq!(field(authorization, "redirect_uri"), portal);
+    assert_eq!(field(authorization, "code_challenge_method"), "S256");
+    assert_eq!(field(authorization, "code_challenge").len(), 43);
+    assert!(log.verifier_matched, "{log:?}");
+    assert_eq!(field(&log.token_form, "code"), CODE);
+
+    // The code left the address bar, and the PKCE values left sessionStorage.
+    assert_eq!(browser.script("return location.search;"), "");
+    assert_eq!(
+        browser.script("return [localStorage.length, sessionStorage.length, document.cookie];"),
+        json!([0, 0, ""])
+    );
 }

@@ -16,7 +16,9 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::routes::{AppState, authenticate, map_service_error, method_not_allowed};
+use crate::server::StartError;
 use crate::service::ServiceError;
+use crate::settings::PortalSettings;
 
 /// Path of the portal page; `serve` and `demo` print it.
 pub const PORTAL_PATH: &str = "/portal/";
@@ -25,15 +27,109 @@ const INDEX_HTML: &str = include_str!("index.html");
 const PORTAL_JS: &str = include_str!("portal.js");
 const PORTAL_CSS: &str = include_str!("portal.css");
 
-/// Policy of every portal response. `blob:` in `img-src` and `object-src`/
-/// `frame-src` is absent on purpose: files open as object URLs in a new tab,
-/// which is a navigation, not an embed.
+/// Policy of every portal response without Keycloak sign-in. Files open as
+/// `blob:` object URLs in a new tab, which is a navigation, so no `object-src`
+/// or `frame-src` is needed.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/// Settings of the portal page, checked at start.
+#[derive(Debug, Clone)]
+pub struct PortalConfig {
+    policy: String,
+    keycloak: Option<KeycloakClient>,
+}
+
+/// The Keycloak endpoints and client that the page uses for sign-in with the
+/// authorization code flow and PKCE (RFC 7636).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeycloakClient {
+    authorization_endpoint: String,
+    token_endpoint: String,
+    client_id: String,
+}
+
+impl PortalConfig {
+    /// Checks the Keycloak settings: all three or none, and an http or https URL.
+    pub fn from_settings(settings: &PortalSettings) -> Result<Self, StartError> {
+        let invalid = |name, reason: String| StartError::Setting { name, reason };
+        let (url, realm, client_id) = match (
+            settings.keycloak_url.as_deref(),
+            settings.keycloak_realm.as_deref(),
+            settings.keycloak_client_id.as_deref(),
+        ) {
+            (None, None, None) => {
+                return Ok(PortalConfig {
+                    policy: CONTENT_SECURITY_POLICY.to_owned(),
+                    keycloak: None,
+                });
+            }
+            (Some(url), Some(realm), Some(client_id)) => (url, realm, client_id),
+            _ => {
+                return Err(invalid(
+                    "portal.keycloak_url",
+                    "set portal.keycloak_url, portal.keycloak_realm and portal.keycloak_client_id \
+                     together, or none of them"
+                        .to_owned(),
+                ));
+            }
+        };
+        let origin = web_origin(url).ok_or_else(|| {
+            invalid(
+                "portal.keycloak_url",
+                format!("{url:?} is not an http or https URL such as https://login.example.org"),
+            )
+        })?;
+        let realm_ok = !realm.is_empty()
+            && realm
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !realm_ok {
+            return Err(invalid(
+                "portal.keycloak_realm",
+                format!("{realm:?} is not a realm name of letters, digits, '-', '_' and '.'"),
+            ));
+        }
+        let base = format!(
+            "{}/realms/{realm}/protocol/openid-connect",
+            url.trim_end_matches('/')
+        );
+        Ok(PortalConfig {
+            // The page posts the code to Keycloak's token endpoint, so its origin joins connect-src.
+            policy: CONTENT_SECURITY_POLICY.replace(
+                "connect-src 'self'",
+                &format!("connect-src 'self' {origin}"),
+            ),
+            keycloak: Some(KeycloakClient {
+                authorization_endpoint: format!("{base}/auth"),
+                token_endpoint: format!("{base}/token"),
+                client_id: client_id.to_owned(),
+            }),
+        })
+    }
+}
+
+/// Returns `scheme://host[:port]` of an http or https URL, or `None` for
+/// anything else, including URLs with characters that would break the policy.
+fn web_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let valid = !authority.is_empty()
+        && !authority.contains('@')
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    valid.then(|| format!("{scheme}://{authority}"))
+}
+
 /// Registers the portal page, its assets and `GET /certificate/api/citizen/beneficiaries`.
-pub fn configure(config: &mut web::ServiceConfig) {
+pub fn configure(config: &mut web::ServiceConfig, portal: &PortalConfig) {
+    let portal = web::Data::new(portal.clone());
     config
         .service(
             web::resource("/portal")
@@ -41,19 +137,37 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .default_service(method_not_allowed("GET")),
         )
         .service(
-            web::resource(PORTAL_PATH)
-                .route(web::get().to(|| asset(INDEX_HTML, "text/html; charset=utf-8")))
-                .default_service(method_not_allowed("GET")),
-        )
-        .service(
-            web::resource("/portal/portal.js")
-                .route(web::get().to(|| asset(PORTAL_JS, "text/javascript; charset=utf-8")))
-                .default_service(method_not_allowed("GET")),
-        )
-        .service(
-            web::resource("/portal/portal.css")
-                .route(web::get().to(|| asset(PORTAL_CSS, "text/css; charset=utf-8")))
-                .default_service(method_not_allowed("GET")),
+            web::scope("/portal")
+                .app_data(portal)
+                .service(
+                    web::resource("/")
+                        .route(web::get().to(|portal: web::Data<PortalConfig>| async move {
+                            asset(&portal, INDEX_HTML, "text/html; charset=utf-8")
+                        }))
+                        .default_service(method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/portal.js")
+                        .route(web::get().to(|portal: web::Data<PortalConfig>| async move {
+                            asset(&portal, PORTAL_JS, "text/javascript; charset=utf-8")
+                        }))
+                        .default_service(method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/portal.css")
+                        .route(web::get().to(|portal: web::Data<PortalConfig>| async move {
+                            asset(&portal, PORTAL_CSS, "text/css; charset=utf-8")
+                        }))
+                        .default_service(method_not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/config.json")
+                        .route(web::get().to(|portal: web::Data<PortalConfig>| async move {
+                            let body = serde_json::json!({ "keycloak": portal.keycloak });
+                            asset(&portal, body.to_string(), "application/json")
+                        }))
+                        .default_service(method_not_allowed("GET")),
+                ),
         )
         .service(
             web::resource("/certificate/api/citizen/beneficiaries")
@@ -68,13 +182,17 @@ async fn redirect_to_page() -> HttpResponse {
         .finish()
 }
 
-async fn asset(body: &'static str, content_type: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
+fn asset(
+    portal: &PortalConfig,
+    body: impl actix_web::body::MessageBody + 'static,
+    content_type: &'static str,
+) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    if let Ok(policy) = HeaderValue::from_str(&portal.policy) {
+        response.insert_header((header::CONTENT_SECURITY_POLICY, policy));
+    }
+    response
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ))
         .insert_header((
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

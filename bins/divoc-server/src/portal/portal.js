@@ -2,15 +2,19 @@
 // mobile number, fetch the PDF and QR code, create share links and send email.
 //
 // The bearer token lives only in the `token` variable of this closure. It is
-// never written to web storage, a cookie or the DOM, so no
-// other script (and no stored-XSS payload on another page of the origin) can
-// read it later; a reload signs the citizen out.
+// never written to web storage, a cookie or the DOM, so no other script (and no
+// stored-XSS payload on another page of the origin) can read it later. A reload
+// signs the citizen out. Keycloak sign-in keeps only its PKCE verifier and state
+// in sessionStorage across the redirect and deletes them on return.
 "use strict";
 
 (function () {
   const API = "/certificate/api";
   let token = null;
   let mobile = "";
+  // Keycloak endpoints and client from /portal/config.json, or null.
+  let keycloak = null;
+  const PKCE_KEY = "divoc-pkce";
   // Object URLs of fetched files, revoked on sign-out.
   const objectUrls = [];
 
@@ -59,6 +63,7 @@
 
   function showStep(step) {
     mobileForm.hidden = step !== "mobile";
+    byId("keycloak-step").hidden = step !== "mobile" || !keycloak;
     otpForm.hidden = step !== "otp";
     certificates.hidden = step !== "certificates";
   }
@@ -118,6 +123,105 @@
       button.disabled = false;
     }
   });
+
+  function base64Url(bytes) {
+    let text = "";
+    bytes.forEach((byte) => {
+      text += String.fromCharCode(byte);
+    });
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function randomText() {
+    const bytes = new Uint8Array(32);
+    crypto.getRandomValues(bytes);
+    return base64Url(bytes);
+  }
+
+  function redirectUri() {
+    return location.origin + location.pathname;
+  }
+
+  // Starts the authorization code flow with PKCE (RFC 7636, method S256).
+  byId("keycloak-sign-in").addEventListener("click", async () => {
+    const verifier = randomText();
+    const state = randomText();
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+    sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier: verifier, state: state }));
+    const query = new URLSearchParams({
+      response_type: "code",
+      client_id: keycloak.clientId,
+      redirect_uri: redirectUri(),
+      scope: "openid",
+      state: state,
+      code_challenge: base64Url(new Uint8Array(digest)),
+      code_challenge_method: "S256",
+    });
+    say("Opening Keycloak…");
+    location.assign(keycloak.authorizationEndpoint + "?" + query.toString());
+  });
+
+  // Completes a Keycloak sign-in when the page is loaded with ?code= or ?error=.
+  async function finishKeycloakSignIn() {
+    const query = new URLSearchParams(location.search);
+    const code = query.get("code");
+    const error = query.get("error");
+    if (!code && !error) {
+      return;
+    }
+    history.replaceState(null, "", location.pathname);
+    const saved = JSON.parse(sessionStorage.getItem(PKCE_KEY) || "null");
+    sessionStorage.removeItem(PKCE_KEY);
+    if (error) {
+      say("Keycloak sign-in failed: " + error, true);
+      return;
+    }
+    if (!saved || saved.state !== query.get("state")) {
+      say("Keycloak sign-in failed: the response does not belong to this sign-in; try again.", true);
+      return;
+    }
+    say("Signing in…");
+    const form = new URLSearchParams({
+      grant_type: "authorization_code",
+      code: code,
+      redirect_uri: redirectUri(),
+      client_id: keycloak.clientId,
+      code_verifier: saved.verifier,
+    });
+    let response;
+    try {
+      response = await fetch(keycloak.tokenEndpoint, {
+        method: "POST",
+        body: form,
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch (failure) {
+      say("Keycloak sign-in failed: the login service is not reachable.", true);
+      return;
+    }
+    if (!response.ok) {
+      say("Keycloak sign-in failed: the token request returned status " + response.status + ".", true);
+      return;
+    }
+    token = (await response.json()).access_token;
+    await loadCertificates();
+  }
+
+  async function start() {
+    try {
+      const response = await fetch("/portal/config.json", { credentials: "omit", cache: "no-store" });
+      if (response.ok) {
+        keycloak = (await response.json()).keycloak;
+      }
+    } catch (ignored) {
+      // Without the configuration the page offers the one-time code only.
+    }
+    showStep("mobile");
+    if (keycloak) {
+      await finishKeycloakSignIn();
+    }
+  }
 
   byId("change-mobile").addEventListener("click", () => {
     showStep("mobile");
@@ -213,20 +317,20 @@
 
     const files = element("div", "files");
     const actions = element("div", "actions");
-    const who = person.name || person.preEnrollmentCode;
+    const personName = person.name || person.preEnrollmentCode;
     actions.append(
-      actionButton("View PDF", "view-pdf", who, () => fetchFile(person, "pdf", files, "view")),
-      actionButton("Download PDF", "download-pdf", who, () => fetchFile(person, "pdf", files, "download")),
-      actionButton("Download QR code", "download-qr", who, () => fetchFile(person, "png", files, "download")),
-      actionButton("Create share link", "share", who, () => createShareLink(person, files)));
+      actionButton("View PDF", "view-pdf", personName, () => fetchFile(person, "pdf", files, "view")),
+      actionButton("Download PDF", "download-pdf", personName, () => fetchFile(person, "pdf", files, "download")),
+      actionButton("Download QR code", "download-qr", personName, () => fetchFile(person, "png", files, "download")),
+      actionButton("Create share link", "share", personName, () => createShareLink(person, files)));
     item.append(actions, emailForm(person), files);
     return item;
   }
 
-  function actionButton(label, className, who, handler) {
+  function actionButton(label, className, personName, handler) {
     const button = element("button", className, label);
     button.type = "button";
-    button.setAttribute("aria-label", label + " for " + who);
+    button.setAttribute("aria-label", label + " for " + personName);
     button.addEventListener("click", async () => {
       button.disabled = true;
       try {
@@ -343,4 +447,5 @@
     files.append(link);
     say("Share link created" + (body.expiresAt ? ", valid until " + body.expiresAt : "") + ".");
   }
+  start();
 })();
