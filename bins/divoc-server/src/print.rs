@@ -294,6 +294,7 @@ fn read_ids(args: &PrintArgs) -> Result<Vec<String>, String> {
 struct Progress {
     total: usize,
     bar: Option<indicatif::ProgressBar>,
+    started: Instant,
     last_line: Instant,
 }
 
@@ -302,21 +303,27 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{bar:40} {human_pos}/{human_len} certificates, {per_sec}, {eta} left",
+                "{bar:40} {human_pos}/{human_len} certificates, {msg}/s, {eta} left",
             ) {
                 bar.set_style(style);
             }
             bar
         });
+        let now = Instant::now();
         Progress {
             total,
             bar,
-            last_line: Instant::now(),
+            started: now,
+            last_line: now,
         }
     }
 
     fn update(&mut self, done: usize) {
         if let Some(bar) = &self.bar {
+            let seconds = self.started.elapsed().as_secs_f64();
+            if seconds > 0.0 {
+                bar.set_message(format!("{:.0}", done as f64 / seconds));
+            }
             bar.set_position(done as u64);
         } else if self.last_line.elapsed() >= PROGRESS_LOG_INTERVAL {
             self.last_line = Instant::now();
