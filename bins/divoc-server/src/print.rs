@@ -78,9 +78,9 @@ pub struct PrintedPage {
 ///
 /// # Errors
 ///
-/// A store failure stops the job; a beneficiary that is unknown, has an invalid
-/// id or whose certificate cannot be rendered is skipped and listed in the
-/// manifest with the reason.
+/// A store failure stops the job. A beneficiary that is unknown, has an
+/// invalid id or has a certificate that cannot be rendered is skipped instead,
+/// and the manifest lists the reason.
 pub fn print_certificates<W: Write, M: Write>(
     service: &CertificateService,
     ids: &[String],
@@ -182,14 +182,14 @@ fn manifest_row(page: &str, beneficiary_id: &str, certificate_id: &str, reason: 
 /// Shortens a rejected id and defuses a leading formula character, so that a
 /// spreadsheet opening the manifest does not run it.
 fn echo(value: &str) -> String {
-    let mut shown: String = value.chars().take(ECHO_LIMIT).collect();
+    let mut echoed: String = value.chars().take(ECHO_LIMIT).collect();
     if value.chars().count() > ECHO_LIMIT {
-        shown.push('…');
+        echoed.push('…');
     }
-    if shown.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        shown.insert(0, '\'');
+    if echoed.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        echoed.insert(0, '\'');
     }
-    shown
+    echoed
 }
 
 fn csv_cell(value: &str) -> String {
@@ -381,33 +381,11 @@ async fn print_route(
             "bulk printing needs a print role".to_owned(),
         ));
     }
-    let want_manifest = match query.into_inner().manifest.as_deref() {
-        None | Some("0") => false,
-        Some("1") => true,
-        Some(other) => {
-            return Err(ApiError::InvalidParameter {
-                name: "manifest",
-                reason: "expected 1 (CSV manifest) or 0 (PDF)".to_owned(),
-                value: other.to_owned(),
-            });
-        }
-    };
     // The body is parsed after the token check, so a caller without a valid
     // token learns nothing about the expected body.
-    let ids = serde_json::from_slice::<PrintRequest>(&body)
-        .map_err(|error| ApiError::InvalidParameter {
-            name: "body",
-            reason: format!("expected JSON {{\"beneficiaryIds\": [\"ID\", ...]}}: {error}"),
-            value: String::new(),
-        })?
-        .beneficiary_ids;
-    if ids.is_empty() || ids.len() > limit.0 {
-        return Err(ApiError::InvalidParameter {
-            name: "beneficiaryIds",
-            reason: format!("expected 1 to {} beneficiary ids", limit.0),
-            value: ids.len().to_string(),
-        });
-    }
+    let want_manifest = manifest_flag(query.into_inner())?;
+    let ids = beneficiary_ids(&body, limit.0)?;
+
     let service = std::sync::Arc::clone(&state.service);
     let result = state
         .render_pool
@@ -467,6 +445,38 @@ async fn print_route(
         .insert_header(("X-Print-Pages", summary.pages.to_string()))
         .insert_header(("X-Print-Skipped", summary.skipped.to_string()))
         .body(pdf))
+}
+
+/// Reads `?manifest=`: 1 for the CSV manifest, 0 or absent for the PDF.
+fn manifest_flag(query: PrintQuery) -> Result<bool, ApiError> {
+    match query.manifest.as_deref() {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(ApiError::InvalidParameter {
+            name: "manifest",
+            reason: "expected 1 (CSV manifest) or 0 (PDF)".to_owned(),
+            value: other.to_owned(),
+        }),
+    }
+}
+
+/// Parses `{"beneficiaryIds": [...]}` and checks the count against `limit`.
+fn beneficiary_ids(body: &[u8], limit: usize) -> Result<Vec<String>, ApiError> {
+    let ids = serde_json::from_slice::<PrintRequest>(body)
+        .map_err(|error| ApiError::InvalidParameter {
+            name: "body",
+            reason: format!("expected JSON {{\"beneficiaryIds\": [\"ID\", ...]}}: {error}"),
+            value: String::new(),
+        })?
+        .beneficiary_ids;
+    if ids.is_empty() || ids.len() > limit {
+        return Err(ApiError::InvalidParameter {
+            name: "beneficiaryIds",
+            reason: format!("expected 1 to {limit} beneficiary ids"),
+            value: ids.len().to_string(),
+        });
+    }
+    Ok(ids)
 }
 
 fn manifest_response(manifest: Vec<u8>, pages: usize, skipped: usize) -> HttpResponse {

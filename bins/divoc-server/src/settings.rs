@@ -66,7 +66,7 @@ impl Default for PortalSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct PrintSettings {
     /// Maximum beneficiaries in one `POST /certificate/api/print` request.
-    /// The whole PDF is held in memory until it is sent, about 30 KB per page.
+    /// The whole PDF is held in memory until it is sent, 9 to 18 KB per page.
     pub max_beneficiaries: usize,
 }
 
