@@ -13,7 +13,9 @@ mod devkey;
 mod error;
 mod generate;
 mod otp;
+mod portal;
 mod principal;
+mod print;
 mod redact;
 mod routes;
 mod server;
@@ -93,6 +95,22 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
+    /// Render the latest certificate of each beneficiary into one PDF for a print
+    /// shop, one certificate per page, with a CSV manifest of pages and skips.
+    Print {
+        /// PDF file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// CSV manifest to write; default: the PDF's path with the extension .csv.
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// File with one beneficiary id per line, printed after the ids given as arguments.
+        #[arg(long, value_name = "FILE")]
+        ids_file: Option<PathBuf>,
+        /// Beneficiary ids, printed in this order.
+        #[arg(value_name = "ID")]
+        ids: Vec<String>,
+    },
     /// First run: load the sample certificates into the configured store (by default
     /// data/divoc.sqlite), make a development key unless one is configured, print a
     /// request to try, and serve.
@@ -115,6 +133,20 @@ fn main() -> ExitCode {
             out,
         } => generate(beneficiaries, seed, out.as_deref()),
         Command::Demo => demo(&settings),
+        Command::Print {
+            out,
+            manifest,
+            ids_file,
+            ids,
+        } => print::run_command(
+            &settings,
+            print::PrintArgs {
+                out,
+                manifest,
+                ids_file,
+                ids,
+            },
+        ),
         Command::Audit {
             certificate,
             subject,
@@ -405,5 +437,18 @@ fn print_demo_request(settings: &Settings, certificates: usize, token: Option<&s
         "curl -sS -o certificate.pdf -w '%{{http_code}} %{{content_type}} %{{size_download}} bytes\\n' \\\n  -H '\
          Authorization: {authorization}' \\\n  {url}\n"
     );
+    if settings.portal.enabled {
+        let sign_in = if settings.otp.enabled {
+            "sign in with a sample mobile number such as 9000000001; the code is in the server log"
+        } else {
+            "start with DIVOC__OTP__ENABLED=true to sign in"
+        };
+        let _ = writeln!(
+            out,
+            "Citizen portal: http://{}{} ({sign_in})\n",
+            settings.server.bind,
+            portal::PORTAL_PATH
+        );
+    }
     let _ = out.flush();
 }

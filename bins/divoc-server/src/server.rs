@@ -190,6 +190,13 @@ pub async fn run(
     // Kept to write the queued audit events once the server has stopped.
     let audit_state = state.clone();
     let metrics = settings.server.metrics;
+    let portal = settings
+        .portal
+        .enabled
+        .then(|| crate::portal::PortalConfig::from_settings(&settings.portal))
+        .transpose()?;
+    let portal_enabled = portal.is_some();
+    let max_print = settings.print.max_beneficiaries;
     let bind = settings.server.bind.clone();
     let http_error = |source| StartError::Http {
         bind: bind.clone(),
@@ -208,6 +215,12 @@ pub async fn run(
                     configure_metrics(config);
                 }
             })
+            .configure(|config| {
+                if let Some(portal) = &portal {
+                    crate::portal::configure(config, portal);
+                }
+            })
+            .configure(|config| crate::print::configure(config, max_print))
             .configure(configure)
     })
     .workers(workers)
@@ -228,6 +241,12 @@ pub async fn run(
         metrics,
         "divoc-server listening"
     );
+    if portal_enabled && let Some(address) = addresses.first() {
+        tracing::info!(
+            url = format!("http://{address}{}", crate::portal::PORTAL_PATH),
+            "citizen portal"
+        );
+    }
 
     let handle = server.handle();
     tokio::spawn(async move {

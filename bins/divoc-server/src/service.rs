@@ -431,7 +431,7 @@ impl CertificateService {
     }
 }
 
-fn parse(records: &[RegistryRecord]) -> Result<Vec<Candidate<'_>>, ServiceError> {
+pub(crate) fn parse(records: &[RegistryRecord]) -> Result<Vec<Candidate<'_>>, ServiceError> {
     Candidate::parse_all(records).map_err(|error| match error {
         SelectError::UnreadableCertificate {
             certificate_id,

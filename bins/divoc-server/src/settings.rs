@@ -35,6 +35,55 @@ pub struct Settings {
     pub notify: NotifySettings,
     /// Password protection of PDFs.
     pub protection: ProtectionSettings,
+    /// Citizen portal page.
+    pub portal: PortalSettings,
+    /// Bulk printing.
+    pub print: PrintSettings,
+}
+
+/// Citizen portal settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalSettings {
+    /// Serve the portal page under `/portal/`.
+    pub enabled: bool,
+    /// Base URL of a Keycloak server, such as `https://login.example.org`
+    /// (with `/auth` for Keycloak before version 17). With the realm and the
+    /// client it makes the portal offer Keycloak sign-in.
+    pub keycloak_url: Option<String>,
+    /// Keycloak realm of the citizens.
+    pub keycloak_realm: Option<String>,
+    /// Public Keycloak client of the portal, with this server's `/portal/`
+    /// as a valid redirect URI and its origin as a web origin.
+    pub keycloak_client_id: Option<String>,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        PortalSettings {
+            enabled: true,
+            keycloak_url: None,
+            keycloak_realm: None,
+            keycloak_client_id: None,
+        }
+    }
+}
+
+/// Bulk printing settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrintSettings {
+    /// Maximum beneficiaries in one `POST /certificate/api/print` request.
+    /// The whole PDF is held in memory until it is sent, 9 to 18 KB per page.
+    pub max_beneficiaries: usize,
+}
+
+impl Default for PrintSettings {
+    fn default() -> Self {
+        PrintSettings {
+            max_beneficiaries: 500,
+        }
+    }
 }
 
 /// HTTP listener settings.

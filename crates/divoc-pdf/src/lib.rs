@@ -105,6 +105,7 @@
 //! [genpdf]: https://docs.rs/genpdf/0.2.0
 //! [lopdf]: https://docs.rs/lopdf/0.47.0
 
+pub mod bulk;
 mod content;
 mod elements;
 mod embed;

@@ -1,0 +1,293 @@
+//! Bulk printing through `divoc-server print` and `POST /certificate/api/print`,
+//! with the merged PDF read back by poppler's pdfinfo and pdftotext.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Keys, Response, Server, have_tool};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+
+const PRINT: &str = "/certificate/api/print";
+
+/// Manifest of BEN1001, NOBODY, BEN1009 (revoked), an invalid id and BEN1002.
+const MANIFEST: &str = "page,beneficiaryId,certificateId,skipReason\n\
+1,BEN1001,529130864,\n\
+,NOBODY,,\"no certificate, or only revoked ones\"\n\
+,BEN1009,,\"no certificate, or only revoked ones\"\n\
+,'=1+2,,\"invalid beneficiary id: only A-Z, a-z, 0-9, '-', '_' and '.' are allowed\"\n\
+2,BEN1002,772014589,\n";
+
+fn bearer(claims: &Value) -> String {
+    format!(
+        "Bearer {}",
+        Keys::sign("test-rsa-private.pem", Algorithm::RS256, claims)
+    )
+}
+
+fn print_token() -> String {
+    let now = chrono::Utc::now().timestamp();
+    bearer(
+        &json!({"sub": "print-shop", "exp": now + 600, "realm_access": {"roles": ["facility-staff"]}}),
+    )
+}
+
+fn post(server: &Server, target: &str, authorization: Option<&str>, body: &str) -> Response {
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut head = format!(
+        "POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(value) = authorization {
+        head.push_str(&format!("Authorization: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body.as_bytes());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+fn ids_body() -> String {
+    json!({"beneficiaryIds": ["BEN1001", "NOBODY", "BEN1009", "=1+2", "BEN1002"]}).to_string()
+}
+
+/// Pages of a PDF file, as pdfinfo reports them.
+fn page_count(path: &Path) -> usize {
+    let output = Command::new("pdfinfo").arg(path).output().unwrap();
+    assert!(output.status.success(), "pdfinfo failed: {output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("Pages:"))
+        .unwrap();
+    line["Pages:".len()..].trim().parse().unwrap()
+}
+
+/// Text of one page, as pdftotext extracts it.
+fn page_text(path: &Path, page: usize) -> String {
+    let page = page.to_string();
+    let output = Command::new("pdftotext")
+        .args(["-f", &page, "-l", &page, "-layout"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pdftotext failed: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn check_merged(path: &Path) {
+    assert_eq!(page_count(path), 2);
+    assert!(page_text(path, 1).contains("529130864"));
+    assert!(page_text(path, 2).contains("772014589"));
+    assert!(!page_text(path, 2).contains("529130864"));
+}
+
+#[test]
+fn command_writes_pdf_and_manifest() {
+    if !have_tool("pdfinfo", "poppler-utils") {
+        return;
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
+    Server::import_samples(&url);
+    let ids_file = folder.path().join("ids.txt");
+    std::fs::write(
+        &ids_file,
+        "# printed after BEN1001\nNOBODY\n\nBEN1009\n=1+2\nBEN1002\n",
+    )
+    .unwrap();
+    let out = folder.path().join("batch.pdf");
+    let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DIVOC__DATABASE__URL", &url)
+        .args(["print", "--out"])
+        .arg(&out)
+        .arg("--ids-file")
+        .arg(&ids_file)
+        .arg("BEN1001")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains(": 2 pages, 3 skipped, "), "{stdout}");
+    let manifest = std::fs::read_to_string(folder.path().join("batch.csv")).unwrap();
+    assert_eq!(manifest, MANIFEST);
+    check_merged(&out);
+    // Beneficiary ids stay out of the log.
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("BEN100"), "{stderr}");
+}
+
+#[test]
+fn command_without_printable_ids_fails() {
+    let folder = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
+    Server::import_samples(&url);
+    let out = folder.path().join("none.pdf");
+    let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .env_clear()
+        .env("DIVOC__DATABASE__URL", &url)
+        .args(["print", "--out"])
+        .arg(&out)
+        .args(["NOBODY", "BEN1009"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("none of the 2 beneficiaries has a certificate that may be printed"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    let manifest = std::fs::read_to_string(folder.path().join("none.csv")).unwrap();
+    assert_eq!(manifest.lines().count(), 3);
+}
+
+#[test]
+fn route_returns_merged_pdf() {
+    if !have_tool("pdfinfo", "poppler-utils") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let token = print_token();
+    let response = post(&server, PRINT, Some(&token), &ids_body());
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.header("Content-Type"), Some("application/pdf"));
+    assert_eq!(response.header("X-Print-Pages"), Some("2"));
+    assert_eq!(response.header("X-Print-Skipped"), Some("3"));
+    assert!(response.body.starts_with(b"%PDF-1.7"));
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("route.pdf");
+    std::fs::write(&path, &response.body).unwrap();
+    check_merged(&path);
+}
+
+#[test]
+fn route_returns_manifest() {
+    let server = Server::start(&[]);
+    let response = post(
+        &server,
+        &format!("{PRINT}?manifest=1"),
+        Some(&print_token()),
+        &ids_body(),
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("Content-Type"),
+        Some("text/csv; charset=utf-8; header=present")
+    );
+    assert_eq!(String::from_utf8(response.body).unwrap(), MANIFEST);
+}
+
+#[test]
+fn route_rejects_missing_and_wrong_tokens() {
+    let server = Server::start(&[]);
+    let missing = post(&server, PRINT, None, &ids_body());
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.json()["error"], "unauthorized");
+
+    let citizen = bearer(&Keys::citizen_claims("9000000001"));
+    let response = post(&server, PRINT, Some(&citizen), &ids_body());
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        response.json()["message"],
+        "forbidden: bulk printing needs a print role"
+    );
+
+    let distribution = format!("Bearer {}", Keys::rs256());
+    let response = post(&server, PRINT, Some(&distribution), &ids_body());
+    assert_eq!(response.status, 403);
+}
+
+#[test]
+fn route_rejects_bad_bodies() {
+    let server = Server::start(&[("DIVOC__PRINT__MAX_BENEFICIARIES", "3")]);
+    let token = print_token();
+
+    let too_many = post(&server, PRINT, Some(&token), &ids_body());
+    assert_eq!(too_many.status, 400);
+    let body = too_many.json();
+    assert_eq!(body["error"], "invalid_parameter");
+    assert_eq!(
+        body["message"],
+        "invalid beneficiaryIds: expected 1 to 3 beneficiary ids"
+    );
+    assert_eq!(body["value"], "5");
+
+    let empty = post(&server, PRINT, Some(&token), r#"{"beneficiaryIds": []}"#);
+    assert_eq!(empty.status, 400);
+    assert_eq!(empty.json()["value"], "0");
+
+    let wrong = post(&server, PRINT, Some(&token), r#"{"ids": ["BEN1001"]}"#);
+    assert_eq!(wrong.status, 400);
+    assert!(
+        wrong.json()["message"].as_str().unwrap().starts_with(
+            "invalid body: expected JSON {\"beneficiaryIds\": [\"ID\", ...]}: unknown field `ids`"
+        ),
+        "{}",
+        wrong.json()
+    );
+
+    let flag = post(
+        &server,
+        &format!("{PRINT}?manifest=yes"),
+        Some(&token),
+        r#"{"beneficiaryIds": ["BEN1001"]}"#,
+    );
+    assert_eq!(flag.status, 400);
+    assert_eq!(flag.json()["value"], "yes");
+
+    let nothing = post(
+        &server,
+        PRINT,
+        Some(&token),
+        r#"{"beneficiaryIds": ["NOBODY"]}"#,
+    );
+    assert_eq!(nothing.status, 400);
+    assert_eq!(nothing.json()["value"], "1");
+}

@@ -1,0 +1,476 @@
+//! Many finished certificate PDFs merged into one multi-page PDF for printing.
+//!
+//! [`BulkPdfWriter`] takes finished PDFs one at a time (the output of
+//! [`crate::PdfRenderer::render`]), copies their pages into one document and
+//! writes every object to the output as soon as it is copied. Memory therefore
+//! grows only with the number of objects written (an offset and a hash each),
+//! never with the page content.
+//!
+//! Objects that are byte-for-byte the same after renumbering, such as the
+//! built-in Helvetica font dictionaries that every certificate carries, are
+//! written once and shared by all pages that use them. Two objects are the
+//! same when the SHA-256 hashes of their serialized forms are equal.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use lopdf::{Dictionary, Document, Object, ObjectId, Writer};
+use sha2::{Digest, Sha256};
+
+/// Object number of the catalog in the merged file.
+const CATALOG_ID: u32 = 1;
+/// Object number of the page tree root in the merged file.
+const PAGES_ID: u32 = 2;
+/// Page attributes that a page may inherit from its ancestors in the page
+/// tree (PDF 32000-1:2008, section 7.7.3.4).
+const INHERITED_KEYS: [&[u8]; 4] = [b"Resources", b"MediaBox", b"CropBox", b"Rotate"];
+
+/// Failure to merge a PDF or to write the merged file.
+#[derive(Debug, thiserror::Error)]
+pub enum BulkError {
+    /// An input PDF could not be read or has a broken page tree.
+    #[error("invalid input PDF: {0}")]
+    Input(String),
+    /// Writing the output failed.
+    #[error("writing the merged PDF failed: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Counts of a finished merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkSummary {
+    /// Pages in the merged file.
+    pub pages: usize,
+    /// Indirect objects written, page tree and catalog included.
+    pub objects: usize,
+    /// Objects of the inputs that were not written again because an identical
+    /// object was already in the file.
+    pub shared_objects: usize,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Writes a multi-page PDF incrementally from finished single-page PDFs.
+///
+/// Call [`BulkPdfWriter::add_pdf`] once per input, then
+/// [`BulkPdfWriter::finish`], which writes the page tree, the cross-reference
+/// table and the trailer. A writer dropped before `finish` leaves an
+/// incomplete file.
+///
+/// ```
+/// # use divoc_pdf::bulk::{BulkError, BulkPdfWriter};
+/// # fn merge(first: &[u8], second: &[u8]) -> Result<(), BulkError> {
+/// let mut merged = BulkPdfWriter::new(Vec::new())?;
+/// merged.add_pdf(first)?;
+/// merged.add_pdf(second)?;
+/// let (bytes, summary) = merged.finish()?;
+/// assert_eq!(summary.pages, 2);
+/// # Ok(()) }
+/// ```
+pub struct BulkPdfWriter<W: Write> {
+    out: W,
+    position: u64,
+    /// Byte offset of each object written, indexed by object number minus one.
+    offsets: Vec<Option<u64>>,
+    /// Object number of each page, in page order.
+    pages: Vec<u32>,
+    /// Object number of each written object that may be shared, by content hash.
+    shared: HashMap<[u8; 32], u32>,
+    shared_objects: usize,
+}
+
+impl<W: Write> BulkPdfWriter<W> {
+    /// Writes the file header and reserves the catalog and page tree numbers.
+    ///
+    /// # Errors
+    ///
+    /// [`BulkError::Write`] when the output fails.
+    pub fn new(out: W) -> Result<Self, BulkError> {
+        let mut writer = BulkPdfWriter {
+            out,
+            position: 0,
+            offsets: vec![None, None],
+            pages: Vec::new(),
+            shared: HashMap::new(),
+            shared_objects: 0,
+        };
+        // The comment's bytes above 127 mark the file as binary for transfer tools.
+        writer.write_bytes(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n")?;
+        Ok(writer)
+    }
+
+    /// Returns the number of pages added so far.
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Copies every page of `pdf` to the end of the merged file and returns
+    /// the number of pages copied.
+    ///
+    /// # Errors
+    ///
+    /// [`BulkError::Input`] when `pdf` cannot be parsed or its page tree is
+    /// broken. Objects copied before the failure stay in the file, unused, but
+    /// no page of `pdf` is added, so the merged file stays valid.
+    /// [`BulkError::Write`] when the output fails.
+    pub fn add_pdf(&mut self, pdf: &[u8]) -> Result<usize, BulkError> {
+        let document =
+            Document::load_mem(pdf).map_err(|error| BulkError::Input(error.to_string()))?;
+        let page_ids: Vec<ObjectId> = document.get_pages().into_values().collect();
+        if page_ids.is_empty() {
+            return Err(BulkError::Input("the PDF has no pages".to_owned()));
+        }
+        let mut copy = DocumentCopy {
+            document: &document,
+            mapped: HashMap::new(),
+            in_progress: Vec::new(),
+        };
+        let mut new_pages = Vec::with_capacity(page_ids.len());
+        for page_id in page_ids {
+            let page = self.page_with_inherited(&document, page_id)?;
+            let mut page = copy.rewrite_dictionary(self, &page)?;
+            page.set("Parent", Object::Reference((PAGES_ID, 0)));
+            // A page is never shared, because its /Contents differ between certificates.
+            let number = self.allocate();
+            self.write_object(number, &Object::Dictionary(page))?;
+            new_pages.push(number);
+        }
+        let copied = new_pages.len();
+        self.pages.extend(new_pages);
+        Ok(copied)
+    }
+
+    /// Writes the page tree, the catalog, the cross-reference table and the
+    /// trailer, and returns the output with the counts.
+    ///
+    /// # Errors
+    ///
+    /// [`BulkError::Input`] when no page was added, because a PDF needs one.
+    /// [`BulkError::Write`] when the output fails.
+    pub fn finish(mut self) -> Result<(W, BulkSummary), BulkError> {
+        if self.pages.is_empty() {
+            return Err(BulkError::Input("no page was added".to_owned()));
+        }
+        let kids: Vec<Object> = self
+            .pages
+            .iter()
+            .map(|&number| Object::Reference((number, 0)))
+            .collect();
+        let count = i64::try_from(self.pages.len()).unwrap_or(i64::MAX);
+        let mut tree = Dictionary::new();
+        tree.set("Type", Object::Name(b"Pages".to_vec()));
+        tree.set("Kids", Object::Array(kids));
+        tree.set("Count", Object::Integer(count));
+        self.write_object(PAGES_ID, &Object::Dictionary(tree))?;
+
+        let mut catalog = Dictionary::new();
+        catalog.set("Type", Object::Name(b"Catalog".to_vec()));
+        catalog.set("Pages", Object::Reference((PAGES_ID, 0)));
+        self.write_object(CATALOG_ID, &Object::Dictionary(catalog))?;
+
+        let xref_offset = self.position;
+        let size = self.offsets.len() + 1;
+        let mut table = format!("xref\n0 {size}\n0000000000 65535 f \n").into_bytes();
+        for offset in &self.offsets {
+            match offset {
+                Some(offset) => {
+                    table.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes())
+                }
+                // Numbers allocated for an input that then failed: free entries.
+                None => table.extend_from_slice(b"0000000000 00000 f \n"),
+            }
+        }
+        self.write_bytes(&table)?;
+        let trailer = format!(
+            "trailer\n<</Size {size}/Root {CATALOG_ID} 0 R>>\nstartxref\n{xref_offset}\n%%EOF\n"
+        );
+        self.write_bytes(trailer.as_bytes())?;
+        self.out.flush()?;
+        let summary = BulkSummary {
+            pages: self.pages.len(),
+            objects: self
+                .offsets
+                .iter()
+                .filter(|offset| offset.is_some())
+                .count(),
+            shared_objects: self.shared_objects,
+            bytes: self.position,
+        };
+        Ok((self.out, summary))
+    }
+
+    /// Returns the page dictionary with the inheritable attributes of its
+    /// ancestors filled in and without `/Parent`, which `add_pdf` points at
+    /// the merged page tree.
+    fn page_with_inherited(
+        &self,
+        document: &Document,
+        page_id: ObjectId,
+    ) -> Result<Dictionary, BulkError> {
+        let mut page = dictionary(document, page_id)?.clone();
+        let mut parent = page.get(b"Parent").and_then(Object::as_reference).ok();
+        // The depth limit stops a page tree whose /Parent links form a cycle.
+        let mut depth = 0;
+        while let Some(parent_id) = parent {
+            depth += 1;
+            if depth > 64 {
+                return Err(BulkError::Input(
+                    "the page tree is deeper than 64 levels or has a cycle".to_owned(),
+                ));
+            }
+            let node = dictionary(document, parent_id)?;
+            for key in INHERITED_KEYS {
+                if !page.has(key)
+                    && let Ok(value) = node.get(key)
+                {
+                    page.set(key, value.clone());
+                }
+            }
+            parent = node.get(b"Parent").and_then(Object::as_reference).ok();
+        }
+        page.remove(b"Parent");
+        Ok(page)
+    }
+
+    /// Writes `object` under a new number unless an identical object was
+    /// written before, and returns the number to refer to.
+    fn write_shared(&mut self, object: &Object) -> Result<u32, BulkError> {
+        let mut body = Vec::new();
+        Writer::write_object(&mut body, object)
+            .map_err(|error| BulkError::Input(error.to_string()))?;
+        let hash: [u8; 32] = Sha256::digest(&body).into();
+        if let Some(&number) = self.shared.get(&hash) {
+            self.shared_objects += 1;
+            return Ok(number);
+        }
+        let number = self.allocate();
+        self.write_framed(number, &body)?;
+        self.shared.insert(hash, number);
+        Ok(number)
+    }
+
+    fn allocate(&mut self) -> u32 {
+        self.offsets.push(None);
+        u32::try_from(self.offsets.len()).unwrap_or(u32::MAX)
+    }
+
+    fn write_object(&mut self, number: u32, object: &Object) -> Result<(), BulkError> {
+        let mut body = Vec::new();
+        Writer::write_object(&mut body, object)
+            .map_err(|error| BulkError::Input(error.to_string()))?;
+        self.write_framed(number, &body)
+    }
+
+    fn write_framed(&mut self, number: u32, body: &[u8]) -> Result<(), BulkError> {
+        let index = usize::try_from(number).unwrap_or(usize::MAX) - 1;
+        if let Some(slot) = self.offsets.get_mut(index) {
+            *slot = Some(self.position);
+        }
+        self.write_bytes(format!("{number} 0 obj\n").as_bytes())?;
+        self.write_bytes(body)?;
+        self.write_bytes(b"\nendobj\n")?;
+        Ok(())
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), BulkError> {
+        self.out.write_all(bytes)?;
+        self.position += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// The objects of one input document already copied, by their input number.
+struct DocumentCopy<'d> {
+    document: &'d Document,
+    mapped: HashMap<ObjectId, u32>,
+    /// Objects being copied, to detect reference cycles.
+    in_progress: Vec<ObjectId>,
+}
+
+impl DocumentCopy<'_> {
+    /// Copies the object `id` and everything it refers to, depth first, and
+    /// returns its number in the merged file.
+    fn copy<W: Write>(
+        &mut self,
+        writer: &mut BulkPdfWriter<W>,
+        id: ObjectId,
+    ) -> Result<u32, BulkError> {
+        if let Some(&number) = self.mapped.get(&id) {
+            return Ok(number);
+        }
+        // NOTE: shared objects are identified by content after their references
+        // are copied, so a reference cycle outside the page tree cannot be
+        // copied. Rendered certificates have none.
+        if self.in_progress.contains(&id) {
+            return Err(BulkError::Input(format!(
+                "object {} {} takes part in a reference cycle",
+                id.0, id.1
+            )));
+        }
+        let object = self
+            .document
+            .get_object(id)
+            .map_err(|error| BulkError::Input(format!("object {} {}: {error}", id.0, id.1)))?;
+        self.in_progress.push(id);
+        let rewritten = self.rewrite(writer, object)?;
+        self.in_progress.pop();
+        let number = writer.write_shared(&rewritten)?;
+        self.mapped.insert(id, number);
+        Ok(number)
+    }
+
+    fn rewrite<W: Write>(
+        &mut self,
+        writer: &mut BulkPdfWriter<W>,
+        object: &Object,
+    ) -> Result<Object, BulkError> {
+        Ok(match object {
+            Object::Reference(id) => Object::Reference((self.copy(writer, *id)?, 0)),
+            Object::Array(items) => {
+                let mut copied = Vec::with_capacity(items.len());
+                for item in items {
+                    copied.push(self.rewrite(writer, item)?);
+                }
+                Object::Array(copied)
+            }
+            Object::Dictionary(dictionary) => {
+                Object::Dictionary(self.rewrite_dictionary(writer, dictionary)?)
+            }
+            Object::Stream(stream) => {
+                let mut copied = stream.clone();
+                copied.dict = self.rewrite_dictionary(writer, &stream.dict)?;
+                let length = i64::try_from(stream.content.len()).unwrap_or(i64::MAX);
+                copied.dict.set("Length", Object::Integer(length));
+                Object::Stream(copied)
+            }
+            other => other.clone(),
+        })
+    }
+
+    fn rewrite_dictionary<W: Write>(
+        &mut self,
+        writer: &mut BulkPdfWriter<W>,
+        dictionary: &Dictionary,
+    ) -> Result<Dictionary, BulkError> {
+        let mut copied = Dictionary::new();
+        for (key, value) in dictionary.iter() {
+            copied.set(key.clone(), self.rewrite(writer, value)?);
+        }
+        Ok(copied)
+    }
+}
+
+fn dictionary(document: &Document, id: ObjectId) -> Result<&Dictionary, BulkError> {
+    document
+        .get_object(id)
+        .and_then(Object::as_dict)
+        .map_err(|error| BulkError::Input(format!("object {} {}: {error}", id.0, id.1)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "test code: a failed unwrap is a failed test"
+    )]
+
+    use divoc_model::{Evidence, VaccinationCredential};
+    use divoc_qr::{CertificateQr, QrOptions};
+
+    use super::*;
+    use crate::{CertificateInput, PdfRenderer, PdfSettings};
+
+    fn render(certificate_id: &str, name: &str) -> Vec<u8> {
+        let signed = format!(
+            r#"{{"credentialSubject":{{"name":"{name}","gender":"Female","dob":"1990-02-03"}},
+               "evidence":[{{"vaccine":"COVISHIELD","date":"2021-10-17T22:00:00Z","dose":1,"totalDoses":2}}]}}"#
+        );
+        let credential = VaccinationCredential::parse(certificate_id, &signed).unwrap();
+        let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default()).unwrap();
+        let doses: Vec<&Evidence> = credential.evidence.iter().collect();
+        let input = CertificateInput {
+            certificate_id,
+            credential: &credential,
+            doses: &doses,
+            qr: &qr,
+            updated_at: None,
+        };
+        PdfRenderer::new(PdfSettings::default())
+            .unwrap()
+            .render(&input)
+            .unwrap()
+    }
+
+    /// Object numbers of the font dictionaries in a document.
+    fn font_objects(document: &Document) -> Vec<ObjectId> {
+        document
+            .objects
+            .iter()
+            .filter(|(_, object)| {
+                object
+                    .as_dict()
+                    .is_ok_and(|dictionary| dictionary.has_type(b"Font"))
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    #[test]
+    fn merge_shares_font_objects() {
+        let first = render("100000001", "Asha Rao");
+        let second = render("100000002", "Meera Iyer");
+        let single_fonts = font_objects(&Document::load_mem(&first).unwrap()).len();
+        assert!(single_fonts > 0);
+
+        let mut writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        assert_eq!(writer.add_pdf(&first).unwrap(), 1);
+        assert_eq!(writer.add_pdf(&second).unwrap(), 1);
+        assert_eq!(writer.page_count(), 2);
+        let (bytes, summary) = writer.finish().unwrap();
+        assert_eq!(summary.pages, 2);
+        assert!(summary.shared_objects >= single_fonts);
+        assert_eq!(summary.bytes, bytes.len() as u64);
+
+        let merged = Document::load_mem(&bytes).unwrap();
+        assert_eq!(merged.get_pages().len(), 2);
+        // Both certificates use the same built-in fonts, so each is written once.
+        assert_eq!(font_objects(&merged).len(), single_fonts);
+        assert_eq!(merged.objects.len(), summary.objects);
+    }
+
+    #[test]
+    fn merge_keeps_page_order() {
+        let mut writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        for id in ["100000003", "100000004", "100000005"] {
+            writer.add_pdf(&render(id, "Asha Rao")).unwrap();
+        }
+        let (bytes, _) = writer.finish().unwrap();
+        let merged = Document::load_mem(&bytes).unwrap();
+        let texts: Vec<String> = (1..=3)
+            .map(|page| merged.extract_text(&[page]).unwrap())
+            .collect();
+        assert!(texts[0].contains("100000003"), "{}", texts[0]);
+        assert!(texts[1].contains("100000004"), "{}", texts[1]);
+        assert!(texts[2].contains("100000005"), "{}", texts[2]);
+    }
+
+    #[test]
+    fn invalid_input_leaves_file_valid() {
+        let mut writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        let error = writer.add_pdf(b"not a PDF").unwrap_err();
+        assert!(matches!(error, BulkError::Input(_)), "{error}");
+        writer.add_pdf(&render("100000006", "Asha Rao")).unwrap();
+        let (bytes, summary) = writer.finish().unwrap();
+        assert_eq!(summary.pages, 1);
+        assert_eq!(Document::load_mem(&bytes).unwrap().get_pages().len(), 1);
+    }
+
+    #[test]
+    fn finish_without_pages_fails() {
+        let writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        let error = writer.finish().map(|_| ()).unwrap_err();
+        assert_eq!(error.to_string(), "invalid input PDF: no page was added");
+    }
+}
