@@ -464,7 +464,7 @@ mod tests {
         let content =
             "BT\n/Courier-Bold 10.00 Tf\n[<0031>] TJ\n/Helvetica 9.00 Tf\n[<0041>] TJ\nET\n";
         let expected: &[u8] =
-            b"0.6 w\nBT\n/E1 10.00 Tf\n[<0001><0002><0001>] TJ\n/Helvetica 9.00 Tf\n(A) Tj\nET\n";
+            b"0.6 w\nBT\n/Span <</ActualText <FEFF0142006F0142>>> BDC\n/E1 10.00 Tf\n[<0001><0002><0001>] TJ\nEMC\n/Helvetica 9.00 Tf\n(A) Tj\nET\n";
         assert_eq!(rewrite(content, &runs).unwrap(), expected);
     }
 

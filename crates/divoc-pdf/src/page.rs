@@ -217,7 +217,7 @@ impl PageBuilder<'_> {
 
     /// Unframed label and value lines under the title.
     fn summary_table(&self, fields: &[(&str, &str)]) -> Result<TableLayout, Error> {
-        let label_style = TextStyle::new(Weight::Regular, 9, LABEL_COLOR, 1);
+        let label_style = TextStyle::new(Weight::Regular, 9, LABEL_COLOR, self.limits.label_lines);
         let value_style = TextStyle::new(Weight::Bold, 9, VALUE_COLOR, self.limits.value_lines);
         let mut table = TableLayout::new(vec![30, 70]);
         for (label, value) in fields {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use rustybuzz::ttf_parser::Tag;
 use rustybuzz::{Direction, Feature, UnicodeBuffer};
-use ttf_parser::GlyphId;
 use unicode_bidi::BidiInfo;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::fonts::{EmbeddableFace, FaceIndex, FontSet, MM_PER_PT, Weight};
 
@@ -36,13 +36,10 @@ pub(crate) struct PlacedGlyph {
 
 /// Glyphs of one face, in the order the content writes them.
 ///
-/// Extraction tools read glyphs in content order. MuPDF 1.21 moves its pen by
-/// each glyph's `hmtx` advance and inserts a space after a forward jump of
-/// more than 0.15 em, but ignores smaller backward jumps. So a left-to-right
-/// piece is written cluster by cluster from the left, and inside a cluster
-/// by the right edge of each glyph: a mark with no advance goes before its
-/// base. A right-to-left piece is written in logical order, from the right,
-/// because MuPDF 1.21 returns right-to-left text in content order.
+/// Extraction tools read glyphs in content order. A left-to-right piece is
+/// written from the left. A right-to-left piece is written in logical order,
+/// from the right, because MuPDF 1.21 returns right-to-left text in content
+/// order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ShapedPiece {
     pub(crate) face: FaceIndex,
@@ -297,42 +294,37 @@ pub(crate) fn shape_piece(
 
     // Origins in visual order, as rustybuzz returns them.
     let mut pen = 0;
-    let mut placed: Vec<(u32, PlacedGlyph, i32)> = Vec::with_capacity(infos.len());
+    let mut placed: Vec<(u32, PlacedGlyph)> = Vec::with_capacity(infos.len());
     let mut uncovered = 0;
     for (info, position) in infos.iter().zip(positions) {
         let glyph = u16::try_from(info.glyph_id).unwrap_or(0);
         if glyph == 0 {
             uncovered += 1;
         }
-        let x = pen + position.x_offset;
-        let right_edge = x + i32::from(face.advance(GlyphId(glyph)));
         let glyph = PlacedGlyph {
             glyph,
-            x,
+            x: pen + position.x_offset,
             y: position.y_offset,
             text: String::new(),
         };
-        placed.push((info.cluster, glyph, right_edge));
+        placed.push((info.cluster, glyph));
         pen += position.x_advance;
     }
     if rtl {
         placed.reverse();
     }
 
-    // Writing order inside each cluster, then the cluster's text over it.
+    // The cluster's text over its glyphs.
     let mut glyphs = Vec::with_capacity(placed.len());
     let mut rest = placed.as_mut_slice();
-    while let Some(cluster) = rest.first().map(|(cluster, _, _)| *cluster) {
+    while let Some(cluster) = rest.first().map(|(cluster, _)| *cluster) {
         let length = rest
             .iter()
-            .position(|(other, _, _)| *other != cluster)
+            .position(|(other, _)| *other != cluster)
             .unwrap_or(rest.len());
         let (group, remainder) = rest.split_at_mut(length);
-        if !rtl {
-            group.sort_by_key(|(_, _, right_edge)| *right_edge);
-        }
         let texts = distribute(cluster_text(cluster as usize), group.len());
-        for ((_, glyph, _), text) in group.iter_mut().zip(texts) {
+        for ((_, glyph), text) in group.iter_mut().zip(texts) {
             glyph.text = text;
             glyphs.push(glyph.clone());
         }
@@ -348,10 +340,22 @@ pub(crate) fn shape_piece(
 }
 
 /// Splits a cluster's text over its `count` glyphs: one character each in
-/// order, the rest to the last glyph, and nothing to glyphs beyond the
-/// characters.
+/// order, the rest to the last glyph.
+///
+/// A cluster with more glyphs than characters, such as Tamil டோ drawn as
+/// ே, ட and ா, is split in its canonical decomposition (NFD), which has a
+/// character per part of a two-part vowel. Extraction then returns text
+/// canonically equal to the input. Glyphs beyond even those characters get
+/// an empty text.
 fn distribute(text: &str, count: usize) -> Vec<String> {
     let mut texts = vec![String::new(); count];
+    let decomposed: String;
+    let text = if text.chars().count() < count {
+        decomposed = text.nfd().collect();
+        decomposed.as_str()
+    } else {
+        text
+    };
     let mut chars = text.chars();
     for slot in texts.iter_mut().take(count.saturating_sub(1)) {
         if let Some(c) = chars.next() {
@@ -372,7 +376,9 @@ mod tests {
     fn distributes_cluster_text() {
         assert_eq!(distribute("कि", 2), vec!["क", "ि"]);
         assert_eq!(distribute("क्ष", 1), vec!["क्ष"]);
-        assert_eq!(distribute("কো", 3), vec!["ক", "ো", ""]);
+        // ো decomposes into ে and া, one per glyph.
+        assert_eq!(distribute("কো", 3), vec!["ক", "\u{9C7}", "\u{9BE}"]);
+        assert_eq!(distribute("क", 2), vec!["क", ""]);
         assert_eq!(distribute("abc", 2), vec!["a", "bc"]);
     }
 
