@@ -269,6 +269,14 @@ impl PdfRenderer {
         self.languages.keys().map(String::as_str).collect()
     }
 
+    /// Returns the labels printed for `language`, a code from
+    /// [`PdfRenderer::languages`], or `None` for another code.
+    pub fn labels(&self, language: &str) -> Option<&Labels> {
+        self.languages
+            .get(language)
+            .map(|language| &language.labels)
+    }
+
     /// Returns the script font files that were read; a configured file that
     /// is missing or invalid is not listed.
     pub fn script_fonts(&self) -> Vec<String> {
