@@ -277,7 +277,7 @@ impl CertificateService {
         })
     }
 
-    /// Returns the language printed for a request that asks for `requested`:
+    /// Returns the language printed for a request for `requested`:
     /// the request's language if it has a label set, else the default.
     pub fn resolve_language(&self, requested: Option<&str>) -> &str {
         self.renderer.resolve_language(requested)

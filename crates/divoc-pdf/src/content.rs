@@ -221,7 +221,7 @@ fn write_shaped_run(
     Ok(())
 }
 
-/// Resource name of the built-in font that stands in for a Liberation Sans face.
+/// Resource name of the built-in font used in place of a Liberation Sans face.
 fn builtin_name(face: FaceIndex) -> &'static str {
     if face == Weight::Bold as usize {
         "Helvetica-Bold"

@@ -296,7 +296,7 @@ impl FontSet {
 
 /// Font files read so far, by path. Each file is read and leaked once per
 /// process, because the parsed faces borrow the bytes for the life of every
-/// renderer built from them; a server builds its renderer once.
+/// renderer built from them. A server builds its renderer once.
 static FONT_FILES: OnceLock<Mutex<HashMap<PathBuf, &'static [u8]>>> = OnceLock::new();
 
 fn read_font_file(path: &Path) -> Result<&'static [u8], PdfError> {

@@ -21,11 +21,22 @@
 //!
 //! [genpdf] 0.2 lays out the page and [lopdf] 0.47 finishes the file. The
 //! finishing pass rewrites text to one byte per character (printpdf 0.3
-//! writes two, which MuPDF shows letter-spaced), embeds font subsets, puts in
+//! writes two, which MuPDF shows letter-spaced), replaces the placeholders of
+//! shaped text with positioned glyphs, embeds font subsets, puts in
 //! the QR image, sets the document information and id, and compresses the
 //! streams. Fonts, settings and genpdf's font families are prepared once in
 //! [`PdfRenderer::new`], so a render does only the work that depends on the
 //! certificate (`benches/pdf.rs` measures it).
+//!
+//! # Languages
+//!
+//! The fixed texts come from a label set per language ([`LabelSet`]): English
+//! is built in, Hindi, Tamil, Sinhala and Bengali are compiled in, and
+//! [`PdfSettings::labels_dir`] adds more. A certificate prints the default
+//! language ([`PdfSettings::language`]) or the one a caller asks for with
+//! [`PdfRenderer::render_in`], with English beside it unless
+//! [`PdfSettings::show_english`] is off. `docs/languages.md` in the repository
+//! describes the file format and the fallback rule.
 //!
 //! # Fonts and their limits
 //!
@@ -34,20 +45,18 @@
 //!   has the same advance widths. Built-in fonts are not embedded: the viewer
 //!   supplies Helvetica or a metric-compatible substitute, so the file is
 //!   small but cannot be PDF/A.
-//! - **Any other text** (ł, ő, ș, ễ, Greek, Cyrillic) is laid out with the
-//!   metrics of Liberation Sans and printed with a subset of Liberation Sans
-//!   Regular or Bold embedded in the file. A text block with one such
-//!   character is embedded whole, so it keeps one typeface.
-//! - **Characters that Liberation Sans lacks** (Devanagari, Tamil, CJK) are
-//!   printed as its `.notdef` box. The render does not fail: the count is in
+//! - **Any other text** is shaped. It is split by the Unicode bidirectional
+//!   algorithm, and each character gets the first font that covers it:
+//!   Liberation Sans for Latin, Greek and Cyrillic, then
+//!   [`PdfSettings::font_files`]. rustybuzz shapes it, and the file gets
+//!   positioned glyphs of embedded font subsets. This covers Devanagari, Bengali, Tamil, Sinhala,
+//!   Malayalam and Arabic script (right to left) with Debian's Noto fonts.
+//! - **Characters that no font covers** are printed as the `.notdef` box of
+//!   Liberation Sans. The render does not fail: the count is in
 //!   [`RenderedPdf::uncovered_characters`], [`PdfRenderer::render`] logs it as
-//!   a warning without the text or the certificate id, and the text layer keeps the characters, so
-//!   copying or searching still finds the name.
-//! - **No shaping.** Glyphs are placed one per character: scripts that need
-//!   shaping (Indic, Arabic) would be wrong even with a font that covers them,
-//!   right-to-left text is not reordered, and combining marks get no
-//!   positioning. Each embedded line is one run handed to the font code, so a
-//!   shaper can take over there later.
+//!   one warning per certificate without the text or the certificate id, and
+//!   the text layer keeps the characters, so copying or searching still finds
+//!   the name.
 //!
 //! # QR code
 //!
@@ -283,7 +292,7 @@ impl PdfRenderer {
         self.fonts.script_font_files()
     }
 
-    /// Returns the language printed for a request that asks for `requested`.
+    /// Returns the language printed for a request for `requested`.
     ///
     /// The requested code is matched without regard to case, then by its
     /// primary subtag (`hi-IN` prints `hi`). No request, or a language without

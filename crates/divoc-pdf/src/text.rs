@@ -308,7 +308,7 @@ fn wrap(text: &str, width: f64, measure: &dyn Fn(&str) -> f64) -> Vec<String> {
         }
         // A word wider than the box: break it between characters.
         // NOTE: this can split a shaped cluster (a consonant and its vowel
-        // sign), which then prints as two clusters; only a word wider than
+        // sign), which then prints as two clusters. Only a word wider than
         // its box is affected.
         line_width = 0.0;
         for c in word.chars() {
