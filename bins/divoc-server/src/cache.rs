@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use actix_web::http::header::EntityTag;
 use actix_web::web::Bytes;
 use divoc_model::RegistryRecord;
-use divoc_pdf::PdfSettings;
+use divoc_pdf::{PdfRenderer, PdfSettings};
 use divoc_qr::QrOptions;
 use sha2::{Digest, Sha256};
 
@@ -76,6 +76,22 @@ impl TemplateVersion {
         hasher.field(&png_pixels_per_module.to_le_bytes());
         TemplateVersion(hasher.finish())
     }
+
+    /// Adds the printed labels of every language and the script fonts that
+    /// were read, which label files and installed fonts can change without a
+    /// change of settings.
+    pub fn with_languages(self, renderer: &PdfRenderer) -> Self {
+        let mut hasher = FieldHasher::new("divoc-server template languages");
+        hasher.field(&self.0);
+        for language in renderer.languages() {
+            hasher.field(language.as_bytes());
+            hasher.field(format!("{:?}", renderer.labels(language)).as_bytes());
+        }
+        for font in renderer.script_fonts() {
+            hasher.field(font.as_bytes());
+        }
+        TemplateVersion(hasher.finish())
+    }
 }
 
 /// Identity of one rendered file.
@@ -105,6 +121,15 @@ impl CacheKey {
             hasher.record_version(record);
             hasher.field(record.certificate.as_bytes());
         }
+        CacheKey(hasher.finish())
+    }
+
+    /// Returns the key of the same file printed in `language`, a code that
+    /// [`PdfRenderer::resolve_language`] returned.
+    pub fn in_language(&self, language: &str) -> Self {
+        let mut hasher = FieldHasher::new("divoc-server render cache key language v1");
+        hasher.field(&self.0);
+        hasher.field(language.as_bytes());
         CacheKey(hasher.finish())
     }
 

@@ -156,21 +156,77 @@ async fn certificate_pdf(
     if crate::delivery::wants_protection(&request)? {
         return crate::delivery::protected_download(request, state).await;
     }
-    Ok(by_beneficiary(request, state, FileKind::Pdf).await?)
+    let requested = requested_language(&request)?;
+    let language = state
+        .service
+        .resolve_language(requested.as_deref())
+        .to_owned();
+    if let Some(requested) = &requested
+        && !requested.eq_ignore_ascii_case(&language)
+    {
+        tracing::info!(
+            requested_language = %requested,
+            language = %language,
+            "requested language has no exact label set; printing the resolved language"
+        );
+    }
+    let mut response =
+        by_beneficiary(request, state, FileKind::Pdf, Some(language.clone())).await?;
+    if let Ok(value) = HeaderValue::from_str(&language) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LANGUAGE, value);
+    }
+    Ok(response)
+}
+
+/// Maximum length of the `language` parameter: the longest BCP 47 tags in use
+/// are under 20 characters.
+const MAX_LANGUAGE_LENGTH: usize = 35;
+
+/// Reads the optional `language` query parameter, such as `hi` or `hi-IN`.
+fn requested_language(request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
+            .map_err(|error| ApiError::InvalidParameter {
+                name: "query",
+                reason: error.to_string(),
+                value: request.query_string().to_owned(),
+            })?;
+    let Some(value) = query.get("language") else {
+        return Ok(None);
+    };
+    let valid = !value.is_empty()
+        && value.len() <= MAX_LANGUAGE_LENGTH
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if !valid {
+        return Err(ApiError::InvalidParameter {
+            name: "language",
+            reason: format!(
+                "expected a language code such as hi or hi-IN: 1 to {MAX_LANGUAGE_LENGTH} letters, digits and hyphens"
+            ),
+            value: value.clone(),
+        });
+    }
+    Ok(Some(value.clone()))
 }
 
 async fn certificate_qr(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    by_beneficiary(request, state, FileKind::QrPng).await
+    by_beneficiary(request, state, FileKind::QrPng, None).await
 }
 
-/// Serves the `kind` file of the latest certificate of the beneficiary in the path.
+/// Serves the `kind` file of the latest certificate of the beneficiary in the
+/// path, a PDF in `language` when one is given.
 async fn by_beneficiary(
     request: HttpRequest,
     state: web::Data<AppState>,
     kind: FileKind,
+    language: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&request, &state)?;
     let (scope, access) = beneficiary_scope(&principal)?;
@@ -182,7 +238,13 @@ async fn by_beneficiary(
         &principal,
         access,
         &beneficiary_id,
-        move |service| service.select_by_beneficiary(kind, &id, &scope),
+        move |service| {
+            let selection = service.select_by_beneficiary(kind, &id, &scope)?;
+            Ok(match &language {
+                Some(language) => service.in_language(selection, Some(language)),
+                None => selection,
+            })
+        },
     )
     .await
 }

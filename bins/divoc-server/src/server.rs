@@ -120,14 +120,29 @@ pub fn build_service(settings: &Settings, store: Store) -> Result<CertificateSer
                 settings.pdf.timezone
             ),
         })?;
+    let defaults = PdfSettings::default();
     let pdf_settings = PdfSettings {
         labels: settings.pdf.labels.clone(),
         time_zone,
         issuer_name: settings.pdf.issuer_name.clone(),
         program_name: settings.pdf.program_name.clone(),
-        ..PdfSettings::default()
+        language: settings.pdf.language.clone(),
+        show_english: settings.pdf.show_english,
+        labels_dir: settings.pdf.labels_dir.clone(),
+        font_files: settings
+            .pdf
+            .font_files
+            .clone()
+            .unwrap_or(defaults.font_files.clone()),
+        ..defaults
     };
     let renderer = PdfRenderer::new(pdf_settings)?;
+    tracing::info!(
+        default_language = %renderer.resolve_language(None),
+        languages = %renderer.languages().join(","),
+        script_fonts = renderer.script_fonts().len(),
+        "certificate languages loaded"
+    );
     let form = match settings.qr.payload {
         QrPayload::Divoc => PayloadForm::DivocExpanded,
         QrPayload::Raw => PayloadForm::Raw,

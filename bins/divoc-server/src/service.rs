@@ -27,6 +27,9 @@ pub struct Selection {
     records: Vec<RegistryRecord>,
     certificate_id: String,
     key: CacheKey,
+    /// Language of a PDF as resolved by the renderer; `None` prints the
+    /// deployment's default language.
+    language: Option<String>,
 }
 
 impl Selection {
@@ -195,7 +198,8 @@ impl CertificateService {
         audit: AuditWriter,
     ) -> Self {
         let template =
-            TemplateVersion::new(renderer.settings(), &qr_options, png_pixels_per_module);
+            TemplateVersion::new(renderer.settings(), &qr_options, png_pixels_per_module)
+                .with_languages(&renderer);
         CertificateService {
             store,
             renderer,
@@ -276,7 +280,23 @@ impl CertificateService {
             records,
             certificate_id,
             key,
+            language: None,
         })
+    }
+
+    /// Returns the language printed for a request for `requested`:
+    /// the request's language if it has a label set, else the default.
+    pub fn resolve_language(&self, requested: Option<&str>) -> &str {
+        self.renderer.resolve_language(requested)
+    }
+
+    /// Makes `selection` a PDF printed in `requested` (resolved as by
+    /// [`CertificateService::resolve_language`]), with its own cache key.
+    pub fn in_language(&self, mut selection: Selection, requested: Option<&str>) -> Selection {
+        let language = self.renderer.resolve_language(requested).to_owned();
+        selection.key = selection.key.in_language(&language);
+        selection.language = Some(language);
+        selection
     }
 
     /// Returns the file of `selection` from the cache, counting a hit or a miss.
@@ -296,7 +316,7 @@ impl CertificateService {
         let candidates = parse(&selection.records)?;
         let chosen = latest(&candidates).ok_or(ServiceError::NotFound)?;
         let bytes = match selection.kind {
-            FileKind::Pdf => self.render_pdf(chosen, &candidates)?,
+            FileKind::Pdf => self.render_pdf(chosen, &candidates, selection.language.as_deref())?,
             FileKind::QrPng => self.render_qr_png(chosen)?,
         };
         self.renders.fetch_add(1, Ordering::Relaxed);
@@ -315,11 +335,13 @@ impl CertificateService {
         file
     }
 
-    /// Renders the PDF of `chosen`, with all of `candidates` in the doses table.
+    /// Renders the PDF of `chosen` in `language`, with all of `candidates` in
+    /// the doses table.
     fn render_pdf(
         &self,
         chosen: &Candidate<'_>,
         candidates: &[Candidate<'_>],
+        language: Option<&str>,
     ) -> Result<Vec<u8>, ServiceError> {
         let certificate_id = chosen.certificate_id();
         let qr = self.qr(chosen)?;
@@ -336,7 +358,7 @@ impl CertificateService {
             updated_at: chosen.record.os_updated_at,
         };
         self.renderer
-            .render(&input)
+            .render_in(&input, language)
             .map_err(|error| render_error(certificate_id, error.to_string()))
     }
 

@@ -425,8 +425,20 @@ pub struct PdfConfig {
     pub issuer_name: Option<String>,
     /// Program named in the title, such as `COVID-19`.
     pub program_name: String,
-    /// Every fixed text on the page; unset labels keep their English default.
+    /// Every fixed text on the page in English; unset labels keep their default.
     pub labels: Labels,
+    /// Language printed when a request has no `language` parameter or names
+    /// one without a label set: `en`, a shipped language (`hi`, `ta`, `si`,
+    /// `bn`) or one from `labels_dir`.
+    pub language: String,
+    /// Whether certificates in another language print English beside it.
+    pub show_english: bool,
+    /// Folder of label set files (`*.toml`, format in docs/languages.md) that
+    /// add languages or replace shipped ones.
+    pub labels_dir: Option<PathBuf>,
+    /// Script font files, tried in order for text that Liberation Sans does
+    /// not cover. Unset: the Noto fonts of Debian's `fonts-noto-core`.
+    pub font_files: Option<Vec<PathBuf>>,
 }
 
 impl Default for PdfConfig {
@@ -436,6 +448,10 @@ impl Default for PdfConfig {
             issuer_name: None,
             program_name: "COVID-19".to_owned(),
             labels: Labels::default(),
+            language: divoc_pdf::ENGLISH.to_owned(),
+            show_english: true,
+            labels_dir: None,
+            font_files: None,
         }
     }
 }

@@ -490,3 +490,59 @@ fn disabled_cache_still_serves_etags() {
     assert_not_modified(&response, &tag, "cache disabled");
     assert_eq!(counters(&server), [0, 0, 0, 0, 2, 1]);
 }
+
+#[test]
+fn language_parameter_selects_labels() {
+    let server = Server::start(&[METRICS_ON]);
+    let english = server.get(&format!("{PDF}/BEN1002"));
+    assert_eq!(english.status, 200);
+    assert_eq!(english.header("content-language"), Some("en"));
+
+    let hindi = server.get(&format!("{PDF}/BEN1002?language=hi"));
+    assert_eq!(hindi.status, 200);
+    assert_eq!(hindi.header("content-language"), Some("hi"));
+    assert_ne!(etag(&hindi), etag(&english));
+    assert_ne!(hindi.body, english.body);
+    // A region subtag falls back to its language, with the same file.
+    let regional = server.get(&format!("{PDF}/BEN1002?language=hi-IN"));
+    assert_eq!(regional.header("content-language"), Some("hi"));
+    assert_eq!(etag(&regional), etag(&hindi));
+    // A language without a label set gets the default language.
+    let unknown = server.get(&format!("{PDF}/BEN1002?language=fr"));
+    assert_eq!(unknown.status, 200);
+    assert_eq!(unknown.header("content-language"), Some("en"));
+    assert_eq!(etag(&unknown), etag(&english));
+    // Two renders: English and Hindi; the others came from the cache.
+    assert_eq!(counters(&server)[4], 2);
+
+    let invalid = server.get(&format!("{PDF}/BEN1002?language=hi%3Cx%3E"));
+    assert_eq!(invalid.status, 400);
+    assert_eq!(
+        invalid.json(),
+        json!({
+            "error": "invalid_parameter",
+            "message": "invalid language: expected a language code such as hi or hi-IN: 1 to 35 letters, digits and hyphens",
+            "value": "hi<x>",
+        })
+    );
+    let log = server.log_text();
+    assert!(
+        log.contains("requested language has no exact label set"),
+        "{log}"
+    );
+
+    if common::have_tool("pdftotext", "poppler-utils") {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("hi.pdf");
+        std::fs::write(&path, &hindi.body).unwrap();
+        let output = Command::new("pdftotext")
+            .args(["-enc", "UTF-8", path.to_str().unwrap(), "-"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            text.contains("लाभार्थी का विवरण / Beneficiary Details"),
+            "{text}"
+        );
+    }
+}

@@ -10,13 +10,16 @@
 
 use std::collections::BTreeSet;
 
-use crate::embed::FaceUsage;
-use crate::fonts::{FontSet, PLACEHOLDER_BOLD, PLACEHOLDER_REGULAR, Weight};
-use crate::text::EmbeddedRun;
+use std::fmt::Write as _;
 
-/// Resource names of the embedded fonts.
-pub(crate) const EMBEDDED_REGULAR: &str = "E0";
-pub(crate) const EMBEDDED_BOLD: &str = "E1";
+use crate::embed::FaceUsage;
+use crate::fonts::{
+    EmbeddableFace, FaceIndex, FontSet, PLACEHOLDER_BOLD, PLACEHOLDER_REGULAR, Weight,
+    win_ansi_byte,
+};
+use crate::shape::ShapedPiece;
+use crate::text::EmbeddedRun;
+use ttf_parser::GlyphId;
 
 /// Kind of the font that the last `Tf` selected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +42,9 @@ pub(crate) struct RewrittenContent {
 ///
 /// - Built-in font text becomes one byte per character: printpdf writes each
 ///   WinAnsi code as 2 bytes, which MuPDF shows letter-spaced.
-/// - Placeholder text becomes the 2-byte CIDs of its run in the embedded font,
-///   and `usage` records the characters for the font subset.
+/// - Placeholder text becomes the shaped glyphs of its run (see
+///   [`write_shaped_run`]), and `usage`, indexed by face, records the glyphs
+///   for the font subsets.
 /// - printpdf's optional-content wrapper (`/OC /MC0 BDC … EMC`) is dropped:
 ///   one layer needs none.
 /// - The `prefix` lines, which set the line width and frame colour, go first.
@@ -49,12 +53,14 @@ pub(crate) fn rewrite_content(
     prefix: &str,
     fonts: &FontSet,
     runs: &[EmbeddedRun],
-    usage: &mut [FaceUsage; 2],
+    usage: &mut [FaceUsage],
 ) -> Result<RewrittenContent, String> {
     let mut bytes = Vec::with_capacity(content.len() / 2);
     bytes.extend_from_slice(prefix.as_bytes());
     let mut builtin_fonts = BTreeSet::new();
     let mut current = CurrentFont::Builtin;
+    // Size operand of the last placeholder `Tf`, which the embedded fonts take over.
+    let mut placeholder_size: Vec<u8> = Vec::new();
     for line in content.split(|&byte| byte == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty()
@@ -79,12 +85,10 @@ pub(crate) fn rewrite_content(
                     builtin_fonts.insert(name.to_vec());
                     bytes.extend_from_slice(line);
                 }
-                CurrentFont::Placeholder(weight) => {
-                    bytes.push(b'/');
-                    bytes.extend_from_slice(embedded_name(weight).as_bytes());
-                    bytes.push(b' ');
-                    bytes.extend_from_slice(size);
-                    bytes.extend_from_slice(b" Tf");
+                CurrentFont::Placeholder(_) => {
+                    // The run's own `Tf` operators are written with its glyphs.
+                    placeholder_size = size.to_vec();
+                    continue;
                 }
             }
         } else if let Some(array) = line.strip_suffix(b" TJ") {
@@ -93,12 +97,14 @@ pub(crate) fn rewrite_content(
                 CurrentFont::Builtin => write_single_byte_text(&mut bytes, &elements),
                 CurrentFont::Placeholder(weight) => {
                     let run = placeholder_run(&elements, runs, weight)?;
-                    let codes = usage[weight as usize].encode(fonts.face(weight), &run.text)?;
-                    bytes.push(b'<');
-                    for code in codes {
-                        bytes.extend_from_slice(format!("{code:02X}").as_bytes());
-                    }
-                    bytes.extend_from_slice(b"> Tj");
+                    write_shaped_run(
+                        &mut bytes,
+                        &placeholder_size,
+                        fonts,
+                        run,
+                        usage,
+                        &mut builtin_fonts,
+                    )?;
                 }
             }
         } else {
@@ -112,11 +118,149 @@ pub(crate) fn rewrite_content(
     })
 }
 
-/// Resource name of the embedded font of a weight.
-pub(crate) fn embedded_name(weight: Weight) -> &'static str {
-    match weight {
-        Weight::Regular => EMBEDDED_REGULAR,
-        Weight::Bold => EMBEDDED_BOLD,
+/// Resource name of the embedded font of a face.
+pub(crate) fn embedded_name(face: FaceIndex) -> String {
+    format!("E{face}")
+}
+
+/// Writes the glyphs of a shaped run.
+///
+/// Each piece selects its font at `size` and writes its glyphs, in the order
+/// of [`ShapedPiece`], in one `TJ` array per text rise. Every CID has the
+/// glyph's `hmtx` advance as its width, and the numbers between glyphs
+/// (thousandths of the font size, positive to the left) move the pen to the
+/// next glyph's origin. A piece of Liberation Sans whose glyphs are single
+/// Windows-1252 characters uses built-in Helvetica (same widths), which needs
+/// no embedded font. A vertical offset, as for marks that the font stacks, is
+/// a text rise (`Ts`), reset to 0 after the run.
+fn write_shaped_run(
+    out: &mut Vec<u8>,
+    size: &[u8],
+    fonts: &FontSet,
+    run: &EmbeddedRun,
+    usage: &mut [FaceUsage],
+    builtin_fonts: &mut BTreeSet<Vec<u8>>,
+) -> Result<(), String> {
+    let size_text = std::str::from_utf8(size).map_err(|_| "font size is not text".to_owned())?;
+    let size_pt: f64 = size_text
+        .parse()
+        .map_err(|_| format!("font size {size_text:?} is not a number"))?;
+    // poppler 22.12 orders glyphs by position, which puts a mark written
+    // before its base after it. The span's ActualText gives it the line as
+    // written instead. poppler reorders right-to-left text itself and
+    // reverses an ActualText span of it, so lines with right-to-left pieces
+    // rely on their glyphs' ToUnicode texts alone.
+    let actual_text = run.line.pieces.iter().all(|piece| !piece.rtl);
+    let mut text = String::new();
+    if actual_text {
+        text.push_str("/Span <</ActualText <FEFF");
+        for unit in run.text.encode_utf16() {
+            let _ = write!(text, "{unit:04X}");
+        }
+        text.push_str(">>> BDC\n");
+    }
+    let mut rise = 0;
+    for piece in &run.line.pieces {
+        let face = fonts
+            .faces
+            .get(piece.face)
+            .ok_or_else(|| format!("shaped text names face {} that is not loaded", piece.face))?;
+        let scale = 1000.0 / face.units_per_em;
+        let thousandths = |units: i32| (f64::from(units) * scale).round() as i32;
+        let builtin = builtin_bytes(face, piece);
+        match &builtin {
+            Some(_) => {
+                let name = builtin_name(piece.face);
+                builtin_fonts.insert(name.as_bytes().to_vec());
+                let _ = write!(text, "/{name} {size_text} Tf\n[");
+            }
+            None => {
+                let _ = write!(text, "/{} {size_text} Tf\n[", embedded_name(piece.face));
+            }
+        }
+
+        let mut cursor = 0;
+        for (index, glyph) in piece.glyphs.iter().enumerate() {
+            let origin = thousandths(glyph.x);
+            let glyph_rise = thousandths(glyph.y);
+            if glyph_rise != rise {
+                let points = f64::from(glyph_rise) / 1000.0 * size_pt;
+                let _ = write!(text, "] TJ\n{points:.2} Ts\n[");
+                rise = glyph_rise;
+            }
+            if origin != cursor {
+                let _ = write!(text, " {} ", cursor - origin);
+            }
+            let width = thousandths(i32::from(face.advance(GlyphId(glyph.glyph))));
+            match &builtin {
+                Some(bytes) => write_literal_to(&mut text, bytes[index]),
+                None => {
+                    let used = usage
+                        .get_mut(piece.face)
+                        .ok_or_else(|| format!("no glyph usage for face {}", piece.face))?;
+                    let cid = used.encode(glyph.glyph, &glyph.text, width)?;
+                    let _ = write!(text, "<{cid:04X}>");
+                }
+            }
+            cursor = origin + width;
+        }
+        let piece_width = thousandths(piece.width);
+        if cursor != piece_width {
+            let _ = write!(text, " {}", cursor - piece_width);
+        }
+        text.push_str("] TJ\n");
+    }
+    if rise != 0 {
+        text.push_str("0 Ts\n");
+    }
+    if actual_text {
+        text.push_str("EMC\n");
+    }
+    // The caller ends the line.
+    out.extend_from_slice(text.trim_end_matches('\n').as_bytes());
+    Ok(())
+}
+
+/// Resource name of the built-in font used in place of a Liberation Sans face.
+fn builtin_name(face: FaceIndex) -> &'static str {
+    if face == Weight::Bold as usize {
+        "Helvetica-Bold"
+    } else {
+        "Helvetica"
+    }
+}
+
+/// Returns the Windows-1252 byte of each glyph of `piece` when a built-in
+/// font can print it: a left-to-right Liberation Sans piece whose glyphs each
+/// stand for one Windows-1252 character.
+fn builtin_bytes(face: &EmbeddableFace, piece: &ShapedPiece) -> Option<Vec<u8>> {
+    if !face.latin || piece.rtl {
+        return None;
+    }
+    piece
+        .glyphs
+        .iter()
+        .map(|glyph| {
+            let mut chars = glyph.text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if glyph.glyph != 0 => win_ansi_byte(c),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Writes one byte as a literal string.
+fn write_literal_to(text: &mut String, byte: u8) {
+    let mut bytes = Vec::with_capacity(4);
+    write_literal(&mut bytes, &[byte]);
+    // Escaped bytes above 0x7F are written as octal to keep the text ASCII.
+    for byte in bytes {
+        if byte.is_ascii() {
+            text.push(char::from(byte));
+        } else {
+            let _ = write!(text, "\\{byte:03o}");
+        }
     }
 }
 
@@ -282,9 +426,10 @@ fn placeholder_run<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shape::{PieceCache, shape_line};
 
     fn rewrite(content: &str, runs: &[EmbeddedRun]) -> Result<Vec<u8>, String> {
-        let fonts = FontSet::load().map_err(|error| error.to_string())?;
+        let fonts = FontSet::load(&[]).map_err(|error| error.to_string())?;
         let mut usage = [FaceUsage::default(), FaceUsage::default()];
         let rewritten = rewrite_content(content.as_bytes(), "0.6 w\n", &fonts, runs, &mut usage)?;
         Ok(rewritten.bytes)
@@ -300,20 +445,26 @@ mod tests {
 
     #[test]
     fn placeholder_becomes_cids() {
+        let fonts = FontSet::load(&[]).unwrap();
+        let shaped = |weight, text| {
+            std::rc::Rc::new(shape_line(&fonts, &PieceCache::default(), weight, text))
+        };
         let runs = [
             EmbeddedRun {
                 weight: Weight::Regular,
                 text: "x".to_owned(),
+                line: shaped(Weight::Regular, "x"),
             },
             EmbeddedRun {
                 weight: Weight::Bold,
                 text: "łoł".to_owned(),
+                line: shaped(Weight::Bold, "łoł"),
             },
         ];
         let content =
             "BT\n/Courier-Bold 10.00 Tf\n[<0031>] TJ\n/Helvetica 9.00 Tf\n[<0041>] TJ\nET\n";
         let expected: &[u8] =
-            b"0.6 w\nBT\n/E1 10.00 Tf\n<000100020001> Tj\n/Helvetica 9.00 Tf\n(A) Tj\nET\n";
+            b"0.6 w\nBT\n/Span <</ActualText <FEFF0142006F0142>>> BDC\n/E1 10.00 Tf\n[<0001><0002><0001>] TJ\nEMC\n/Helvetica 9.00 Tf\n(A) Tj\nET\n";
         assert_eq!(rewrite(content, &runs).unwrap(), expected);
     }
 

@@ -1,11 +1,13 @@
-//! Embedded font subsets for text outside Windows-1252.
+//! Embedded font subsets for shaped text.
 //!
-//! Each weight used gets one Type0 font with Identity-H encoding. Codes are
-//! CIDs given out per character in order of first use, starting at 1, and a
-//! CIDToGIDMap maps them to glyphs of a `subsetter` subset of the bundled face.
-//! One CID per character, rather than per glyph, lets every character that
-//! falls back to the `.notdef` box keep its own ToUnicode entry, so text
-//! extraction returns the original text even where the glyph is missing.
+//! Each face used gets one Type0 font with Identity-H encoding. Codes are
+//! CIDs given out per glyph, extraction text and PDF width, in order of first
+//! use and starting at 1, and a CIDToGIDMap maps them to glyphs of a
+//! `subsetter` subset of the face. A glyph that stands for different texts
+//! (the `.notdef` box for several missing characters) gets one CID per text,
+//! so each keeps its own ToUnicode entry and text extraction returns the
+//! original text. The width is the pen advance the content needs after the
+//! glyph (see `content::write_shaped_run`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,48 +15,52 @@ use std::fmt::Write as _;
 use lopdf::{Dictionary, Object, ObjectId};
 use sha2::{Digest, Sha256};
 use subsetter::GlyphRemapper;
-use ttf_parser::GlyphId;
 
 use crate::finish::{FinishError, deflated};
 use crate::fonts::{EmbeddableFace, Weight};
 
-/// Characters of one weight printed with the embedded face.
+/// Glyphs of one face printed in this file.
 #[derive(Debug, Default)]
 pub(crate) struct FaceUsage {
-    /// CID of each character, which is its index in `chars` plus 1.
-    cids: HashMap<char, u16>,
-    /// Characters in CID order, with their glyph (`None` when uncovered).
-    chars: Vec<(char, Option<GlyphId>)>,
-    /// Printed characters that the face does not cover.
+    /// CID of each glyph, text and width, which is its index in `entries` plus 1.
+    cids: HashMap<(u16, String, i32), u16>,
+    /// Glyph, extraction text and width in thousandths of an em of each CID,
+    /// in CID order.
+    entries: Vec<(u16, String, i32)>,
+    /// Printed `.notdef` glyphs, which stand for characters no font covers.
     pub(crate) uncovered: usize,
 }
 
 impl FaceUsage {
-    /// Encodes `text` as 2-byte CIDs, giving new characters new CIDs.
-    pub(crate) fn encode(&mut self, face: &EmbeddableFace, text: &str) -> Result<Vec<u8>, String> {
-        let mut codes = Vec::with_capacity(text.len() * 2);
-        for c in text.chars() {
-            let cid = match self.cids.get(&c) {
-                Some(cid) => *cid,
-                None => {
-                    let cid = u16::try_from(self.chars.len() + 1).map_err(|_| {
-                        "more than 65535 distinct characters in embedded text".to_owned()
-                    })?;
-                    self.cids.insert(c, cid);
-                    self.chars.push((c, face.glyph(c)));
-                    cid
-                }
-            };
-            if self.chars[usize::from(cid) - 1].1.is_none() {
-                self.uncovered += 1;
-            }
-            codes.extend_from_slice(&cid.to_be_bytes());
+    /// Returns the CID of `glyph` standing for `text` with a width of `width`
+    /// thousandths of an em, giving a new combination a new CID.
+    pub(crate) fn encode(&mut self, glyph: u16, text: &str, width: i32) -> Result<u16, String> {
+        if glyph == 0 {
+            self.uncovered += 1;
         }
-        Ok(codes)
+        let key = (glyph, text.to_owned(), width);
+        if let Some(cid) = self.cids.get(&key) {
+            return Ok(*cid);
+        }
+        // lopdf 0.47 garbles extracted text where two consecutive ToUnicode
+        // entries map to the same string of several characters, so such a
+        // pair is kept apart by an unused CID.
+        let repeats = self
+            .entries
+            .last()
+            .is_some_and(|(_, last, _)| last == text && text.chars().count() > 1);
+        if repeats {
+            self.entries.push((0, String::new(), 0));
+        }
+        let cid = u16::try_from(self.entries.len() + 1)
+            .map_err(|_| "more than 65535 distinct glyphs in embedded text".to_owned())?;
+        self.entries.push(key.clone());
+        self.cids.insert(key, cid);
+        Ok(cid)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.chars.is_empty()
+        self.entries.is_empty()
     }
 }
 
@@ -68,27 +74,24 @@ pub(crate) struct EmbeddedFont {
 pub(crate) fn add_font(
     document: &mut lopdf::Document,
     face: &EmbeddableFace,
-    weight: Weight,
     usage: &FaceUsage,
 ) -> Result<EmbeddedFont, FinishError> {
     let mut remapper = GlyphRemapper::new();
     let glyphs: Vec<u16> = usage
-        .chars
+        .entries
         .iter()
-        .map(|(_, glyph)| remapper.remap(glyph.map_or(0, |glyph| glyph.0)))
+        .map(|(glyph, _, _)| remapper.remap(*glyph))
         .collect();
-    let program = subsetter::subset(face.data, 0, &remapper).map_err(|error| {
+    let mut program = subsetter::subset(face.data, 0, &remapper).map_err(|error| {
         FinishError::Pdf(format!("subsetting {} failed: {error}", face.file_name))
     })?;
+    widen_zero_advances(&mut program, face.units_per_em);
 
     let scale = 1000.0 / face.units_per_em;
     let widths: Vec<Object> = usage
-        .chars
+        .entries
         .iter()
-        .map(|(_, glyph)| {
-            let advance = face.advance(glyph.unwrap_or(GlyphId(0)));
-            Object::Integer((f64::from(advance) * scale).round() as i64)
-        })
+        .map(|(_, _, width)| Object::Integer(i64::from(*width)))
         .collect();
     let mut cid_to_gid = Vec::with_capacity((glyphs.len() + 1) * 2);
     cid_to_gid.extend_from_slice(&0u16.to_be_bytes());
@@ -96,13 +99,16 @@ pub(crate) fn add_font(
         cid_to_gid.extend_from_slice(&glyph.to_be_bytes());
     }
 
-    let base_font = format!("{}+{}", subset_tag(weight, &glyphs), face.postscript_name);
+    let base_font = format!(
+        "{}+{}",
+        subset_tag(&face.file_name, &glyphs),
+        face.postscript_name
+    );
     let font_file = document.add_object(deflated(
         Dictionary::from_iter([("Length1", Object::Integer(program.len() as i64))]),
         &program,
     )?);
-    let descriptor =
-        document.add_object(font_descriptor(face, weight, &base_font, font_file, scale));
+    let descriptor = document.add_object(font_descriptor(face, &base_font, font_file, scale));
     let cid_to_gid_map = document.add_object(deflated(Dictionary::new(), &cid_to_gid)?);
     let cid_font = document.add_object(Dictionary::from_iter([
         ("Type", Object::Name(b"Font".to_vec())),
@@ -124,8 +130,10 @@ pub(crate) fn add_font(
         ),
         ("CIDToGIDMap", Object::Reference(cid_to_gid_map)),
     ]));
-    let to_unicode =
-        document.add_object(deflated(Dictionary::new(), &to_unicode_cmap(&usage.chars))?);
+    let to_unicode = document.add_object(deflated(
+        Dictionary::new(),
+        &to_unicode_cmap(&usage.entries),
+    )?);
     let font_id = document.add_object(Dictionary::from_iter([
         ("Type", Object::Name(b"Font".to_vec())),
         ("Subtype", Object::Name(b"Type0".to_vec())),
@@ -140,9 +148,64 @@ pub(crate) fn add_font(
     Ok(EmbeddedFont { font_id, program })
 }
 
+/// Advance given to zero-advance glyphs in embedded subsets, in ems.
+const MARK_ADVANCE_EM: f64 = 0.35;
+
+/// Gives glyphs without advance (combining marks) an advance of
+/// [`MARK_ADVANCE_EM`] in the subset's `hmtx` table.
+///
+/// PDF viewers place glyphs by the `W` array, which keeps the real advance,
+/// so the page does not change. MuPDF 1.21 extracts text by moving a pen by
+/// each glyph's `hmtx` advance and inserts a space wherever the next glyph
+/// starts more than 0.15 em after the pen. After a mark that the font shifts
+/// left of its origin (Devanagari ृ by 0.23 em in Noto Sans Devanagari), the
+/// next letter starts that far after the pen, so "कृष्ण" came out as
+/// "कृ ष्ण". With this advance, marks shifted by up to 0.5 em extract whole.
+/// The table checksum is left as it was, which PDF readers do not check.
+fn widen_zero_advances(program: &mut [u8], units_per_em: f64) {
+    let read_u16 = |data: &[u8], at: usize| -> Option<u16> {
+        Some(u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?]))
+    };
+    let read_u32 = |data: &[u8], at: usize| -> Option<usize> {
+        let bytes = data.get(at..at + 4)?;
+        Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
+    };
+    let table = |tag: &[u8; 4]| -> Option<(usize, usize)> {
+        let count = usize::from(read_u16(program, 4)?);
+        (0..count).find_map(|index| {
+            let record = 12 + 16 * index;
+            (program.get(record..record + 4)? == tag)
+                .then(|| {
+                    Some((
+                        read_u32(program, record + 8)?,
+                        read_u32(program, record + 12)?,
+                    ))
+                })
+                .flatten()
+        })
+    };
+    let (Some((hhea, _)), Some((hmtx, hmtx_length))) = (table(b"hhea"), table(b"hmtx")) else {
+        return;
+    };
+    let Some(metrics) = read_u16(program, hhea + 34) else {
+        return;
+    };
+    let advance = ((MARK_ADVANCE_EM * units_per_em).round() as u16).to_be_bytes();
+    for index in 0..usize::from(metrics) {
+        let at = hmtx + 4 * index;
+        if at + 2 > hmtx + hmtx_length {
+            break;
+        }
+        if read_u16(program, at) == Some(0)
+            && let Some(slot) = program.get_mut(at..at + 2)
+        {
+            slot.copy_from_slice(&advance);
+        }
+    }
+}
+
 fn font_descriptor(
     face: &EmbeddableFace,
-    weight: Weight,
     base_font: &str,
     font_file: ObjectId,
     scale: f64,
@@ -150,17 +213,18 @@ fn font_descriptor(
     let metric = |value: i16| Object::Integer((f64::from(value) * scale).round() as i64);
     let tables = face.face.tables();
     let bbox = face.face.global_bounding_box();
-    let (stem_v, weight_class) = match weight {
+    let (stem_v, weight_class) = match face.weight {
         Weight::Regular => (80, 400),
         Weight::Bold => (140, 700),
     };
     Dictionary::from_iter([
         ("Type", Object::Name(b"FontDescriptor".to_vec())),
         ("FontName", Object::Name(base_font.as_bytes().to_vec())),
-        ("FontFamily", Object::string_literal("Liberation Sans")),
+        ("FontFamily", lopdf::text_string(&face.family_name)),
         ("FontWeight", Object::Integer(weight_class)),
-        // Flag 6 (value 32): nonsymbolic, Latin text.
-        ("Flags", Object::Integer(32)),
+        // Flag 6 (value 32): nonsymbolic, the Latin character set. Flag 3
+        // (value 4): symbolic, glyphs outside it, as in the script fonts.
+        ("Flags", Object::Integer(if face.latin { 32 } else { 4 })),
         (
             "FontBBox",
             Object::Array(vec![
@@ -183,9 +247,9 @@ fn font_descriptor(
 }
 
 /// Derives the six capital letters that PDF requires before the name of a subset font.
-fn subset_tag(weight: Weight, glyphs: &[u16]) -> String {
+fn subset_tag(file_name: &str, glyphs: &[u16]) -> String {
     let mut hasher = Sha256::new();
-    hasher.update([weight as u8]);
+    hasher.update(file_name.as_bytes());
     for glyph in glyphs {
         hasher.update(glyph.to_be_bytes());
     }
@@ -197,22 +261,26 @@ fn subset_tag(weight: Weight, glyphs: &[u16]) -> String {
         .collect()
 }
 
-/// Builds a ToUnicode CMap that maps each CID to its character.
-fn to_unicode_cmap(chars: &[(char, Option<GlyphId>)]) -> Vec<u8> {
+/// Builds a ToUnicode CMap that maps each CID to its text. CIDs with an
+/// empty text get no entry.
+fn to_unicode_cmap(entries: &[(u16, String, i32)]) -> Vec<u8> {
     let mut cmap = String::from(
         "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
          /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
          /CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
          1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
     );
-    for (block_index, block) in chars.chunks(100).enumerate() {
+    let mapped: Vec<(usize, &str)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, text, _))| !text.is_empty())
+        .map(|(index, (_, text, _))| (index + 1, text.as_str()))
+        .collect();
+    for block in mapped.chunks(100) {
         let _ = writeln!(cmap, "{} beginbfchar", block.len());
-        for (offset, (c, _)) in block.iter().enumerate() {
-            let cid = block_index * 100 + offset + 1;
-            let mut units = [0u16; 2];
-            let utf16: String = c
-                .encode_utf16(&mut units)
-                .iter()
+        for (cid, text) in block {
+            let utf16: String = text
+                .encode_utf16()
                 .map(|unit| format!("{unit:04X}"))
                 .collect();
             let _ = writeln!(cmap, "<{cid:04X}> <{utf16}>");
@@ -229,20 +297,39 @@ mod tests {
 
     #[test]
     fn cmap_maps_each_cid() {
-        let cmap = to_unicode_cmap(&[('ł', None), ('\u{1F600}', None)]);
-        let text = String::from_utf8(cmap).unwrap();
+        let entries = [
+            (7, "ł".to_owned(), 500),
+            (0, String::new(), 0),
+            (0, "\u{1F600}".to_owned(), 750),
+            (9, "क्ष".to_owned(), 600),
+        ];
+        let text = String::from_utf8(to_unicode_cmap(&entries)).unwrap();
         assert!(
-            text.contains("2 beginbfchar\n<0001> <0142>\n<0002> <D83DDE00>\nendbfchar\n"),
+            text.contains(
+                "3 beginbfchar\n<0001> <0142>\n<0003> <D83DDE00>\n<0004> <0915094D0937>\nendbfchar\n"
+            ),
             "{text}"
         );
     }
 
     #[test]
+    fn repeated_cluster_text_skips_a_cid() {
+        let mut usage = FaceUsage::default();
+        assert_eq!(usage.encode(5, "कि", 500), Ok(1));
+        assert_eq!(usage.encode(6, "कि", 500), Ok(3));
+        assert_eq!(usage.encode(5, "कि", 500), Ok(1));
+        // A new width is a new CID, again apart from the same text before it.
+        assert_eq!(usage.encode(5, "कि", 300), Ok(5));
+        assert_eq!(usage.encode(0, "x", 556), Ok(6));
+        assert_eq!(usage.uncovered, 1);
+    }
+
+    #[test]
     fn tag_is_six_capitals() {
-        let tag = subset_tag(Weight::Bold, &[0, 5, 9]);
+        let tag = subset_tag("a.ttf", &[0, 5, 9]);
         assert_eq!(tag.len(), 6);
         assert!(tag.chars().all(|c| c.is_ascii_uppercase()));
-        assert_eq!(tag, subset_tag(Weight::Bold, &[0, 5, 9]));
-        assert_ne!(tag, subset_tag(Weight::Regular, &[0, 5, 9]));
+        assert_eq!(tag, subset_tag("a.ttf", &[0, 5, 9]));
+        assert_ne!(tag, subset_tag("b.ttf", &[0, 5, 9]));
     }
 }

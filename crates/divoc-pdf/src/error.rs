@@ -14,11 +14,12 @@ pub enum PdfError {
         /// The problem with the value.
         reason: String,
     },
-    /// A bundled font could not be read. This is a packaging error, not a data error.
-    #[error("bundled font {font} could not be read: {reason}")]
+    /// A font could not be read. For a bundled font this is a packaging error,
+    /// not a data error.
+    #[error("font {font} could not be read: {reason}")]
     Font {
-        /// File name of the font.
-        font: &'static str,
+        /// File name or path of the font.
+        font: String,
         /// What failed.
         reason: String,
     },

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::content::{embedded_name, rewrite_content};
 use crate::embed::{EmbeddedFont, FaceUsage, add_font};
-use crate::fonts::{FontSet, Weight};
+use crate::fonts::FontSet;
 use crate::page::FRAME_RGB;
 use crate::text::EmbeddedRun;
 
@@ -84,7 +84,12 @@ pub(crate) fn finish(raw: &[u8], input: &FinishInput<'_>) -> Result<Finished, Fi
         .ok_or_else(|| invalid("the PDF has no page"))?;
 
     let content = page_content(&document, page_id)?;
-    let mut usage = [FaceUsage::default(), FaceUsage::default()];
+    let mut usage: Vec<FaceUsage> = input
+        .fonts
+        .faces
+        .iter()
+        .map(|_| FaceUsage::default())
+        .collect();
     let [red, green, blue] = FRAME_RGB.map(|value| f32::from(value) / 255.0);
     let prefix = format!("{LINE_WIDTH_PT} w\n{red:.3} {green:.3} {blue:.3} RG\n");
     let rewritten = rewrite_content(&content, &prefix, input.fonts, input.runs, &mut usage)
@@ -97,12 +102,11 @@ pub(crate) fn finish(raw: &[u8], input: &FinishInput<'_>) -> Result<Finished, Fi
     let image_hash = Sha256::digest(&image.content);
     document.objects.insert(image_id, Object::Stream(image));
 
-    let mut embedded: Vec<(&str, EmbeddedFont)> = Vec::new();
-    for weight in [Weight::Regular, Weight::Bold] {
-        let used = &usage[weight as usize];
+    let mut embedded: Vec<(String, EmbeddedFont)> = Vec::new();
+    for (index, (face, used)) in input.fonts.faces.iter().zip(&usage).enumerate() {
         if !used.is_empty() {
-            let font = add_font(&mut document, input.fonts.face(weight), weight, used)?;
-            embedded.push((embedded_name(weight), font));
+            let font = add_font(&mut document, face, used)?;
+            embedded.push((embedded_name(index), font));
         }
     }
     set_fonts(
@@ -241,7 +245,7 @@ fn set_fonts(
     document: &mut Document,
     resources_id: ObjectId,
     builtin_fonts: &BTreeSet<Vec<u8>>,
-    embedded: &[(&str, EmbeddedFont)],
+    embedded: &[(String, EmbeddedFont)],
 ) -> Result<(), FinishError> {
     let resources = document.get_dictionary(resources_id)?;
     let (_, fonts) = document.dereference(resources.get(b"Font")?)?;
@@ -249,6 +253,18 @@ fn set_fonts(
     for (name, value) in fonts.as_dict()?.iter() {
         if builtin_fonts.contains(name) {
             used_fonts.set(name.clone(), value.clone());
+        }
+    }
+    // Shaped Latin text can select a built-in font that genpdf did not.
+    for name in builtin_fonts {
+        if !used_fonts.has(name) {
+            let font = Dictionary::from_iter([
+                ("Type", Object::Name(b"Font".to_vec())),
+                ("Subtype", Object::Name(b"Type1".to_vec())),
+                ("BaseFont", Object::Name(name.clone())),
+                ("Encoding", Object::Name(b"WinAnsiEncoding".to_vec())),
+            ]);
+            used_fonts.set(name.clone(), Object::Dictionary(font));
         }
     }
     for (name, font) in embedded {

@@ -1,8 +1,13 @@
-//! The bundled Liberation Sans fonts: metrics for layout, genpdf font families,
-//! and the faces that are subset and embedded for text outside Windows-1252.
+//! Fonts: the bundled Liberation Sans (metrics for layout, genpdf font
+//! families, embedded subsets for text outside Windows-1252) and the script
+//! fonts read from configured paths (Devanagari, Tamil, Arabic and so on).
 //!
 //! Liberation Sans has the advance widths of Helvetica, so one set of metrics
 //! serves both the built-in Helvetica text and the embedded text.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use genpdf::fonts::{FontData, FontFamily};
 use printpdf::BuiltinFont;
@@ -26,6 +31,24 @@ const WIN_ANSI_EXTRAS: [char; 27] = [
     '\u{0153}', '\u{017E}', '\u{0178}',
 ];
 
+/// Windows-1252 codes of [`WIN_ANSI_EXTRAS`], in the same order.
+const WIN_ANSI_EXTRA_CODES: [u8; 27] = [
+    0x80, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8E, 0x91, 0x92, 0x93,
+    0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9E, 0x9F,
+];
+
+/// Returns the Windows-1252 code of `c` for a built-in font, or `None` for a
+/// character outside the set of [`is_win_ansi`].
+pub(crate) fn win_ansi_byte(c: char) -> Option<u8> {
+    match u32::from(c) {
+        code @ (0x20..=0x7E | 0xA1..=0xAC | 0xAE..=0xFF) => u8::try_from(code).ok(),
+        _ => WIN_ANSI_EXTRAS
+            .iter()
+            .position(|extra| *extra == c)
+            .map(|index| WIN_ANSI_EXTRA_CODES[index]),
+    }
+}
+
 /// Returns whether genpdf can print `c` with a built-in font.
 ///
 /// This is the character set of the WinAnsi table in lopdf 0.26, which genpdf
@@ -42,17 +65,24 @@ pub(crate) enum Weight {
     Bold,
 }
 
-/// One bundled face, parsed once.
+/// One face, parsed once: a bundled one or a script font read from a file.
 pub(crate) struct EmbeddableFace {
-    pub(crate) file_name: &'static str,
+    pub(crate) file_name: String,
     pub(crate) data: &'static [u8],
     pub(crate) face: Face<'static>,
+    /// The same face prepared for shaping.
+    pub(crate) shaper: rustybuzz::Face<'static>,
+    pub(crate) weight: Weight,
+    /// Family name written in the font descriptor.
+    pub(crate) family_name: String,
+    /// Whether the face is one of the bundled Liberation Sans faces.
+    pub(crate) latin: bool,
     /// PostScript name, the base of the PDF font name.
-    pub(crate) postscript_name: &'static str,
+    pub(crate) postscript_name: String,
     pub(crate) units_per_em: f64,
     /// Glyph and advance of U+0000–U+00FF, looked up once because layout
     /// measures the same Latin text many times.
-    latin: Vec<Option<(GlyphId, u16)>>,
+    latin_glyphs: Vec<Option<(GlyphId, u16)>>,
     notdef_advance: u16,
     /// Descent below the baseline as a fraction of the em, from `hhea` as genpdf reads it.
     descent_em: f64,
@@ -69,19 +99,35 @@ impl std::fmt::Debug for EmbeddableFace {
 }
 
 impl EmbeddableFace {
-    fn parse(
-        file_name: &'static str,
-        data: &'static [u8],
-        postscript_name: &'static str,
-    ) -> Result<Self, PdfError> {
-        let face = Face::parse(data, 0).map_err(|error| PdfError::Font {
-            font: file_name,
-            reason: error.to_string(),
-        })?;
+    fn parse(file_name: &str, data: &'static [u8], latin: bool) -> Result<Self, PdfError> {
+        let invalid = |reason: String| PdfError::Font {
+            font: file_name.to_owned(),
+            reason,
+        };
+        let face = Face::parse(data, 0).map_err(|error| invalid(error.to_string()))?;
+        let shaper = rustybuzz::Face::from_slice(data, 0)
+            .ok_or_else(|| invalid("rustybuzz could not read the font".to_owned()))?;
+        let name = |id: u16| {
+            face.names()
+                .into_iter()
+                .filter(|name| name.name_id == id)
+                .find_map(|name| name.to_string())
+        };
+        let postscript_name = name(ttf_parser::name_id::POST_SCRIPT_NAME)
+            .map(|name| name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', ""))
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "Font".to_owned());
+        let family_name =
+            name(ttf_parser::name_id::FAMILY).unwrap_or_else(|| postscript_name.clone());
+        let weight = if face.weight().to_number() >= 600 {
+            Weight::Bold
+        } else {
+            Weight::Regular
+        };
         let units_per_em = f64::from(face.units_per_em());
         let notdef_advance = face.glyph_hor_advance(GlyphId(0)).unwrap_or(0);
         let descent_em = -f64::from(face.tables().hhea.descender) / units_per_em;
-        let latin = (0u8..=255)
+        let latin_table = (0u8..=255)
             .map(|byte| {
                 let glyph = face.glyph_index(char::from(byte))?;
                 Some((glyph, face.glyph_hor_advance(glyph).unwrap_or(0)))
@@ -96,12 +142,16 @@ impl EmbeddableFace {
                 .find(|subtable| subtable.horizontal)
         });
         Ok(EmbeddableFace {
-            file_name,
+            file_name: file_name.to_owned(),
             data,
             face,
+            shaper,
+            weight,
+            family_name,
+            latin,
             postscript_name,
             units_per_em,
-            latin,
+            latin_glyphs: latin_table,
             notdef_advance,
             descent_em,
             kern,
@@ -115,7 +165,7 @@ impl EmbeddableFace {
 
     /// Returns the glyph of `c`, or `None` when the face has none.
     pub(crate) fn glyph(&self, c: char) -> Option<GlyphId> {
-        match self.latin.get(c as usize) {
+        match self.latin_glyphs.get(c as usize) {
             Some(entry) => entry.map(|(glyph, _)| glyph),
             None => self.face.glyph_index(c),
         }
@@ -131,7 +181,7 @@ impl EmbeddableFace {
     /// Returns the advance of `c` in font units. An uncovered character has the
     /// advance of the `.notdef` box that replaces it.
     pub(crate) fn char_advance(&self, c: char) -> u16 {
-        match self.latin.get(c as usize) {
+        match self.latin_glyphs.get(c as usize) {
             Some(Some((_, advance))) => *advance,
             Some(None) => self.notdef_advance,
             None => self
@@ -168,10 +218,14 @@ impl EmbeddableFace {
     }
 }
 
+/// Index of a face in [`FontSet::faces`].
+pub(crate) type FaceIndex = usize;
+
 /// Everything about fonts that does not depend on the certificate.
 pub(crate) struct FontSet {
-    pub(crate) regular: EmbeddableFace,
-    pub(crate) bold: EmbeddableFace,
+    /// Liberation Sans Regular and Bold at indexes 0 and 1, then the script
+    /// fonts that could be read, in configured order.
+    pub(crate) faces: Vec<EmbeddableFace>,
     /// Helvetica, measured with Liberation Sans: the default family.
     pub(crate) builtin_family: FontFamily<FontData>,
     /// Courier with Liberation Sans metrics: text in these fonts is a
@@ -183,8 +237,7 @@ impl std::fmt::Debug for FontSet {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("FontSet")
-            .field("regular", &self.regular)
-            .field("bold", &self.bold)
+            .field("faces", &self.faces)
             .finish_non_exhaustive()
     }
 }
@@ -194,27 +247,73 @@ pub(crate) const PLACEHOLDER_REGULAR: &str = "Courier";
 pub(crate) const PLACEHOLDER_BOLD: &str = "Courier-Bold";
 
 impl FontSet {
-    /// Parses the bundled fonts.
-    pub(crate) fn load() -> Result<Self, PdfError> {
-        let regular = EmbeddableFace::parse(REGULAR_FILE, REGULAR_TTF, "LiberationSans")?;
-        let bold = EmbeddableFace::parse(BOLD_FILE, BOLD_TTF, "LiberationSans-Bold")?;
+    /// Parses the bundled fonts and the script fonts at `font_files`.
+    ///
+    /// A script font that is missing or unreadable is logged as a warning and
+    /// skipped, so the renderer still works and prints the characters that
+    /// only it covered as boxes.
+    pub(crate) fn load(font_files: &[PathBuf]) -> Result<Self, PdfError> {
+        let mut faces = vec![
+            EmbeddableFace::parse(REGULAR_FILE, REGULAR_TTF, true)?,
+            EmbeddableFace::parse(BOLD_FILE, BOLD_TTF, true)?,
+        ];
+        for path in font_files {
+            let file_name = path.display().to_string();
+            let parsed = read_font_file(path)
+                .and_then(|data| EmbeddableFace::parse(&file_name, data, false));
+            match parsed {
+                Ok(face) => faces.push(face),
+                Err(error) => tracing::warn!(
+                    font = %file_name,
+                    %error,
+                    "script font skipped; characters that only it covers are printed as boxes"
+                ),
+            }
+        }
         let builtin_family = family(BuiltinFont::Helvetica, BuiltinFont::HelveticaBold)?;
         let placeholder_family = family(BuiltinFont::Courier, BuiltinFont::CourierBold)?;
         Ok(FontSet {
-            regular,
-            bold,
+            faces,
             builtin_family,
             placeholder_family,
         })
     }
 
-    /// Returns the face of a weight.
+    /// Returns the Liberation Sans face of a weight.
     pub(crate) fn face(&self, weight: Weight) -> &EmbeddableFace {
-        match weight {
-            Weight::Regular => &self.regular,
-            Weight::Bold => &self.bold,
-        }
+        &self.faces[weight as usize]
     }
+
+    /// Returns the file names of the script fonts that were read.
+    pub(crate) fn script_font_files(&self) -> Vec<String> {
+        self.faces
+            .iter()
+            .filter(|face| !face.latin)
+            .map(|face| face.file_name.clone())
+            .collect()
+    }
+}
+
+/// Font files read so far, by path. Each file is read and leaked once per
+/// process, because the parsed faces borrow the bytes for the life of every
+/// renderer built from them. A server builds its renderer once.
+static FONT_FILES: OnceLock<Mutex<HashMap<PathBuf, &'static [u8]>>> = OnceLock::new();
+
+fn read_font_file(path: &Path) -> Result<&'static [u8], PdfError> {
+    let files = FONT_FILES.get_or_init(Mutex::default);
+    let mut files = files
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(data) = files.get(path) {
+        return Ok(data);
+    }
+    let data = std::fs::read(path).map_err(|error| PdfError::Font {
+        font: path.display().to_string(),
+        reason: error.to_string(),
+    })?;
+    let data: &'static [u8] = Box::leak(data.into_boxed_slice());
+    files.insert(path.to_owned(), data);
+    Ok(data)
 }
 
 /// Builds a genpdf family of built-in fonts measured with Liberation Sans.
@@ -224,7 +323,7 @@ impl FontSet {
 fn family(regular: BuiltinFont, bold: BuiltinFont) -> Result<FontFamily<FontData>, PdfError> {
     let load = |file: &'static str, data: &[u8], builtin: BuiltinFont| {
         FontData::new(data.to_vec(), Some(builtin)).map_err(|error| PdfError::Font {
-            font: file,
+            font: file.to_owned(),
             reason: error.to_string(),
         })
     };
@@ -253,20 +352,39 @@ mod tests {
     }
 
     #[test]
+    fn win_ansi_bytes() {
+        assert_eq!(win_ansi_byte('A'), Some(0x41));
+        assert_eq!(win_ansi_byte('é'), Some(0xE9));
+        assert_eq!(win_ansi_byte('€'), Some(0x80));
+        assert_eq!(win_ansi_byte('…'), Some(0x85));
+        assert_eq!(win_ansi_byte('Ÿ'), Some(0x9F));
+        assert_eq!(win_ansi_byte('ł'), None);
+        assert_eq!(win_ansi_byte('\u{AD}'), None);
+    }
+
+    #[test]
     fn liberation_covers_latin_extended() {
-        let fonts = FontSet::load().unwrap();
+        let fonts = FontSet::load(&[]).unwrap();
         for c in ['ñ', 'ł', 'ő', 'ș', 'ễ', 'Ł', 'Ș'] {
-            assert!(fonts.regular.glyph(c).is_some(), "regular lacks {c:?}");
-            assert!(fonts.bold.glyph(c).is_some(), "bold lacks {c:?}");
+            assert!(
+                fonts.face(Weight::Regular).glyph(c).is_some(),
+                "regular lacks {c:?}"
+            );
+            assert!(
+                fonts.face(Weight::Bold).glyph(c).is_some(),
+                "bold lacks {c:?}"
+            );
         }
-        assert_eq!(fonts.regular.glyph('क'), None);
+        assert_eq!(fonts.face(Weight::Regular).glyph('क'), None);
     }
 
     #[test]
     fn widths_match_helvetica() {
-        let fonts = FontSet::load().unwrap();
+        let fonts = FontSet::load(&[]).unwrap();
         // Helvetica's AFM advance of "H" is 722/1000 em and of "e" 556/1000 em.
-        let width = fonts.regular.text_width_mm("He", 1000.0 / MM_PER_PT, false);
+        let width = fonts
+            .face(Weight::Regular)
+            .text_width_mm("He", 1000.0 / MM_PER_PT, false);
         assert!((width - 1278.0).abs() < 1.0, "width {width}");
     }
 }

@@ -21,11 +21,22 @@
 //!
 //! [genpdf] 0.2 lays out the page and [lopdf] 0.47 finishes the file. The
 //! finishing pass rewrites text to one byte per character (printpdf 0.3
-//! writes two, which MuPDF shows letter-spaced), embeds font subsets, puts in
+//! writes two, which MuPDF shows letter-spaced), replaces the placeholders of
+//! shaped text with positioned glyphs, embeds font subsets, puts in
 //! the QR image, sets the document information and id, and compresses the
 //! streams. Fonts, settings and genpdf's font families are prepared once in
 //! [`PdfRenderer::new`], so a render does only the work that depends on the
 //! certificate (`benches/pdf.rs` measures it).
+//!
+//! # Languages
+//!
+//! The fixed texts come from a label set per language ([`LabelSet`]): English
+//! is built in, Hindi, Tamil, Sinhala and Bengali are compiled in, and
+//! [`PdfSettings::labels_dir`] adds more. A certificate prints the default
+//! language ([`PdfSettings::language`]) or the one a caller asks for with
+//! [`PdfRenderer::render_in`], with English beside it unless
+//! [`PdfSettings::show_english`] is off. `docs/languages.md` in the repository
+//! describes the file format and the fallback rule.
 //!
 //! # Fonts and their limits
 //!
@@ -34,20 +45,18 @@
 //!   has the same advance widths. Built-in fonts are not embedded: the viewer
 //!   supplies Helvetica or a metric-compatible substitute, so the file is
 //!   small but cannot be PDF/A.
-//! - **Any other text** (ł, ő, ș, ễ, Greek, Cyrillic) is laid out with the
-//!   metrics of Liberation Sans and printed with a subset of Liberation Sans
-//!   Regular or Bold embedded in the file. A text block with one such
-//!   character is embedded whole, so it keeps one typeface.
-//! - **Characters that Liberation Sans lacks** (Devanagari, Tamil, CJK) are
-//!   printed as its `.notdef` box. The render does not fail: the count is in
+//! - **Any other text** is shaped. It is split by the Unicode bidirectional
+//!   algorithm, and each character gets the first font that covers it:
+//!   Liberation Sans for Latin, Greek and Cyrillic, then
+//!   [`PdfSettings::font_files`]. rustybuzz shapes it, and the file gets
+//!   positioned glyphs of embedded font subsets. This covers Devanagari, Bengali, Tamil, Sinhala,
+//!   Malayalam and Arabic script (right to left) with Debian's Noto fonts.
+//! - **Characters that no font covers** are printed as the `.notdef` box of
+//!   Liberation Sans. The render does not fail: the count is in
 //!   [`RenderedPdf::uncovered_characters`], [`PdfRenderer::render`] logs it as
-//!   a warning without the text or the certificate id, and the text layer keeps the characters, so
-//!   copying or searching still finds the name.
-//! - **No shaping.** Glyphs are placed one per character: scripts that need
-//!   shaping (Indic, Arabic) would be wrong even with a font that covers them,
-//!   right-to-left text is not reordered, and combining marks get no
-//!   positioning. Each embedded line is one run handed to the font code, so a
-//!   shaper can take over there later.
+//!   one warning per certificate without the text or the certificate id, and
+//!   the text layer keeps the characters, so copying or searching still finds
+//!   the name.
 //!
 //! # QR code
 //!
@@ -113,12 +122,15 @@ mod error;
 mod finish;
 mod fonts;
 mod format;
+mod labels;
 mod page;
 mod protect;
 mod settings;
+mod shape;
 mod text;
 mod view;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -127,12 +139,14 @@ use divoc_qr::{CertificateQr, QUIET_ZONE_MODULES};
 
 pub use chrono_tz::Tz;
 pub use error::PdfError;
+pub use labels::{ENGLISH, LabelSet};
 pub use protect::{MAX_PASSWORD_BYTES, ProtectError, ProtectKeys, protect_pdf};
-pub use settings::{IdTypeLabels, Labels, PdfSettings};
+pub use settings::{DEBIAN_NOTO_FONTS, IdTypeLabels, Labels, PdfSettings};
 
 use crate::finish::{FinishError, FinishInput, finish};
 use crate::fonts::FontSet;
 use crate::page::Limits;
+use crate::shape::PieceCache;
 use crate::view::CertificateView;
 
 /// The data of one certificate to render.
@@ -157,10 +171,18 @@ pub struct CertificateInput<'a> {
 pub struct RenderedPdf {
     /// The PDF file.
     pub bytes: Vec<u8>,
-    /// Characters printed as the `.notdef` box because no bundled font has a
-    /// glyph for them, such as Devanagari or Tamil letters. Text extraction
-    /// still returns them.
+    /// Glyphs printed as the `.notdef` box because no configured font covers
+    /// the character, such as Devanagari letters when the Devanagari font is
+    /// missing. Text extraction still returns the characters.
     pub uncovered_characters: usize,
+}
+
+/// The labels printed for one language.
+#[derive(Debug)]
+struct Language {
+    /// The label set's texts, joined with English when English is shown beside them.
+    labels: Labels,
+    needs_review: bool,
 }
 
 /// Renders certificates. Build it once and share it between threads.
@@ -168,20 +190,84 @@ pub struct RenderedPdf {
 pub struct PdfRenderer {
     settings: Arc<PdfSettings>,
     fonts: Arc<FontSet>,
+    /// Printed labels by language code, English included.
+    languages: Arc<BTreeMap<String, Language>>,
+    /// Label texts of every language, shaped once.
+    pieces: Arc<PieceCache>,
 }
 
 impl PdfRenderer {
-    /// Checks the settings and parses the bundled fonts.
+    /// Checks the settings, reads the label sets and the fonts, and shapes
+    /// the labels of every language.
     ///
     /// # Errors
     ///
     /// [`PdfError::InvalidSettings`] for a value out of range, such as a month
-    /// list without 12 names.
+    /// list without 12 names, an unreadable or invalid label set file, or a
+    /// default language without a label set. A missing script font is no
+    /// error: it is logged, and its characters print as boxes.
     pub fn new(settings: PdfSettings) -> Result<Self, PdfError> {
         settings.validate()?;
+        let mut sets = LabelSet::built_in()?;
+        if let Some(directory) = &settings.labels_dir {
+            sets.extend(LabelSet::read_dir(directory)?);
+        }
+        let mut languages = BTreeMap::new();
+        languages.insert(
+            ENGLISH.to_owned(),
+            Language {
+                labels: settings.labels.clone(),
+                needs_review: false,
+            },
+        );
+        // Later sets replace earlier ones, so files in `labels_dir` win.
+        for set in sets {
+            let labels = if settings.show_english && set.language != ENGLISH {
+                labels::bilingual(&set.labels, &settings.labels)
+            } else {
+                set.labels
+            };
+            let needs_review = set.needs_review;
+            languages.insert(
+                set.language,
+                Language {
+                    labels,
+                    needs_review,
+                },
+            );
+        }
+        if !languages.contains_key(&settings.language) {
+            return Err(PdfError::InvalidSettings {
+                field: "language".to_owned(),
+                reason: format!(
+                    "{:?} has no label set; known languages: {}",
+                    settings.language,
+                    languages.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        for (code, language) in &languages {
+            if language.needs_review {
+                tracing::info!(language = %code, "label set is marked as needing review by a native speaker");
+            }
+        }
+
+        let fonts = Arc::new(FontSet::load(&settings.font_files)?);
+        let texts = languages
+            .values()
+            .flat_map(|language| labels::texts(&language.labels));
+        let pieces = Arc::new(PieceCache::build(&fonts, texts));
+        tracing::debug!(
+            languages = languages.len(),
+            script_fonts = fonts.script_font_files().len(),
+            shaped_label_pieces = pieces.len(),
+            "PDF renderer ready"
+        );
         Ok(PdfRenderer {
             settings: Arc::new(settings),
-            fonts: Arc::new(FontSet::load()?),
+            fonts,
+            languages: Arc::new(languages),
+            pieces,
         })
     }
 
@@ -190,28 +276,96 @@ impl PdfRenderer {
         &self.settings
     }
 
-    /// Renders one certificate.
+    /// Returns the codes of the languages this renderer prints, in order.
+    pub fn languages(&self) -> Vec<&str> {
+        self.languages.keys().map(String::as_str).collect()
+    }
+
+    /// Returns the labels printed for `language`, a code from
+    /// [`PdfRenderer::languages`], or `None` for another code.
+    pub fn labels(&self, language: &str) -> Option<&Labels> {
+        self.languages
+            .get(language)
+            .map(|language| &language.labels)
+    }
+
+    /// Returns the script font files that were read; a configured file that
+    /// is missing or invalid is not listed.
+    pub fn script_fonts(&self) -> Vec<String> {
+        self.fonts.script_font_files()
+    }
+
+    /// Returns the language printed for a request for `requested`.
     ///
-    /// Characters that no bundled font covers are printed as boxes. Their
-    /// number (never the text) is logged as a warning with the certificate id.
-    /// Use [`PdfRenderer::render_with_report`] to read the number instead.
+    /// The requested code is matched without regard to case, then by its
+    /// primary subtag (`hi-IN` prints `hi`). No request, or a language without
+    /// a label set, gives the default language [`PdfSettings::language`].
+    pub fn resolve_language(&self, requested: Option<&str>) -> &str {
+        requested
+            .and_then(|code| labels::match_language(&self.languages, code))
+            .unwrap_or(&self.settings.language)
+    }
+
+    /// Renders one certificate in `language`, resolved as by
+    /// [`PdfRenderer::resolve_language`].
+    ///
+    /// Like [`PdfRenderer::render`], it logs one warning per certificate when
+    /// characters are printed as boxes.
+    ///
+    /// # Errors
+    ///
+    /// See [`PdfRenderer::render_with_report`].
+    pub fn render_in(
+        &self,
+        input: &CertificateInput<'_>,
+        language: Option<&str>,
+    ) -> Result<Vec<u8>, PdfError> {
+        let rendered = self.render_with_report_in(input, language)?;
+        log_uncovered(&rendered);
+        Ok(rendered.bytes)
+    }
+
+    /// Renders one certificate in `language` and reports characters that no
+    /// configured font covers.
+    ///
+    /// # Errors
+    ///
+    /// See [`PdfRenderer::render_with_report`].
+    pub fn render_with_report_in(
+        &self,
+        input: &CertificateInput<'_>,
+        language: Option<&str>,
+    ) -> Result<RenderedPdf, PdfError> {
+        let code = self.resolve_language(language);
+        let labels = match self.languages.get(code) {
+            Some(language) => &language.labels,
+            None => &self.settings.labels,
+        };
+        let view = CertificateView::new(input, &self.settings, labels);
+        match self.render_view(input, &view, labels, Limits::NORMAL) {
+            Err(PdfError::PageOverflow { .. }) => {
+                self.render_view(input, &view, labels, Limits::COMPACT)
+            }
+            result => result,
+        }
+    }
+
+    /// Renders one certificate in the default language.
+    ///
+    /// Characters that no configured font covers are printed as boxes. Their
+    /// number (never the text or the certificate id) is logged as one warning
+    /// per certificate. Use [`PdfRenderer::render_with_report`] to read the
+    /// number instead.
     ///
     /// # Errors
     ///
     /// See [`PdfRenderer::render_with_report`].
     pub fn render(&self, input: &CertificateInput<'_>) -> Result<Vec<u8>, PdfError> {
-        let rendered = self.render_with_report(input)?;
-        if rendered.uncovered_characters > 0 {
-            // The certificate id is personal data, so the caller logs it if it must.
-            tracing::warn!(
-                uncovered_characters = rendered.uncovered_characters,
-                "certificate text has characters that no bundled font covers; they are printed as boxes"
-            );
-        }
-        Ok(rendered.bytes)
+        self.render_in(input, None)
     }
 
-    /// Renders one certificate and reports characters that no bundled font covers.
+    /// Renders one certificate in the default language and reports characters
+    /// that no configured font covers.
     ///
     /// The layout gives long values room to wrap. Only if the result would need
     /// a second page is the certificate laid out again in a compact form that
@@ -226,17 +380,14 @@ impl PdfRenderer {
         &self,
         input: &CertificateInput<'_>,
     ) -> Result<RenderedPdf, PdfError> {
-        let view = CertificateView::new(input, &self.settings);
-        match self.render_view(input, &view, Limits::NORMAL) {
-            Err(PdfError::PageOverflow { .. }) => self.render_view(input, &view, Limits::COMPACT),
-            result => result,
-        }
+        self.render_with_report_in(input, None)
     }
 
     fn render_view(
         &self,
         input: &CertificateInput<'_>,
         view: &CertificateView,
+        labels: &Labels,
         limits: Limits,
     ) -> Result<RenderedPdf, PdfError> {
         let certificate_id = input.certificate_id;
@@ -246,7 +397,7 @@ impl PdfRenderer {
         };
         let qr_width = qr_width_mm(input.qr, &self.settings);
         let (document, state) =
-            page::build_document(view, &self.settings.labels, &self.fonts, qr_width, limits)
+            page::build_document(view, labels, &self.fonts, &self.pieces, qr_width, limits)
                 .map_err(layout_error)?;
         let mut raw = Vec::with_capacity(64 * 1024);
         document.render(&mut raw).map_err(layout_error)?;
@@ -273,6 +424,17 @@ impl PdfRenderer {
             bytes: finished.bytes,
             uncovered_characters: finished.uncovered_characters,
         })
+    }
+}
+
+/// Logs one warning for a certificate with characters printed as boxes.
+fn log_uncovered(rendered: &RenderedPdf) {
+    if rendered.uncovered_characters > 0 {
+        // The certificate id is personal data, so the caller logs it if it must.
+        tracing::warn!(
+            uncovered_characters = rendered.uncovered_characters,
+            "certificate text has characters that no configured font covers; they are printed as boxes"
+        );
     }
 }
 

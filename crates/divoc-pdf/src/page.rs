@@ -13,6 +13,7 @@ use crate::elements::{Footer, Gap, QrSlot};
 use crate::fonts::{FontSet, Weight};
 use crate::format::fill;
 use crate::settings::Labels;
+use crate::shape::PieceCache;
 use crate::text::{RenderState, TextBlock, TextStyle};
 use crate::view::{CertificateView, Field, FieldKind};
 
@@ -87,6 +88,7 @@ pub(crate) fn build_document(
     view: &CertificateView,
     labels: &Labels,
     fonts: &Arc<FontSet>,
+    pieces: &Arc<PieceCache>,
     qr_width_mm: f64,
     limits: Limits,
 ) -> Result<(Document, Rc<RenderState>), Error> {
@@ -104,8 +106,10 @@ pub(crate) fn build_document(
 
     let state = Rc::new(RenderState {
         fonts: Arc::clone(fonts),
+        pieces: Arc::clone(pieces),
         placeholder_family,
         runs: RefCell::default(),
+        lines: RefCell::default(),
     });
     let page = PageBuilder {
         state: &state,
@@ -213,7 +217,7 @@ impl PageBuilder<'_> {
 
     /// Unframed label and value lines under the title.
     fn summary_table(&self, fields: &[(&str, &str)]) -> Result<TableLayout, Error> {
-        let label_style = TextStyle::new(Weight::Regular, 9, LABEL_COLOR, 1);
+        let label_style = TextStyle::new(Weight::Regular, 9, LABEL_COLOR, self.limits.label_lines);
         let value_style = TextStyle::new(Weight::Bold, 9, VALUE_COLOR, self.limits.value_lines);
         let mut table = TableLayout::new(vec![30, 70]);
         for (label, value) in fields {

@@ -1,5 +1,7 @@
 //! Settings that do not change between certificates: texts, time zone, issuer.
 
+use std::path::PathBuf;
+
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -11,8 +13,9 @@ use crate::PdfError;
 /// `{program}` (the program name), `{dose}`, `{total}` (total doses of the
 /// primary schedule), `{booster}` (dose number minus total) and
 /// `{certificate_id}`. A text outside Windows-1252 (for example Hindi) is
-/// embedded like a name outside Windows-1252: see the crate documentation for
-/// what that covers.
+/// shaped and embedded like a name outside Windows-1252: see the crate
+/// documentation for what that covers. Label sets of other languages are read
+/// as [`crate::LabelSet`]s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Labels {
@@ -218,8 +221,22 @@ impl Default for IdTypeLabels {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PdfSettings {
-    /// Fixed texts.
+    /// Fixed texts in English, the built-in language `en`.
     pub labels: Labels,
+    /// Language printed when a request names none or one without a label
+    /// set: `en` or the code of a label set. Default `en`.
+    pub language: String,
+    /// Whether a certificate in another language prints English beside it,
+    /// as "local / English" in each label. Default `true`.
+    pub show_english: bool,
+    /// Folder of label set files (`*.toml`) that add languages or replace the
+    /// compiled-in ones. Default `None`.
+    pub labels_dir: Option<PathBuf>,
+    /// Script fonts (TrueType or OpenType files) for text that Liberation
+    /// Sans does not cover, tried in this order after it. A missing file is
+    /// logged and skipped. Default: the Noto fonts of Debian's
+    /// `fonts-noto-core` listed in [`DEBIAN_NOTO_FONTS`].
+    pub font_files: Vec<PathBuf>,
     /// Zone in which vaccination timestamps are shown as dates. Calendar dates
     /// (a vaccination date without a time, dates of birth, validity dates) are
     /// printed as written and never pass through it. Default UTC.
@@ -242,10 +259,33 @@ pub struct PdfSettings {
     pub qr_module_mm: f64,
 }
 
+/// Script fonts of Debian's `fonts-noto-core` package (bookworm), regular and
+/// bold: Devanagari, Bengali, Tamil, Sinhala, Malayalam and Arabic script.
+/// Noto Naskh is used for Arabic script because its text extracts as
+/// written; Nastaliq fonts position glyphs in ways extraction tools misread.
+pub const DEBIAN_NOTO_FONTS: [&str; 12] = [
+    "/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansDevanagari-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansBengali-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansBengali-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansTamil-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansTamil-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansSinhala-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansSinhala-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansMalayalam-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansMalayalam-Bold.ttf",
+    "/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoNaskhArabic-Bold.ttf",
+];
+
 impl Default for PdfSettings {
     fn default() -> Self {
         PdfSettings {
             labels: Labels::default(),
+            language: crate::labels::ENGLISH.to_owned(),
+            show_english: true,
+            labels_dir: None,
+            font_files: DEBIAN_NOTO_FONTS.iter().map(PathBuf::from).collect(),
             time_zone: Tz::UTC,
             issuer_name: None,
             program_name: "COVID-19".to_owned(),

@@ -2,13 +2,13 @@
 //! prints text outside Windows-1252 as a measured placeholder.
 //!
 //! genpdf's built-in fonts can only print Windows-1252. A block with any other
-//! character is laid out here with the metrics of the bundled face and printed
-//! as a placeholder: the decimal index of an [`EmbeddedRun`], in a placeholder
-//! font (built-in Courier). The lopdf pass replaces each placeholder with the
-//! run's glyphs in an embedded subset of the face. Because a whole line is one
-//! run, a shaper can later take over the run without changing the layout code.
+//! character is shaped (see [`crate::shape`]), laid out here with the shaped
+//! widths and printed as a placeholder: the decimal index of an
+//! [`EmbeddedRun`], in a placeholder font (built-in Courier). The lopdf pass
+//! replaces each placeholder with the run's glyphs in embedded font subsets.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -18,31 +18,57 @@ use genpdf::style::{Color, Style};
 use genpdf::{Alignment, Context, Element, Mm, Position, RenderResult, Size, render};
 
 use crate::fonts::{FontSet, Weight, is_win_ansi};
+use crate::shape::{PieceCache, ShapedLine, shape_line};
 
-/// A line of text that the lopdf pass prints with an embedded font.
+/// A line of text that the lopdf pass prints with embedded fonts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EmbeddedRun {
     pub(crate) weight: Weight,
+    /// The line as written, in logical order.
     pub(crate) text: String,
+    pub(crate) line: Rc<ShapedLine>,
 }
 
 /// State shared by the elements of one render and read by the lopdf pass.
 pub(crate) struct RenderState {
     pub(crate) fonts: Arc<FontSet>,
+    /// Label pieces shaped when the renderer was built.
+    pub(crate) pieces: Arc<PieceCache>,
     /// The placeholder family as registered in this document's font cache.
     pub(crate) placeholder_family: FontFamily<Font>,
     /// Placeholders printed so far. A placeholder's text is its index here.
     pub(crate) runs: RefCell<Vec<EmbeddedRun>>,
+    /// Lines shaped during this render, because layout measures a text
+    /// several times while it looks for the font size and line breaks.
+    pub(crate) lines: RefCell<HashMap<(Weight, String), Rc<ShapedLine>>>,
 }
 
 impl RenderState {
     fn register(&self, weight: Weight, text: &str) -> usize {
+        let line = self.shaped(weight, text);
         let mut runs = self.runs.borrow_mut();
         runs.push(EmbeddedRun {
             weight,
             text: text.to_owned(),
+            line,
         });
         runs.len() - 1
+    }
+
+    /// Returns the shaped form of `text`, shaping it on first use.
+    fn shaped(&self, weight: Weight, text: &str) -> Rc<ShapedLine> {
+        let key = (weight, text.to_owned());
+        if let Some(line) = self.lines.borrow().get(&key) {
+            return Rc::clone(line);
+        }
+        let line = Rc::new(shape_line(&self.fonts, &self.pieces, weight, text));
+        self.lines.borrow_mut().insert(key, Rc::clone(&line));
+        line
+    }
+
+    /// Returns the shaped width of `text` in millimetres at `size` points.
+    fn shaped_width_mm(&self, weight: Weight, text: &str, size: f64) -> f64 {
+        self.shaped(weight, text).width_mm(&self.fonts, size)
     }
 }
 
@@ -133,10 +159,16 @@ impl TextBlock {
 
     fn compute_layout(&self, width: f64) -> Layout {
         let face = self.state.fonts.face(self.style.weight);
-        let kerned = !self.embedded;
         let mut size = self.style.size;
         loop {
-            let measure = |text: &str| face.text_width_mm(text, f64::from(size), kerned);
+            let measure = |text: &str| {
+                if self.embedded {
+                    self.state
+                        .shaped_width_mm(self.style.weight, text, f64::from(size))
+                } else {
+                    face.text_width_mm(text, f64::from(size), true)
+                }
+            };
             let mut lines = wrap(&self.text, width, &measure);
             if lines.len() <= self.style.max_lines.max(1) {
                 return Layout { width, size, lines };
@@ -191,7 +223,13 @@ impl Element for TextBlock {
         let mut row = 0.0;
         while self.next_line < lines.len() {
             let line = &lines[self.next_line];
-            let line_width = Mm::from(face.text_width_mm(line, f64::from(size), !self.embedded));
+            let line_width = if self.embedded {
+                self.state
+                    .shaped_width_mm(self.style.weight, line, f64::from(size))
+            } else {
+                face.text_width_mm(line, f64::from(size), true)
+            };
+            let line_width = Mm::from(line_width);
             let x = match self.style.alignment {
                 Alignment::Left => Mm::from(0.0),
                 Alignment::Center => (width - line_width) / 2.0,
@@ -269,6 +307,9 @@ fn wrap(text: &str, width: f64, measure: &dyn Fn(&str) -> f64) -> Vec<String> {
             continue;
         }
         // A word wider than the box: break it between characters.
+        // NOTE: this can split a shaped cluster (a consonant and its vowel
+        // sign), which then prints as two clusters. Only a word wider than
+        // its box is affected.
         line_width = 0.0;
         for c in word.chars() {
             let char_width = measure(c.encode_utf8(&mut [0; 4]));

@@ -8,7 +8,7 @@ use crate::format::{
     format_identity, format_vaccination_text, join_address, non_blank, vaccination_day,
     vaccine_type,
 };
-use crate::settings::PdfSettings;
+use crate::settings::{Labels, PdfSettings};
 
 /// How much room a field's value may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +45,12 @@ pub(crate) struct CertificateView {
 }
 
 impl CertificateView {
-    /// Formats the values of `input`.
-    pub(crate) fn new(input: &CertificateInput<'_>, settings: &PdfSettings) -> Self {
-        let labels = &settings.labels;
+    /// Formats the values of `input` with the texts of `labels`.
+    pub(crate) fn new(
+        input: &CertificateInput<'_>,
+        settings: &PdfSettings,
+        labels: &Labels,
+    ) -> Self {
         let months = labels.months.as_slice();
         let zone = settings.time_zone;
         let subject = &input.credential.credential_subject;
@@ -247,7 +250,7 @@ mod tests {
             time_zone: zone.parse().unwrap(),
             ..PdfSettings::default()
         };
-        CertificateView::new(&input, &settings)
+        CertificateView::new(&input, &settings, &settings.labels)
     }
 
     fn value<'a>(fields: &'a [Field], label: &str) -> Option<&'a str> {

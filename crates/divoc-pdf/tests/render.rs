@@ -363,9 +363,27 @@ fn renders_are_byte_identical() {
 }
 
 #[test]
-fn devanagari_name_renders_with_boxes() {
+fn devanagari_without_fonts_renders_boxes() {
     let name = "सुरेश कुमार";
-    let rendered = render_named(name);
+    let settings = PdfSettings {
+        time_zone: "Asia/Kolkata".parse().unwrap(),
+        font_files: Vec::new(),
+        ..PdfSettings::default()
+    };
+    let renderer = PdfRenderer::new(settings).unwrap();
+    assert!(renderer.script_fonts().is_empty());
+    let mut credential = credential();
+    credential.credential_subject.name = Some(name.to_owned());
+    let doses = [&credential.evidence[0]];
+    let input = CertificateInput {
+        certificate_id: CERTIFICATE_ID,
+        credential: &credential,
+        doses: &doses,
+        qr: &qr_for(CREDENTIAL),
+        updated_at: Some(updated_at()),
+    };
+    let rendered = renderer.render_with_report(&input).unwrap();
+    // One box per character: the Liberation Sans `.notdef` glyph.
     assert_eq!(
         rendered.uncovered_characters,
         name.chars().filter(|c| *c != ' ').count()
