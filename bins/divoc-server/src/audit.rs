@@ -7,8 +7,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use divoc_store::{AuditEvent, Store};
 
@@ -23,11 +24,19 @@ const BATCH_MAX_EVENTS: usize = 1_000;
 /// Log one line for the first dropped event and then for every this many.
 const DROPPED_LOG_EVERY: u64 = 1_000;
 
+/// Waits before the writes of a failed batch are tried again. A store that is
+/// briefly locked or restarting gets about 8 s before the batch is dropped.
+const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(500),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+];
+
 /// The queue and the thread that writes audit events to the store.
 pub struct AuditWriter {
     sender: Mutex<Option<SyncSender<AuditEvent>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    dropped: AtomicU64,
+    dropped: Arc<AtomicU64>,
 }
 
 impl AuditWriter {
@@ -38,13 +47,15 @@ impl AuditWriter {
     /// The error of `std::thread::Builder::spawn` when the thread cannot start.
     pub fn start(store: Store) -> std::io::Result<Self> {
         let (sender, receiver) = mpsc::sync_channel(QUEUE_CAPACITY);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let writer_dropped = Arc::clone(&dropped);
         let thread = std::thread::Builder::new()
             .name("audit-writer".to_owned())
-            .spawn(move || write_batches(&store, &receiver))?;
+            .spawn(move || write_batches(&store, &receiver, &writer_dropped))?;
         Ok(AuditWriter {
             sender: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
-            dropped: AtomicU64::new(0),
+            dropped,
         })
     }
 
@@ -69,7 +80,8 @@ impl AuditWriter {
         }
     }
 
-    /// Returns the number of events dropped since start.
+    /// Returns the number of events dropped since start: refused by a full or
+    /// closed queue, or not written after retries.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -101,9 +113,10 @@ impl Drop for AuditWriter {
 }
 
 /// Writes events as they arrive: waits for one, then takes whatever else is
-/// queued, up to [`BATCH_MAX_EVENTS`]. Ends when the sender is dropped and the
-/// queue is empty.
-fn write_batches(store: &Store, receiver: &Receiver<AuditEvent>) {
+/// queued, up to [`BATCH_MAX_EVENTS`]. A failed batch is tried again after each
+/// of [`RETRY_DELAYS`], then dropped and counted in `dropped`. Ends when the
+/// sender is dropped and the queue is empty.
+fn write_batches(store: &Store, receiver: &Receiver<AuditEvent>, dropped: &AtomicU64) {
     let mut batch = Vec::with_capacity(BATCH_MAX_EVENTS);
     while let Ok(first) = receiver.recv() {
         batch.push(first);
@@ -113,10 +126,39 @@ fn write_batches(store: &Store, receiver: &Receiver<AuditEvent>) {
                 Err(_) => break,
             }
         }
-        if let Err(error) = store.record_served_batch(&batch) {
-            tracing::error!(%error, events = batch.len(), "audit records could not be written");
-        }
+        write_with_retries(store, &batch, dropped);
         batch.clear();
+    }
+}
+
+fn write_with_retries(store: &Store, batch: &[AuditEvent], dropped: &AtomicU64) {
+    let mut delays = RETRY_DELAYS.iter();
+    loop {
+        let Err(error) = store.record_served_batch(batch) else {
+            return;
+        };
+        match delays.next() {
+            Some(delay) => {
+                tracing::warn!(
+                    %error,
+                    events = batch.len(),
+                    retry_in_ms = delay.as_millis(),
+                    "audit records could not be written; retrying"
+                );
+                std::thread::sleep(*delay);
+            }
+            None => {
+                let count = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+                let total = dropped.fetch_add(count, Ordering::Relaxed) + count;
+                tracing::error!(
+                    %error,
+                    events = batch.len(),
+                    dropped_total = total,
+                    "audit records could not be written after retries; dropped"
+                );
+                return;
+            }
+        }
     }
 }
 

@@ -144,10 +144,12 @@ impl NewCertificate<'_> {
     /// Returns the row of the mobile-number table for this certificate, if it
     /// has a mobile number.
     pub(crate) fn mobile_row(&self) -> Option<NewCertificateMobile<'_>> {
-        self.mobile.map(|mobile| NewCertificateMobile {
-            mobile,
-            pre_enrollment_code: self.pre_enrollment_code,
-        })
+        self.mobile
+            .filter(|mobile| !mobile.trim().is_empty())
+            .map(|mobile| NewCertificateMobile {
+                mobile,
+                pre_enrollment_code: self.pre_enrollment_code,
+            })
     }
 
     /// Returns `true` if writing this row would leave `stored` as it is.

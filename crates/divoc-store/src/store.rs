@@ -186,7 +186,7 @@ impl Store {
     }
 
     /// Returns the certificate with this id if it is registered to this mobile
-    /// number and not revoked.
+    /// number and not revoked. A blank mobile number matches nothing.
     ///
     /// # Errors
     ///
@@ -196,6 +196,9 @@ impl Store {
         mobile: &str,
         certificate_id: &str,
     ) -> Result<Option<RegistryRecord>, StoreError> {
+        if mobile.trim().is_empty() {
+            return Ok(None);
+        }
         let row: Option<CertificateRow> = with_connection!(self, |connection| {
             mobile_beneficiaries(mobile)
                 .load::<String>(connection)
@@ -234,12 +237,16 @@ impl Store {
     }
 
     /// Returns the certificates registered to a mobile number, ordered by
-    /// certificate id. Revoked certificates are left out.
+    /// certificate id. Revoked certificates are left out, and a blank mobile
+    /// number matches nothing.
     ///
     /// # Errors
     ///
     /// As for [`Store::certificates_by_beneficiary`].
     pub fn certificates_by_mobile(&self, mobile: &str) -> Result<Vec<RegistryRecord>, StoreError> {
+        if mobile.trim().is_empty() {
+            return Ok(Vec::new());
+        }
         let rows: Vec<CertificateRow> = with_connection!(self, |connection| {
             mobile_beneficiaries(mobile)
                 .load::<String>(connection)

@@ -264,6 +264,7 @@ backend_tests!(
     revocation_of_other_beneficiary_rejected,
     certificate_revoked_by_other_beneficiary_rejected,
     mobile_lookup_follows_changed_number,
+    blank_mobile_matches_nothing,
     concurrent_imports_and_lookups,
     ten_thousand_records_import,
     health_check_passes,
@@ -1021,6 +1022,30 @@ fn mobile_lookup_follows_changed_number(db: &TestDb) {
             .expect("lookup")),
         ["9731"]
     );
+}
+
+fn blank_mobile_matches_nothing(db: &TestDb) {
+    db.store
+        .import_text(&export(&[
+            certificate("BEN-BLANK", "9741", "", 1),
+            certificate("BEN-SPACE", "9742", " ", 1),
+        ]))
+        .expect("import");
+    for mobile in ["", " "] {
+        assert!(
+            db.store
+                .certificates_by_mobile(mobile)
+                .expect("lookup")
+                .is_empty()
+        );
+        assert_eq!(
+            db.store
+                .certificate_by_mobile_and_id(mobile, "9741")
+                .expect("lookup"),
+            None
+        );
+    }
+    assert!(db.store.beneficiary_exists("BEN-BLANK").expect("exists"));
 }
 
 fn corrupt_json_columns_are_reported(db: &TestDb) {

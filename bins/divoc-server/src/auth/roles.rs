@@ -74,10 +74,14 @@ impl RoleRules {
         }
     }
 
+    /// Returns the first mobile-number claim that holds a non-blank string. A
+    /// blank claim counts as absent: it would otherwise match every
+    /// certificate stored with an empty mobile number.
     fn mobile(&self, claims: &Value) -> Option<String> {
         self.mobile_claims
             .iter()
-            .find_map(|name| claims.get(name).and_then(Value::as_str))
+            .filter_map(|name| claims.get(name).and_then(Value::as_str))
+            .find(|mobile| !mobile.trim().is_empty())
             .map(str::to_owned)
     }
 }
@@ -202,6 +206,23 @@ mod tests {
             "Phone": "9000000003",
         }));
         assert_eq!(principal.mobile.as_deref(), Some("9000000001"));
+    }
+
+    #[test]
+    fn blank_mobile_claim_ignored() {
+        let principal = rules().principal(&json!({"preferred_username": ""}));
+        assert_eq!(principal.mobile, None);
+        let principal = rules().principal(&json!({"preferred_username": "  "}));
+        assert_eq!(principal.mobile, None);
+    }
+
+    #[test]
+    fn blank_preferred_username_falls_back_to_phone() {
+        let principal = rules().principal(&json!({
+            "preferred_username": "",
+            "Phone": "9000000003",
+        }));
+        assert_eq!(principal.mobile.as_deref(), Some("9000000003"));
     }
 
     #[test]
