@@ -89,16 +89,17 @@ impl DevKey {
         })
     }
 
-    /// Signs a token for the demo user, valid for `hours`, with the distribution
-    /// role `api`, so it reaches every sample beneficiary.
-    pub fn token(&self, hours: i64) -> Result<String, DevKeyError> {
+    /// Signs a token for the demo user, valid for `hours`, with one realm role:
+    /// `api` (distribution) reaches every sample beneficiary, `facility-staff`
+    /// (print) the facility search and bulk print.
+    pub fn token(&self, hours: i64, role: &str) -> Result<String, DevKeyError> {
         let now = chrono::Utc::now().timestamp();
         let claims = DemoClaims {
             sub: "demo",
             iss: "divoc-server-demo",
             iat: now,
             exp: now + hours * 3600,
-            realm_access: RealmAccess { roles: ["api"] },
+            realm_access: RealmAccess { roles: [role] },
         };
         let key = EncodingKey::from_ec_pem(self.private_pem.as_bytes())
             .map_err(|error| DevKeyError::Key(error.to_string()))?;

@@ -404,27 +404,41 @@ fn demo(settings: &Settings) -> Result<(), String> {
             "no token key configured: using the development key; never use it in production"
         );
         settings.auth.public_key_file = Some(key.public_path.clone());
-        Some(
-            key.token(DEMO_TOKEN_HOURS)
-                .map_err(|error| error.to_string())?,
-        )
+        let distribution = key
+            .token(DEMO_TOKEN_HOURS, "api")
+            .map_err(|error| error.to_string())?;
+        let print = key
+            .token(DEMO_TOKEN_HOURS, "facility-staff")
+            .map_err(|error| error.to_string())?;
+        Some(DemoTokens {
+            distribution,
+            print,
+        })
     };
     if settings.otp.enabled && settings.otp.signing_key_file.is_none() {
         let path = Path::new("data").join(otp::DEVELOPMENT_KEY_FILE);
         otp::ensure_development_key(&path).map_err(|error| error.to_string())?;
         settings.otp.signing_key_file = Some(path);
     }
-    print_demo_request(&settings, summary.certificates, token.as_deref());
+    print_demo_request(&settings, summary.certificates, token.as_ref());
     start(&settings)
 }
 
-fn print_demo_request(settings: &Settings, certificates: usize, token: Option<&str>) {
+/// Tokens signed with the development key for the demo's printed requests.
+struct DemoTokens {
+    /// Distribution role `api`.
+    distribution: String,
+    /// Print role `facility-staff`.
+    print: String,
+}
+
+fn print_demo_request(settings: &Settings, certificates: usize, tokens: Option<&DemoTokens>) {
     let url = format!(
         "http://{}/certificate/api/certificatePDF/{DEMO_BENEFICIARY}",
         settings.server.bind
     );
-    let authorization = match token {
-        Some(token) => format!("Bearer {token}"),
+    let authorization = match tokens {
+        Some(tokens) => format!("Bearer {}", tokens.distribution),
         None => "Bearer <a token signed by your configured key>".to_owned(),
     };
     let mut out = std::io::stdout().lock();
@@ -437,6 +451,14 @@ fn print_demo_request(settings: &Settings, certificates: usize, token: Option<&s
         "curl -sS -o certificate.pdf -w '%{{http_code}} %{{content_type}} %{{size_download}} bytes\\n' \\\n  -H '\
          Authorization: {authorization}' \\\n  {url}\n"
     );
+    if let Some(tokens) = tokens {
+        let _ = writeln!(
+            out,
+            "A token with the print role, for facility search and bulk print:\n\n  \
+             export PRINT_TOKEN={}\n",
+            tokens.print
+        );
+    }
     if settings.portal.enabled {
         let sign_in = if settings.otp.enabled {
             "sign in with a sample mobile number such as 9000000001; the code is in the server log"

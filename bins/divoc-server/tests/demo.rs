@@ -55,6 +55,17 @@ fn demo_starts_in_empty_folder() {
                 .to_owned();
         }
     };
+    let print_token = loop {
+        let mut line = String::new();
+        assert_ne!(
+            reader.read_line(&mut line).unwrap(),
+            0,
+            "no print token printed"
+        );
+        if let Some(rest) = line.split("export PRINT_TOKEN=").nth(1) {
+            break rest.trim_end().to_owned();
+        }
+    };
     assert!(folder.path().join("data/divoc.sqlite").is_file());
     assert!(folder.path().join("data/dev-signing-key.pem").is_file());
 
@@ -70,9 +81,26 @@ fn demo_starts_in_empty_folder() {
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
     let head = String::from_utf8_lossy(&response[..response.len().min(600)]).into_owned();
+
+    let body = r#"{"beneficiaryIds":["BEN1001"]}"#;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /certificate/api/print HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {print_token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut print_response = Vec::new();
+    stream.read_to_end(&mut print_response).unwrap();
+    let print_head =
+        String::from_utf8_lossy(&print_response[..print_response.len().min(600)]).into_owned();
     let _ = child.kill();
     let _ = child.wait();
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(print_head.starts_with("HTTP/1.1 200 OK"), "{print_head}");
     assert!(
         head.to_ascii_lowercase()
             .contains("content-type: application/pdf"),
