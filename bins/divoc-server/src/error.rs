@@ -1,8 +1,11 @@
 //! HTTP error responses. Every error the service returns is JSON and is logged
 //! once here, without personal data.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
@@ -228,4 +231,60 @@ pub fn truncate(value: &str) -> String {
     let mut shortened: String = value.chars().take(ECHO_LIMIT).collect();
     shortened.push('…');
     shortened
+}
+
+/// Rewrites the plain-text error responses of actix-web's own extractors as
+/// JSON error bodies, like every other error of the API: 413 when a body is
+/// over a route's limit, 415 when its content type is not the one the route
+/// reads. Responses that already carry JSON are left alone.
+pub fn json_extractor_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new()
+        .handler(StatusCode::PAYLOAD_TOO_LARGE, |response| {
+            Ok(json_error_body(
+                response,
+                "payload_too_large",
+                "the request body is larger than this route accepts",
+            ))
+        })
+        .handler(StatusCode::UNSUPPORTED_MEDIA_TYPE, |response| {
+            Ok(json_error_body(
+                response,
+                "unsupported_media_type",
+                "the request's Content-Type is not one this route reads",
+            ))
+        })
+}
+
+fn json_error_body<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+    code: &str,
+    message: &str,
+) -> ErrorHandlerResponse<B> {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json {
+        return ErrorHandlerResponse::Response(response.map_into_left_body());
+    }
+    let content_type = response
+        .request()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(truncate);
+    let body = match content_type {
+        Some(value) if code == "unsupported_media_type" => {
+            json!({"error": code, "message": message, "value": value})
+        }
+        _ => json!({"error": code, "message": message}),
+    };
+    let (request, mut head) = response.into_parts();
+    head.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let head = head.set_body(body.to_string()).map_into_boxed_body();
+    ErrorHandlerResponse::Response(ServiceResponse::new(request, head).map_into_right_body())
 }

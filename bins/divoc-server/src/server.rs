@@ -222,6 +222,7 @@ pub async fn run(
         let delivery = delivery.clone();
         App::new()
             .app_data(state.clone())
+            .wrap(crate::error::json_extractor_errors())
             .wrap(from_fn(log_request))
             .configure(|config| crate::otp::configure(config, otp))
             .configure(|config| crate::delivery::configure(config, delivery))

@@ -512,3 +512,45 @@ fn vaccination_date_in_configured_zone() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(text.matches("18-Oct-2021").count(), 0, "{text}");
 }
+
+#[test]
+fn oversized_body_gets_json_413() {
+    let server = Server::start(&[]);
+    let authorization = format!("Bearer {}", Keys::rs256());
+    let body = vec![b'a'; 300 * 1024];
+    let length = body.len().to_string();
+    let response = server.request_with_body(
+        "POST",
+        "/certificate/api/share",
+        &[
+            ("Authorization", &authorization),
+            ("Content-Type", "application/json"),
+            ("Content-Length", &length),
+        ],
+        &body,
+    );
+    assert_eq!(response.status, 413);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert_eq!(response.json()["error"], "payload_too_large");
+}
+
+#[test]
+fn wrong_content_type_gets_json_415() {
+    let server = Server::start(&[]);
+    let body = br#"{"passcode":"1234"}"#;
+    let length = body.len().to_string();
+    let response = server.request_with_body(
+        "POST",
+        "/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Length", &length),
+        ],
+        body,
+    );
+    assert_eq!(response.status, 415);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let json = response.json();
+    assert_eq!(json["error"], "unsupported_media_type");
+    assert_eq!(json["value"], "application/json");
+}

@@ -206,6 +206,18 @@ impl Server {
 
     /// Sends one request; `target` goes on the request line exactly as given.
     pub fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
+        self.request_with_body(method, target, headers, &[])
+    }
+
+    /// Sends one request with a body; `headers` must include its
+    /// `Content-Length` when the body is not empty.
+    pub fn request_with_body(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
@@ -217,6 +229,8 @@ impl Server {
         }
         request.push_str("\r\n");
         stream.write_all(request.as_bytes()).unwrap();
+        // The server may answer and close before reading a large body.
+        let _ = stream.write_all(body);
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
         parse_response(&raw, method == "HEAD")
