@@ -28,8 +28,9 @@ use super::access::{
 };
 use super::protect::{dob_password, encrypt, parse_protection};
 use super::{Delivery, DeliveryError};
+use crate::cache::FileKind;
+use crate::language::{resolve_language, set_content_language};
 use crate::routes::AppState;
-use crate::service::cache::FileKind;
 use crate::settings::Protection;
 
 /// Header that carries a link's passcode.
@@ -47,6 +48,7 @@ struct CreateRequest {
     certificate_id: String,
     expires_in_days: Option<i64>,
     passcode: Option<String>,
+    language: Option<String>,
 }
 
 /// A link that was just created, with its token.
@@ -71,6 +73,10 @@ pub async fn create(
     let body: CreateRequest = parse_body(&body)?;
     check_certificate_id(&body.certificate_id)?;
     let days = expiry_days(&delivery, body.expires_in_days)?;
+    let language = match body.language.as_deref() {
+        Some(requested) => Some(resolve_language(&state.service, Some(requested))?),
+        None => None,
+    };
     if let Some(passcode) = &body.passcode {
         let length = passcode.chars().count();
         if !PASSCODE_CHARS.contains(&length) {
@@ -88,8 +94,9 @@ pub async fn create(
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(json!({
             "id": created.id,
-            "url": share_url(&delivery, &created.token),
+            "url": share_url(&delivery, &created.token, language.as_deref()),
             "token": created.token,
+            "language": language,
             "expiresAt": timestamp(created.expires_at),
             "certificateId": record.certificate_id,
         })))
@@ -205,6 +212,7 @@ pub async fn revoke(
 pub struct SharedQuery {
     format: Option<String>,
     protect: Option<String>,
+    language: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -212,9 +220,10 @@ pub struct SharedForm {
     passcode: Option<String>,
     format: Option<String>,
     protect: Option<String>,
+    language: Option<String>,
 }
 
-/// `GET /certificate/api/shared/{token}?format=pdf|qr|json&protect=dob|none`,
+/// `GET /certificate/api/shared/{token}?format=pdf|qr|json&protect=dob|none&language=hi`,
 /// with the passcode, if any, in `X-Share-Passcode`.
 pub async fn shared_get(
     request: HttpRequest,
@@ -237,12 +246,13 @@ pub async fn shared_get(
         passcode,
         query.format.as_deref(),
         query.protect.as_deref(),
+        query.language.as_deref(),
     )
     .await
 }
 
-/// `POST /certificate/api/shared/{token}` with a form of `passcode`, `format`
-/// and `protect`, as the page sends it.
+/// `POST /certificate/api/shared/{token}` with a form of `passcode`, `format`,
+/// `protect` and `language`, as the page sends it.
 pub async fn shared_post(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -259,6 +269,7 @@ pub async fn shared_post(
         form.passcode,
         form.format.as_deref(),
         form.protect.as_deref(),
+        form.language.as_deref(),
     )
     .await
 }
@@ -271,6 +282,7 @@ async fn serve_shared(
     passcode: Option<String>,
     format: Option<&str>,
     protect: Option<&str>,
+    language: Option<&str>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let kind = match format.unwrap_or("pdf") {
         "pdf" => Some(FileKind::Pdf),
@@ -281,6 +293,7 @@ async fn serve_shared(
         }
     };
     let protection = parse_protection(protect, delivery.protection)?;
+    let language = resolve_language(&state.service, language)?;
     let (link, record) = open_link(state, delivery, token, passcode).await?;
     let response = match kind {
         None => {
@@ -295,8 +308,12 @@ async fn serve_shared(
                 }))
         }
         Some(kind) => {
-            let file = shared_file(state, &record, kind, protection).await?;
-            file_response(file, kind, &record.certificate_id)
+            let file = shared_file(state, &record, kind, protection, &language).await?;
+            let mut response = file_response(file, kind, &record.certificate_id);
+            if kind == FileKind::Pdf {
+                set_content_language(&mut response, &language);
+            }
+            response
         }
     };
     record_use(
@@ -309,18 +326,21 @@ async fn serve_shared(
     Ok(response)
 }
 
-/// Renders the file that a link serves, encrypted when `protection` is `Dob`.
+/// Renders the file that a link serves, a PDF in `language` and encrypted
+/// when `protection` is `Dob`.
 pub async fn shared_file(
     state: &AppState,
     record: &RegistryRecord,
     kind: FileKind,
     protection: Protection,
+    language: &str,
 ) -> Result<Bytes, DeliveryError> {
     let file = render_file(
         state,
         kind,
         &record.pre_enrollment_code,
         &record.certificate_id,
+        language,
     )
     .await?;
     if kind != FileKind::Pdf || protection == Protection::None {
@@ -473,9 +493,16 @@ pub fn expiry_days(delivery: &Delivery, requested: Option<i64>) -> Result<u32, D
     }
 }
 
-/// Returns the page URL of a token.
-pub fn share_url(delivery: &Delivery, token: &str) -> String {
-    format!("{}/s/{token}", delivery.public_url)
+/// Returns the page URL of a token. A `language` is added as a query
+/// parameter, which the page passes on to its PDF link, so it is the link's
+/// default language.
+// NOTE: the language travels in the URL because the share_links table has no
+// language column; a holder may still pick another one with `?language=`.
+pub fn share_url(delivery: &Delivery, token: &str, language: Option<&str>) -> String {
+    match language {
+        Some(language) => format!("{}/s/{token}?language={language}", delivery.public_url),
+        None => format!("{}/s/{token}", delivery.public_url),
+    }
 }
 
 fn link_json(link: &ShareLink, now: DateTime<Utc>) -> Value {

@@ -14,7 +14,7 @@ use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 
 use super::Delivery;
 use super::access::{check_latest, render_pdf_blocking};
-use super::messages::{fill, messages};
+use super::messages::{fill, messages_or_english};
 use super::protect::{dob_password, encrypt};
 use crate::redact::certificate_ref;
 use crate::service::CertificateService;
@@ -76,7 +76,7 @@ fn attempt(
         .map_err(|error| Failure::Transient(error.to_string()))?
         .ok_or_else(|| Failure::Permanent("the certificate was revoked or removed".to_owned()))?;
     check_latest(service, &record).map_err(|error| Failure::Permanent(error.to_string()))?;
-    let pdf = render_pdf_blocking(service, &record)
+    let pdf = render_pdf_blocking(service, &record, &email.language)
         .map_err(|error| Failure::Transient(error.to_string()))?;
     let protected = email.protect.as_deref() == Some("dob");
     let attachment = if protected {
@@ -107,9 +107,7 @@ fn compose(
         .smtp
         .as_ref()
         .ok_or_else(|| Failure::Permanent("email is not configured".to_owned()))?;
-    let texts = messages(&email.language)
-        .or_else(|| messages("en"))
-        .ok_or_else(|| Failure::Permanent("no English texts".to_owned()))?;
+    let texts = messages_or_english(&email.language);
     let values = [("certificateId", email.certificate_id.as_str())];
     let subject = fill(texts.email_subject, &values);
     let mut body = fill(texts.email_body, &values);
