@@ -278,7 +278,7 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
         }
     };
     println!(
-        "{}: {} pages in {language}, {} skipped, {} bytes; manifest {}",
+        "{}: {} pages, {} skipped, {} bytes, language {language}; manifest {}",
         args.out.display(),
         summary.pages,
         summary.skipped,
