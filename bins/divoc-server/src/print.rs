@@ -514,10 +514,7 @@ fn print_request(body: &[u8], limit: usize) -> Result<(Vec<String>, Option<Strin
     let request = serde_json::from_slice::<PrintRequest>(body).map_err(|error| {
         ApiError::InvalidParameter {
             name: "body",
-            reason: format!(
-                "expected JSON {{\"beneficiaryIds\": [\"ID\", ...], \"language\": \"hi\"}} \
-                 (language optional): {error}"
-            ),
+            reason: format!("expected JSON {{\"beneficiaryIds\": [\"ID\", ...]}}: {error}"),
             value: String::new(),
         }
     })?;
