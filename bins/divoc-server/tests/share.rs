@@ -522,7 +522,7 @@ fn notify_sends_link_in_language() {
         "{message}"
     );
     // The link carries the language, so its page offers the Hindi PDF.
-    let link = message.split_whitespace().nth(2).unwrap();
+    let link = message.split_whitespace().nth(3).unwrap();
     assert!(link.ends_with("?language=hi"), "{message}");
     let token = &link["http://127.0.0.1:0/s/".len()..link.len() - "?language=hi".len()];
     let pdf = server.request(
