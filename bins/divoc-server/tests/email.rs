@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::{Server, have_tool};
-use delivery_common::{citizen, distribution, get_as, post_json, print_role, run_tool};
+use delivery_common::{audit_rows, citizen, distribution, get_as, post_json, print_role, run_tool};
 use smtp_common::{attachment_of, smtp_env, start_smtp};
 
 const EMAIL: &str = "/certificate/api/email";

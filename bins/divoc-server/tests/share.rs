@@ -545,6 +545,28 @@ fn notify_sends_link_in_language() {
 }
 
 #[test]
+fn share_creation_limited_per_mobile() {
+    let server = Server::start(&[("DIVOC__SHARE__MAX_PER_MOBILE", "1")]);
+    let body = json!({"certificateId": "772014589"});
+    let owner = citizen("9000000001");
+    assert_eq!(create(&server, &owner, &body).status, 201);
+    let limited = create(&server, &owner, &body);
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["error"], "rate_limited");
+    assert!(limited.header("retry-after").is_some());
+    // Another number and distribution roles have their own budget or none.
+    let other = create(
+        &server,
+        &citizen("9000000003"),
+        &json!({"certificateId": "680325917"}),
+    );
+    assert_eq!(other.status, 201);
+    let partner = distribution("partner-1");
+    assert_eq!(create(&server, &partner, &body).status, 201);
+    assert_eq!(create(&server, &partner, &body).status, 201);
+}
+
+#[test]
 fn download_route_protects_on_request() {
     let server = Server::start(&[]);
     let target = "/certificate/api/certificatePDF/BEN1003?protect=dob";

@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::access::{
-    Requester, check_certificate_id, check_latest, hex_sha256, owned_latest_certificate,
-    record_use, render_file, requester, service_error,
+    Requester, check_certificate_id, check_citizen_rate, check_latest, hex_sha256,
+    owned_latest_certificate, record_use, render_file, requester, service_error,
 };
 use super::protect::{dob_password, encrypt, parse_protection};
 use super::{Delivery, DeliveryError};
@@ -88,6 +88,14 @@ pub async fn create(
             .into());
         }
     }
+    check_citizen_rate(
+        &delivery.store,
+        &requester,
+        "share",
+        delivery.share.rate_window_seconds,
+        delivery.share.max_per_mobile,
+    )
+    .await?;
     let record = owned_latest_certificate(&state, &requester, &body.certificate_id).await?;
     let created = store_link(&delivery, &requester, &record, days, body.passcode).await?;
     Ok(HttpResponse::Created()
