@@ -1,7 +1,7 @@
 //! The `language` request parameter, shared by every route that prints a
 //! certificate: the PDF routes, share links, email, SMS notify and bulk print.
 //!
-//! A code has a fixed form (checked here, 400 when it is broken). A well-formed
+//! A code has a fixed form, checked here (400 when it is invalid). A well-formed
 //! code without a label set is no error: the renderer falls back to its primary
 //! subtag, then to the deployment's default, and the fallback is logged.
 

@@ -1,8 +1,8 @@
 //! The citizen portal in a real headless Chromium, driven through chromedriver's
-//! WebDriver protocol: sign in with a code sent to a loopback SMS gateway, list
-//! the certificates, fetch the PDF and the QR code, switch the certificate
-//! language to Hindi, send a certificate by email to a loopback SMTP server,
-//! and create and open a share link.
+//! WebDriver protocol. It signs in with a code sent to a loopback SMS gateway,
+//! lists the certificates and fetches the PDF and the QR code. Then it switches
+//! the certificate language to Hindi, sends a certificate by email to a loopback
+//! SMTP server, and creates and opens a share link.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test is
 //! skipped, unless `DIVOC_REQUIRE_TOOLS=1`, which makes it fail.

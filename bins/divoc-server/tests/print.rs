@@ -295,7 +295,8 @@ fn route_rejects_bad_bodies() {
 /// `beneficiary_heading` of `crates/divoc-pdf/labels/hi.toml` beside its English text.
 const HINDI_HEADING: &str = "लाभार्थी का विवरण / Beneficiary Details";
 
-/// Text of a whole PDF without layout, which keeps Devanagari in logical order.
+/// Text of a whole PDF, extracted without `-layout` as the language tests of
+/// the other routes do.
 fn plain_text(path: &Path) -> String {
     let output = Command::new("pdftotext")
         .args(["-enc", "UTF-8"])

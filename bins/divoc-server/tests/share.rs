@@ -554,7 +554,7 @@ fn share_creation_limited_per_mobile() {
     assert_eq!(limited.status, 429);
     assert_eq!(limited.json()["error"], "rate_limited");
     assert!(limited.header("retry-after").is_some());
-    // Another number and distribution roles have their own budget or none.
+    // Another mobile number has its own limit, and distribution roles have none.
     let other = create(
         &server,
         &citizen("9000000003"),
