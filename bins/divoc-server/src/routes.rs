@@ -220,13 +220,24 @@ async fn certificate_exists(
     } else {
         "application/pdf"
     };
+    // HEAD checks `language` as GET does and names the language GET would print.
+    let language = match content_type {
+        "application/pdf" => Some(crate::language::request_language(&state.service, &request)?),
+        _ => None,
+    };
     match map_service_error(found, &beneficiary_id)? {
         // The size of the file is not known without rendering it, so the response
         // has no Content-Length rather than a wrong one.
-        true => Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
-            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
-            .body(actix_web::body::None::new())),
+        true => {
+            let mut response = HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
+                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
+                .body(actix_web::body::None::new());
+            if let Some(language) = &language {
+                set_content_language(&mut response, language);
+            }
+            Ok(response)
+        }
         false => Err(ApiError::NotFound {
             source_id: beneficiary_id,
         }),

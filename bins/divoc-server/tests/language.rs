@@ -15,7 +15,7 @@ mod delivery_common;
 use serde_json::json;
 
 use common::{Keys, Response, Server, have_tool};
-use delivery_common::{citizen, distribution, get_as, post_json, run_tool};
+use delivery_common::{citizen, distribution, get_as, post_json, run_tool, send};
 
 /// `beneficiary_heading` of the Hindi label set, printed beside the English text.
 const HINDI_HEADING: &str = "लाभार्थी का विवरण / Beneficiary Details";
@@ -119,6 +119,22 @@ fn citizen_routes_print_language() {
 }
 
 #[test]
+fn head_checks_language() {
+    let server = Server::start(&[]);
+    let partner = distribution("partner-1");
+    let head =
+        |target: &str| server.request("HEAD", target, &[("Authorization", partner.as_str())]);
+    let hindi = head("/certificate/api/certificatePDF/BEN1002?language=hi-IN");
+    assert_eq!(hindi.status, 200);
+    assert_eq!(hindi.header("content-language"), Some("hi"));
+    let invalid = head("/certificate/api/certificatePDF/BEN1002?language=hi%3Cx%3E");
+    assert_eq!(invalid.status, 400);
+    let qr = head("/certificate/api/certificateQRCode/BEN1002");
+    assert_eq!(qr.status, 200);
+    assert_eq!(qr.header("content-language"), None);
+}
+
+#[test]
 fn protected_download_in_language() {
     let server = Server::start(&[]);
     let response = get_as(
@@ -211,4 +227,51 @@ fn share_link_default_language() {
     assert_eq!(invalid_query.status, 400);
     let invalid_page = server.get(&format!("/s/{token}?language=hi%2Fx"));
     assert_eq!(invalid_page.status, 400);
+}
+
+#[test]
+fn passcode_page_keeps_language() {
+    let server = Server::start(&[]);
+    let created = post_json(
+        &server,
+        "/certificate/api/share",
+        Some(&citizen("9000000001")),
+        &json!({"certificateId": CERTIFICATE, "language": "hi", "passcode": "2468"}),
+    );
+    assert_eq!(created.status, 201);
+    let token = created.json()["token"].as_str().unwrap().to_owned();
+
+    let form = server.request("GET", &format!("/s/{token}?language=hi"), &[]);
+    assert_eq!(form.status, 200);
+    let html = String::from_utf8(form.body.clone()).unwrap();
+    assert!(
+        html.contains(&format!("action=\"/s/{token}?language=hi\"")),
+        "{html}"
+    );
+
+    let unlocked = send(
+        &server,
+        "POST",
+        &format!("/s/{token}?language=hi"),
+        &[],
+        Some(("application/x-www-form-urlencoded", b"passcode=2468")),
+    );
+    assert_eq!(unlocked.status, 200);
+    let html = String::from_utf8(unlocked.body.clone()).unwrap();
+    assert!(
+        html.contains("<input type=\"hidden\" name=\"language\" value=\"hi\">"),
+        "{html}"
+    );
+
+    let pdf = send(
+        &server,
+        "POST",
+        &format!("/certificate/api/shared/{token}"),
+        &[],
+        Some((
+            "application/x-www-form-urlencoded",
+            b"passcode=2468&format=pdf&language=hi",
+        )),
+    );
+    assert_hindi(&server, &pdf, None);
 }
