@@ -15,7 +15,6 @@ mod smtp_common;
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -129,6 +128,22 @@ fn email_attachment_in_requested_language() {
         attachment == hindi.body,
         "attachment differs from the Hindi download"
     );
+    // The sent email has an audit row, as a download does. The audit writer
+    // stores rows in the background, so the check waits for the row.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let emailed = loop {
+        let rows: Vec<Value> = audit_rows(&server, "772014589")
+            .into_iter()
+            .filter(|row| row["role"] == "email")
+            .collect();
+        if !rows.is_empty() || Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(emailed.len(), 1, "{emailed:?}");
+    assert_eq!(emailed[0]["route"], EMAIL);
+    assert_eq!(emailed[0]["subject"], format!("email:{id}"));
     let english = server.get("/certificate/api/certificatePDF/BEN1002");
     assert!(attachment != english.body);
     if have_tool("pdftotext", "poppler-utils") {

@@ -245,16 +245,13 @@ pub async fn shared_get(
         .get(PASSCODE_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let query = query.into_inner();
     serve_shared(
         &request,
         &state,
         &delivery,
         &path,
         passcode,
-        query.format.as_deref(),
-        query.protect.as_deref(),
-        query.language.as_deref(),
+        query.into_inner(),
     )
     .await
 }
@@ -269,17 +266,12 @@ pub async fn shared_post(
     form: web::Form<SharedForm>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let form = form.into_inner();
-    serve_shared(
-        &request,
-        &state,
-        &delivery,
-        &path,
-        form.passcode,
-        form.format.as_deref(),
-        form.protect.as_deref(),
-        form.language.as_deref(),
-    )
-    .await
+    let options = SharedQuery {
+        format: form.format,
+        protect: form.protect,
+        language: form.language,
+    };
+    serve_shared(&request, &state, &delivery, &path, form.passcode, options).await
 }
 
 async fn serve_shared(
@@ -288,11 +280,9 @@ async fn serve_shared(
     delivery: &Delivery,
     token: &str,
     passcode: Option<String>,
-    format: Option<&str>,
-    protect: Option<&str>,
-    language: Option<&str>,
+    options: SharedQuery,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let kind = match format.unwrap_or("pdf") {
+    let kind = match options.format.as_deref().unwrap_or("pdf") {
         "pdf" => Some(FileKind::Pdf),
         "qr" => Some(FileKind::QrPng),
         "json" => None,
@@ -300,8 +290,8 @@ async fn serve_shared(
             return Err(DeliveryError::invalid("format", "expected pdf, qr or json", other).into());
         }
     };
-    let protection = parse_protection(protect, delivery.protection)?;
-    let language = resolve_language(&state.service, language)?;
+    let protection = parse_protection(options.protect.as_deref(), delivery.protection)?;
+    let language = resolve_language(&state.service, options.language.as_deref())?;
     let (link, record) = open_link(state, delivery, token, passcode).await?;
     let response = match kind {
         None => {
