@@ -47,7 +47,8 @@ pub async fn show(
         Ok(language) => language,
         Err(error) => return error.error_response(),
     };
-    let language_query = language_query(language.as_deref());
+    // Escaped because `&` starts a character reference in an HTML attribute.
+    let language_query = escape(&language_query(language.as_deref()));
     match open_link(&state, &delivery, &token, None).await {
         Ok((link, record)) => {
             record_use(
