@@ -25,6 +25,8 @@ pub struct Selection {
     key: CacheKey,
     /// Language of a PDF as resolved by the renderer; `None` prints the
     /// deployment's default language.
+    // NOTE: `None` and `in_language(None)` print the same file under two
+    // cache keys, so every PDF route calls `in_language`.
     language: Option<String>,
 }
 
