@@ -7,13 +7,14 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use crate::cache::FileKind;
 use crate::error::ApiError;
+use crate::language::{request_language, set_content_language};
 use crate::principal::{Access, Principal};
 use crate::routes::{
     AppState, authenticate, check_id, last_path_id, map_service_error, method_not_allowed,
     serve_file,
 };
-use crate::service::cache::FileKind;
 
 /// Registers the citizen and facility routes.
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -25,12 +26,20 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/certificate/api/certificate/QRCode/{certificateId}")
-                .route(web::get().to(qr_by_auth_token))
+                .route(
+                    web::get().to(|request, state, query: web::Query<AuthTokenQuery>| {
+                        file_by_auth_token(request, state, query, FileKind::QrPng)
+                    }),
+                )
                 .default_service(method_not_allowed("GET")),
         )
         .service(
             web::resource("/certificate/api/certificate/{certificateId}")
-                .route(web::get().to(pdf_by_auth_token))
+                .route(
+                    web::get().to(|request, state, query: web::Query<AuthTokenQuery>| {
+                        file_by_auth_token(request, state, query, FileKind::Pdf)
+                    }),
+                )
                 .default_service(method_not_allowed("GET")),
         )
         .service(
@@ -90,44 +99,18 @@ async fn pdf_by_query(
     .await
 }
 
-/// `GET /certificate/api/certificate/{certificateId}?authToken=JWT`.
-async fn pdf_by_auth_token(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    query: web::Query<AuthTokenQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let principal = token_from_query_or_header(&request, &state, query.into_inner())?;
-    let mobile = citizen_mobile(&principal)?;
-    let certificate_id = last_path_id(&request, "certificate id")?;
-    serve_by_certificate(
-        &request,
-        &state,
-        &principal,
-        mobile,
-        certificate_id,
-        FileKind::Pdf,
-    )
-    .await
-}
-
+/// `GET /certificate/api/certificate/{certificateId}?authToken=JWT` (PDF) and
 /// `GET /certificate/api/certificate/QRCode/{certificateId}?authToken=JWT`.
-async fn qr_by_auth_token(
+async fn file_by_auth_token(
     request: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<AuthTokenQuery>,
+    kind: FileKind,
 ) -> Result<HttpResponse, ApiError> {
     let principal = token_from_query_or_header(&request, &state, query.into_inner())?;
     let mobile = citizen_mobile(&principal)?;
     let certificate_id = last_path_id(&request, "certificate id")?;
-    serve_by_certificate(
-        &request,
-        &state,
-        &principal,
-        mobile,
-        certificate_id,
-        FileKind::QrPng,
-    )
-    .await
+    serve_by_certificate(&request, &state, &principal, mobile, certificate_id, kind).await
 }
 
 /// `GET /certificate/api/citizen/certificates`: the caller's beneficiaries.
@@ -177,7 +160,8 @@ async fn search(
     Ok(json_response(&matches))
 }
 
-/// Serves the `kind` file of one of the citizen's own certificates.
+/// Serves the `kind` file of one of the citizen's own certificates, a PDF in
+/// the language of the `language` query parameter.
 async fn serve_by_certificate(
     request: &HttpRequest,
     state: &AppState,
@@ -186,16 +170,31 @@ async fn serve_by_certificate(
     certificate_id: String,
     kind: FileKind,
 ) -> Result<HttpResponse, ApiError> {
+    let language = match kind {
+        FileKind::Pdf => Some(request_language(&state.service, request)?),
+        FileKind::QrPng => None,
+    };
     let id = certificate_id.clone();
-    serve_file(
+    let printed = language.clone();
+    let mut response = serve_file(
         request,
         state,
         principal,
         Access::Citizen,
         &certificate_id,
-        move |service| service.select_by_certificate(kind, &mobile, &id),
+        move |service| {
+            let selection = service.select_by_certificate(kind, &mobile, &id)?;
+            Ok(match &printed {
+                Some(language) => service.in_language(selection, Some(language)),
+                None => selection,
+            })
+        },
     )
-    .await
+    .await?;
+    if let Some(language) = &language {
+        set_content_language(&mut response, language);
+    }
+    Ok(response)
 }
 
 /// Verifies `?authToken=` when present (DIVOC's citizen portal sends it), else

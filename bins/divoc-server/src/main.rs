@@ -7,11 +7,13 @@
 
 mod audit;
 mod auth;
+mod cache;
 mod citizen;
 mod delivery;
 mod devkey;
 mod error;
 mod generate;
+mod language;
 mod otp;
 mod portal;
 mod principal;
@@ -107,6 +109,10 @@ enum Command {
         /// File with one beneficiary id per line, printed after the ids given as arguments.
         #[arg(long, value_name = "FILE")]
         ids_file: Option<PathBuf>,
+        /// Language of the certificates, such as hi; a code without a label set
+        /// falls back as on the PDF route. Default: pdf.language.
+        #[arg(long, value_name = "CODE")]
+        language: Option<String>,
         /// Beneficiary ids, printed in this order.
         #[arg(value_name = "ID")]
         ids: Vec<String>,
@@ -137,6 +143,7 @@ fn main() -> ExitCode {
             out,
             manifest,
             ids_file,
+            language,
             ids,
         } => print::run_command(
             &settings,
@@ -144,6 +151,7 @@ fn main() -> ExitCode {
                 out,
                 manifest,
                 ids_file,
+                language,
                 ids,
             },
         ),

@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use divoc_pdf::bulk::{BulkError, BulkPdfWriter};
+use divoc_store::AuditEvent;
 use serde::Deserialize;
 
+use crate::cache::FileKind;
 use crate::error::ApiError;
+use crate::language::{resolve_language, set_content_language};
 use crate::principal::Access;
 use crate::routes::{AppState, authenticate, method_not_allowed, record_served};
-use crate::service::cache::FileKind;
 use crate::service::{CertificateService, Rendered, Scope, ServiceError};
 use crate::settings::Settings;
 
@@ -70,8 +72,9 @@ pub struct PrintedPage {
     pub certificate_id: String,
 }
 
-/// Renders the latest certificate of each beneficiary in `ids`, in order, into
-/// one PDF written to `out`, and writes the manifest to `manifest`.
+/// Renders the latest certificate of each beneficiary in `ids`, in order and in
+/// `language` (a code that [`crate::language::resolve_language`] returned),
+/// into one PDF written to `out`, and writes the manifest to `manifest`.
 /// `on_progress` is called after each beneficiary with the number done.
 ///
 /// Returns the output, the counts and the printed certificates.
@@ -84,6 +87,7 @@ pub struct PrintedPage {
 pub fn print_certificates<W: Write, M: Write>(
     service: &CertificateService,
     ids: &[String],
+    language: &str,
     out: W,
     manifest: &mut M,
     mut on_progress: impl FnMut(usize),
@@ -95,7 +99,7 @@ pub fn print_certificates<W: Write, M: Write>(
         .write_all(MANIFEST_HEADER.as_bytes())
         .map_err(PrintError::Manifest)?;
     for (done, id) in ids.iter().enumerate() {
-        let row = match render_one(service, id)? {
+        let row = match render_one(service, id, language)? {
             Ok((certificate_id, pdf)) => match writer.add_pdf(&pdf) {
                 Ok(_) => {
                     let page = writer.page_count();
@@ -143,6 +147,7 @@ pub fn print_certificates<W: Write, M: Write>(
 fn render_one(
     service: &CertificateService,
     id: &str,
+    language: &str,
 ) -> Result<Result<(String, Vec<u8>), String>, PrintError> {
     if let Err(rule) = divoc_model::check_id(id) {
         return Ok(Err(format!("invalid beneficiary id: {rule}")));
@@ -157,6 +162,7 @@ fn render_one(
             return Ok(Err(format!("render failed: {message}")));
         }
     };
+    let selection = service.in_language(selection, Some(language));
     let certificate_id = selection.certificate_id().to_owned();
     match service.render(&selection) {
         Ok(Rendered::New(bytes)) => Ok(Ok((certificate_id, bytes))),
@@ -211,6 +217,8 @@ pub struct PrintArgs {
     pub manifest: Option<PathBuf>,
     /// File with one beneficiary id per line.
     pub ids_file: Option<PathBuf>,
+    /// Requested language; `None` prints `pdf.language`.
+    pub language: Option<String>,
     /// Beneficiary ids from the command line, printed before those of the file.
     pub ids: Vec<String>,
 }
@@ -238,6 +246,12 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
     let store = crate::server::open_store(settings).map_err(|error| error.to_string())?;
     let service =
         crate::server::build_service(settings, store).map_err(|error| error.to_string())?;
+    let language = resolve_language(&service, args.language.as_deref()).map_err(|error| {
+        format!(
+            "--language {:?}: {error}",
+            args.language.as_deref().unwrap_or_default()
+        )
+    })?;
 
     let create = |path: &Path| {
         std::fs::File::create(path)
@@ -247,12 +261,15 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
     let out = create(&args.out)?;
     let mut manifest = create(&manifest_path)?;
     let mut progress = Progress::new(ids.len());
-    let result = print_certificates(&service, &ids, out, &mut manifest, |done| {
+    let result = print_certificates(&service, &ids, &language, out, &mut manifest, |done| {
         progress.update(done)
     });
     progress.finish();
     let summary = match result {
-        Ok((_, summary, _)) => summary,
+        Ok((_, summary, printed)) => {
+            record_printed(&service, &printed);
+            summary
+        }
         Err(error) => {
             // A partial PDF has no page tree, so it is removed; the manifest
             // stays to show how far the job got.
@@ -261,7 +278,7 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
         }
     };
     println!(
-        "{}: {} pages, {} skipped, {} bytes; manifest {}",
+        "{}: {} pages, {} skipped, {} bytes, language {language}; manifest {}",
         args.out.display(),
         summary.pages,
         summary.skipped,
@@ -269,6 +286,22 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
         manifest_path.display()
     );
     Ok(())
+}
+
+/// Writes an audit row per printed certificate, as the print route does, and
+/// waits until the rows are stored.
+fn record_printed(service: &CertificateService, printed: &[PrintedPage]) {
+    let served_at = chrono::Utc::now();
+    for page in printed {
+        service.record_served(&AuditEvent {
+            served_at,
+            certificate_id: page.certificate_id.clone(),
+            route: "divoc-server print".to_owned(),
+            subject: None,
+            role: Access::Print.as_str().to_owned(),
+        });
+    }
+    service.close_audit();
 }
 
 /// Collects the ids of the command line, then those of `--ids-file` (one per
@@ -346,6 +379,8 @@ impl Progress {
 struct PrintRequest {
     #[serde(rename = "beneficiaryIds")]
     beneficiary_ids: Vec<String>,
+    /// Requested language; `None` prints `pdf.language`.
+    language: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -384,14 +419,23 @@ async fn print_route(
     // The body is parsed after the token check, so a caller without a valid
     // token learns nothing about the expected body.
     let want_manifest = manifest_flag(query.into_inner())?;
-    let ids = beneficiary_ids(&body, limit.0)?;
+    let (ids, requested) = print_request(&body, limit.0)?;
+    let language = resolve_language(&state.service, requested.as_deref())?;
 
     let service = std::sync::Arc::clone(&state.service);
+    let printed_language = language.clone();
     let result = state
         .render_pool
         .run(move || {
             let mut manifest = Vec::new();
-            let result = print_certificates(&service, &ids, Vec::new(), &mut manifest, |_| {});
+            let result = print_certificates(
+                &service,
+                &ids,
+                &printed_language,
+                Vec::new(),
+                &mut manifest,
+                |_| {},
+            );
             (result, manifest)
         })
         .await
@@ -417,7 +461,9 @@ async fn print_route(
         Err(error) => return Err(ApiError::Internal(error.to_string())),
     };
     if want_manifest {
-        return Ok(manifest_response(manifest, summary.pages, summary.skipped));
+        let mut response = manifest_response(manifest, summary.pages, summary.skipped);
+        set_content_language(&mut response, &language);
+        return Ok(response);
     }
     for page in &printed {
         record_served(
@@ -428,7 +474,7 @@ async fn print_route(
             &page.certificate_id,
         );
     }
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/pdf"),
@@ -444,7 +490,9 @@ async fn print_route(
         ))
         .insert_header(("X-Print-Pages", summary.pages.to_string()))
         .insert_header(("X-Print-Skipped", summary.skipped.to_string()))
-        .body(pdf))
+        .body(pdf);
+    set_content_language(&mut response, &language);
+    Ok(response)
 }
 
 /// Reads `?manifest=`: 1 for the CSV manifest, 0 or absent for the PDF.
@@ -460,15 +508,17 @@ fn manifest_flag(query: PrintQuery) -> Result<bool, ApiError> {
     }
 }
 
-/// Parses `{"beneficiaryIds": [...]}` and checks the count against `limit`.
-fn beneficiary_ids(body: &[u8], limit: usize) -> Result<Vec<String>, ApiError> {
-    let ids = serde_json::from_slice::<PrintRequest>(body)
-        .map_err(|error| ApiError::InvalidParameter {
+/// Parses `{"beneficiaryIds": [...], "language": "hi"}` and checks the count
+/// against `limit`. Returns the ids and the requested language.
+fn print_request(body: &[u8], limit: usize) -> Result<(Vec<String>, Option<String>), ApiError> {
+    let request = serde_json::from_slice::<PrintRequest>(body).map_err(|error| {
+        ApiError::InvalidParameter {
             name: "body",
             reason: format!("expected JSON {{\"beneficiaryIds\": [\"ID\", ...]}}: {error}"),
             value: String::new(),
-        })?
-        .beneficiary_ids;
+        }
+    })?;
+    let ids = request.beneficiary_ids;
     if ids.is_empty() || ids.len() > limit {
         return Err(ApiError::InvalidParameter {
             name: "beneficiaryIds",
@@ -476,7 +526,7 @@ fn beneficiary_ids(body: &[u8], limit: usize) -> Result<Vec<String>, ApiError> {
             value: ids.len().to_string(),
         });
     }
-    Ok(ids)
+    Ok((ids, request.language))
 }
 
 fn manifest_response(manifest: Vec<u8>, pages: usize, skipped: usize) -> HttpResponse {

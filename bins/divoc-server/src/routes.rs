@@ -15,10 +15,11 @@ use tokio::sync::Semaphore;
 use divoc_store::AuditEvent;
 
 use crate::auth::{AuthError, TokenVerifier};
+use crate::cache::FileKind;
 use crate::error::ApiError;
+use crate::language::set_content_language;
 use crate::principal::{Access, Principal};
 use crate::server::RenderPool;
-use crate::service::cache::FileKind;
 use crate::service::{
     CertificateService, Rendered, Scope, Selection, ServiceError, ServiceMetrics,
 };
@@ -156,61 +157,11 @@ async fn certificate_pdf(
     if crate::delivery::wants_protection(&request)? {
         return crate::delivery::protected_download(request, state).await;
     }
-    let requested = requested_language(&request)?;
-    let language = state
-        .service
-        .resolve_language(requested.as_deref())
-        .to_owned();
-    if let Some(requested) = &requested
-        && !requested.eq_ignore_ascii_case(&language)
-    {
-        tracing::info!(
-            requested_language = %requested,
-            language = %language,
-            "requested language has no exact label set; printing the resolved language"
-        );
-    }
+    let language = crate::language::request_language(&state.service, &request)?;
     let mut response =
         by_beneficiary(request, state, FileKind::Pdf, Some(language.clone())).await?;
-    if let Ok(value) = HeaderValue::from_str(&language) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LANGUAGE, value);
-    }
+    set_content_language(&mut response, &language);
     Ok(response)
-}
-
-/// Maximum length of the `language` parameter: the longest BCP 47 tags in use
-/// are under 20 characters.
-const MAX_LANGUAGE_LENGTH: usize = 35;
-
-/// Reads the optional `language` query parameter, such as `hi` or `hi-IN`.
-fn requested_language(request: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let query =
-        web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
-            .map_err(|error| ApiError::InvalidParameter {
-                name: "query",
-                reason: error.to_string(),
-                value: request.query_string().to_owned(),
-            })?;
-    let Some(value) = query.get("language") else {
-        return Ok(None);
-    };
-    let valid = !value.is_empty()
-        && value.len() <= MAX_LANGUAGE_LENGTH
-        && value
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
-    if !valid {
-        return Err(ApiError::InvalidParameter {
-            name: "language",
-            reason: format!(
-                "expected a language code such as hi or hi-IN: 1 to {MAX_LANGUAGE_LENGTH} letters, digits and hyphens"
-            ),
-            value: value.clone(),
-        });
-    }
-    Ok(Some(value.clone()))
 }
 
 async fn certificate_qr(
@@ -269,13 +220,24 @@ async fn certificate_exists(
     } else {
         "application/pdf"
     };
+    // HEAD checks `language` as GET does and names the language GET would print.
+    let language = match content_type {
+        "application/pdf" => Some(crate::language::request_language(&state.service, &request)?),
+        _ => None,
+    };
     match map_service_error(found, &beneficiary_id)? {
         // The size of the file is not known without rendering it, so the response
         // has no Content-Length rather than a wrong one.
-        true => Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
-            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
-            .body(actix_web::body::None::new())),
+        true => {
+            let mut response = HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
+                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
+                .body(actix_web::body::None::new());
+            if let Some(language) = &language {
+                set_content_language(&mut response, language);
+            }
+            Ok(response)
+        }
         false => Err(ApiError::NotFound {
             source_id: beneficiary_id,
         }),

@@ -13,11 +13,11 @@ use tokio::sync::Semaphore;
 
 use crate::audit::AuditWriter;
 use crate::auth::TokenVerifier;
+use crate::cache::RenderCache;
 use crate::delivery::{Delivery, DeliveryStartError};
 use crate::otp::OtpService;
 use crate::routes::{AppState, configure, configure_metrics, log_request};
 use crate::service::CertificateService;
-use crate::service::cache::RenderCache;
 use crate::settings::{QrPayload, Settings};
 
 /// Errors that stop the server from starting.

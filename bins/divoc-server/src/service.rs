@@ -13,11 +13,7 @@ use divoc_store::{AuditEvent, Store, StoreError};
 
 use crate::audit::AuditWriter;
 
-// NOTE: main.rs declares every other module, and this one belongs there too.
-#[path = "cache.rs"]
-pub mod cache;
-
-use cache::{CacheKey, CacheStats, FileKind, RenderCache, TemplateVersion};
+use crate::cache::{CacheKey, CacheStats, FileKind, RenderCache, TemplateVersion};
 
 /// The certificate chosen for a file and the cache key of that file, before
 /// anything is rendered.
@@ -29,6 +25,8 @@ pub struct Selection {
     key: CacheKey,
     /// Language of a PDF as resolved by the renderer; `None` prints the
     /// deployment's default language.
+    // NOTE: `None` and `in_language(None)` print the same file under two
+    // cache keys, so every PDF route calls `in_language`.
     language: Option<String>,
 }
 

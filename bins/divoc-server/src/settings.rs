@@ -315,6 +315,11 @@ pub struct ShareSettings {
     pub max_days: u32,
     /// Wrong passcodes after which a link stops accepting any.
     pub max_passcode_attempts: u32,
+    /// Length of the citizen rate-limit window, in seconds.
+    pub rate_window_seconds: u64,
+    /// Links one citizen mobile number may create per window. Distribution
+    /// roles are not limited.
+    pub max_per_mobile: u32,
 }
 
 impl Default for ShareSettings {
@@ -323,6 +328,10 @@ impl Default for ShareSettings {
             default_days: 7,
             max_days: 90,
             max_passcode_attempts: 5,
+            rate_window_seconds: 3600,
+            // NOTE: an estimate of what one family shares in an hour, not a
+            // measured need; each link with a passcode costs an Argon2 hash.
+            max_per_mobile: 20,
         }
     }
 }

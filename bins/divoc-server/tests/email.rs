@@ -11,81 +11,19 @@
 
 mod common;
 mod delivery_common;
+mod smtp_common;
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mail_parser::{MessageParser, MimeHeaders};
-use mailin_embedded::{Handler, Response, SslConfig, response};
 use serde_json::{Value, json};
 
 use common::{Server, have_tool};
-use delivery_common::{citizen, distribution, get_as, post_json, print_role, run_tool};
+use delivery_common::{audit_rows, citizen, distribution, get_as, post_json, print_role, run_tool};
+use smtp_common::{attachment_of, smtp_env, start_smtp};
 
 const EMAIL: &str = "/certificate/api/email";
-
-/// Collects each received message as raw bytes.
-#[derive(Clone)]
-struct Inbox {
-    current: Vec<u8>,
-    received: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Handler for Inbox {
-    fn data_start(
-        &mut self,
-        _domain: &str,
-        _from: &str,
-        _is8bit: bool,
-        _to: &[String],
-    ) -> Response {
-        self.current.clear();
-        response::OK
-    }
-
-    fn data(&mut self, buffer: &[u8]) -> std::io::Result<()> {
-        self.current.extend_from_slice(buffer);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        self.received
-            .lock()
-            .unwrap()
-            .push(std::mem::take(&mut self.current));
-        response::OK
-    }
-}
-
-/// Starts an SMTP server on a loopback port; with `tls`, it offers STARTTLS
-/// with that certificate and key.
-fn start_smtp(tls: Option<(&Path, &Path)>) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let inbox = Inbox {
-        current: Vec::new(),
-        received: Arc::clone(&received),
-    };
-    let mut server = mailin_embedded::Server::new(inbox);
-    server.with_tcp_listener(listener).with_num_threads(2);
-    if let Some((cert, key)) = tls {
-        server
-            .with_ssl(SslConfig::SelfSigned {
-                cert_path: cert.display().to_string(),
-                key_path: key.display().to_string(),
-            })
-            .unwrap();
-    }
-    std::thread::spawn(move || {
-        if let Err(error) = server.serve() {
-            eprintln!("SMTP test server stopped: {error}");
-        }
-    });
-    (port, received)
-}
 
 /// Polls the email status until it leaves `queued` and `sending`. The wait is
 /// bounded only to end a hung test, and asserts nothing about time.
@@ -100,28 +38,6 @@ fn wait_for_outcome(server: &Server, authorization: &str, id: &str) -> Value {
         assert!(Instant::now() < deadline, "email still {state}: {status}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn smtp_env(port: u16) -> String {
-    format!("smtp://127.0.0.1:{port}")
-}
-
-fn attachment_of(raw: &[u8]) -> (String, String, Vec<u8>, String) {
-    let message = MessageParser::default().parse(raw).unwrap();
-    let subject = message.subject().unwrap().to_owned();
-    let to = message
-        .to()
-        .unwrap()
-        .first()
-        .unwrap()
-        .address()
-        .unwrap()
-        .to_owned();
-    let attachment = message.attachments().next().unwrap();
-    assert_eq!(attachment.content_type().unwrap().ctype(), "application");
-    assert_eq!(attachment.content_type().unwrap().subtype(), Some("pdf"));
-    let body = message.body_text(0).unwrap().into_owned();
-    (subject, to, attachment.contents().to_vec(), body)
 }
 
 #[test]
@@ -174,6 +90,98 @@ fn email_attachment_matches_download() {
     let no_token = server.request("GET", &format!("{EMAIL}/{id}"), &[]);
     assert_eq!(no_token.status, 401);
     assert!(!server.log_text().contains("asha@example.test"));
+}
+
+#[test]
+fn email_attachment_in_requested_language() {
+    let (port, received) = start_smtp(None);
+    let server = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+    ]);
+    let owner = citizen("9000000001");
+    let queued = post_json(
+        &server,
+        EMAIL,
+        Some(&owner),
+        &json!({"certificateId": "772014589", "to": "asha@example.test", "language": "hi-IN"}),
+    );
+    assert_eq!(
+        queued.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&queued.body)
+    );
+    assert_eq!(queued.json()["language"], "hi");
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    let outcome = wait_for_outcome(&server, &owner, &id);
+    assert_eq!(outcome["status"], "sent", "{outcome}");
+    assert_eq!(outcome["language"], "hi");
+
+    let messages = received.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    let (subject, _, attachment, _) = attachment_of(&messages[0]);
+    assert_eq!(subject, "आपका टीकाकरण प्रमाणपत्र 772014589");
+    let hindi = server.get("/certificate/api/certificatePDF/BEN1002?language=hi");
+    assert_eq!(hindi.header("content-language"), Some("hi"));
+    assert!(
+        attachment == hindi.body,
+        "attachment differs from the Hindi download"
+    );
+    // The sent email has an audit row, as a download does. The audit writer
+    // stores rows in the background, so the check waits for the row.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let emailed = loop {
+        let rows: Vec<Value> = audit_rows(&server, "772014589")
+            .into_iter()
+            .filter(|row| row["role"] == "email")
+            .collect();
+        if !rows.is_empty() || Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(emailed.len(), 1, "{emailed:?}");
+    assert_eq!(emailed[0]["route"], EMAIL);
+    assert_eq!(emailed[0]["subject"], format!("email:{id}"));
+    let english = server.get("/certificate/api/certificatePDF/BEN1002");
+    assert!(attachment != english.body);
+    if have_tool("pdftotext", "poppler-utils") {
+        let file = server.folder.path().join("attachment.pdf");
+        std::fs::write(&file, &attachment).unwrap();
+        let (opened, text) = run_tool("pdftotext", &["-enc", "UTF-8", file.to_str().unwrap(), "-"]);
+        assert!(opened);
+        assert!(
+            text.contains("लाभार्थी का विवरण / Beneficiary Details"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn email_unknown_language_falls_back() {
+    let (port, received) = start_smtp(None);
+    let server = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+    ]);
+    let partner = distribution("partner-1");
+    let queued = post_json(
+        &server,
+        EMAIL,
+        Some(&partner),
+        &json!({"certificateId": "772014589", "to": "asha@example.test", "language": "fr"}),
+    );
+    assert_eq!(queued.status, 202);
+    assert_eq!(queued.json()["language"], "en");
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    let outcome = wait_for_outcome(&server, &partner, &id);
+    assert_eq!(outcome["status"], "sent", "{outcome}");
+    let messages = received.lock().unwrap().clone();
+    let (subject, _, attachment, _) = attachment_of(&messages[0]);
+    assert_eq!(subject, "Your vaccination certificate 772014589");
+    let english = server.get("/certificate/api/certificatePDF/BEN1002");
+    assert!(attachment == english.body);
 }
 
 #[test]
@@ -265,9 +273,10 @@ fn email_rejects_wrong_callers() {
         &server,
         EMAIL,
         Some(&distribution("p")),
-        &json!({"certificateId": "772014589", "to": "a@example.test", "language": "xx"}),
+        &json!({"certificateId": "772014589", "to": "a@example.test", "language": "hi<x>"}),
     );
     assert_eq!(language.status, 400);
+    assert_eq!(language.json()["value"], "hi<x>");
 
     let own = citizen("9000000001");
     assert_eq!(post_json(&server, EMAIL, Some(&own), &body).status, 202);

@@ -1,6 +1,8 @@
 //! The citizen portal in a real headless Chromium, driven through chromedriver's
-//! WebDriver protocol: sign in with a code sent to a loopback SMS gateway, list
-//! the certificates, fetch the PDF and the QR code, and try a share link.
+//! WebDriver protocol. It signs in with a code sent to a loopback SMS gateway,
+//! lists the certificates and fetches the PDF and the QR code. Then it switches
+//! the certificate language to Hindi, sends a certificate by email to a loopback
+//! SMTP server, and creates and opens a share link.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test is
 //! skipped, unless `DIVOC_REQUIRE_TOOLS=1`, which makes it fail.
@@ -13,6 +15,7 @@
 )]
 
 mod common;
+mod smtp_common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,10 +26,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Keys, Server, tools_required};
+use common::{Keys, Server, have_tool, tools_required};
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use sha2::Digest;
+use smtp_common::{attachment_of, smtp_env, start_smtp};
 
 /// Registered to BEN1001, BEN1002, BEN1004 and BEN1012 in the sample fixtures.
 const MOBILE: &str = "9000000001";
@@ -34,6 +38,8 @@ const MOBILE: &str = "9000000001";
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long a step may take before the test fails.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// `beneficiary_heading` of `crates/divoc-pdf/labels/hi.toml` beside its English text.
+const HINDI_HEADING: &str = "लाभार्थी का विवरण / Beneficiary Details";
 
 // ---------------------------------------------------------------------------
 // Loopback SMS gateway
@@ -478,35 +484,52 @@ impl Drop for Session<'_> {
     }
 }
 
+/// Waits until the SMTP server has received a message and returns it.
+fn wait_for_message(inbox: &Mutex<Vec<Vec<u8>>>) -> Vec<u8> {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        if let Some(message) = inbox.lock().unwrap().first() {
+            return message.clone();
+        }
+        assert!(Instant::now() < deadline, "no email arrived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Text of a PDF, or `None` when pdftotext is missing and tools are not required.
+fn pdf_text(folder: &Path, pdf: &[u8]) -> Option<String> {
+    if !have_tool("pdftotext", "poppler-utils") {
+        return None;
+    }
+    let path = folder.join("text-check.pdf.tmp");
+    std::fs::write(&path, pdf).unwrap();
+    let output = Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pdftotext failed: {output:?}");
+    Some(String::from_utf8(output.stdout).unwrap())
+}
+
 /// Waits until the browser has saved `name` in `folder` and returns its bytes.
 fn wait_for_download(folder: &Path, name: &str) -> Vec<u8> {
     let path = folder.join(name);
     let deadline = Instant::now() + STEP_TIMEOUT;
     // Chromium writes to NAME.crdownload and renames it when the download ends.
     while !path.exists() {
-        assert!(Instant::now() < deadline, "{name} was not downloaded");
+        if Instant::now() >= deadline {
+            let saved: Vec<_> = std::fs::read_dir(folder)
+                .unwrap()
+                .flatten()
+                .map(|entry| entry.file_name())
+                .collect();
+            panic!("{name} was not downloaded; the folder has {saved:?}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     std::fs::read(path).unwrap()
-}
-
-/// Returns whether the server has the share routes, which are built separately.
-fn share_routes_present(server: &Server) -> bool {
-    let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": "probe", "preferred_username": MOBILE, "exp": now + 600});
-    let token = Keys::sign("test-rsa-private.pem", Algorithm::RS256, &claims);
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    let body = r#"{"certificateId":"0"}"#;
-    let request = format!(
-        "POST /certificate/api/share HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-         Authorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = String::new();
-    let _ = stream.read_to_string(&mut raw);
-    // The router returns 404 `not_found` "no route for …" for an unknown path.
-    !raw.contains("no route for POST")
 }
 
 #[test]
@@ -524,10 +547,13 @@ fn portal_in_headless_chromium() {
     std::fs::write(&key_path, pem.as_bytes()).unwrap();
     let sms_url = format!("http://127.0.0.1:{}/sms", gateway.port);
     let key_text = key_path.display().to_string();
+    let (smtp_port, inbox) = start_smtp(None);
     let server = Server::start(&[
         ("DIVOC__OTP__ENABLED", "true"),
         ("DIVOC__OTP__SIGNING_KEY_FILE", &key_text),
         ("DIVOC__SMS__URL", &sms_url),
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(smtp_port)),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
     ]);
     let profile = tempfile::tempdir().unwrap();
     let downloads = tempfile::tempdir().unwrap();
@@ -615,43 +641,79 @@ fn portal_in_headless_chromium() {
         browser.script("return [localStorage.length, sessionStorage.length, document.cookie];");
     assert_eq!(stored, json!([0, 0, ""]));
 
-    // Share link: opened when the server has the share routes, else the page shows a message.
-    browser.click("li[data-beneficiary=BEN1001] button.share");
-    if share_routes_present(&server) {
-        browser.wait_until(
-            "document.querySelector('li[data-beneficiary=BEN1001] a.share-link')",
-            "the share link",
-        );
-        let url = browser
-            .script(
-                "return document.querySelector('li[data-beneficiary=BEN1001] a.share-link').href;",
-            )
-            .as_str()
-            .unwrap()
-            .to_owned();
-        // The link's origin comes from the server's public URL setting, which
-        // in tests is the bind address with port 0, so only its path is kept.
-        let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
-        let path = after_scheme
-            .find('/')
-            .map_or("/", |index| &after_scheme[index..]);
-        browser.open(&format!("http://127.0.0.1:{}{path}", server.port));
-        assert_eq!(
-            browser.script("return document.contentType;"),
-            "text/html",
-            "{url}"
-        );
-        assert_eq!(browser.script("return document.readyState;"), "complete");
-    } else {
-        eprintln!("notice: the server has no share routes yet, so no share link was opened");
-        browser.wait_until(
-            "document.getElementById('status').textContent.startsWith('Share links')",
-            "the share-link message",
-        );
-        assert_eq!(
-            browser.status_text(),
-            "Share links are not available on this server."
-        );
+    // Switch the certificate language to Hindi: the next PDF is Hindi.
+    browser.script(
+        "const select = document.getElementById('language'); select.value = 'hi'; \
+         select.dispatchEvent(new Event('change', {bubbles: true}));",
+    );
+    browser.click("li[data-beneficiary=BEN1002] button.download-pdf");
+    let hindi = wait_for_download(downloads.path(), "certificate-772014589.pdf");
+    assert_eq!(&hindi[..5], b"%PDF-");
+    if let Some(text) = pdf_text(downloads.path(), &hindi) {
+        assert!(text.contains(HINDI_HEADING), "{text}");
+    }
+
+    // Send BEN1002's certificate by email to the loopback SMTP server: it
+    // arrives with the Hindi PDF attached and a Hindi subject.
+    browser.type_into("#email-BEN1002", "asha@example.test");
+    browser.click("li[data-beneficiary=BEN1002] button.send-email");
+    browser.wait_until(
+        "document.getElementById('status').textContent === 'The certificate was sent to asha@example.test.'",
+        "the email confirmation",
+    );
+    let message = wait_for_message(&inbox);
+    let (subject, to, attachment, _) = attachment_of(&message);
+    assert_eq!(subject, "आपका टीकाकरण प्रमाणपत्र 772014589");
+    assert_eq!(to, "asha@example.test");
+    assert_eq!(&attachment[..5], b"%PDF-");
+    // The attachment is the download route's file in the same language.
+    let download = server.get("/certificate/api/certificatePDF/BEN1002?language=hi");
+    assert!(
+        attachment == download.body,
+        "the attachment differs from the Hindi download"
+    );
+
+    // Create a share link for BEN1012 (certificate 183640925) from the portal, then open it as its
+    // recipient would: the page loads and its PDF link serves the Hindi PDF.
+    browser.click("li[data-beneficiary=BEN1012] button.share");
+    browser.wait_until(
+        "document.querySelector('li[data-beneficiary=BEN1012] a.share-link')",
+        "the share link",
+    );
+    let url = browser
+        .script("return document.querySelector('li[data-beneficiary=BEN1012] a.share-link').href;")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(url.ends_with("?language=hi"), "{url}");
+    // The link's origin comes from the server's public URL setting, which
+    // in tests is the bind address with port 0, so only its path is kept.
+    let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let path = after_scheme
+        .find('/')
+        .map_or("/", |index| &after_scheme[index..]);
+    browser.open(&format!("http://127.0.0.1:{}{path}", server.port));
+    assert_eq!(
+        browser.script("return document.contentType;"),
+        "text/html",
+        "{url}"
+    );
+    assert_eq!(browser.script("return document.readyState;"), "complete");
+    let pdf_link = browser
+        .script("return document.querySelector('a[href*=\"format=pdf\"]').getAttribute('href');")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(pdf_link.ends_with("&language=hi"), "{pdf_link}");
+    let served = server.request("GET", &pdf_link, &[]);
+    assert_eq!(served.status, 200);
+    assert_eq!(served.header("content-language"), Some("hi"));
+    browser.click("a[href*=\"format=pdf\"]");
+    let shared = wait_for_download(downloads.path(), "certificate-183640925.pdf");
+    assert_eq!(&shared[..5], b"%PDF-");
+    assert!(shared == served.body);
+    if let Some(text) = pdf_text(downloads.path(), &shared) {
+        assert!(text.contains(HINDI_HEADING), "{text}");
     }
 
     // The page ran without Content-Security-Policy violations.
@@ -667,10 +729,16 @@ fn portal_in_headless_chromium() {
         })
         .collect();
     assert!(violations.is_empty(), "{violations:?}");
-    // The mobile number and the code stay out of the server log.
+    // The mobile number, the code, the email address and share tokens stay
+    // out of the server log.
     let log = server.log_text();
     assert!(!log.contains(MOBILE), "{log}");
     assert!(!log.contains(&code), "{log}");
+    assert!(!log.contains("asha@example.test"), "{log}");
+    let token = path
+        .trim_start_matches("/s/")
+        .trim_end_matches("?language=hi");
+    assert!(!log.contains(token), "{log}");
 }
 
 #[test]

@@ -291,3 +291,115 @@ fn route_rejects_bad_bodies() {
     assert_eq!(nothing.status, 400);
     assert_eq!(nothing.json()["value"], "1");
 }
+
+/// `beneficiary_heading` of `crates/divoc-pdf/labels/hi.toml` beside its English text.
+const HINDI_HEADING: &str = "लाभार्थी का विवरण / Beneficiary Details";
+
+/// Text of a whole PDF, extracted without `-layout` as the language tests of
+/// the other routes do.
+fn plain_text(path: &Path) -> String {
+    let output = Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pdftotext failed: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn command_prints_in_language() {
+    if !have_tool("pdftotext", "poppler-utils") {
+        return;
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
+    Server::import_samples(&url);
+    let out = folder.path().join("hindi.pdf");
+    let run = |language: &str| {
+        Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DIVOC__DATABASE__URL", &url)
+            .args(["print", "--language", language, "--out"])
+            .arg(&out)
+            .arg("BEN1002")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let output = run("hi-IN");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains(": 1 pages, 0 skipped, "), "{stdout}");
+    assert!(stdout.contains(", language hi; manifest "), "{stdout}");
+    assert!(plain_text(&out).contains(HINDI_HEADING));
+
+    // The command writes an audit row per printed certificate, as the route does.
+    let audit = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .env_clear()
+        .env("DIVOC__DATABASE__URL", &url)
+        .args(["audit", "--certificate", "772014589"])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(audit.status.success());
+    let rows: Vec<Value> = String::from_utf8(audit.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["route"], "divoc-server print");
+    assert_eq!(rows[0]["role"], "print");
+
+    let invalid = run("hi<x>");
+    assert!(!invalid.status.success());
+    let stderr = String::from_utf8(invalid.stderr).unwrap();
+    assert!(
+        stderr.contains("--language \"hi<x>\": invalid language"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn route_prints_in_language() {
+    if !have_tool("pdftotext", "poppler-utils") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let token = print_token();
+    let body = json!({"beneficiaryIds": ["BEN1002"], "language": "hi"}).to_string();
+    let response = post(&server, PRINT, Some(&token), &body);
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.header("Content-Language"), Some("hi"));
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("hindi.pdf");
+    std::fs::write(&path, &response.body).unwrap();
+    assert!(plain_text(&path).contains(HINDI_HEADING));
+
+    let english = post(
+        &server,
+        PRINT,
+        Some(&token),
+        &json!({"beneficiaryIds": ["BEN1002"]}).to_string(),
+    );
+    assert_eq!(english.header("Content-Language"), Some("en"));
+    std::fs::write(&path, &english.body).unwrap();
+    assert!(!plain_text(&path).contains(HINDI_HEADING));
+
+    let invalid = post(
+        &server,
+        PRINT,
+        Some(&token),
+        &json!({"beneficiaryIds": ["BEN1002"], "language": ""}).to_string(),
+    );
+    assert_eq!(invalid.status, 400);
+    assert_eq!(invalid.json()["value"], "");
+}

@@ -503,6 +503,70 @@ fn notify_sends_working_link() {
 }
 
 #[test]
+fn notify_sends_link_in_language() {
+    let (gateway, bodies) = start_gateway();
+    let server = Server::start(&[("DIVOC__SMS__URL", &gateway)]);
+    let sent = post_json(
+        &server,
+        "/certificate/api/notify",
+        Some(&citizen("9000000003")),
+        &json!({"certificateId": "680325917", "channel": "sms", "language": "hi"}),
+    );
+    assert_eq!(sent.status, 200, "{}", String::from_utf8_lossy(&sent.body));
+    let posted = bodies.lock().unwrap().clone();
+    assert_eq!(posted.len(), 1);
+    let gateway_body: Value = serde_json::from_str(&posted[0]).unwrap();
+    let message = gateway_body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("आपका टीकाकरण प्रमाणपत्र: http://127.0.0.1:0/s/"),
+        "{message}"
+    );
+    // The link carries the language, so its page offers the Hindi PDF.
+    let link = message.split_whitespace().nth(3).unwrap();
+    assert!(link.ends_with("?language=hi"), "{message}");
+    let token = &link["http://127.0.0.1:0/s/".len()..link.len() - "?language=hi".len()];
+    let pdf = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=pdf&language=hi"),
+        &[],
+    );
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.header("content-language"), Some("hi"));
+
+    let invalid = post_json(
+        &server,
+        "/certificate/api/notify",
+        Some(&citizen("9000000003")),
+        &json!({"certificateId": "680325917", "channel": "sms", "language": "hi x"}),
+    );
+    assert_eq!(invalid.status, 400);
+    assert_eq!(invalid.json()["value"], "hi x");
+    assert_eq!(bodies.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn share_creation_limited_per_mobile() {
+    let server = Server::start(&[("DIVOC__SHARE__MAX_PER_MOBILE", "1")]);
+    let body = json!({"certificateId": "772014589"});
+    let owner = citizen("9000000001");
+    assert_eq!(create(&server, &owner, &body).status, 201);
+    let limited = create(&server, &owner, &body);
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["error"], "rate_limited");
+    assert!(limited.header("retry-after").is_some());
+    // Another mobile number has its own limit, and distribution roles have none.
+    let other = create(
+        &server,
+        &citizen("9000000003"),
+        &json!({"certificateId": "680325917"}),
+    );
+    assert_eq!(other.status, 201);
+    let partner = distribution("partner-1");
+    assert_eq!(create(&server, &partner, &body).status, 201);
+    assert_eq!(create(&server, &partner, &body).status, 201);
+}
+
+#[test]
 fn download_route_protects_on_request() {
     let server = Server::start(&[]);
     let target = "/certificate/api/certificatePDF/BEN1003?protect=dob";

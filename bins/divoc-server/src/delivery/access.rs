@@ -12,10 +12,10 @@ use divoc_store::{AuditEvent, Store};
 use sha2::{Digest, Sha256};
 
 use super::DeliveryError;
+use crate::cache::FileKind;
 use crate::principal::Principal;
 use crate::routes::{AppState, authenticate, run_render};
-use crate::service::cache::FileKind;
-use crate::service::{CertificateService, Rendered, Scope, ServiceError};
+use crate::service::{CertificateService, Rendered, Scope, Selection, ServiceError};
 
 /// The caller of a delivery route.
 #[derive(Debug, Clone)]
@@ -135,22 +135,27 @@ pub fn service_error(error: &ServiceError) -> DeliveryError {
 }
 
 /// Renders (or takes from the cache) the `kind` file of the latest certificate
-/// of `beneficiary`, which must still be `certificate_id`. The bytes are those
-/// of `/certificate/api/certificatePDF/{beneficiaryId}` and
+/// of `beneficiary`, which must still be `certificate_id`, a PDF in `language`
+/// (a code that [`crate::language::resolve_language`] returned). The bytes are
+/// those of `/certificate/api/certificatePDF/{beneficiaryId}?language=` and
 /// `/certificate/api/certificateQRCode/{beneficiaryId}`.
 pub async fn render_file(
     state: &AppState,
     kind: FileKind,
     beneficiary: &str,
     certificate_id: &str,
+    language: &str,
 ) -> Result<Bytes, DeliveryError> {
     let service = Arc::clone(&state.service);
     let beneficiary = beneficiary.to_owned();
-    let selection =
-        web::block(move || service.select_by_beneficiary(kind, &beneficiary, &Scope::Anyone))
-            .await
-            .map_err(|error| DeliveryError::internal(error.to_string()))?
-            .map_err(|error| service_error(&error))?;
+    let language = language.to_owned();
+    let selection = web::block(move || {
+        let selection = service.select_by_beneficiary(kind, &beneficiary, &Scope::Anyone)?;
+        Ok(in_language(&service, selection, &language))
+    })
+    .await
+    .map_err(|error| DeliveryError::internal(error.to_string()))?
+    .map_err(|error| service_error(&error))?;
     if selection.certificate_id() != certificate_id {
         return Err(superseded(certificate_id));
     }
@@ -162,14 +167,16 @@ pub async fn render_file(
         .map_err(|error| service_error(&error))
 }
 
-/// Renders the PDF on the calling thread, for the email worker.
+/// Renders the PDF in `language` on the calling thread, for the email worker.
 pub fn render_pdf_blocking(
     service: &CertificateService,
     record: &RegistryRecord,
+    language: &str,
 ) -> Result<Bytes, DeliveryError> {
     let selection = service
         .select_by_beneficiary(FileKind::Pdf, &record.pre_enrollment_code, &Scope::Anyone)
         .map_err(|error| service_error(&error))?;
+    let selection = in_language(service, selection, language);
     if selection.certificate_id() != record.certificate_id {
         return Err(superseded(&record.certificate_id));
     }
@@ -181,6 +188,14 @@ pub fn render_pdf_blocking(
         Ok(Rendered::Cached(file)) => Ok(file),
         Ok(Rendered::New(bytes)) => Ok(service.keep(key, &bytes)),
         Err(error) => Err(service_error(&error)),
+    }
+}
+
+/// Sets the language of a PDF selection; a QR code has none.
+fn in_language(service: &CertificateService, selection: Selection, language: &str) -> Selection {
+    match selection.kind() {
+        FileKind::Pdf => service.in_language(selection, Some(language)),
+        FileKind::QrPng => selection,
     }
 }
 

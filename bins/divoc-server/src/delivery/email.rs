@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 use super::access::{
     check_certificate_id, check_citizen_rate, owned_latest_certificate, requester,
 };
-use super::messages::{LANGUAGES, messages};
 use super::protect::{dob_password, parse_protection};
 use super::share::{parse_body, timestamp};
 use super::{Delivery, DeliveryError, EMAIL_PATH};
+use crate::language::resolve_language;
 use crate::routes::AppState;
 use crate::settings::Protection;
 
@@ -46,15 +46,9 @@ pub async fn queue(
     if to.parse::<Address>().is_err() {
         return Err(DeliveryError::invalid("to", "not an email address", to).into());
     }
-    let language = body.language.as_deref().unwrap_or("en");
-    if messages(language).is_none() {
-        return Err(DeliveryError::invalid(
-            "language",
-            &format!("expected one of {}", LANGUAGES.join(", ")),
-            language,
-        )
-        .into());
-    }
+    // The language of the attachment; the subject and body are in English
+    // when it has no email texts.
+    let language = resolve_language(&state.service, body.language.as_deref())?;
     let protection = parse_protection(body.protect.as_deref(), delivery.protection)?;
     if delivery.smtp.is_none() {
         return Err(DeliveryError::new(
@@ -87,7 +81,7 @@ pub async fn queue(
     let store = delivery.store.clone();
     let email_id = id.clone();
     let to = to.to_owned();
-    let language = language.to_owned();
+    let stored_language = language.clone();
     let certificate_id = record.certificate_id.clone();
     let requester_key = requester.key.clone();
     web::block(move || {
@@ -95,7 +89,7 @@ pub async fn queue(
             id: &email_id,
             certificate_id: &certificate_id,
             recipient: &to,
-            language: &language,
+            language: &stored_language,
             protect: (protection == Protection::Dob).then_some("dob"),
             requester: &requester_key,
             created_at: Utc::now(),
@@ -110,6 +104,7 @@ pub async fn queue(
         .json(json!({
             "id": id,
             "status": "queued",
+            "language": language,
             "statusUrl": format!("{EMAIL_PATH}/{id}"),
         })))
 }

@@ -17,8 +17,9 @@ pub struct Messages {
     pub sms: &'static str,
 }
 
-/// Languages with texts, as codes accepted in requests.
-pub const LANGUAGES: [&str; 5] = ["en", "hi", "ta", "si", "bn"];
+/// Languages with texts.
+#[cfg(test)]
+const LANGUAGES: [&str; 5] = ["en", "hi", "ta", "si", "bn"];
 
 const ENGLISH: Messages = Messages {
     email_subject: "Your vaccination certificate {certificateId}",
@@ -64,6 +65,13 @@ const BENGALI: Messages = Messages {
                           যেমন ৫ মার্চ ১৯৯০-এর জন্য 05031990।\n",
     sms: "আপনার টিকা সনদ: {url} ({expires} UTC পর্যন্ত বৈধ)",
 };
+
+/// Returns the texts of `language`, a code that
+/// [`crate::language::resolve_language`] returned, or English for a language
+/// without texts (one added by a label set file in `pdf.labels_dir`).
+pub fn messages_or_english(language: &str) -> &'static Messages {
+    messages(language).unwrap_or(&ENGLISH)
+}
 
 /// Returns the texts of `language`, or `None` for a language without texts.
 pub fn messages(language: &str) -> Option<&'static Messages> {

@@ -12,9 +12,10 @@ use serde_json::json;
 use super::access::{
     check_certificate_id, check_citizen_rate, hex_sha256, owned_latest_certificate, requester,
 };
-use super::messages::{LANGUAGES, fill, messages};
+use super::messages::{fill, messages_or_english};
 use super::share::{expiry_days, parse_body, share_url, store_link, timestamp};
 use super::{Delivery, DeliveryError};
+use crate::language::resolve_language;
 use crate::routes::AppState;
 
 #[derive(Deserialize)]
@@ -39,15 +40,11 @@ pub async fn send(
     if body.channel != "sms" {
         return Err(DeliveryError::invalid("channel", "expected sms", body.channel).into());
     }
-    let language = body.language.as_deref().unwrap_or("en");
-    let Some(texts) = messages(language) else {
-        return Err(DeliveryError::invalid(
-            "language",
-            &format!("expected one of {}", LANGUAGES.join(", ")),
-            language,
-        )
-        .into());
-    };
+    let language = resolve_language(&state.service, body.language.as_deref())?;
+    let texts = messages_or_english(&language);
+    // The link opens in the requested language; without one it follows the
+    // deployment's default at the time it is opened.
+    let link_language = body.language.is_some().then_some(language.as_str());
     let days = expiry_days(&delivery, body.expires_in_days)?;
     check_citizen_rate(
         &delivery.store,
@@ -76,7 +73,7 @@ pub async fn send(
     let text = fill(
         texts.sms,
         &[
-            ("url", &share_url(&delivery, &link.token)),
+            ("url", &share_url(&delivery, &link.token, link_language)),
             ("expires", &expires),
         ],
     );

@@ -19,8 +19,9 @@ use sha2::{Digest, Sha256};
 use super::access::record_use;
 use super::share::{open_link, shared_file};
 use super::{Delivery, DeliveryError};
+use crate::cache::FileKind;
+use crate::language::query_language;
 use crate::routes::AppState;
-use crate::service::cache::FileKind;
 use crate::settings::Protection;
 
 /// The page's only style. Images keep their natural size (up to the page
@@ -42,6 +43,12 @@ pub async fn show(
     path: web::Path<String>,
 ) -> HttpResponse {
     let token = path.into_inner();
+    let language = match query_language(&request) {
+        Ok(language) => language,
+        Err(error) => return error.error_response(),
+    };
+    // Escaped because `&` starts a character reference in an HTML attribute.
+    let language_query = escape(&language_query(language.as_deref()));
     match open_link(&state, &delivery, &token, None).await {
         Ok((link, record)) => {
             record_use(
@@ -55,14 +62,15 @@ pub async fn show(
                 "<h1>Vaccination certificate</h1>\
                  <p>Certificate {id}</p>\
                  <img alt=\"QR code of the certificate\" src=\"/certificate/api/shared/{token}?format=qr\">\
-                 <p><a href=\"/certificate/api/shared/{token}?format=pdf\">Download the PDF</a></p>",
+                 <p><a href=\"/certificate/api/shared/{token}?format=pdf{language_query}\">Download the PDF</a></p>",
                 id = escape(&record.certificate_id),
             );
             page(StatusCode::OK, &body)
         }
-        Err(error) if error.code() == "passcode_required" => {
-            page(StatusCode::OK, &passcode_form(&token, None))
-        }
+        Err(error) if error.code() == "passcode_required" => page(
+            StatusCode::OK,
+            &passcode_form(&token, language.as_deref(), None),
+        ),
         Err(error) => error_page(&error),
     }
 }
@@ -76,20 +84,25 @@ pub async fn unlock(
     form: web::Form<UnlockForm>,
 ) -> HttpResponse {
     let token = path.into_inner();
+    let language = match query_language(&request) {
+        Ok(language) => language,
+        Err(error) => return error.error_response(),
+    };
     let passcode = form.into_inner().passcode.unwrap_or_default();
     let (link, record) = match open_link(&state, &delivery, &token, Some(passcode.clone())).await {
         Ok(found) => found,
         Err(error) if matches!(error.code(), "passcode_invalid" | "passcode_required") => {
             let mut response = page(
                 StatusCode::UNAUTHORIZED,
-                &passcode_form(&token, Some("The passcode is wrong.")),
+                &passcode_form(&token, language.as_deref(), Some("The passcode is wrong.")),
             );
             *response.status_mut() = StatusCode::UNAUTHORIZED;
             return response;
         }
         Err(error) => return error_page(&error),
     };
-    let qr = match shared_file(&state, &record, FileKind::QrPng, Protection::None).await {
+    // A QR code has no language, so none is passed.
+    let qr = match shared_file(&state, &record, FileKind::QrPng, Protection::None, "").await {
         Ok(file) => file,
         Err(error) => return error_page(&error),
     };
@@ -106,25 +119,42 @@ pub async fn unlock(
          <img alt=\"QR code of the certificate\" src=\"data:image/png;base64,{qr}\">\
          <form method=\"post\" action=\"/certificate/api/shared/{token}\">\
          <input type=\"hidden\" name=\"passcode\" value=\"{passcode}\">\
-         <input type=\"hidden\" name=\"format\" value=\"pdf\">\
+         <input type=\"hidden\" name=\"format\" value=\"pdf\">{language_field}\
          <button type=\"submit\">Download the PDF</button></form>",
         id = escape(&record.certificate_id),
         qr = STANDARD.encode(&qr),
         passcode = escape(&passcode),
+        language_field = language
+            .map(|language| format!(
+                "<input type=\"hidden\" name=\"language\" value=\"{}\">",
+                escape(&language)
+            ))
+            .unwrap_or_default(),
     );
     page(StatusCode::OK, &body)
 }
 
-fn passcode_form(token: &str, problem: Option<&str>) -> String {
+/// Returns `&language=CODE` for a requested language, else nothing. The code
+/// passed [`query_language`], so it has only letters, digits, `-` and `_`.
+fn language_query(language: Option<&str>) -> String {
+    language
+        .map(|language| format!("&language={language}"))
+        .unwrap_or_default()
+}
+
+fn passcode_form(token: &str, language: Option<&str>, problem: Option<&str>) -> String {
     let problem = problem
         .map(|text| format!("<p class=\"error\">{}</p>", escape(text)))
         .unwrap_or_default();
     format!(
         "<h1>Vaccination certificate</h1>\
          <p>This link is protected by a passcode.</p>{problem}\
-         <form method=\"post\" action=\"/s/{token}\">\
+         <form method=\"post\" action=\"/s/{token}{query}\">\
          <label>Passcode <input name=\"passcode\" type=\"password\" autocomplete=\"off\" required></label> \
-         <button type=\"submit\">Open</button></form>"
+         <button type=\"submit\">Open</button></form>",
+        query = language
+            .map(|language| format!("?language={language}"))
+            .unwrap_or_default(),
     )
 }
 

@@ -17,11 +17,12 @@ use divoc_pdf::{ProtectKeys, protect_pdf};
 use rand_core::{OsRng, RngCore};
 
 use super::DeliveryError;
+use crate::cache::FileKind;
+use crate::language::{request_language, set_content_language};
 use crate::routes::{
     AppState, authenticate, beneficiary_id, beneficiary_scope, map_service_error, record_served,
     run_render,
 };
-use crate::service::cache::FileKind;
 use crate::settings::Protection;
 
 /// Parses the `protect` parameter: `dob` or `none`, and `default` when absent.
@@ -94,7 +95,7 @@ pub fn wants_protection(request: &HttpRequest) -> Result<bool, DeliveryError> {
 }
 
 /// Serves `GET /certificate/api/certificatePDF/{beneficiaryId}?protect=dob`:
-/// the same certificate and access rules as without `protect`, encrypted with
+/// the same certificate, language and access rules as without `protect`, encrypted with
 /// the `dob` password. The response has no `ETag` because each encryption
 /// gives other bytes, and it is never stored in the render cache.
 pub async fn protected_download(
@@ -104,11 +105,14 @@ pub async fn protected_download(
     let principal = authenticate(&request, &state)?;
     let (scope, access) = beneficiary_scope(&principal)?;
     let beneficiary = beneficiary_id(&request)?;
+    let language = request_language(&state.service, &request)?;
 
     let service = Arc::clone(&state.service);
     let id = beneficiary.clone();
+    let printed = language.clone();
     let found = web::block(move || {
         let selection = service.select_by_beneficiary(FileKind::Pdf, &id, &scope)?;
+        let selection = service.in_language(selection, Some(&printed));
         let record = service
             .store()
             .certificate_by_id(selection.certificate_id())?;
@@ -153,5 +157,7 @@ pub async fn protected_download(
     {
         response.insert_header((header::CONTENT_DISPOSITION, value));
     }
-    Ok(response.body(Bytes::from(protected)))
+    let mut response = response.body(Bytes::from(protected));
+    set_content_language(&mut response, &language);
+    Ok(response)
 }

@@ -23,13 +23,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::access::{
-    Requester, check_certificate_id, check_latest, hex_sha256, owned_latest_certificate,
-    record_use, render_file, requester, service_error,
+    Requester, check_certificate_id, check_citizen_rate, check_latest, hex_sha256,
+    owned_latest_certificate, record_use, render_file, requester, service_error,
 };
 use super::protect::{dob_password, encrypt, parse_protection};
 use super::{Delivery, DeliveryError};
+use crate::cache::FileKind;
+use crate::language::{resolve_language, set_content_language};
 use crate::routes::AppState;
-use crate::service::cache::FileKind;
 use crate::settings::Protection;
 
 /// Header that carries a link's passcode.
@@ -47,6 +48,7 @@ struct CreateRequest {
     certificate_id: String,
     expires_in_days: Option<i64>,
     passcode: Option<String>,
+    language: Option<String>,
 }
 
 /// A link that was just created, with its token.
@@ -71,6 +73,10 @@ pub async fn create(
     let body: CreateRequest = parse_body(&body)?;
     check_certificate_id(&body.certificate_id)?;
     let days = expiry_days(&delivery, body.expires_in_days)?;
+    let language = match body.language.as_deref() {
+        Some(requested) => Some(resolve_language(&state.service, Some(requested))?),
+        None => None,
+    };
     if let Some(passcode) = &body.passcode {
         let length = passcode.chars().count();
         if !PASSCODE_CHARS.contains(&length) {
@@ -82,14 +88,23 @@ pub async fn create(
             .into());
         }
     }
+    check_citizen_rate(
+        &delivery.store,
+        &requester,
+        "share",
+        delivery.share.rate_window_seconds,
+        delivery.share.max_per_mobile,
+    )
+    .await?;
     let record = owned_latest_certificate(&state, &requester, &body.certificate_id).await?;
     let created = store_link(&delivery, &requester, &record, days, body.passcode).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(json!({
             "id": created.id,
-            "url": share_url(&delivery, &created.token),
+            "url": share_url(&delivery, &created.token, language.as_deref()),
             "token": created.token,
+            "language": language,
             "expiresAt": timestamp(created.expires_at),
             "certificateId": record.certificate_id,
         })))
@@ -205,6 +220,7 @@ pub async fn revoke(
 pub struct SharedQuery {
     format: Option<String>,
     protect: Option<String>,
+    language: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -212,9 +228,10 @@ pub struct SharedForm {
     passcode: Option<String>,
     format: Option<String>,
     protect: Option<String>,
+    language: Option<String>,
 }
 
-/// `GET /certificate/api/shared/{token}?format=pdf|qr|json&protect=dob|none`,
+/// `GET /certificate/api/shared/{token}?format=pdf|qr|json&protect=dob|none&language=hi`,
 /// with the passcode, if any, in `X-Share-Passcode`.
 pub async fn shared_get(
     request: HttpRequest,
@@ -228,21 +245,19 @@ pub async fn shared_get(
         .get(PASSCODE_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let query = query.into_inner();
     serve_shared(
         &request,
         &state,
         &delivery,
         &path,
         passcode,
-        query.format.as_deref(),
-        query.protect.as_deref(),
+        query.into_inner(),
     )
     .await
 }
 
-/// `POST /certificate/api/shared/{token}` with a form of `passcode`, `format`
-/// and `protect`, as the page sends it.
+/// `POST /certificate/api/shared/{token}` with a form of `passcode`, `format`,
+/// `protect` and `language`, as the page sends it.
 pub async fn shared_post(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -251,16 +266,12 @@ pub async fn shared_post(
     form: web::Form<SharedForm>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let form = form.into_inner();
-    serve_shared(
-        &request,
-        &state,
-        &delivery,
-        &path,
-        form.passcode,
-        form.format.as_deref(),
-        form.protect.as_deref(),
-    )
-    .await
+    let options = SharedQuery {
+        format: form.format,
+        protect: form.protect,
+        language: form.language,
+    };
+    serve_shared(&request, &state, &delivery, &path, form.passcode, options).await
 }
 
 async fn serve_shared(
@@ -269,10 +280,9 @@ async fn serve_shared(
     delivery: &Delivery,
     token: &str,
     passcode: Option<String>,
-    format: Option<&str>,
-    protect: Option<&str>,
+    options: SharedQuery,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let kind = match format.unwrap_or("pdf") {
+    let kind = match options.format.as_deref().unwrap_or("pdf") {
         "pdf" => Some(FileKind::Pdf),
         "qr" => Some(FileKind::QrPng),
         "json" => None,
@@ -280,7 +290,8 @@ async fn serve_shared(
             return Err(DeliveryError::invalid("format", "expected pdf, qr or json", other).into());
         }
     };
-    let protection = parse_protection(protect, delivery.protection)?;
+    let protection = parse_protection(options.protect.as_deref(), delivery.protection)?;
+    let language = resolve_language(&state.service, options.language.as_deref())?;
     let (link, record) = open_link(state, delivery, token, passcode).await?;
     let response = match kind {
         None => {
@@ -295,8 +306,12 @@ async fn serve_shared(
                 }))
         }
         Some(kind) => {
-            let file = shared_file(state, &record, kind, protection).await?;
-            file_response(file, kind, &record.certificate_id)
+            let file = shared_file(state, &record, kind, protection, &language).await?;
+            let mut response = file_response(file, kind, &record.certificate_id);
+            if kind == FileKind::Pdf {
+                set_content_language(&mut response, &language);
+            }
+            response
         }
     };
     record_use(
@@ -309,18 +324,21 @@ async fn serve_shared(
     Ok(response)
 }
 
-/// Renders the file that a link serves, encrypted when `protection` is `Dob`.
+/// Renders the file that a link serves, a PDF in `language` and encrypted
+/// when `protection` is `Dob`.
 pub async fn shared_file(
     state: &AppState,
     record: &RegistryRecord,
     kind: FileKind,
     protection: Protection,
+    language: &str,
 ) -> Result<Bytes, DeliveryError> {
     let file = render_file(
         state,
         kind,
         &record.pre_enrollment_code,
         &record.certificate_id,
+        language,
     )
     .await?;
     if kind != FileKind::Pdf || protection == Protection::None {
@@ -473,9 +491,16 @@ pub fn expiry_days(delivery: &Delivery, requested: Option<i64>) -> Result<u32, D
     }
 }
 
-/// Returns the page URL of a token.
-pub fn share_url(delivery: &Delivery, token: &str) -> String {
-    format!("{}/s/{token}", delivery.public_url)
+/// Returns the page URL of a token. A `language` is added as a query
+/// parameter, which the page passes on to its PDF link, so it is the link's
+/// default language.
+// NOTE: the language travels in the URL because the share_links table has no
+// language column; a holder may still pick another one with `?language=`.
+pub fn share_url(delivery: &Delivery, token: &str, language: Option<&str>) -> String {
+    match language {
+        Some(language) => format!("{}/s/{token}?language={language}", delivery.public_url),
+        None => format!("{}/s/{token}", delivery.public_url),
+    }
 }
 
 fn link_json(link: &ShareLink, now: DateTime<Utc>) -> Value {

@@ -7,15 +7,15 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use divoc_store::{EmailStatus, OutboxEmail};
+use divoc_store::{AuditEvent, EmailStatus, OutboxEmail};
 use lettre::Transport;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 
-use super::Delivery;
 use super::access::{check_latest, render_pdf_blocking};
-use super::messages::{fill, messages};
+use super::messages::{fill, messages_or_english};
 use super::protect::{dob_password, encrypt};
+use super::{Delivery, EMAIL_PATH};
 use crate::redact::certificate_ref;
 use crate::service::CertificateService;
 
@@ -76,7 +76,7 @@ fn attempt(
         .map_err(|error| Failure::Transient(error.to_string()))?
         .ok_or_else(|| Failure::Permanent("the certificate was revoked or removed".to_owned()))?;
     check_latest(service, &record).map_err(|error| Failure::Permanent(error.to_string()))?;
-    let pdf = render_pdf_blocking(service, &record)
+    let pdf = render_pdf_blocking(service, &record, &email.language)
         .map_err(|error| Failure::Transient(error.to_string()))?;
     let protected = email.protect.as_deref() == Some("dob");
     let attachment = if protected {
@@ -87,13 +87,24 @@ fn attempt(
         pdf.to_vec()
     };
     let message = compose(delivery, email, attachment, protected)?;
-    transport.send(&message).map(|_| ()).map_err(|error| {
+    transport.send(&message).map_err(|error| {
         if error.is_permanent() {
             Failure::Permanent(format!("SMTP server rejected the email: {error}"))
         } else {
             Failure::Transient(format!("SMTP delivery failed: {error}"))
         }
-    })
+    })?;
+    // The certificate left the service, so it gets an audit row like a
+    // download. The subject names the outbox row, which names the requester,
+    // so that a citizen's mobile number stays out of the audit table.
+    service.record_served(&AuditEvent {
+        served_at: Utc::now(),
+        certificate_id: record.certificate_id.clone(),
+        route: EMAIL_PATH.to_owned(),
+        subject: Some(format!("email:{}", email.id)),
+        role: "email".to_owned(),
+    });
+    Ok(())
 }
 
 /// Builds the MIME message: a plain-text body and the PDF attachment.
@@ -107,9 +118,7 @@ fn compose(
         .smtp
         .as_ref()
         .ok_or_else(|| Failure::Permanent("email is not configured".to_owned()))?;
-    let texts = messages(&email.language)
-        .or_else(|| messages("en"))
-        .ok_or_else(|| Failure::Permanent("no English texts".to_owned()))?;
+    let texts = messages_or_english(&email.language);
     let values = [("certificateId", email.certificate_id.as_str())];
     let subject = fill(texts.email_subject, &values);
     let mut body = fill(texts.email_body, &values);

@@ -366,7 +366,11 @@
       }
       button.disabled = true;
       try {
-        const response = await call("POST", "/email", { certificateId: person.certificateId, to: to });
+        const response = await call("POST", "/email", {
+          certificateId: person.certificateId,
+          to: to,
+          language: language.value,
+        });
         if (response.status === 404 || response.status === 405) {
           say("Sending by email is not available on this server.", true);
         } else if (!response.ok) {
@@ -425,7 +429,10 @@
     say("Creating a share link…");
     let response;
     try {
-      response = await call("POST", "/share", { certificateId: person.certificateId });
+      response = await call("POST", "/share", {
+        certificateId: person.certificateId,
+        language: language.value,
+      });
     } catch (error) {
       say("The share link could not be created: the server is not reachable.", true);
       return;

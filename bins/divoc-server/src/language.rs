@@ -1,0 +1,94 @@
+//! The `language` request parameter, shared by every route that prints a
+//! certificate: the PDF routes, share links, email, SMS notify and bulk print.
+//!
+//! A code has a fixed form, checked here (400 when it is invalid). A well-formed
+//! code without a label set is no error: the renderer falls back to its primary
+//! subtag, then to the deployment's default, and the fallback is logged.
+
+use actix_web::HttpRequest;
+use actix_web::HttpResponse;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web;
+
+use crate::error::ApiError;
+use crate::service::CertificateService;
+
+/// Maximum length of a language code: the longest BCP 47 tags in use are
+/// under 20 characters.
+const MAX_LANGUAGE_LENGTH: usize = 35;
+
+/// Checks the form of a requested language code, such as `hi` or `hi-IN`:
+/// 1 to 35 ASCII letters, digits, hyphens and underscores.
+pub fn check_language(value: &str) -> Result<(), ApiError> {
+    let valid = !value.is_empty()
+        && value.len() <= MAX_LANGUAGE_LENGTH
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if valid {
+        return Ok(());
+    }
+    Err(ApiError::InvalidParameter {
+        name: "language",
+        reason: format!(
+            "expected a language code such as hi or hi-IN: 1 to {MAX_LANGUAGE_LENGTH} letters, digits and hyphens"
+        ),
+        value: value.to_owned(),
+    })
+}
+
+/// Reads and checks the optional `language` query parameter.
+pub fn query_language(request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
+            .map_err(|error| ApiError::InvalidParameter {
+                name: "query",
+                reason: error.to_string(),
+                value: request.query_string().to_owned(),
+            })?;
+    let Some(value) = query.get("language") else {
+        return Ok(None);
+    };
+    check_language(value)?;
+    Ok(Some(value.clone()))
+}
+
+/// Checks `requested` (when given) and returns the language that is printed
+/// for it, logging a fallback at info level.
+pub fn resolve_language(
+    service: &CertificateService,
+    requested: Option<&str>,
+) -> Result<String, ApiError> {
+    if let Some(requested) = requested {
+        check_language(requested)?;
+    }
+    let language = service.resolve_language(requested).to_owned();
+    if let Some(requested) = requested
+        && !requested.eq_ignore_ascii_case(&language)
+    {
+        tracing::info!(
+            requested_language = %requested,
+            language = %language,
+            "requested language has no exact label set; printing the resolved language"
+        );
+    }
+    Ok(language)
+}
+
+/// Reads the `language` query parameter and returns the language printed for it.
+pub fn request_language(
+    service: &CertificateService,
+    request: &HttpRequest,
+) -> Result<String, ApiError> {
+    let requested = query_language(request)?;
+    resolve_language(service, requested.as_deref())
+}
+
+/// Sets `Content-Language` to the printed language.
+pub fn set_content_language(response: &mut HttpResponse, language: &str) {
+    if let Ok(value) = HeaderValue::from_str(language) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LANGUAGE, value);
+    }
+}
