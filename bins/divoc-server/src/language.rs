@@ -31,7 +31,7 @@ pub fn check_language(value: &str) -> Result<(), ApiError> {
     Err(ApiError::InvalidParameter {
         name: "language",
         reason: format!(
-            "expected a language code such as hi or hi-IN: 1 to {MAX_LANGUAGE_LENGTH} letters, digits and hyphens"
+            "expected a language code such as hi or hi-IN: 1 to {MAX_LANGUAGE_LENGTH} letters, digits, hyphens and underscores"
         ),
         value: value.to_owned(),
     })

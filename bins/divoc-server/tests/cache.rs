@@ -521,7 +521,7 @@ fn language_parameter_selects_labels() {
         invalid.json(),
         json!({
             "error": "invalid_parameter",
-            "message": "invalid language: expected a language code such as hi or hi-IN: 1 to 35 letters, digits and hyphens",
+            "message": "invalid language: expected a language code such as hi or hi-IN: 1 to 35 letters, digits, hyphens and underscores",
             "value": "hi<x>",
         })
     );

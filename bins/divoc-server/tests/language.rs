@@ -104,7 +104,7 @@ fn citizen_routes_print_language() {
         invalid.json(),
         json!({
             "error": "invalid_parameter",
-            "message": "invalid language: expected a language code such as hi or hi-IN: 1 to 35 letters, digits and hyphens",
+            "message": "invalid language: expected a language code such as hi or hi-IN: 1 to 35 letters, digits, hyphens and underscores",
             "value": "hi<x>",
         })
     );

@@ -500,6 +500,15 @@ fn notify_sends_working_link() {
     assert_eq!(superseded.status, 410);
     assert_eq!(bodies.lock().unwrap().len(), 1);
     assert!(!server.log_text().contains(&token));
+    // Neither the number nor an unkeyed hash of it: ten digits are quick to
+    // brute-force from a hash.
+    let log = server.log_text();
+    assert!(!log.contains("9000000003"));
+    assert!(
+        !log.contains("6e52df6458cf"),
+        "an unkeyed hash of the mobile number was logged"
+    );
+    assert!(log.contains("share:"), "{log}");
 }
 
 #[test]
@@ -649,4 +658,19 @@ fn page_shows_qr_in_browser() {
             .body,
     );
     assert_eq!(shown, served);
+}
+
+#[test]
+fn passcode_header_accepts_utf8() {
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let body = json!({"certificateId": "772014589", "passcode": "pässwörd"});
+    let token = token_of(&create(&server, &owner, &body).json());
+    let target = format!("/certificate/api/shared/{token}");
+    let right = server.request("GET", &target, &[("X-Share-Passcode", "pässwörd")]);
+    assert_eq!(right.status, 200);
+    assert_eq!(right.header("content-type"), Some("application/pdf"));
+    let wrong = server.request("GET", &target, &[("X-Share-Passcode", "passwörd")]);
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.json()["error"], "passcode_invalid");
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::access::{
-    check_certificate_id, check_citizen_rate, hex_sha256, owned_latest_certificate, requester,
+    check_certificate_id, check_citizen_rate, owned_latest_certificate, requester,
 };
 use super::messages::{fill, messages_or_english};
 use super::share::{expiry_days, parse_body, share_url, store_link, timestamp};
@@ -77,10 +77,10 @@ pub async fn send(
             ("expires", &expires),
         ],
     );
-    let reference = hex_sha256(mobile.as_bytes())
-        .chars()
-        .take(12)
-        .collect::<String>();
+    // The SMS sender logs this reference. The share link's id ties the log
+    // line to the link without any form of the mobile number, which an
+    // unkeyed hash of ten digits would not hide.
+    let reference = format!("share:{}", link.id);
     let sender = delivery.clone();
     let sent = web::block(move || sender.sms.send(&mobile, &text, &reference))
         .await

@@ -240,11 +240,22 @@ pub async fn shared_get(
     path: web::Path<String>,
     query: web::Query<SharedQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let passcode = request
-        .headers()
-        .get(PASSCODE_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
+    // Raw UTF-8 bytes, as curl sends `-H 'X-Share-Passcode: pässwörd'`:
+    // `HeaderValue::to_str` accepts visible ASCII only.
+    let passcode = match request.headers().get(PASSCODE_HEADER) {
+        None => None,
+        Some(value) => match std::str::from_utf8(value.as_bytes()) {
+            Ok(text) => Some(text.to_owned()),
+            Err(_) => {
+                return Err(DeliveryError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_parameter",
+                    format!("invalid {PASSCODE_HEADER} header: not UTF-8 text"),
+                )
+                .into());
+            }
+        },
+    };
     serve_shared(
         &request,
         &state,
