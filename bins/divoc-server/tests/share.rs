@@ -263,6 +263,21 @@ fn share_link_expires_and_follows_certificate() {
     let gone = server.request("GET", &format!("/certificate/api/shared/{revoked}"), &[]);
     assert_eq!(gone.status, 410);
     assert_eq!(gone.json()["error"], "certificate_revoked");
+
+    // The creator's listing says why each link stopped working.
+    let listed = get_as(&server, SHARE, &owner).json();
+    let status_of = |certificate_id: &str| {
+        listed["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|link| link["certificateId"] == certificate_id)
+            .map(|link| link["status"].clone())
+            .unwrap()
+    };
+    assert_eq!(status_of("621598047"), "expired");
+    assert_eq!(status_of("508264731"), "certificate_superseded");
+    assert_eq!(status_of("493816250"), "certificate_revoked");
 }
 
 #[test]
@@ -310,6 +325,8 @@ fn passcode_allows_five_wrong_tries() {
     let locked = server.request("GET", &target, &[("X-Share-Passcode", "2468")]);
     assert_eq!(locked.status, 429);
     assert_eq!(locked.json()["error"], "passcode_locked");
+    let listed = get_as(&server, SHARE, &owner).json();
+    assert_eq!(listed["links"][0]["status"], "locked");
     assert!(!server.log_text().contains("2468"));
 }
 

@@ -6,6 +6,8 @@
 //! POST form field, never in the URL, so it stays out of access logs, and is
 //! stored as an Argon2id hash.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes};
@@ -31,6 +33,7 @@ use super::{Delivery, DeliveryError};
 use crate::cache::FileKind;
 use crate::language::{resolve_language, set_content_language};
 use crate::routes::AppState;
+use crate::service::{CertificateService, Scope, ServiceError};
 use crate::settings::Protection;
 
 /// Header that carries a link's passcode.
@@ -172,12 +175,28 @@ pub async fn list(
 ) -> Result<HttpResponse, actix_web::Error> {
     let requester = requester(&request, &state)?;
     let store = delivery.store.clone();
-    let links = web::block(move || store.share_links_by_creator(&requester.key, LIST_LIMIT))
-        .await
-        .map_err(|error| DeliveryError::internal(error.to_string()))?
-        .map_err(|error| DeliveryError::store(&error))?;
+    let service = std::sync::Arc::clone(&state.service);
+    let (links, latest) = web::block(move || {
+        let links = store
+            .share_links_by_creator(&requester.key, LIST_LIMIT)
+            .map_err(|error| DeliveryError::store(&error))?;
+        let latest = latest_certificates(&service, &links)?;
+        Ok::<_, DeliveryError>((links, latest))
+    })
+    .await
+    .map_err(|error| DeliveryError::internal(error.to_string()))??;
     let now = Utc::now();
-    let links: Vec<Value> = links.iter().map(|link| link_json(link, now)).collect();
+    let max_attempts = delivery.share.max_passcode_attempts;
+    let links: Vec<Value> = links
+        .iter()
+        .map(|link| {
+            let state = LinkState {
+                latest: latest.get(&link.pre_enrollment_code).map(Option::as_deref),
+                max_attempts,
+            };
+            link_json(link, now, &state)
+        })
+        .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .json(json!({ "links": links })))
@@ -213,7 +232,42 @@ pub async fn revoke(
     tracing::info!(link = %link.id, "share link revoked");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .json(link_json(&link, Utc::now())))
+        .json(link_json(&link, Utc::now(), &LinkState::default())))
+}
+
+/// The latest certificate id of each beneficiary that `links` point to, or
+/// `None` when the beneficiary has no certificate left to serve.
+fn latest_certificates(
+    service: &CertificateService,
+    links: &[ShareLink],
+) -> Result<HashMap<String, Option<String>>, DeliveryError> {
+    let mut latest = HashMap::new();
+    for link in links {
+        if latest.contains_key(&link.pre_enrollment_code) {
+            continue;
+        }
+        let id = match service.select_by_beneficiary(
+            FileKind::QrPng,
+            &link.pre_enrollment_code,
+            &Scope::Anyone,
+        ) {
+            Ok(selection) => Some(selection.certificate_id().to_owned()),
+            Err(ServiceError::NotFound) => None,
+            Err(error) => return Err(service_error(&error)),
+        };
+        latest.insert(link.pre_enrollment_code.clone(), id);
+    }
+    Ok(latest)
+}
+
+/// What a listing knows about a link beyond its own row.
+#[derive(Default)]
+struct LinkState<'a> {
+    /// The beneficiary's latest certificate id: `Some(None)` when none is left,
+    /// `None` when it was not looked up.
+    latest: Option<Option<&'a str>>,
+    /// Wrong passcodes after which the link is locked; 0 when not known.
+    max_attempts: u32,
 }
 
 #[derive(Deserialize, Default)]
@@ -514,13 +568,22 @@ pub fn share_url(delivery: &Delivery, token: &str, language: Option<&str>) -> St
     }
 }
 
-fn link_json(link: &ShareLink, now: DateTime<Utc>) -> Value {
+fn link_json(link: &ShareLink, now: DateTime<Utc>, state: &LinkState<'_>) -> Value {
+    let locked = state.max_attempts > 0
+        && link.passcode_hash.is_some()
+        && u32::try_from(link.failed_attempts).unwrap_or(0) >= state.max_attempts;
     let status = if link.revoked_at.is_some() {
         "revoked"
-    } else if link.is_live(now) {
-        "active"
-    } else {
+    } else if !link.is_live(now) {
         "expired"
+    } else if state.latest == Some(None) {
+        "certificate_revoked"
+    } else if matches!(state.latest, Some(Some(latest)) if latest != link.certificate_id) {
+        "certificate_superseded"
+    } else if locked {
+        "locked"
+    } else {
+        "active"
     };
     json!({
         "id": link.id,
