@@ -168,6 +168,17 @@ async fn certificate_qr(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let asks_protection = request
+        .query_string()
+        .split('&')
+        .any(|pair| pair == "protect" || pair.starts_with("protect="));
+    if asks_protection {
+        return Err(ApiError::InvalidParameter {
+            name: "protect",
+            reason: "applies to PDFs only; a QR code cannot be encrypted".to_owned(),
+            value: request.query_string().to_owned(),
+        });
+    }
     by_beneficiary(request, state, FileKind::QrPng, None).await
 }
 

@@ -629,6 +629,32 @@ fn download_route_protects_on_request() {
 }
 
 #[test]
+fn protect_parameter_misuse_rejected() {
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let twice = get_as(
+        &server,
+        "/certificate/api/certificatePDF/BEN1003?protect=dob&protect=none",
+        &owner,
+    );
+    assert_eq!(twice.status, 400);
+    assert_eq!(twice.json()["error"], "invalid_parameter");
+    assert_eq!(twice.json()["value"], "protect=dob&protect=none");
+
+    let qr = get_as(
+        &server,
+        "/certificate/api/certificateQRCode/BEN1003?protect=dob",
+        &owner,
+    );
+    assert_eq!(qr.status, 400);
+    assert_eq!(qr.json()["error"], "invalid_parameter");
+    assert_eq!(
+        qr.json()["message"],
+        "invalid protect: applies to PDFs only; a QR code cannot be encrypted"
+    );
+}
+
+#[test]
 fn page_shows_qr_in_browser() {
     if !have_tool("chromium", "chromium") {
         return;

@@ -87,10 +87,19 @@ pub fn encrypt(pdf: &[u8], password: &str) -> Result<Vec<u8>, DeliveryError> {
 /// Returns true when the query string has `protect=dob`, false for
 /// `protect=none` or no `protect`, and 400 for any other value.
 pub fn wants_protection(request: &HttpRequest) -> Result<bool, DeliveryError> {
-    let value = request
+    let mut values = request
         .query_string()
         .split('&')
-        .find_map(|pair| pair.strip_prefix("protect="));
+        .filter_map(|pair| pair.strip_prefix("protect="));
+    let value = values.next();
+    if values.next().is_some() {
+        // Which of two values wins would differ between parsers, so neither does.
+        return Err(DeliveryError::invalid(
+            "protect",
+            "given more than once; give it once",
+            request.query_string().to_owned(),
+        ));
+    }
     Ok(parse_protection(value, Protection::None)? == Protection::Dob)
 }
 
