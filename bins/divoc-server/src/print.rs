@@ -511,7 +511,7 @@ fn manifest_flag(query: PrintQuery) -> Result<bool, ApiError> {
 /// Parses `{"beneficiaryIds": [...], "language": "hi"}` and checks the count
 /// against `limit`. Returns the ids and the requested language.
 fn print_request(body: &[u8], limit: usize) -> Result<(Vec<String>, Option<String>), ApiError> {
-    let request = serde_json::from_slice::<PrintRequest>(body).map_err(|error| {
+    let request = crate::json_body::from_json_object::<PrintRequest>(body).map_err(|error| {
         ApiError::InvalidParameter {
             name: "body",
             reason: format!("expected JSON {{\"beneficiaryIds\": [\"ID\", ...]}}: {error}"),

@@ -629,6 +629,19 @@ fn download_route_protects_on_request() {
 }
 
 #[test]
+fn array_body_rejected() {
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let response = create(&server, &owner, &json!(["772014589", 2, "abcd"]));
+    assert_eq!(response.status, 400);
+    assert_eq!(response.json()["error"], "invalid_body");
+    assert_eq!(
+        response.json()["message"],
+        "the request body is not the expected JSON object: expected a JSON object, found an array"
+    );
+}
+
+#[test]
 fn protect_parameter_misuse_rejected() {
     let server = Server::start(&[]);
     let owner = distribution("partner-1");

@@ -604,7 +604,7 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
 
 /// Parses a JSON request body, or 400 naming the problem.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DeliveryError> {
-    serde_json::from_slice(body).map_err(|error| {
+    crate::json_body::from_json_object(body).map_err(|error| {
         DeliveryError::new(
             StatusCode::BAD_REQUEST,
             "invalid_body",
