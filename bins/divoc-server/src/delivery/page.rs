@@ -7,6 +7,8 @@
 //! this origin. `Referrer-Policy: no-referrer` keeps the token out of other
 //! sites' logs.
 
+use std::sync::LazyLock;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes};
@@ -51,13 +53,7 @@ pub async fn show(
     let language_query = escape(&language_query(language.as_deref()));
     match open_link(&state, &delivery, &token, None).await {
         Ok((link, record)) => {
-            record_use(
-                &state.service,
-                &request,
-                &record.certificate_id,
-                Some(format!("share-link:{}", link.id)),
-                "share-link-page",
-            );
+            record_page_view(&state, &request, &record.certificate_id, &link.id);
             let body = format!(
                 "<h1>Vaccination certificate</h1>\
                  <p>Certificate {id}</p>\
@@ -92,12 +88,10 @@ pub async fn unlock(
     let (link, record) = match open_link(&state, &delivery, &token, Some(passcode.clone())).await {
         Ok(found) => found,
         Err(error) if matches!(error.code(), "passcode_invalid" | "passcode_required") => {
-            let mut response = page(
+            return page(
                 StatusCode::UNAUTHORIZED,
                 &passcode_form(&token, language.as_deref(), Some("The passcode is wrong.")),
             );
-            *response.status_mut() = StatusCode::UNAUTHORIZED;
-            return response;
         }
         Err(error) => return error_page(&error),
     };
@@ -106,13 +100,7 @@ pub async fn unlock(
         Ok(file) => file,
         Err(error) => return error_page(&error),
     };
-    record_use(
-        &state.service,
-        &request,
-        &record.certificate_id,
-        Some(format!("share-link:{}", link.id)),
-        "share-link-page",
-    );
+    record_page_view(&state, &request, &record.certificate_id, &link.id);
     let body = format!(
         "<h1>Vaccination certificate</h1>\
          <p>Certificate {id}</p>\
@@ -177,17 +165,23 @@ fn error_page(error: &DeliveryError) -> HttpResponse {
     )
 }
 
+/// The pages' Content-Security-Policy. It names the stylesheet by its hash,
+/// computed once rather than for every page.
+static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "default-src 'none'; img-src 'self' data:; style-src 'sha256-{}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+        STANDARD.encode(Sha256::digest(STYLE.as_bytes()))
+    )
+});
+
 fn page(status: StatusCode, body: &str) -> HttpResponse {
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Vaccination certificate</title><style>{STYLE}</style></head><body>{body}</body></html>"
     );
-    let policy = format!(
-        "default-src 'none'; img-src 'self' data:; style-src 'sha256-{}'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'",
-        STANDARD.encode(Sha256::digest(STYLE.as_bytes()))
-    );
+    let policy = CONTENT_SECURITY_POLICY.as_str();
     let mut response = HttpResponse::build(status);
     response
         .insert_header((
@@ -204,7 +198,7 @@ fn page(status: StatusCode, body: &str) -> HttpResponse {
             HeaderValue::from_static("nosniff"),
         ))
         .insert_header((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
-    if let Ok(value) = HeaderValue::from_str(&policy) {
+    if let Ok(value) = HeaderValue::from_str(policy) {
         response.insert_header((header::CONTENT_SECURITY_POLICY, value));
     }
     response.body(Bytes::from(html))
@@ -217,4 +211,15 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
+}
+
+/// Writes the audit row of a share page that showed a certificate.
+fn record_page_view(state: &AppState, request: &HttpRequest, certificate_id: &str, link_id: &str) {
+    record_use(
+        &state.service,
+        request,
+        certificate_id,
+        Some(format!("share-link:{link_id}")),
+        "share-link-page",
+    );
 }
