@@ -234,9 +234,9 @@ pub fn truncate(value: &str) -> String {
 }
 
 /// Rewrites the plain-text error responses of actix-web's own extractors as
-/// JSON error bodies, like every other error of the API: 413 when a body is
-/// over a route's limit, 415 when its content type is not the one the route
-/// reads. Responses that already carry JSON are left alone.
+/// JSON error bodies, like every other error of the API. That covers 413, for a
+/// body over a route's limit, and 415, for a content type the route does not
+/// read. Responses that are already JSON are left alone.
 pub fn json_extractor_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new()
         .handler(StatusCode::PAYLOAD_TOO_LARGE, |response| {

@@ -264,7 +264,7 @@ fn share_link_expires_and_follows_certificate() {
     assert_eq!(gone.status, 410);
     assert_eq!(gone.json()["error"], "certificate_revoked");
 
-    // The creator's listing says why each link stopped working.
+    // The creator's listing shows why each link stopped working.
     let listed = get_as(&server, SHARE, &owner).json();
     let status_of = |certificate_id: &str| {
         listed["links"]

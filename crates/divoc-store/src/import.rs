@@ -592,10 +592,11 @@ impl Store {
 ///
 /// Every read of an import looks up one batch of keys with `= ANY($1)`. On a
 /// table that has grown inside the transaction, the planner's statistics still
-/// describe it as small, so it chose a sequential scan that compared each row
-/// with each of up to 10,000 bound ids (PostgreSQL hashes such a list only when
-/// it is a literal, not a parameter): `perf` showed most of the server's time
-/// in `texteq`. With sequential scans off, each id is an index probe.
+/// describe it as small. So it chose a sequential scan that compared each row
+/// with each of up to 10,000 bound ids, because PostgreSQL hashes such a list
+/// only when it is a literal, not a parameter. `perf` showed most of the
+/// server's time in `texteq`. With sequential scans off, each id is an index
+/// probe.
 fn prefer_index_scans(connection: &mut diesel::PgConnection) -> Result<(), ImportFailure> {
     diesel::sql_query("SET LOCAL enable_seqscan = off")
         .execute(connection)

@@ -125,7 +125,7 @@ diesel::table! {
         certificate_id -> Text,
         /// Beneficiary of that certificate, for the check that it is still the latest.
         pre_enrollment_code -> Text,
-        /// Who created the link: token subject, or `mobile:<number>` without one.
+        /// Creator of the link: the token subject, or `mobile:<number>` without one.
         creator -> Text,
         /// Argon2id PHC string of the passcode, if the link has one.
         passcode_hash -> Nullable<Text>,
@@ -153,7 +153,7 @@ diesel::table! {
         language -> Text,
         /// Password rule of the attachment (`dob`), if protected.
         protect -> Nullable<Text>,
-        /// Who requested the email, as for `share_links.creator`.
+        /// Requester of the email, written as `share_links.creator` is.
         requester -> Text,
         /// `queued`, `sending`, `sent` or `failed`.
         status -> Text,

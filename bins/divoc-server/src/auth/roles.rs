@@ -74,7 +74,7 @@ impl RoleRules {
         }
     }
 
-    /// Returns the first mobile-number claim that holds a non-blank string. A
+    /// Returns the first mobile-number claim that contains a non-blank string. A
     /// blank claim counts as absent: it would otherwise match every
     /// certificate stored with an empty mobile number.
     fn mobile(&self, claims: &Value) -> Option<String> {

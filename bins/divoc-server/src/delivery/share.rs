@@ -235,8 +235,8 @@ pub async fn revoke(
         .json(link_json(&link, Utc::now(), &LinkState::default())))
 }
 
-/// The latest certificate id of each beneficiary that `links` point to, or
-/// `None` when the beneficiary has no certificate left to serve.
+/// Looks up the latest certificate id of each beneficiary that `links` point
+/// to: `None` when the beneficiary has no certificate left to serve.
 fn latest_certificates(
     service: &CertificateService,
     links: &[ShareLink],
@@ -260,7 +260,7 @@ fn latest_certificates(
     Ok(latest)
 }
 
-/// What a listing knows about a link beyond its own row.
+/// Facts about a link that its row lacks, looked up for a listing.
 #[derive(Default)]
 struct LinkState<'a> {
     /// The beneficiary's latest certificate id: `Some(None)` when none is left,

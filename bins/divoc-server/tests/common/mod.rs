@@ -229,7 +229,7 @@ impl Server {
         }
         request.push_str("\r\n");
         stream.write_all(request.as_bytes()).unwrap();
-        // The server may answer and close before reading a large body.
+        // The server may respond and close before it reads a large body.
         let _ = stream.write_all(body);
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
