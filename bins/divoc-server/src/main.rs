@@ -221,7 +221,12 @@ fn start(settings: &Settings) -> Result<(), String> {
     reason = "the import summary is the command's output"
 )]
 fn import(settings: &Settings, files: &[PathBuf]) -> Result<(), String> {
-    let store = server::open_store(settings).map_err(|error| error.to_string())?;
+    // The import writes on one connection. A pool of one keeps a second
+    // connection from opening, so that an SQLite import into a file nobody
+    // else has open can use a rollback journal (see `Store::import_stream`).
+    let mut settings = settings.clone();
+    settings.database.max_connections = 1;
+    let store = server::open_store(&settings).map_err(|error| error.to_string())?;
     for file in files {
         let name = file.display().to_string();
         let reader: Box<dyn BufRead + Send> = if file.as_os_str() == "-" {

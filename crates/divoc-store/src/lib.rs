@@ -76,6 +76,7 @@
 
 mod audit;
 mod backend;
+mod bulk;
 mod error;
 mod import;
 mod options;

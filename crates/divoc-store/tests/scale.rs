@@ -180,6 +180,8 @@ backend_tests!(
     reimport_changes_nothing,
     progress_counts_each_batch,
     array_layout_streams_too,
+    overlapping_import_counts_each_row_once,
+    revocation_stored_before_guards_empty_certificates,
 );
 
 // ---------------------------------------------------------------------------
@@ -383,4 +385,199 @@ fn array_layout_streams_too(db: &TestDb) {
         "record 5 (certificateId C00000001): field `certificateId` is invalid: \
          duplicate of record 1; each certificate may appear once per file"
     );
+}
+
+/// A second import overlapping the first: the stored rows are read again,
+/// because the store is no longer empty.
+fn overlapping_import_counts_each_row_once(db: &TestDb) {
+    let lines = export_lines(24_000);
+    let (first, _) = db.import(joined(&lines[..12_000]));
+    assert_eq!(
+        first.expect("first half").certificate_rows,
+        RowCounts {
+            inserted: 11_520,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    let mut changed = lines.clone();
+    changed[0] = changed[0].replace("Asha Rao", "Asha R.");
+    let (second, _) = db.import(joined(&changed));
+    assert_eq!(
+        second.expect("whole file").certificate_rows,
+        RowCounts {
+            inserted: 11_520,
+            updated: 1,
+            unchanged: 11_519
+        }
+    );
+    let (certificates, revocations) = db.dump();
+    assert_eq!(certificates.len(), 23_040);
+    assert_eq!(revocations.len(), 960);
+    assert!(
+        certificates[0].2.contains("Asha R."),
+        "{:?}",
+        certificates[0]
+    );
+}
+
+/// With no certificate stored, an import skips reading stored certificates,
+/// but still checks them against the stored revocations.
+fn revocation_stored_before_guards_empty_certificates(db: &TestDb) {
+    let revocation = r#"{"preEnrollmentCode":"B1","certificateId":"R1","dose":1,"previousCertificateId":"C00000007"}"#;
+    let (first, _) = db.import(format!("{revocation}\n"));
+    assert_eq!(first.expect("revocation import").revocations, 1);
+
+    let mut lines = export_lines(12_000);
+    lines[10_500] = certificate_line(7, "B2");
+    lines[6] = certificate_line(10_501, "B5250");
+    let (result, _) = db.import(joined(&lines));
+    assert_eq!(
+        import_error(result),
+        "record 10501 (certificateId C00000007): field `certificateId` is invalid: \
+         C00000007 is revoked by a record of another beneficiary"
+    );
+    assert_eq!(db.dump().0, Vec::new());
+}
+
+// ---------------------------------------------------------------------------
+// SQLite journal modes
+
+/// Reads the file format bytes of an SQLite database header: 1 and 1 for a
+/// rollback journal, 2 and 2 for write-ahead logging.
+fn sqlite_format_bytes(path: &str) -> [u8; 2] {
+    let header = std::fs::read(path).expect("database file");
+    [header[18], header[19]]
+}
+
+/// Opens a store of one pooled connection on a new SQLite file, and returns
+/// the folder (deleted on drop), the file's path and the store.
+fn single_connection_sqlite() -> (tempfile::TempDir, String, Store) {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let path = directory.path().join("store.db").display().to_string();
+    let options = StoreOptions {
+        max_connections: 1,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&format!("sqlite://{path}"), &options).expect("store opens");
+    (directory, path, store)
+}
+
+fn certificate_count(connection: &mut SqliteConnection) -> i64 {
+    certificates::table
+        .count()
+        .get_result(connection)
+        .expect("certificate count")
+}
+
+fn sqlite_journal_mode(path: &str) -> String {
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
+    let mut connection = SqliteConnection::establish(path).expect("connection");
+    diesel::sql_query("PRAGMA journal_mode")
+        .get_result::<Mode>(&mut connection)
+        .expect("journal mode")
+        .journal_mode
+}
+
+/// A store of one connection imports with a rollback journal and returns to
+/// WAL mode afterwards, after a failed import too.
+#[test]
+fn sqlite_single_connection_imports_with_rollback_journal() {
+    let (_directory, path, store) = single_connection_sqlite();
+    assert_eq!(sqlite_format_bytes(&path), [2, 2]);
+
+    let mut during = Vec::new();
+    let summary = store
+        .import_reader(
+            Cursor::new(joined(&export_lines(15_000)).into_bytes()),
+            &mut |_| during.push(sqlite_format_bytes(&path)),
+        )
+        .expect("import");
+    assert_eq!(summary.certificates, 14_400);
+    assert_eq!(during, [[1, 1], [1, 1]]);
+    assert_eq!(sqlite_format_bytes(&path), [2, 2]);
+    assert_eq!(sqlite_journal_mode(&path), "wal");
+
+    let mut lines = export_lines(25_000);
+    lines[24_000] = certificate_line(24_001, "B 12000");
+    let mut during = Vec::new();
+    let result = store.import_reader(Cursor::new(joined(&lines).into_bytes()), &mut |_| {
+        during.push(sqlite_format_bytes(&path))
+    });
+    assert!(matches!(result, Err(StoreError::Import(_))), "{result:?}");
+    assert_eq!(during, [[1, 1], [1, 1]]);
+    assert_eq!(sqlite_journal_mode(&path), "wal");
+    let mut connection = SqliteConnection::establish(&path).expect("connection");
+    assert_eq!(certificate_count(&mut connection), 14_400);
+}
+
+/// With another connection open, the import stays in WAL mode, and the other
+/// connection reads the committed state while the import runs.
+#[test]
+fn sqlite_import_beside_reader_keeps_wal() {
+    let (_directory, path, store) = single_connection_sqlite();
+    let mut reader = SqliteConnection::establish(&path).expect("reader connection");
+    assert_eq!(certificate_count(&mut reader), 0);
+
+    let mut during = Vec::new();
+    let summary = store
+        .import_reader(
+            Cursor::new(joined(&export_lines(15_000)).into_bytes()),
+            &mut |_| during.push((sqlite_format_bytes(&path), certificate_count(&mut reader))),
+        )
+        .expect("import");
+    assert_eq!(summary.certificates, 14_400);
+    assert_eq!(during, [([2, 2], 0), ([2, 2], 0)]);
+    assert_eq!(certificate_count(&mut reader), 14_400);
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL table locks
+
+/// Two imports of the same file at once: the second waits for the first to
+/// commit, then finds every row stored.
+#[test]
+fn postgres_concurrent_imports_wait_for_each_other() {
+    let Some(db) = TestDb::postgres("postgres_concurrent_imports_wait_for_each_other") else {
+        return;
+    };
+    let text = joined(&export_lines(20_000));
+    let summaries: Vec<ImportSummary> = std::thread::scope(|scope| {
+        let imports: Vec<_> = (0..2)
+            .map(|_| {
+                let text = text.clone();
+                let db = &db;
+                scope.spawn(move || db.import(text).0.expect("import"))
+            })
+            .collect();
+        imports
+            .into_iter()
+            .map(|import| import.join().expect("import thread"))
+            .collect()
+    });
+    let mut counts: Vec<RowCounts> = summaries
+        .iter()
+        .map(|summary| summary.certificate_rows)
+        .collect();
+    counts.sort_by_key(|counts| counts.inserted);
+    assert_eq!(
+        counts,
+        [
+            RowCounts {
+                inserted: 0,
+                updated: 0,
+                unchanged: 19_200
+            },
+            RowCounts {
+                inserted: 19_200,
+                updated: 0,
+                unchanged: 0
+            },
+        ]
+    );
+    assert_eq!(db.dump().0.len(), 19_200);
 }

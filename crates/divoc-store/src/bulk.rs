@@ -1,0 +1,136 @@
+//! How each backend writes the rows that an import found absent.
+//!
+//! The import reads the stored rows of each chunk first, which tells it which
+//! keys are new. Those rows need no `ON CONFLICT` clause. PostgreSQL loads them
+//! with `COPY` in its binary format, which spares the server parsing and
+//! planning a statement with tens of thousands of parameters; SQLite inserts
+//! them with one multi-row statement per chunk.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use crate::import::SQLITE_MAX_BOUND_PARAMETERS;
+use crate::rows::{
+    CERTIFICATE_MOBILE_COLUMNS, NewCertificate, NewCertificateMobile, NewRevocation,
+};
+use crate::schema::{certificate_mobiles, certificates, revocations};
+
+diesel::table! {
+    /// Mobile rows of one import batch on PostgreSQL, before they are merged
+    /// into `certificate_mobiles`. A temporary table, dropped at commit.
+    import_mobiles (mobile, pre_enrollment_code) {
+        mobile -> Text,
+        pre_enrollment_code -> Text,
+    }
+}
+
+/// Rows of [`NewCertificateMobile`] shaped for the staging table.
+#[derive(Insertable)]
+#[diesel(table_name = import_mobiles, treat_none_as_default_value = false)]
+struct StagedMobile<'a> {
+    mobile: &'a str,
+    pre_enrollment_code: &'a str,
+}
+
+/// Writes rows whose keys are not stored yet. The caller runs inside the
+/// import transaction and has checked there that the keys are absent.
+pub(crate) trait WriteNewRows {
+    /// Inserts certificate rows. `rows` is one chunk, small enough for one
+    /// SQLite statement.
+    fn insert_new_certificates(&mut self, rows: &[&NewCertificate<'_>]) -> QueryResult<usize>;
+
+    /// Inserts revocation rows, one chunk as for certificates.
+    fn insert_new_revocations(&mut self, rows: &[&NewRevocation<'_>]) -> QueryResult<usize>;
+
+    /// Adds rows to `certificate_mobiles`, of any number, keeping those already
+    /// stored. Unlike certificates, these may be stored already: another
+    /// certificate of the same beneficiary and number added them.
+    fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize>;
+}
+
+impl WriteNewRows for SqliteConnection {
+    fn insert_new_certificates(&mut self, rows: &[&NewCertificate<'_>]) -> QueryResult<usize> {
+        diesel::insert_into(certificates::table)
+            .values(rows.to_vec())
+            .execute(self)
+    }
+
+    fn insert_new_revocations(&mut self, rows: &[&NewRevocation<'_>]) -> QueryResult<usize> {
+        diesel::insert_into(revocations::table)
+            .values(rows.to_vec())
+            .execute(self)
+    }
+
+    fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize> {
+        let mut added = 0;
+        for chunk in rows.chunks(SQLITE_MAX_BOUND_PARAMETERS / CERTIFICATE_MOBILE_COLUMNS) {
+            added += diesel::insert_into(certificate_mobiles::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .execute(self)?;
+        }
+        Ok(added)
+    }
+}
+
+impl WriteNewRows for PgConnection {
+    fn insert_new_certificates(&mut self, rows: &[&NewCertificate<'_>]) -> QueryResult<usize> {
+        diesel::copy_from(certificates::table)
+            .from_insertable(rows.to_vec())
+            .execute(self)
+    }
+
+    fn insert_new_revocations(&mut self, rows: &[&NewRevocation<'_>]) -> QueryResult<usize> {
+        diesel::copy_from(revocations::table)
+            .from_insertable(rows.to_vec())
+            .execute(self)
+    }
+
+    /// Copies the rows into a temporary table and merges them from there with
+    /// one statement, sorted, so that concurrent imports lock keys in the same
+    /// order.
+    fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        self.batch_execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS import_mobiles \
+             (mobile TEXT NOT NULL, pre_enrollment_code TEXT NOT NULL) ON COMMIT DROP; \
+             TRUNCATE import_mobiles",
+        )?;
+        let staged: Vec<StagedMobile<'_>> = rows
+            .iter()
+            .map(|row| StagedMobile {
+                mobile: row.mobile,
+                pre_enrollment_code: row.pre_enrollment_code,
+            })
+            .collect();
+        diesel::copy_from(import_mobiles::table)
+            .from_insertable(staged)
+            .execute(self)?;
+        diesel::sql_query(
+            "INSERT INTO certificate_mobiles (mobile, pre_enrollment_code) \
+             SELECT DISTINCT mobile, pre_enrollment_code FROM import_mobiles \
+             ORDER BY mobile, pre_enrollment_code ON CONFLICT DO NOTHING",
+        )
+        .execute(self)
+    }
+}
+
+/// Lets the import write through a pooled connection.
+impl<C> WriteNewRows for diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<C>>
+where
+    C: WriteNewRows + diesel::r2d2::R2D2Connection + 'static,
+{
+    fn insert_new_certificates(&mut self, rows: &[&NewCertificate<'_>]) -> QueryResult<usize> {
+        (**self).insert_new_certificates(rows)
+    }
+
+    fn insert_new_revocations(&mut self, rows: &[&NewRevocation<'_>]) -> QueryResult<usize> {
+        (**self).insert_new_revocations(rows)
+    }
+
+    fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize> {
+        (**self).add_mobile_rows(rows)
+    }
+}
