@@ -2,6 +2,9 @@
 # Starts and stops a throwaway PostgreSQL cluster for the divoc-store tests.
 #
 #   scripts/pg-test-cluster.sh start DIR PORT   # prints the URL for DIVOC_TEST_POSTGRES_URL
+#   scripts/pg-test-cluster.sh standby DIR PORT PRIMARY_PORT
+#                                 # a hot standby of the cluster on PRIMARY_PORT,
+#                                 # prints the URL for DIVOC_TEST_POSTGRES_REPLICA_URL
 #   scripts/pg-test-cluster.sh stop DIR
 #
 # The cluster listens on 127.0.0.1:PORT only, trusts every loopback connection
@@ -11,7 +14,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    echo "usage: $0 start DIR PORT | standby DIR PORT PRIMARY_PORT | stop DIR" >&2
     exit 2
 }
 
@@ -37,18 +40,20 @@ as_owner() {
     fi
 }
 
-start() {
-    local dir=$1 port=$2 bin data
-    if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1024 || port > 65535)); then
-        echo "error: PORT must be a number from 1024 to 65535, got '$port'" >&2
+check_port() {
+    if ! [[ "$1" =~ ^[0-9]+$ ]] || (($1 < 1024 || $1 > 65535)); then
+        echo "error: a port must be a number from 1024 to 65535, got '$1'" >&2
         exit 2
     fi
-    bin=$(find_bin_dir)
+}
+
+# Creates DIR for a new cluster, owned by the user that runs the server.
+prepare_dir() {
+    local dir=$1
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    data="$dir/data"
-    if [[ -e "$data" ]]; then
-        echo "error: $data already exists; run '$0 stop $dir' and remove $dir first" >&2
+    if [[ -e "$dir/data" ]]; then
+        echo "error: $dir/data already exists; run '$0 stop $dir' and remove $dir first" >&2
         exit 1
     fi
     if [[ "$(id -u)" == 0 ]]; then
@@ -63,6 +68,15 @@ start() {
         fi
     fi
     chmod 700 "$dir"
+}
+
+start() {
+    local dir=$1 port=$2 bin data
+    check_port "$port"
+    bin=$(find_bin_dir)
+    prepare_dir "$dir"
+    dir=$(cd "$dir" && pwd)
+    data="$dir/data"
 
     echo "initialising a cluster in $data" >&2
     as_owner "$bin/initdb" --pgdata="$data" --username=postgres --encoding=UTF8 --no-locale \
@@ -72,9 +86,11 @@ start() {
     }
 
     # Loopback only: the trust rules below accept any user without a password.
+    # The replication rule lets `standby` copy the cluster and stream from it.
     as_owner tee "$data/pg_hba.conf" >/dev/null <<HBA
 local all all trust
 host all all 127.0.0.1/32 trust
+host replication all 127.0.0.1/32 trust
 HBA
     as_owner tee -a "$data/postgresql.conf" >/dev/null <<CONF
 listen_addresses = '127.0.0.1'
@@ -97,6 +113,35 @@ CONF
     echo "postgres://divoc@127.0.0.1:$port/divoc_test"
 }
 
+standby() {
+    local dir=$1 port=$2 primary_port=$3 bin data
+    check_port "$port"
+    check_port "$primary_port"
+    bin=$(find_bin_dir)
+    prepare_dir "$dir"
+    dir=$(cd "$dir" && pwd)
+    data="$dir/data"
+
+    echo "copying the cluster on port $primary_port into $data" >&2
+    as_owner "$bin/pg_basebackup" --host=127.0.0.1 --port="$primary_port" --username=postgres \
+        --pgdata="$data" --write-recovery-conf --wal-method=stream --checkpoint=fast \
+        >"$dir/basebackup.log" 2>&1 || {
+        cat "$dir/basebackup.log" >&2
+        exit 1
+    }
+    # The copy has the primary's settings; later lines win.
+    as_owner tee -a "$data/postgresql.conf" >/dev/null <<CONF
+port = $port
+unix_socket_directories = '$dir'
+hot_standby = on
+CONF
+    as_owner "$bin/pg_ctl" --pgdata="$data" --log="$dir/server.log" --wait --timeout=60 start >&2 || {
+        cat "$dir/server.log" >&2
+        exit 1
+    }
+    echo "postgres://divoc@127.0.0.1:$port/divoc_test"
+}
+
 stop() {
     local dir=$1 bin
     bin=$(find_bin_dir)
@@ -111,6 +156,10 @@ case "${1:-}" in
 start)
     [[ $# == 3 ]] || usage
     start "$2" "$3"
+    ;;
+standby)
+    [[ $# == 4 ]] || usage
+    standby "$2" "$3" "$4"
     ;;
 stop)
     [[ $# == 2 ]] || usage

@@ -13,8 +13,9 @@
 #                  (default 4200000, about 10 million records)
 #   SEED           generator seed (default 1)
 #   WORK           folder for databases and logs (default /work/scale-tmp).
-#                  SQLite needs about twice the database size while importing,
-#                  because the whole import is one transaction in the WAL.
+#                  SQLite needs about the database size while importing: the
+#                  importer is the only connection, so it uses a rollback
+#                  journal instead of the write-ahead log.
 #   BACKENDS       "sqlite postgres" (default), or one of them
 #   PG_PORT        loopback port of the throwaway cluster (default 55497)
 #   TIME_LIMIT     seconds one import may run before it is stopped (default 3600)

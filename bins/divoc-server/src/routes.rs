@@ -139,6 +139,12 @@ fn prometheus_text(metrics: &ServiceMetrics) -> String {
             "Audit events dropped because the audit queue was full or closed.",
             metrics.audit_events_dropped,
         ),
+        (
+            "divoc_store_replica_failures_total",
+            "counter",
+            "Certificate lookups that failed on the read replica and ran on the primary.",
+            metrics.replica_failures,
+        ),
     ];
     let mut text = String::new();
     for (name, kind, help, value) in families {

@@ -88,6 +88,11 @@ pub fn open_store(settings: &Settings) -> Result<Store, StartError> {
     let options = StoreOptions {
         max_connections: settings.database.max_connections,
         connection_timeout: Duration::from_secs(settings.database.connection_timeout_seconds),
+        replica_url: settings
+            .database
+            .replica_url
+            .clone()
+            .filter(|url| !url.trim().is_empty()),
         ..StoreOptions::default()
     };
     if let Some(folder) = sqlite_folder(&settings.database.url)

@@ -67,6 +67,8 @@ pub struct ServiceMetrics {
     pub not_modified: u64,
     /// Audit events dropped because the audit queue was full.
     pub audit_events_dropped: u64,
+    /// Store lookups that failed on the read replica and ran on the primary.
+    pub replica_failures: u64,
 }
 
 /// Failure to serve a certificate.
@@ -379,6 +381,7 @@ impl CertificateService {
             renders: self.renders.load(Ordering::Relaxed),
             not_modified: self.not_modified.load(Ordering::Relaxed),
             audit_events_dropped: self.audit.dropped(),
+            replica_failures: self.store.replica_failures(),
         }
     }
 

@@ -149,6 +149,8 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Seconds to wait for a free connection before responding 503.
     pub connection_timeout_seconds: u64,
+    /// `postgres://` URL of a read replica that certificate lookups use.
+    pub replica_url: Option<String>,
 }
 
 impl Default for DatabaseSettings {
@@ -157,6 +159,7 @@ impl Default for DatabaseSettings {
             url: "sqlite://data/divoc.sqlite".to_owned(),
             max_connections: 8,
             connection_timeout_seconds: 5,
+            replica_url: None,
         }
     }
 }

@@ -179,7 +179,8 @@ fn metrics_route_format() {
     let values = metrics(&server);
     assert_eq!(values["divoc_render_cache_max_bytes"], 16 * 1024 * 1024);
     assert_eq!(values["divoc_audit_events_dropped_total"], 0);
-    assert_eq!(values.len(), 8);
+    assert_eq!(values["divoc_store_replica_failures_total"], 0);
+    assert_eq!(values.len(), 9);
 }
 
 #[test]

@@ -36,18 +36,24 @@ fn with_database(url: &str, database: &str) -> String {
     format!("{base}/{database}")
 }
 
-#[test]
-fn postgres_serves_then_503() {
-    let Some(admin) = admin_url() else { return };
-    let database = format!("divoc_server_{}", std::process::id());
-    let mut connection = PgConnection::establish(&admin).unwrap();
+/// Creates an empty database, replacing one of the same name, and returns an
+/// admin connection and the database's URL.
+fn fresh_database(admin: &str, database: &str) -> (PgConnection, String) {
+    let mut connection = PgConnection::establish(admin).unwrap();
     diesel::sql_query(format!("DROP DATABASE IF EXISTS {database}"))
         .execute(&mut connection)
         .unwrap();
     diesel::sql_query(format!("CREATE DATABASE {database}"))
         .execute(&mut connection)
         .unwrap();
-    let url = with_database(&admin, &database);
+    (connection, with_database(admin, database))
+}
+
+#[test]
+fn postgres_serves_then_503() {
+    let Some(admin) = admin_url() else { return };
+    let database = format!("divoc_server_{}", std::process::id());
+    let (mut connection, url) = fresh_database(&admin, &database);
 
     Server::import_samples(&url);
     let folder = tempfile::tempdir().unwrap();
@@ -79,4 +85,62 @@ fn postgres_serves_then_503() {
     let log = server.log_text();
     assert!(log.contains("certificate store unavailable"), "{log}");
     assert!(!log.contains("secret"), "{log}");
+}
+
+/// Lookups through `database.replica_url` on a real hot standby, when
+/// `DIVOC_TEST_POSTGRES_REPLICA_URL` names one of the test server.
+#[test]
+fn postgres_replica_serves_lookups() {
+    let Some(admin) = admin_url() else { return };
+    let Ok(replica_admin) = std::env::var("DIVOC_TEST_POSTGRES_REPLICA_URL") else {
+        let required = std::env::var("DIVOC_REQUIRE_POSTGRES").is_ok_and(|value| value == "1");
+        assert!(
+            !required,
+            "DIVOC_TEST_POSTGRES_REPLICA_URL is not set; start a standby with \
+             scripts/pg-test-cluster.sh standby"
+        );
+        eprintln!("skipped: DIVOC_TEST_POSTGRES_REPLICA_URL is not set");
+        return;
+    };
+    let database = format!("divoc_server_replica_{}", std::process::id());
+    let (mut connection, url) = fresh_database(&admin, &database);
+    let replica_url = with_database(&replica_admin, &database);
+    Server::import_samples(&url);
+
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start_on(
+        folder,
+        &url,
+        &[
+            ("DIVOC__DATABASE__REPLICA_URL", replica_url.as_str()),
+            ("DIVOC__SERVER__METRICS", "true"),
+        ],
+    );
+    // Replication may take a moment to bring the import to the standby.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        let status = server.get("/certificate/api/certificatePDF/BEN1002").status;
+        if status != 404 || std::time::Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status, 200);
+    assert_eq!(
+        server.get("/certificate/api/certificatePDF/BEN1009").status,
+        404
+    );
+
+    let metrics = String::from_utf8(server.get("/metrics").body).unwrap();
+    assert!(
+        metrics.contains("\ndivoc_store_replica_failures_total 0\n"),
+        "{metrics}"
+    );
+    let log = server.log_text();
+    assert!(log.contains(&format!("replica={replica_url}")), "{log}");
+
+    drop(server);
+    diesel::sql_query(format!("DROP DATABASE {database} WITH (FORCE)"))
+        .execute(&mut connection)
+        .unwrap();
 }

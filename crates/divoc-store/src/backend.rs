@@ -126,6 +126,23 @@ pub(crate) fn open_postgres(
     Ok(Backend::Postgres(pool))
 }
 
+/// Builds the pool of a read replica without connecting. Its connections are
+/// opened on first use, so that a replica that is down at startup does not
+/// keep the service from starting: lookups then run on the primary.
+pub(crate) fn open_replica(
+    url: &str,
+    options: &StoreOptions,
+) -> Pool<ConnectionManager<PgConnection>> {
+    Pool::builder()
+        .max_size(options.max_connections.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(pool_timeout(options))
+        .build_unchecked(ConnectionManager::new(with_connect_timeout(
+            url,
+            options.connection_timeout,
+        )))
+}
+
 fn migrate_sqlite(connection: &mut SqliteConnection, target: &str) -> Result<(), StoreError> {
     // BEGIN IMMEDIATE takes the write lock first, so that a second process
     // opening the same file waits and then finds the migrations applied.

@@ -11,6 +11,7 @@ use std::time::Duration;
 /// | `max_connections` | 10 |
 /// | `connection_timeout` | 5 s |
 /// | `sqlite_busy_timeout` | 5 s |
+/// | `replica_url` | none |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
     /// Maximum number of pooled connections; 0 is read as 1. An in-memory
@@ -26,6 +27,12 @@ pub struct StoreOptions {
     /// How long an SQLite statement waits for another connection's write lock
     /// (`PRAGMA busy_timeout`). Ignored for PostgreSQL.
     pub sqlite_busy_timeout: Duration,
+    /// A PostgreSQL read replica (hot standby) of the store, as a
+    /// `postgres://` URL. Certificate lookups go to it; imports and everything
+    /// else that writes or must read its own writes go to the store's URL.
+    /// A lookup that fails on the replica runs again on the primary. Only
+    /// for a PostgreSQL store; its pool has `max_connections` connections too.
+    pub replica_url: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -34,6 +41,7 @@ impl Default for StoreOptions {
             max_connections: 10,
             connection_timeout: Duration::from_secs(5),
             sqlite_busy_timeout: Duration::from_secs(5),
+            replica_url: None,
         }
     }
 }

@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::dsl::{self, exists, not};
 use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
 use divoc_model::RegistryRecord;
 
 use crate::backend::{self, Backend};
@@ -22,6 +24,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     /// The URL with its password redacted, for error messages and logs.
     pub(crate) target: Arc<str>,
+    /// The read replica that certificate lookups use, if one is configured.
+    replica: Option<Arc<Replica>>,
 }
 
 impl fmt::Debug for Store {
@@ -30,7 +34,54 @@ impl fmt::Debug for Store {
             .debug_struct("Store")
             .field("backend", &self.backend_name())
             .field("target", &self.target)
+            .field(
+                "replica",
+                &self.replica.as_ref().map(|replica| &replica.target),
+            )
             .finish()
+    }
+}
+
+/// A PostgreSQL read replica and the count of lookups that failed on it.
+struct Replica {
+    pool: Pool<ConnectionManager<PgConnection>>,
+    /// The replica URL with its password redacted.
+    target: Arc<str>,
+    failures: AtomicU64,
+}
+
+/// Failed replica lookups between two log lines, after the first one.
+const REPLICA_FAILURES_PER_LOG: u64 = 1000;
+
+impl Replica {
+    /// Runs a lookup on a pooled replica connection. Returns the pool's or the
+    /// query's error as text, because the caller runs the lookup again on the
+    /// primary and only logs it.
+    fn run<T>(
+        &self,
+        lookup: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+    ) -> Result<T, String> {
+        let mut connection = self
+            .pool
+            .get()
+            .map_err(|error| error.to_string().trim_end().to_owned())?;
+        lookup(&mut connection).map_err(|error| error.to_string())
+    }
+
+    /// Logs a failed lookup: the first one, then one in every
+    /// [`REPLICA_FAILURES_PER_LOG`], so that a replica that is down does not
+    /// flood the log.
+    fn log_failure(&self, operation: &str, reason: &str) {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if failures == 1 || failures.is_multiple_of(REPLICA_FAILURES_PER_LOG) {
+            tracing::warn!(
+                replica = %self.target,
+                operation,
+                failures,
+                error = reason,
+                "lookup on the read replica failed; it runs on the primary"
+            );
+        }
     }
 }
 
@@ -59,6 +110,24 @@ macro_rules! with_connection {
 }
 
 pub(crate) use with_connection;
+
+/// Runs a read-only lookup on the read replica when the store has one, and on
+/// the primary otherwise or when the replica fails. `$body` is compiled for
+/// each backend, as in [`with_connection`].
+macro_rules! with_read_connection {
+    ($store:expr, $operation:expr, |$connection:ident| $body:expr) => {
+        match &$store.replica {
+            Some(replica) => match replica.run(|$connection: &mut ::diesel::PgConnection| $body) {
+                Ok(value) => Ok(value),
+                Err(reason) => {
+                    replica.log_failure($operation, &reason);
+                    with_connection!($store, |$connection| $body)
+                }
+            },
+            None => with_connection!($store, |$connection| $body),
+        }
+    };
+}
 
 /// True for a certificate row that no revocation names. Evaluated at query time,
 /// so a revocation hides its certificate whichever of the two was imported first.
@@ -119,6 +188,26 @@ fn beneficiary_exists_query<'a>(pre_enrollment_code: &'a str) -> _ {
     ))
 }
 
+/// Checks that a replica URL names PostgreSQL and the store is PostgreSQL
+/// too, and returns the replica's URL.
+fn replica_url(url: &str, primary: &StoreTarget) -> Result<String, StoreError> {
+    let invalid = |reason: &str| StoreError::InvalidUrl {
+        url: redact_url(url),
+        reason: reason.to_owned(),
+    };
+    let StoreTarget::Postgres { url } = StoreTarget::parse(url)? else {
+        return Err(invalid(
+            "a read replica must be PostgreSQL: use postgres://USER@HOST:PORT/DATABASE",
+        ));
+    };
+    if !matches!(primary, StoreTarget::Postgres { .. }) {
+        return Err(invalid(
+            "a read replica needs a PostgreSQL store; an SQLite store has no replicas",
+        ));
+    }
+    Ok(url)
+}
+
 impl Store {
     /// Opens a store, creating or updating its tables.
     ///
@@ -130,22 +219,45 @@ impl Store {
     /// * `:memory:` or `sqlite::memory:`: a private in-memory SQLite database
     ///   that lives as long as the store.
     ///
+    /// With [`StoreOptions::replica_url`], certificate lookups read from that
+    /// PostgreSQL replica, which the store does not migrate or write to. Its
+    /// connections open on first use, so a replica that is down at startup
+    /// only sends lookups to the primary.
+    ///
     /// # Errors
     ///
-    /// * [`StoreError::InvalidUrl`] for any other scheme or an empty URL;
+    /// * [`StoreError::InvalidUrl`] for any other scheme or an empty URL, or a
+    ///   replica URL that is not PostgreSQL or given for an SQLite store;
     /// * [`StoreError::Unavailable`] when the database cannot be opened or reached,
     ///   with the driver's message, such as libpq's "Connection refused";
     /// * [`StoreError::Migration`] when the tables cannot be created.
     pub fn open(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let target: Arc<str> = Arc::from(redact_url(url));
-        let backend = match StoreTarget::parse(url)? {
+        let primary = StoreTarget::parse(url)?;
+        let replica_url = match &options.replica_url {
+            Some(replica) => Some(replica_url(replica, &primary)?),
+            None => None,
+        };
+        let backend = match primary {
             StoreTarget::Sqlite { path } => backend::open_sqlite(&path, &target, options)?,
             StoreTarget::Postgres { url } => backend::open_postgres(&url, &target, options)?,
         };
-        let store = Self { backend, target };
+        let replica = replica_url.map(|url| {
+            Arc::new(Replica {
+                pool: backend::open_replica(&url, options),
+                target: Arc::from(redact_url(&url)),
+                failures: AtomicU64::new(0),
+            })
+        });
+        let store = Self {
+            backend,
+            target,
+            replica,
+        };
         tracing::info!(
             backend = store.backend_name(),
             target = %store.target,
+            replica = store.replica.as_ref().map(|replica| tracing::field::display(&replica.target)),
             max_connections = options.max_connections,
             "certificate store opened"
         );
@@ -160,6 +272,14 @@ impl Store {
         }
     }
 
+    /// Returns how many lookups failed on the read replica and ran on the
+    /// primary instead, since the store was opened. Always 0 without a replica.
+    pub fn replica_failures(&self) -> u64 {
+        self.replica
+            .as_ref()
+            .map_or(0, |replica| replica.failures.load(Ordering::Relaxed))
+    }
+
     /// Returns the store URL with its password redacted.
     pub fn redacted_url(&self) -> &str {
         &self.target
@@ -168,20 +288,28 @@ impl Store {
     /// Returns the certificates of a beneficiary, ordered by certificate id.
     /// Revoked certificates are left out.
     ///
+    /// This and the other certificate lookups read from the read replica when
+    /// the store has one (see [`StoreOptions::replica_url`]). A replica lags
+    /// its primary, so a certificate imported a moment ago may not be found
+    /// yet, or an earlier version returned.
+    ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`], [`StoreError::Query`], or
-    /// [`StoreError::Corrupt`] for a row that cannot be read back.
+    /// [`StoreError::Corrupt`] for a row that cannot be read back. A failure
+    /// on the replica is logged and the lookup runs on the primary, whose
+    /// error is returned.
     pub fn certificates_by_beneficiary(
         &self,
         pre_enrollment_code: &str,
     ) -> Result<Vec<RegistryRecord>, StoreError> {
-        let rows: Vec<CertificateRow> = with_connection!(self, |connection| {
-            beneficiary_certificates(pre_enrollment_code)
-                .select(CertificateRow::as_select())
-                .load(connection)
-        })
-        .map_err(|error| self.query_error("certificate lookup by beneficiary", error))?;
+        let rows: Vec<CertificateRow> =
+            with_read_connection!(self, "certificate lookup by beneficiary", |connection| {
+                beneficiary_certificates(pre_enrollment_code)
+                    .select(CertificateRow::as_select())
+                    .load(connection)
+            })
+            .map_err(|error| self.query_error("certificate lookup by beneficiary", error))?;
         rows.into_iter().map(CertificateRow::into_record).collect()
     }
 
@@ -199,18 +327,19 @@ impl Store {
         if mobile.trim().is_empty() {
             return Ok(None);
         }
-        let row: Option<CertificateRow> = with_connection!(self, |connection| {
-            mobile_beneficiaries(mobile)
-                .load::<String>(connection)
-                .and_then(|beneficiaries| {
-                    mobile_certificates(mobile, &beneficiaries)
-                        .filter(certificates::certificate_id.eq(certificate_id))
-                        .select(CertificateRow::as_select())
-                        .first(connection)
-                        .optional()
-                })
-        })
-        .map_err(|error| self.query_error("certificate lookup by mobile and id", error))?;
+        let row: Option<CertificateRow> =
+            with_read_connection!(self, "certificate lookup by mobile and id", |connection| {
+                mobile_beneficiaries(mobile)
+                    .load::<String>(connection)
+                    .and_then(|beneficiaries| {
+                        mobile_certificates(mobile, &beneficiaries)
+                            .filter(certificates::certificate_id.eq(certificate_id))
+                            .select(CertificateRow::as_select())
+                            .first(connection)
+                            .optional()
+                    })
+            })
+            .map_err(|error| self.query_error("certificate lookup by mobile and id", error))?;
         row.map(CertificateRow::into_record).transpose()
     }
 
@@ -224,15 +353,16 @@ impl Store {
         certificate_id: &str,
     ) -> Result<Option<RegistryRecord>, StoreError> {
         let not_revoked: not_revoked = not_revoked();
-        let row: Option<CertificateRow> = with_connection!(self, |connection| {
-            certificates::table
-                .filter(certificates::certificate_id.eq(certificate_id))
-                .filter(not_revoked)
-                .select(CertificateRow::as_select())
-                .first(connection)
-                .optional()
-        })
-        .map_err(|error| self.query_error("certificate lookup by id", error))?;
+        let row: Option<CertificateRow> =
+            with_read_connection!(self, "certificate lookup by id", |connection| {
+                certificates::table
+                    .filter(certificates::certificate_id.eq(certificate_id))
+                    .filter(not_revoked)
+                    .select(CertificateRow::as_select())
+                    .first(connection)
+                    .optional()
+            })
+            .map_err(|error| self.query_error("certificate lookup by id", error))?;
         row.map(CertificateRow::into_record).transpose()
     }
 
@@ -247,16 +377,17 @@ impl Store {
         if mobile.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<CertificateRow> = with_connection!(self, |connection| {
-            mobile_beneficiaries(mobile)
-                .load::<String>(connection)
-                .and_then(|beneficiaries| {
-                    mobile_certificates(mobile, &beneficiaries)
-                        .select(CertificateRow::as_select())
-                        .load(connection)
-                })
-        })
-        .map_err(|error| self.query_error("certificate lookup by mobile", error))?;
+        let rows: Vec<CertificateRow> =
+            with_read_connection!(self, "certificate lookup by mobile", |connection| {
+                mobile_beneficiaries(mobile)
+                    .load::<String>(connection)
+                    .and_then(|beneficiaries| {
+                        mobile_certificates(mobile, &beneficiaries)
+                            .select(CertificateRow::as_select())
+                            .load(connection)
+                    })
+            })
+            .map_err(|error| self.query_error("certificate lookup by mobile", error))?;
         rows.into_iter().map(CertificateRow::into_record).collect()
     }
 
@@ -267,7 +398,7 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
     pub fn beneficiary_exists(&self, pre_enrollment_code: &str) -> Result<bool, StoreError> {
-        with_connection!(self, |connection| {
+        with_read_connection!(self, "beneficiary existence check", |connection| {
             beneficiary_exists_query(pre_enrollment_code).get_result::<bool>(connection)
         })
         .map_err(|error| self.query_error("beneficiary existence check", error))

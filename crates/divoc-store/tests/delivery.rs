@@ -46,6 +46,7 @@ fn options() -> StoreOptions {
         max_connections: 8,
         connection_timeout: Duration::from_secs(30),
         sqlite_busy_timeout: Duration::from_secs(30),
+        replica_url: None,
     }
 }
 

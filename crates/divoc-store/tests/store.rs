@@ -184,6 +184,7 @@ fn test_options() -> StoreOptions {
         max_connections: 8,
         connection_timeout: Duration::from_secs(30),
         sqlite_busy_timeout: Duration::from_secs(30),
+        replica_url: None,
     }
 }
 
@@ -1621,5 +1622,233 @@ mod otp_state {
                 .mobile_has_certificates("9000000099")
                 .expect("check")
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Read replicas
+
+mod replica {
+    use super::*;
+
+    fn options_with_replica(replica_url: &str) -> StoreOptions {
+        StoreOptions {
+            replica_url: Some(replica_url.to_owned()),
+            ..test_options()
+        }
+    }
+
+    fn names(records: &[RegistryRecord]) -> Vec<&str> {
+        records
+            .iter()
+            .map(|record| record.name.as_deref().unwrap_or(""))
+            .collect()
+    }
+
+    fn named_certificate(beneficiary: &str, certificate_id: &str, name: &str) -> Value {
+        let mut value = certificate(beneficiary, certificate_id, "9000000001", 1);
+        value["name"] = json!(name);
+        value
+    }
+
+    fn postgres_url(db: &TestDb) -> &str {
+        match &db.database {
+            Database::Postgres { url, .. } => url,
+            Database::Sqlite { .. } => panic!("expected a PostgreSQL test database"),
+        }
+    }
+
+    /// A second database takes the replica's place here, with other content,
+    /// so that each answer shows which database it came from.
+    #[test]
+    fn lookups_read_replica_imports_write_primary() {
+        let Some(primary) = TestDb::postgres("lookups_read_replica_imports_write_primary") else {
+            return;
+        };
+        let Some(replica) = TestDb::postgres("lookups_read_replica_imports_write_primary") else {
+            return;
+        };
+        primary
+            .store
+            .import_text(&export(&[named_certificate("BEN-A", "3001", "On Primary")]))
+            .expect("primary import");
+        replica
+            .store
+            .import_text(&export(&[
+                named_certificate("BEN-A", "3001", "On Replica"),
+                named_certificate("BEN-R", "3002", "Only On Replica"),
+            ]))
+            .expect("replica import");
+
+        let store = Store::open(
+            postgres_url(&primary),
+            &options_with_replica(postgres_url(&replica)),
+        )
+        .expect("store with replica opens");
+        let found = store.certificates_by_beneficiary("BEN-A").expect("lookup");
+        assert_eq!(names(&found), ["On Replica"]);
+        assert!(store.beneficiary_exists("BEN-R").expect("exists"));
+        let by_id = store.certificate_by_id("3002").expect("lookup by id");
+        assert_eq!(
+            by_id.and_then(|record| record.name).as_deref(),
+            Some("Only On Replica")
+        );
+        let by_mobile = store
+            .certificates_by_mobile("9000000001")
+            .expect("lookup by mobile");
+        assert_eq!(ids(&by_mobile), ["3001", "3002"]);
+        let by_mobile_and_id = store
+            .certificate_by_mobile_and_id("9000000001", "3002")
+            .expect("lookup by mobile and id");
+        assert_eq!(
+            by_mobile_and_id
+                .map(|record| record.certificate_id)
+                .as_deref(),
+            Some("3002")
+        );
+
+        // Imports go to the primary, which the replica has not caught up with.
+        store
+            .import_text(&export(&[named_certificate("BEN-N", "3003", "New")]))
+            .expect("import through the store");
+        assert_eq!(primary.dump().certificates.len(), 2);
+        assert_eq!(replica.dump().certificates.len(), 2);
+        assert!(
+            store
+                .certificates_by_beneficiary("BEN-N")
+                .expect("lookup")
+                .is_empty()
+        );
+        assert_eq!(store.replica_failures(), 0);
+        drop(store);
+    }
+
+    #[test]
+    fn unreachable_replica_falls_back_to_primary() {
+        let Some(primary) = TestDb::postgres("unreachable_replica_falls_back_to_primary") else {
+            return;
+        };
+        primary
+            .store
+            .import_text(&export(&[named_certificate("BEN-A", "3001", "On Primary")]))
+            .expect("primary import");
+        // Bind and release a loopback port, so that nothing listens on it.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("free port")
+            .port();
+        let replica_url = format!("postgres://divoc:secret-password@127.0.0.1:{port}/divoc");
+        let options = StoreOptions {
+            connection_timeout: Duration::from_secs(2),
+            ..options_with_replica(&replica_url)
+        };
+        let store = Store::open(postgres_url(&primary), &options).expect("store opens");
+        assert!(
+            !format!("{store:?}").contains("secret-password"),
+            "{store:?}"
+        );
+
+        let found = store.certificates_by_beneficiary("BEN-A").expect("lookup");
+        assert_eq!(names(&found), ["On Primary"]);
+        assert!(store.beneficiary_exists("BEN-A").expect("exists"));
+        assert_eq!(store.replica_failures(), 2);
+        drop(store);
+    }
+
+    #[test]
+    fn replica_needs_postgres_on_both_sides() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let sqlite_url = format!("sqlite://{}", directory.path().join("store.db").display());
+        let error = Store::open(
+            &sqlite_url,
+            &options_with_replica("postgres://divoc:secret-password@127.0.0.1:5432/divoc"),
+        )
+        .expect_err("SQLite store with a replica");
+        assert_eq!(
+            error.to_string(),
+            "invalid store URL \"postgres://divoc:***@127.0.0.1:5432/divoc\": \
+             a read replica needs a PostgreSQL store; an SQLite store has no replicas"
+        );
+        assert!(
+            !directory.path().join("store.db").exists(),
+            "the SQLite file was created before the options were checked"
+        );
+
+        let Some(primary) = TestDb::postgres("replica_needs_postgres_on_both_sides") else {
+            return;
+        };
+        let error = Store::open(postgres_url(&primary), &options_with_replica(&sqlite_url))
+            .expect_err("SQLite replica");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "invalid store URL \"{sqlite_url}\": a read replica must be PostgreSQL: \
+                 use postgres://USER@HOST:PORT/DATABASE"
+            )
+        );
+    }
+
+    /// Against a real hot standby of the test server, when
+    /// `DIVOC_TEST_POSTGRES_REPLICA_URL` names one (`scripts/pg-test-cluster.sh
+    /// standby` starts it): an import on the primary reaches the lookups
+    /// through replication, and no lookup fails over to the primary.
+    #[test]
+    fn hot_standby_serves_replicated_imports() {
+        let replica_admin_url = match std::env::var("DIVOC_TEST_POSTGRES_REPLICA_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => {
+                assert!(
+                    std::env::var("DIVOC_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                    "DIVOC_REQUIRE_POSTGRES=1 but DIVOC_TEST_POSTGRES_REPLICA_URL is not set"
+                );
+                eprintln!("skipping hot standby test: DIVOC_TEST_POSTGRES_REPLICA_URL is not set");
+                return;
+            }
+        };
+        let Some(primary) = TestDb::postgres("hot_standby_serves_replicated_imports") else {
+            return;
+        };
+        let Database::Postgres { name, .. } = &primary.database else {
+            panic!("expected a PostgreSQL test database");
+        };
+        let replica_url = with_database(&replica_admin_url, name);
+
+        let mut standby = wait_for(|| PgConnection::establish(&replica_url).ok())
+            .expect("the test database reaches the standby");
+        let in_recovery: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "pg_is_in_recovery()",
+        ))
+        .get_result(&mut standby)
+        .expect("recovery state");
+        assert!(in_recovery, "{replica_url} is not a standby");
+
+        let store = Store::open(postgres_url(&primary), &options_with_replica(&replica_url))
+            .expect("store with replica opens");
+        store
+            .import_text(&export(&[named_certificate("BEN-S", "3101", "Replicated")]))
+            .expect("import on the primary");
+        let found = wait_for(|| {
+            let found = store.certificates_by_beneficiary("BEN-S").expect("lookup");
+            (!found.is_empty()).then_some(found)
+        })
+        .expect("the import reaches the standby");
+        assert_eq!(names(&found), ["Replicated"]);
+        assert!(store.beneficiary_exists("BEN-S").expect("exists"));
+        assert_eq!(store.replica_failures(), 0);
+        drop(store);
+    }
+
+    /// Calls `probe` every 50 ms until it returns a value, for at most 20 s.
+    fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(value) = probe() {
+                return Some(value);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
