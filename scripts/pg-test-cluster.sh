@@ -10,7 +10,8 @@
 # The cluster listens on 127.0.0.1:PORT only, trusts every loopback connection
 # and runs with fsync off, so it is for tests and never for data worth keeping.
 # It has a superuser role `divoc` (tests create a database each) and a database
-# `divoc_test`. Needs the Debian packages `postgresql` and `libpq-dev`.
+# `divoc_test`. PG_SHARED_BUFFERS sets `shared_buffers` (default 128MB,
+# PostgreSQL's own default). Needs the Debian packages `postgresql` and `libpq-dev`.
 set -euo pipefail
 
 usage() {
@@ -100,6 +101,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 200
+shared_buffers = ${PG_SHARED_BUFFERS:-128MB}
 CONF
 
     as_owner "$bin/pg_ctl" --pgdata="$data" --log="$dir/server.log" --wait --timeout=60 start >&2 || {

@@ -18,6 +18,7 @@
 #                  journal instead of the write-ahead log.
 #   BACKENDS       "sqlite postgres" (default), or one of them
 #   PG_PORT        loopback port of the throwaway cluster (default 55497)
+#   PG_SHARED_BUFFERS  its shared_buffers (default 128MB)
 #   TIME_LIMIT     seconds one import may run before it is stopped (default 3600)
 # Needs /usr/bin/time (Debian package `time`) and, for PostgreSQL, what
 # scripts/pg-test-cluster.sh needs. Results go to $WORK/results.txt.
@@ -111,6 +112,7 @@ for backend in $BACKENDS; do
         rm -rf "$folder"
         url=$(scripts/pg-test-cluster.sh start "$folder" "$PG_PORT" | tail -1)
         trap 'scripts/pg-test-cluster.sh stop "$folder" >/dev/null 2>&1 || true; rm -rf "$folder"' EXIT
+        log "postgres: shared_buffers $(psql "$url" -Atc 'SHOW shared_buffers')"
         if import_into postgres "$url" "$folder"; then
             log "postgres: database size $(psql "$url" -Atc 'SELECT pg_size_pretty(pg_database_size(current_database()))')"
             lookups postgres "$url"

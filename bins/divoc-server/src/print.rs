@@ -243,6 +243,20 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
     if ids.is_empty() {
         return Err("no beneficiary ids given: pass IDs or --ids-file FILE".to_owned());
     }
+    // Checked before the store opens and the fonts load, which take a second.
+    for path in [&args.out, &manifest_path] {
+        let folder = match path.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            return Err(format!(
+                "cannot create {}: the folder {} does not exist; create it first",
+                path.display(),
+                folder.display()
+            ));
+        }
+    }
     let store = crate::server::open_store(settings).map_err(|error| error.to_string())?;
     let service =
         crate::server::build_service(settings, store).map_err(|error| error.to_string())?;

@@ -159,6 +159,33 @@ fn command_writes_pdf_and_manifest() {
 }
 
 #[test]
+fn command_missing_output_folder_fails_first() {
+    let folder = tempfile::tempdir().unwrap();
+    // No store exists at this URL: the folder check comes before the store opens.
+    let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
+    let out = folder.path().join("missing").join("batch.pdf");
+    let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .env_clear()
+        .env("DIVOC__DATABASE__URL", &url)
+        .args(["print", "--out"])
+        .arg(&out)
+        .arg("BEN1001")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "cannot create {}: the folder {} does not exist; create it first",
+            out.display(),
+            folder.path().join("missing").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!folder.path().join("divoc.sqlite").exists());
+}
+
+#[test]
 fn command_without_printable_ids_fails() {
     let folder = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
