@@ -106,6 +106,7 @@ fn postgres_replica_serves_lookups() {
     let (mut connection, url) = fresh_database(&admin, &database);
     let replica_url = with_database(&replica_admin, &database);
     Server::import_samples(&url);
+    wait_for_standby(&replica_url);
 
     let folder = tempfile::tempdir().unwrap();
     let server = Server::start_on(
@@ -116,16 +117,10 @@ fn postgres_replica_serves_lookups() {
             ("DIVOC__SERVER__METRICS", "true"),
         ],
     );
-    // Replication may take a moment to bring the import to the standby.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
-        let status = server.get("/certificate/api/certificatePDF/BEN1002").status;
-        if status != 404 || std::time::Instant::now() > deadline {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    assert_eq!(status, 200);
+    assert_eq!(
+        server.get("/certificate/api/certificatePDF/BEN1002").status,
+        200
+    );
     assert_eq!(
         server.get("/certificate/api/certificatePDF/BEN1009").status,
         404
@@ -143,4 +138,30 @@ fn postgres_replica_serves_lookups() {
     diesel::sql_query(format!("DROP DATABASE {database} WITH (FORCE)"))
         .execute(&mut connection)
         .unwrap();
+}
+
+/// Waits until the standby at `url` has replayed the sample import, for at
+/// most 20 s. Before that, a lookup there fails or finds nothing and runs on
+/// the primary.
+fn wait_for_standby(url: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let replayed = PgConnection::establish(url)
+            .ok()
+            .and_then(|mut connection| {
+                diesel::sql_query(
+                    "SELECT 1 FROM certificates WHERE pre_enrollment_code = 'BEN1002'",
+                )
+                .execute(&mut connection)
+                .ok()
+            });
+        if replayed.is_some_and(|rows| rows > 0) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby {url} did not receive the sample import within 20 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

@@ -1827,11 +1827,19 @@ mod replica {
         store
             .import_text(&export(&[named_certificate("BEN-S", "3101", "Replicated")]))
             .expect("import on the primary");
-        let found = wait_for(|| {
-            let found = store.certificates_by_beneficiary("BEN-S").expect("lookup");
-            (!found.is_empty()).then_some(found)
+        // Until the standby has replayed the migrations and the import, a
+        // lookup there fails or finds nothing, so wait for the row itself.
+        wait_for(|| {
+            certificates::table
+                .filter(certificates::pre_enrollment_code.eq("BEN-S"))
+                .count()
+                .get_result::<i64>(&mut standby)
+                .ok()
+                .filter(|count| *count == 1)
         })
         .expect("the import reaches the standby");
+
+        let found = store.certificates_by_beneficiary("BEN-S").expect("lookup");
         assert_eq!(names(&found), ["Replicated"]);
         assert!(store.beneficiary_exists("BEN-S").expect("exists"));
         assert_eq!(store.replica_failures(), 0);
