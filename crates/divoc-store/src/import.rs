@@ -561,9 +561,10 @@ impl Store {
     /// * into a store without certificates, the stored rows are not read
     ///   first, because every certificate of the stream is new.
     ///
-    /// On SQLite, when the store's connection is the only one open on the file,
-    /// the import runs with a rollback journal instead of the write-ahead log
-    /// and switches back afterwards. That writes each new page once instead of
+    /// On SQLite, when the store was opened with `max_connections` 1 and its
+    /// connection is the only one open on the file, the import runs with a
+    /// rollback journal instead of the write-ahead log and switches back
+    /// afterwards. That writes each new page once instead of
     /// twice; while it lasts, other connections cannot open the file. On
     /// PostgreSQL, an import locks the three imported tables against other
     /// writers (readers go on), so a second import waits for the first.
@@ -633,7 +634,10 @@ impl Store {
                     .map_err(|error| crate::backend::pool_error(&self.target, &error))?;
                 set_sqlite_cache(&mut connection, -i64::from(SQLITE_IMPORT_CACHE_KIB))
                     .map_err(|error| self.query_error("import settings", error))?;
-                let rollback_journal = enter_rollback_journal(&mut connection);
+                // Only a store of one connection is dedicated to the import.
+                // In a larger pool, other connections may open at any time.
+                let rollback_journal =
+                    pool.max_size() == 1 && enter_rollback_journal(&mut connection);
                 // IMMEDIATE for the same reason as in `import`.
                 let result = connection.immediate_transaction(|connection| {
                     stream_items!(
@@ -754,8 +758,9 @@ fn analyze_after_large_import(connection: &mut diesel::PgConnection, summary: &I
 /// about 30 % less time. It also needs half the disk, because the log of a
 /// 10 million record import would grow to the database's size, about 22 GB.
 ///
-/// SQLite makes the switch only when no other connection has the file open,
-/// such as a running server's. Otherwise the import stays in WAL mode, where
+/// The caller tries it only for a store of one connection, and SQLite makes
+/// the switch only when no other connection has the file open, such as a
+/// running server's. Otherwise the import stays in WAL mode, where
 /// readers go on reading beside it. While the rollback journal is in use, the
 /// import locks out readers once its changes outgrow the page cache, so a
 /// server started meanwhile waits for `busy_timeout` and then fails to open

@@ -515,6 +515,23 @@ fn sqlite_single_connection_imports_with_rollback_journal() {
     assert_eq!(certificate_count(&mut connection), 14_400);
 }
 
+/// A store with a pool of several connections keeps WAL mode for its
+/// imports, because another of its connections may open during the import.
+#[test]
+fn sqlite_pooled_store_imports_in_wal_mode() {
+    let db = TestDb::sqlite();
+    let mut during = Vec::new();
+    let summary = db
+        .store()
+        .import_reader(
+            Cursor::new(joined(&export_lines(15_000)).into_bytes()),
+            &mut |_| during.push(sqlite_format_bytes(&db.raw_url)),
+        )
+        .expect("import");
+    assert_eq!(summary.certificates, 14_400);
+    assert_eq!(during, [[2, 2], [2, 2]]);
+}
+
 /// With another connection open, the import stays in WAL mode, and the other
 /// connection reads the committed state while the import runs.
 #[test]
