@@ -223,6 +223,28 @@ pub struct PrintArgs {
     pub ids: Vec<String>,
 }
 
+/// Checks that a file can be created at `path`: its folder exists and is a
+/// folder, and `path` itself is not a folder.
+fn check_output_path(path: &Path) -> Result<(), String> {
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    let problem = if path.is_dir() {
+        format!("{} is a folder; give a file name", path.display())
+    } else if folder.is_dir() {
+        return Ok(());
+    } else if folder.exists() {
+        format!("{} is not a folder", folder.display())
+    } else {
+        format!(
+            "the folder {} does not exist; create it first",
+            folder.display()
+        )
+    };
+    Err(format!("cannot create {}: {problem}", path.display()))
+}
+
 /// Runs `divoc-server print`.
 #[expect(
     clippy::print_stdout,
@@ -245,17 +267,7 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
     }
     // Checked before the store opens and the fonts load, which take a second.
     for path in [&args.out, &manifest_path] {
-        let folder = match path.parent() {
-            Some(folder) if !folder.as_os_str().is_empty() => folder,
-            _ => Path::new("."),
-        };
-        if !folder.is_dir() {
-            return Err(format!(
-                "cannot create {}: the folder {} does not exist; create it first",
-                path.display(),
-                folder.display()
-            ));
-        }
+        check_output_path(path)?;
     }
     let store = crate::server::open_store(settings).map_err(|error| error.to_string())?;
     let service =

@@ -142,7 +142,7 @@ fn prometheus_text(metrics: &ServiceMetrics) -> String {
         (
             "divoc_store_replica_failures_total",
             "counter",
-            "Certificate lookups that failed on the read replica and ran on the primary.",
+            "Certificate lookups that ran on the primary because the read replica failed.",
             metrics.replica_failures,
         ),
     ];

@@ -67,7 +67,7 @@ pub struct ServiceMetrics {
     pub not_modified: u64,
     /// Audit events dropped because the audit queue was full.
     pub audit_events_dropped: u64,
-    /// Store lookups that failed on the read replica and ran on the primary.
+    /// Store lookups that ran on the primary because the read replica failed.
     pub replica_failures: u64,
 }
 

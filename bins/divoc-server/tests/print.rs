@@ -159,29 +159,53 @@ fn command_writes_pdf_and_manifest() {
 }
 
 #[test]
-fn command_missing_output_folder_fails_first() {
+fn command_bad_output_path_fails_first() {
     let folder = tempfile::tempdir().unwrap();
-    // No store exists at this URL: the folder check comes before the store opens.
+    // No store exists at this URL: the path checks come before the store opens.
     let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
-    let out = folder.path().join("missing").join("batch.pdf");
-    let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
-        .env_clear()
-        .env("DIVOC__DATABASE__URL", &url)
-        .args(["print", "--out"])
-        .arg(&out)
-        .arg("BEN1001")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(
-        stderr.contains(&format!(
-            "cannot create {}: the folder {} does not exist; create it first",
-            out.display(),
-            folder.path().join("missing").display()
-        )),
-        "{stderr}"
-    );
+    let missing = folder.path().join("missing");
+    let plain_file = folder.path().join("plain.txt");
+    std::fs::write(&plain_file, "not a folder").unwrap();
+    let cases = [
+        (
+            missing.join("batch.pdf"),
+            format!(
+                "cannot create {}: the folder {} does not exist; create it first",
+                missing.join("batch.pdf").display(),
+                missing.display()
+            ),
+        ),
+        (
+            folder.path().to_path_buf(),
+            format!(
+                "cannot create {0}: {0} is a folder; give a file name",
+                folder.path().display()
+            ),
+        ),
+        (
+            plain_file.join("batch.pdf"),
+            format!(
+                "cannot create {}: {} is not a folder",
+                plain_file.join("batch.pdf").display(),
+                plain_file.display()
+            ),
+        ),
+    ];
+    for (out, expected) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+            .env_clear()
+            .env("DIVOC__DATABASE__URL", &url)
+            .args(["print", "--manifest"])
+            .arg(folder.path().join("manifest.csv"))
+            .arg("--out")
+            .arg(&out)
+            .arg("BEN1001")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(&expected), "{stderr}");
+    }
     assert!(!folder.path().join("divoc.sqlite").exists());
 }
 

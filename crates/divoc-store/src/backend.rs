@@ -77,7 +77,17 @@ pub(crate) fn open_sqlite(
         let mut connection =
             SqliteConnection::establish(path).map_err(|error| connection_error(target, error))?;
         settings.apply(&mut connection).map_err(|error| {
-            StoreError::from_query(target, "configuring the SQLite connection", error)
+            // Switching to WAL needs a moment when no other connection has a
+            // lock. SQLite returns at once, without waiting for busy_timeout,
+            // while an import that uses a rollback journal has the file locked.
+            let operation = if error.to_string().starts_with("database is locked") {
+                "configuring the SQLite connection (another process, such as \
+                 `divoc-server import`, holds the database until it commits; \
+                 try again when it has finished)"
+            } else {
+                "configuring the SQLite connection"
+            };
+            StoreError::from_query(target, operation, error)
         })?;
         migrate_sqlite(&mut connection, target)?;
     }
@@ -126,21 +136,29 @@ pub(crate) fn open_postgres(
     Ok(Backend::Postgres(pool))
 }
 
+/// Maximum wait for a replica connection. A lookup that gets none by then
+/// runs on the primary, and the store skips the replica for a few seconds, so
+/// a replica that is down delays one lookup in that time by this much.
+const REPLICA_CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Builds the pool of a read replica without connecting. Its connections are
 /// opened on first use, so that a replica that is down at startup does not
 /// keep the service from starting: lookups then run on the primary.
+///
+/// The pool's own error log is off: r2d2 logs every failed connection attempt,
+/// again and again while the replica is down, and the store logs the failed
+/// lookups itself, sparingly.
 pub(crate) fn open_replica(
     url: &str,
     options: &StoreOptions,
 ) -> Pool<ConnectionManager<PgConnection>> {
+    let timeout = pool_timeout(options).min(REPLICA_CONNECTION_TIMEOUT);
     Pool::builder()
         .max_size(options.max_connections.max(1))
         .min_idle(Some(0))
-        .connection_timeout(pool_timeout(options))
-        .build_unchecked(ConnectionManager::new(with_connect_timeout(
-            url,
-            options.connection_timeout,
-        )))
+        .connection_timeout(timeout)
+        .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
+        .build_unchecked(ConnectionManager::new(with_connect_timeout(url, timeout)))
 }
 
 fn migrate_sqlite(connection: &mut SqliteConnection, target: &str) -> Result<(), StoreError> {

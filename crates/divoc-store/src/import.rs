@@ -152,6 +152,7 @@ macro_rules! check_owners {
         $table:ident,
         $table_id:ident,
         $items:expr,
+        $kind:expr,
         $reason:expr,
         $max_parameters:expr
     ) => {{
@@ -170,6 +171,7 @@ macro_rules! check_owners {
                 {
                     return Err(ImportFailure::Invalid(owner_conflict(
                         $items,
+                        $kind,
                         row.$row_id,
                         $reason,
                     )));
@@ -225,6 +227,7 @@ macro_rules! write_items {
             $max_parameters,
             |id: &str| owner_conflict(
                 $items,
+                EntryKind::Certificate,
                 id,
                 "is stored for another beneficiary; a certificate belongs to one beneficiary"
             ),
@@ -240,6 +243,7 @@ macro_rules! write_items {
             revocations,
             revoked_certificate_id,
             $items,
+            EntryKind::Certificate,
             "is revoked by a record of another beneficiary",
             $max_parameters
         );
@@ -255,6 +259,7 @@ macro_rules! write_items {
             certificates,
             certificate_id,
             $items,
+            EntryKind::Revocation,
             "revokes a certificate of another beneficiary",
             $max_parameters
         );
@@ -275,6 +280,7 @@ macro_rules! write_items {
             $max_parameters,
             |id: &str| owner_conflict(
                 $items,
+                EntryKind::Revocation,
                 id,
                 "is already revoked by a record of another beneficiary"
             ),
@@ -564,15 +570,15 @@ impl Store {
     /// On SQLite, when the store was opened with `max_connections` 1 and its
     /// connection is the only one open on the file, the import runs with a
     /// rollback journal instead of the write-ahead log and switches back
-    /// afterwards. That writes each new page once instead of
-    /// twice; while it lasts, other connections cannot open the file. On
-    /// PostgreSQL, an import locks the three imported tables against other
+    /// afterwards. That writes each new page once instead of twice. While it
+    /// lasts, other processes cannot open the file: they fail at once with
+    /// "database is locked". On PostgreSQL, an import locks the three imported tables against other
     /// writers (readers go on), so a second import waits for the first.
     ///
     /// The row counts of the summary add up per batch, so a revocation key
-    /// repeated in two batches counts twice. After a PostgreSQL import that wrote
-    /// 100,000 rows or more, the store runs ANALYZE on both tables, so lookups
-    /// are planned with statistics at once.
+    /// repeated in two batches counts twice. A PostgreSQL import that wrote
+    /// 100,000 rows or more runs ANALYZE on both tables before it commits, so
+    /// lookups are planned with statistics at once.
     ///
     /// # Errors
     ///
@@ -662,20 +668,18 @@ impl Store {
                 let mut connection = pool
                     .get()
                     .map_err(|error| crate::backend::pool_error(&self.target, &error))?;
-                let result = connection.transaction(|connection| {
+                connection.transaction(|connection| {
                     plan_for_import(connection)?;
-                    stream_items!(
+                    let summary = stream_items!(
                         connection,
                         entries,
                         progress,
                         POSTGRES_MAX_BOUND_PARAMETERS,
                         discard
-                    )
-                });
-                if let Ok(summary) = &result {
-                    analyze_after_large_import(&mut connection, summary);
-                }
-                result
+                    )?;
+                    analyze_large_import(connection, &summary);
+                    Ok(summary)
+                })
             }
         };
         let summary = result.map_err(|failure| self.import_error(failure))?;
@@ -708,13 +712,21 @@ impl Store {
 /// took a 1 million record import from 23.6 s to 20.8 s.
 fn plan_for_import(connection: &mut diesel::PgConnection) -> Result<(), ImportFailure> {
     use diesel::connection::SimpleConnection;
+    const LOCK: &str =
+        "LOCK TABLE certificates, revocations, certificate_mobiles IN SHARE ROW EXCLUSIVE MODE";
+    // The first try does not wait (inside a savepoint, because its error would
+    // end the transaction), so that a wait behind another import is logged.
+    let locked = connection
+        .transaction(|connection| connection.batch_execute(&format!("{LOCK} NOWAIT")))
+        .is_ok();
+    if !locked {
+        tracing::info!("another import is writing the tables; waiting for it to commit");
+    }
+    let lock = if locked { "" } else { LOCK };
     connection
-        .batch_execute(
-            "LOCK TABLE certificates, revocations, certificate_mobiles \
-             IN SHARE ROW EXCLUSIVE MODE; \
-             SET LOCAL enable_seqscan = off; \
-             SET LOCAL jit = off",
-        )
+        .batch_execute(&format!(
+            "{lock}; SET LOCAL enable_seqscan = off; SET LOCAL jit = off"
+        ))
         .map_err(|error| ImportFailure::Query("import settings", error))
 }
 
@@ -722,13 +734,17 @@ fn plan_for_import(connection: &mut diesel::PgConnection) -> Result<(), ImportFa
 /// statistics itself.
 const POSTGRES_ANALYZE_AFTER_ROWS: usize = 100_000;
 
-/// Runs ANALYZE after an import that wrote many rows. Without statistics,
-/// as on a table filled by one large import before autovacuum reaches it,
-/// PostgreSQL 15 estimated some 290,000 rows per beneficiary on a 10 million
-/// row table and planned a lookup as a merge join over all revocations, which
-/// took about 100 ms instead of under 1 ms. The import is already committed, so
-/// a failure is only logged.
-fn analyze_after_large_import(connection: &mut diesel::PgConnection, summary: &ImportSummary) {
+/// Runs ANALYZE at the end of an import that wrote many rows, inside its
+/// transaction. Without statistics, as on a table filled by one large import
+/// before autovacuum reaches it, PostgreSQL 15 estimated some 290,000 rows per
+/// beneficiary on a 10 million row table. It planned a lookup as a merge join
+/// over all revocations, which took about 100 ms instead of under 1 ms.
+///
+/// Run after the commit, ANALYZE waited for the next import's table lock.
+/// Inside the transaction, the import's own lock covers it, and the statistics
+/// are committed with the rows. It runs in a savepoint, so a failure is only
+/// logged and the import still commits.
+fn analyze_large_import(connection: &mut diesel::PgConnection, summary: &ImportSummary) {
     let written = summary.certificate_rows.inserted
         + summary.certificate_rows.updated
         + summary.revocation_rows.inserted
@@ -736,14 +752,17 @@ fn analyze_after_large_import(connection: &mut diesel::PgConnection, summary: &I
     if written < POSTGRES_ANALYZE_AFTER_ROWS {
         return;
     }
-    match diesel::sql_query("ANALYZE certificates, revocations").execute(connection) {
+    let analyzed = connection.transaction(|connection| {
+        diesel::sql_query("ANALYZE certificates, revocations").execute(connection)
+    });
+    match analyzed {
         Ok(_) => tracing::info!(
             rows_written = written,
-            "planner statistics refreshed after the import"
+            "planner statistics refreshed in the import"
         ),
         Err(error) => tracing::warn!(
             %error,
-            "ANALYZE after the import failed; lookups may be slow until autovacuum analyzes the tables"
+            "ANALYZE in the import failed; lookups may be slow until autovacuum analyzes the tables"
         ),
     }
 }
@@ -761,10 +780,10 @@ fn analyze_after_large_import(connection: &mut diesel::PgConnection, summary: &I
 /// The caller tries it only for a store of one connection, and SQLite makes
 /// the switch only when no other connection has the file open, such as a
 /// running server's. Otherwise the import stays in WAL mode, where
-/// readers go on reading beside it. While the rollback journal is in use, the
-/// import locks out readers once its changes outgrow the page cache, so a
-/// server started meanwhile waits for `busy_timeout` and then fails to open
-/// the store.
+/// readers go on reading beside it. While the rollback journal is in use, no
+/// other process can open the store: SQLite returns "database is locked" at
+/// once, without waiting for `busy_timeout`, because opening switches the
+/// file to WAL.
 fn enter_rollback_journal(connection: &mut diesel::SqliteConnection) -> bool {
     match set_journal_mode(connection, "DELETE") {
         Ok(mode) if mode.eq_ignore_ascii_case("delete") => {
@@ -774,6 +793,12 @@ fn enter_rollback_journal(connection: &mut diesel::SqliteConnection) -> bool {
             true
         }
         Ok(_) => false,
+        // Another connection has the file open: the usual case beside a
+        // running server, and the import goes on in WAL mode.
+        Err(error) if error.to_string().starts_with("database is locked") => {
+            tracing::info!("another connection has the database open: importing in WAL mode");
+            false
+        }
         Err(error) => {
             tracing::warn!(%error, "switching to a rollback journal for the import failed");
             false
@@ -825,12 +850,26 @@ fn set_sqlite_cache(
     ))
 }
 
+/// The kind of entry an ownership error is about.
+#[derive(Debug, Clone, Copy)]
+enum EntryKind {
+    Certificate,
+    Revocation,
+}
+
 /// Describes an entry whose id is stored for another beneficiary. `id` is a
-/// certificate id or the certificate id that a revocation revokes.
-fn owner_conflict(items: &[ExportItem], id: &str, reason: &str) -> ModelError {
-    let entry = items.iter().find(|item| match &item.entry {
-        ExportEntry::Certificate { record, .. } => record.certificate_id == id,
-        ExportEntry::Revocation(record) => record.revoked_certificate_id() == id,
+/// certificate id (`kind` Certificate) or the certificate id that a revocation
+/// revokes (`kind` Revocation). The last such entry is named, because it is the
+/// one that would be written.
+fn owner_conflict(items: &[ExportItem], kind: EntryKind, id: &str, reason: &str) -> ModelError {
+    let entry = items.iter().rev().find(|item| match (&item.entry, kind) {
+        (ExportEntry::Certificate { record, .. }, EntryKind::Certificate) => {
+            record.certificate_id == id
+        }
+        (ExportEntry::Revocation(record), EntryKind::Revocation) => {
+            record.revoked_certificate_id() == id
+        }
+        _ => false,
     });
     let (record, field) = match entry {
         Some(item) => match &item.entry {

@@ -99,6 +99,24 @@ impl<'a> NewCertificate<'a> {
     ) -> Result<Self, ModelError> {
         // NOTE: serde_json without its `float_roundtrip` feature may read a
         // floating-point number in `meta` back one unit in the last place off.
+        // PostgreSQL text cannot contain U+0000, so neither backend accepts it.
+        let fields = [
+            ("mobile", record.mobile.as_deref()),
+            ("name", record.name.as_deref()),
+            ("programId", record.program_id.as_deref()),
+            ("certificate", Some(record.certificate.as_str())),
+            ("osid", record.osid.as_deref()),
+        ];
+        for (field, value) in fields {
+            if value.is_some_and(|value| value.contains('\0')) {
+                return Err(ModelError::Record {
+                    record: label(),
+                    field: field.to_owned(),
+                    reason: "contains a NUL character (U+0000), which the store cannot keep"
+                        .to_owned(),
+                });
+            }
+        }
         let json = |field: &str, result: serde_json::Result<String>| {
             result.map_err(|error| ModelError::Record {
                 record: label(),

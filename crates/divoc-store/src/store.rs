@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::dsl::{self, exists, not};
 use diesel::prelude::*;
@@ -48,23 +49,56 @@ struct Replica {
     /// The replica URL with its password redacted.
     target: Arc<str>,
     failures: AtomicU64,
+    /// Until when lookups skip the replica after it gave no connection, in
+    /// milliseconds since `opened`.
+    skip_until: AtomicU64,
+    opened: Instant,
 }
 
 /// Failed replica lookups between two log lines, after the first one.
 const REPLICA_FAILURES_PER_LOG: u64 = 1000;
 
+/// How long lookups go straight to the primary after the replica gave no
+/// connection. The next lookup after that tries the replica again.
+const REPLICA_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 impl Replica {
+    fn new(pool: Pool<ConnectionManager<PgConnection>>, url: &str) -> Self {
+        Self {
+            pool,
+            target: Arc::from(redact_url(url)),
+            failures: AtomicU64::new(0),
+            skip_until: AtomicU64::new(0),
+            opened: Instant::now(),
+        }
+    }
+
+    fn elapsed_millis(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// Runs a lookup on a pooled replica connection. Returns the pool's or the
     /// query's error as text, because the caller runs the lookup again on the
     /// primary and only logs it.
+    ///
+    /// When the pool gives no connection in time, the replica is skipped for
+    /// [`REPLICA_RETRY_AFTER`], so that a replica that is down does not delay
+    /// every lookup by the connection timeout.
     fn run<T>(
         &self,
         lookup: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
     ) -> Result<T, String> {
-        let mut connection = self
-            .pool
-            .get()
-            .map_err(|error| error.to_string().trim_end().to_owned())?;
+        if self.elapsed_millis() < self.skip_until.load(Ordering::Relaxed) {
+            return Err("skipped after a failed connection; retried later".to_owned());
+        }
+        let mut connection = self.pool.get().map_err(|error| {
+            let retry_after = u64::try_from(REPLICA_RETRY_AFTER.as_millis()).unwrap_or(u64::MAX);
+            self.skip_until.store(
+                self.elapsed_millis().saturating_add(retry_after),
+                Ordering::Relaxed,
+            );
+            error.to_string().trim_end().to_owned()
+        })?;
         lookup(&mut connection).map_err(|error| error.to_string())
     }
 
@@ -242,13 +276,8 @@ impl Store {
             StoreTarget::Sqlite { path } => backend::open_sqlite(&path, &target, options)?,
             StoreTarget::Postgres { url } => backend::open_postgres(&url, &target, options)?,
         };
-        let replica = replica_url.map(|url| {
-            Arc::new(Replica {
-                pool: backend::open_replica(&url, options),
-                target: Arc::from(redact_url(&url)),
-                failures: AtomicU64::new(0),
-            })
-        });
+        let replica = replica_url
+            .map(|url| Arc::new(Replica::new(backend::open_replica(&url, options), &url)));
         let store = Self {
             backend,
             target,
@@ -272,8 +301,9 @@ impl Store {
         }
     }
 
-    /// Returns how many lookups failed on the read replica and ran on the
-    /// primary instead, since the store was opened. Always 0 without a replica.
+    /// Returns how many lookups ran on the primary instead of the read replica,
+    /// because they failed there or the replica was being skipped after a
+    /// failed connection, since the store was opened. Always 0 without a replica.
     pub fn replica_failures(&self) -> u64 {
         self.replica
             .as_ref()

@@ -44,6 +44,12 @@ impl StoreTarget {
                 ))),
             };
         }
+        if looks_like_conninfo(url) {
+            return Err(invalid(
+                "this looks like a libpq key=value connection string; \
+                 write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+            ));
+        }
         if let Some(prefix) = url.get(.."sqlite:".len())
             && prefix.eq_ignore_ascii_case("sqlite:")
         {
@@ -72,10 +78,12 @@ pub(crate) fn is_sqlite_memory(path: &str) -> bool {
 }
 
 /// Replaces the password in a URL, in the user-info part or as a `password=`
-/// query parameter, with `***`. Other text is returned unchanged.
+/// query parameter, with `***`. In text without a scheme, such as a libpq
+/// `key=value` connection string, a `password=` value is replaced too. Other
+/// text is returned unchanged.
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|index| index + "://".len()) else {
-        return url.to_owned();
+        return redact_conninfo_password(url);
     };
     let (head, rest) = url.split_at(scheme_end);
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -103,6 +111,60 @@ pub fn redact_url(url: &str) -> String {
         None => tail.to_owned(),
     };
     format!("{head}{authority}{tail}")
+}
+
+/// Replaces the value after each `password=` (any case, spaces allowed around
+/// `=`) up to the next space, or the whole quoted value, with `***`.
+fn redact_conninfo_password(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest_start = 0;
+    let mut search_from = 0;
+    while let Some(found) = lower[search_from..].find("password") {
+        let key_end = search_from + found + "password".len();
+        let after_key = &text[key_end..];
+        let trimmed = after_key.trim_start();
+        let Some(after_equals) = trimmed.strip_prefix('=') else {
+            search_from = key_end;
+            continue;
+        };
+        let value = after_equals.trim_start();
+        let value_start = text.len() - value.len();
+        let value_end = if let Some(quoted) = value.strip_prefix('\'') {
+            // A quoted value ends at the next quote that no backslash escapes.
+            let mut end = quoted.len();
+            let mut escaped = false;
+            for (index, character) in quoted.char_indices() {
+                match character {
+                    '\\' if !escaped => escaped = true,
+                    '\'' if !escaped => {
+                        end = index + 1;
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            value_start + 1 + end.min(quoted.len())
+        } else {
+            value_start + value.find(char::is_whitespace).unwrap_or(value.len())
+        };
+        redacted.push_str(&text[rest_start..value_start]);
+        redacted.push_str("***");
+        rest_start = value_end;
+        search_from = value_end;
+    }
+    redacted.push_str(&text[rest_start..]);
+    redacted
+}
+
+/// Returns `true` for text that looks like a libpq `key=value` connection
+/// string rather than a file path.
+fn looks_like_conninfo(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    text.contains(char::is_whitespace)
+        && ["host=", "dbname=", "user=", "password=", "port="]
+            .iter()
+            .any(|key| lower.contains(key))
 }
 
 #[cfg(test)]
@@ -200,5 +262,45 @@ mod tests {
             "postgres://divoc@127.0.0.1/divoc"
         );
         assert_eq!(redact_url("/var/lib/divoc.db"), "/var/lib/divoc.db");
+    }
+
+    #[test]
+    fn redact_hides_conninfo_passwords() {
+        let cases = [
+            (
+                "host=127.0.0.1 port=5432 password=pw5 dbname=divoc",
+                "host=127.0.0.1 port=5432 password=*** dbname=divoc",
+            ),
+            ("PASSWORD = pw5", "PASSWORD = ***"),
+            (
+                r"user=divoc password='a b\' c' host=db",
+                "user=divoc password=*** host=db",
+            ),
+            ("password='unterminated", "password=***"),
+            ("my-password-notes.db", "my-password-notes.db"),
+            ("password=", "password=***"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(redact_url(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn parse_rejects_conninfo() {
+        let result = StoreTarget::parse("host=127.0.0.1 password=pw5 dbname=divoc");
+        let Err(error) = result else {
+            panic!("accepted: {result:?}");
+        };
+        assert_eq!(
+            error.to_string(),
+            "invalid store URL \"host=127.0.0.1 password=*** dbname=divoc\": this looks like \
+             a libpq key=value connection string; write it as \
+             postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+        );
+        // A path with spaces but no connection keys stays a path.
+        assert_eq!(
+            StoreTarget::parse("/srv/divoc data/store.db").ok(),
+            Some(sqlite("/srv/divoc data/store.db"))
+        );
     }
 }

@@ -269,6 +269,7 @@ backend_tests!(
     concurrent_imports_and_lookups,
     ten_thousand_records_import,
     health_check_passes,
+    nul_character_rejected,
 );
 
 // ---------------------------------------------------------------------------
@@ -960,6 +961,21 @@ fn certificate_of_other_beneficiary_rejected(db: &TestDb) {
     assert!(!db.store.beneficiary_exists("BEN-OTHER").expect("exists"));
 }
 
+fn nul_character_rejected(db: &TestDb) {
+    let mut record = certificate("BEN-NUL", "9731", "9000000019", 1);
+    record["name"] = json!("Asha\u{0}Rao");
+    let message = import_error_message(
+        db,
+        &[certificate("BEN-OK", "9730", "9000000018", 1), record],
+    );
+    assert_eq!(
+        message,
+        "record 2 (certificateId 9731): field `name` is invalid: contains a NUL character \
+         (U+0000), which the store cannot keep"
+    );
+    assert_eq!(db.dump().certificates.len(), 0);
+}
+
 fn revocation_of_other_beneficiary_rejected(db: &TestDb) {
     db.store
         .import_text(&export(&[certificate("BEN-REV", "9711", "9000000019", 1)]))
@@ -970,6 +986,21 @@ fn revocation_of_other_beneficiary_rejected(db: &TestDb) {
     assert_eq!(
         message,
         "record 1 (certificateId 9712): field `previousCertificateId` is invalid: 9711 revokes \
+         a certificate of another beneficiary"
+    );
+    assert_eq!(db.dump(), before, "nothing written");
+
+    // Certificate and revocation in one file: the error names the revocation.
+    let message = import_error_message(
+        db,
+        &[
+            certificate("BEN-ONE", "9721", "9000000019", 1),
+            revocation("BEN-TWO", "9722", Some("9721")),
+        ],
+    );
+    assert_eq!(
+        message,
+        "record 2 (certificateId 9722): field `previousCertificateId` is invalid: 9721 revokes \
          a certificate of another beneficiary"
     );
     assert_eq!(db.dump(), before, "nothing written");
