@@ -1069,13 +1069,22 @@ mod tests {
         .collect()
     }
 
-    #[test]
-    fn deferred_index_is_dropped_then_rebuilt() {
+    /// Opens an in-memory store and returns it with its only connection.
+    fn memory_connection() -> (
+        Store,
+        diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<SqliteConnection>>,
+    ) {
         let store = Store::open(":memory:", &crate::StoreOptions::default()).expect("store opens");
         let crate::backend::Backend::Sqlite(pool) = &store.backend else {
             panic!("expected an SQLite store");
         };
-        let mut connection = pool.get().expect("pooled connection");
+        let connection = pool.get().expect("pooled connection");
+        (store, connection)
+    }
+
+    #[test]
+    fn deferred_index_is_dropped_then_rebuilt() {
+        let (_store, mut connection) = memory_connection();
         let all = vec![
             "certificates_pre_enrollment_code".to_owned(),
             "sqlite_autoindex_certificates_1".to_owned(),
@@ -1117,11 +1126,7 @@ mod tests {
 
     #[test]
     fn deferral_not_allowed_keeps_indexes() {
-        let store = Store::open(":memory:", &crate::StoreOptions::default()).expect("store opens");
-        let crate::backend::Backend::Sqlite(pool) = &store.backend else {
-            panic!("expected an SQLite store");
-        };
-        let mut connection = pool.get().expect("pooled connection");
+        let (_store, mut connection) = memory_connection();
         let mut deferral = IndexDeferral::new(false);
         deferral
             .after_batch(&mut connection, SQLITE_DEFER_INDEXES_AFTER * 2)
