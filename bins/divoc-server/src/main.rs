@@ -222,8 +222,9 @@ fn start(settings: &Settings) -> Result<(), String> {
 )]
 fn import(settings: &Settings, files: &[PathBuf]) -> Result<(), String> {
     // The import writes on one connection. A pool of one keeps a second
-    // connection from opening, so that an SQLite import into a file nobody
-    // else has open can use a rollback journal (see `Store::import_stream`).
+    // connection from opening, so that an SQLite import into a file that no
+    // other process has open can use a rollback journal (see
+    // `Store::import_stream`).
     let mut settings = settings.clone();
     settings.database.max_connections = 1;
     let store = server::open_store(&settings).map_err(|error| error.to_string())?;

@@ -80,7 +80,7 @@ pub(crate) fn open_sqlite(
             // Switching to WAL needs a moment when no other connection has a
             // lock. SQLite returns at once, without waiting for busy_timeout,
             // while an import that uses a rollback journal has the file locked.
-            let operation = if error.to_string().starts_with("database is locked") {
+            let operation = if crate::error::is_sqlite_locked(&error) {
                 "configuring the SQLite connection (another process, such as \
                  `divoc-server import`, holds the database until it commits; \
                  try again when it has finished)"

@@ -1,7 +1,7 @@
 //! How each backend writes the rows that an import found absent.
 //!
-//! The import reads the stored rows of each chunk first, which tells it which
-//! keys are new. Those rows need no `ON CONFLICT` clause. PostgreSQL loads them
+//! The import reads the stored rows of each chunk first, so it has the keys
+//! that are new, unless the store was empty and every key is new. Those rows need no `ON CONFLICT` clause. PostgreSQL loads them
 //! with `COPY` in its binary format, which spares the server parsing and
 //! planning a statement with tens of thousands of parameters; SQLite inserts
 //! them with one multi-row statement per chunk.
@@ -33,7 +33,7 @@ struct StagedMobile<'a> {
 }
 
 /// Writes rows whose keys are not stored yet. The caller runs inside the
-/// import transaction and has checked there that the keys are absent.
+/// import transaction and has established there that the keys are absent.
 pub(crate) trait WriteNewRows {
     /// Inserts certificate rows. `rows` is one chunk, small enough for one
     /// SQLite statement.
@@ -87,8 +87,8 @@ impl WriteNewRows for PgConnection {
     }
 
     /// Copies the rows into a temporary table and merges them from there with
-    /// one statement, sorted, so that concurrent imports lock keys in the same
-    /// order.
+    /// one statement. That spares the server parsing a statement with one
+    /// parameter per value, as for certificates.
     fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize> {
         if rows.is_empty() {
             return Ok(0);

@@ -82,14 +82,7 @@ impl StoreError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 _,
             ) => true,
-            // SQLite reports SQLITE_BUSY and SQLITE_LOCKED with these messages once
-            // the busy timeout has run out. diesel passes on no error code for them.
-            Error::DatabaseError(_, information) => {
-                let message = information.message();
-                message.starts_with("database is locked")
-                    || message.starts_with("database table is locked")
-            }
-            _ => false,
+            _ => is_sqlite_locked(&source),
         };
         if unavailable {
             Self::Unavailable {
@@ -99,5 +92,19 @@ impl StoreError {
         } else {
             Self::Query { operation, source }
         }
+    }
+}
+
+/// Returns `true` for SQLite's SQLITE_BUSY and SQLITE_LOCKED errors, which it
+/// reports once the busy timeout has run out, or at once where it does not
+/// wait. diesel passes on no error code for them, only the message.
+pub(crate) fn is_sqlite_locked(error: &diesel::result::Error) -> bool {
+    match error {
+        diesel::result::Error::DatabaseError(_, information) => {
+            let message = information.message();
+            message.starts_with("database is locked")
+                || message.starts_with("database table is locked")
+        }
+        _ => false,
     }
 }

@@ -64,9 +64,10 @@ impl From<diesel::result::Error> for ImportFailure {
 /// Writes one table's rows and returns the counts.
 ///
 /// The stored rows of each chunk are read first, unless `$all_new` is `true`
-/// because none is stored. Rows that already hold the imported values are skipped, so
-/// a repeated import writes nothing. New rows go to `$write_new` (see
-/// [`WriteNewRows`]), and changed rows are upserted with multi-row statements.
+/// because none is stored. Rows that already contain the imported values are
+/// skipped, so a repeated import writes nothing. New rows go to `$write_new`
+/// (see [`WriteNewRows`]), and changed rows are upserted with multi-row
+/// statements.
 /// (diesel 2.4 cannot put a `WHERE` on the `DO UPDATE` of a multi-row SQLite
 /// upsert, which would otherwise do the comparison in SQL.)
 ///
@@ -929,7 +930,7 @@ fn enter_rollback_journal(connection: &mut diesel::SqliteConnection) -> bool {
         Ok(_) => false,
         // Another connection has the file open: the usual case beside a
         // running server, and the import goes on in WAL mode.
-        Err(error) if error.to_string().starts_with("database is locked") => {
+        Err(error) if crate::error::is_sqlite_locked(&error) => {
             tracing::info!("another connection has the database open: importing in WAL mode");
             false
         }

@@ -387,8 +387,8 @@ fn array_layout_streams_too(db: &TestDb) {
     );
 }
 
-/// A second import overlapping the first: the stored rows are read again,
-/// because the store is no longer empty.
+/// Imports a file that overlaps an earlier import. The stored rows are read
+/// again, because the store is no longer empty.
 fn overlapping_import_counts_each_row_once(db: &TestDb) {
     let lines = export_lines(24_000);
     let (first, _) = db.import(joined(&lines[..12_000]));

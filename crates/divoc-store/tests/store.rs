@@ -1690,7 +1690,7 @@ mod replica {
     }
 
     /// A second database takes the replica's place here, with other content,
-    /// so that each answer shows which database it came from.
+    /// so that each result shows which database it came from.
     #[test]
     fn lookups_read_replica_imports_write_primary() {
         let Some(primary) = TestDb::postgres("lookups_read_replica_imports_write_primary") else {
