@@ -3,6 +3,7 @@
 #
 #   scripts/load-test.sh [--beneficiaries N] [--seed S] [--dataset FILE]
 #                        [--seconds S] [--backends sqlite,postgres] [--out FILE]
+#                        [--routes pdf,pdf-cached,qr,head] [--concurrency 1,16,64]
 #
 # Generates a dataset (`divoc-server generate`, default 100,000 beneficiaries,
 # seed 42) unless --dataset names an export, imports it into a fresh store per
@@ -12,7 +13,8 @@
 # beneficiaries (mostly cache misses) and over a hot set of 1,000 rendered once
 # beforehand (cache hits). Prints a Markdown table with
 # requests/s, p50, p99 and p99.9 latency, errors and the server's peak RSS per
-# run, and writes it to --out (default: stdout only).
+# run, and writes it to --out (default: stdout only). --routes and --concurrency
+# pick a subset of the runs (default: all of them).
 #
 # Traffic goes to 127.0.0.1 only. The PostgreSQL cluster is a throwaway one made
 # with scripts/pg-test-cluster.sh and removed afterwards.
@@ -25,6 +27,8 @@ dataset=""
 seconds=10
 backends="sqlite,postgres"
 out=""
+routes="pdf,pdf-cached,qr,head"
+concurrencies="1,16,64"
 while (($#)); do
     case "$1" in
         --beneficiaries) beneficiaries=$2; shift 2 ;;
@@ -33,6 +37,8 @@ while (($#)); do
         --seconds) seconds=$2; shift 2 ;;
         --backends) backends=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
+        --routes) routes=$2; shift 2 ;;
+        --concurrency) concurrencies=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -120,7 +126,16 @@ run_backend() {
     for _ in $(seq 200); do grep -q 'bind=127.0.0.1:' "$work/server.log" && break; sleep 0.1; done
     local port
     port=$(grep -o 'bind=127.0.0.1:[0-9]*' "$work/server.log" | head -n 1 | cut -d: -f2)
-    for route in "GET certificatePDF" "GET certificatePDF cached" "GET certificateQRCode" "HEAD certificatePDF"; do
+    local name route
+    IFS=, read -ra names <<< "$routes"
+    for name in "${names[@]}"; do
+        case "$name" in
+            pdf) route="GET certificatePDF" ;;
+            pdf-cached) route="GET certificatePDF cached" ;;
+            qr) route="GET certificateQRCode" ;;
+            head) route="HEAD certificatePDF" ;;
+            *) echo "unknown route $name (pdf, pdf-cached, qr, head)" >&2; exit 2 ;;
+        esac
         local method path label
         read -r method path label <<< "$route"
         if [[ "$label" == cached ]]; then
@@ -133,7 +148,8 @@ run_backend() {
         else
             sed "s|^|http://127.0.0.1:$port/certificate/api/$path/|" "$work/ids" > "$work/urls"
         fi
-        for concurrency in 1 16 64; do
+        IFS=, read -ra levels <<< "$concurrencies"
+        for concurrency in "${levels[@]}"; do
             echo 5 > "/proc/$server/clear_refs" 2>/dev/null || true
             oha -z "${seconds}s" -c "$concurrency" --no-tui --output-format json -m "$method" \
                 -H "Authorization: Bearer $token" --urls-from-file "$work/urls" > "$work/result.json"

@@ -124,6 +124,12 @@ enum Command {
     Demo,
 }
 
+/// mimalloc instead of glibc's malloc. A render allocates and frees many small
+/// blocks, and glibc's malloc and free took about 15 % of a render in a
+/// profile. `docs/benchmarks.md` has the load test with each allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();

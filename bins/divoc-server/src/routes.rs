@@ -33,8 +33,8 @@ pub struct AppState {
     /// Runs the renders, as many at once as it has threads.
     pub render_pool: RenderPool,
     /// Bounds the store lookups of the file routes running at once, so that
-    /// they take few threads of the blocking pool (each thread that allocates
-    /// gets a malloc arena of its own).
+    /// they take few threads of the blocking pool (the allocator keeps free
+    /// memory per thread).
     pub lookup_permits: Arc<Semaphore>,
 }
 

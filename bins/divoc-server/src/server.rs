@@ -287,13 +287,13 @@ type RenderJob = Box<dyn FnOnce() + Send>;
 
 /// A fixed set of threads that run the PDF and QR renders, in request order.
 ///
-/// The threads are few and always the same because glibc's malloc gives each
-/// thread that allocates an arena of its own, and a render allocates a few
-/// megabytes. On the blocking pool, renders ran on any of its threads and left
-/// a render-sized arena behind on each. Measured on 2 cores with 6,000
-/// beneficiaries from `divoc-server generate`, 64 concurrent PDF requests and
-/// the render cache disabled, peak RSS was about 78 MB that way and 46 MB with
-/// this pool.
+/// The threads are few and always the same because the allocator keeps memory
+/// per thread, and a render allocates a few megabytes. On the blocking pool,
+/// renders ran on any of its threads and left render-sized free memory behind
+/// on each. Measured on 2 cores with 6,000 beneficiaries from `divoc-server
+/// generate`, 64 concurrent PDF requests and the render cache disabled, peak
+/// RSS was about 78 MB that way and 46 MB with this pool (glibc's malloc, which
+/// the server used then).
 pub struct RenderPool {
     jobs: mpsc::Sender<RenderJob>,
 }

@@ -325,10 +325,9 @@ impl CertificateService {
 
     /// Copies a new file into the cache under `key` and returns the copy.
     ///
-    /// Call it on an HTTP worker thread, not on a render thread. glibc's malloc
-    /// gives each thread an arena of its own and returns arena memory to the
-    /// system only from the top, so a long-lived cache entry allocated by a
-    /// render thread would hold that arena at its peak render size.
+    /// Call it on an HTTP worker thread, not on a render thread. The allocator
+    /// keeps memory per thread, and a long-lived cache entry allocated by a
+    /// render thread would keep part of that thread's render-sized memory in use.
     pub fn keep(&self, key: CacheKey, bytes: &[u8]) -> Bytes {
         let file = Bytes::copy_from_slice(bytes);
         self.cache.insert(key, file.clone());

@@ -87,6 +87,10 @@ pub(crate) struct EmbeddableFace {
     /// Descent below the baseline as a fraction of the em, from `hhea` as genpdf reads it.
     descent_em: f64,
     kern: Option<ttf_parser::kern::Subtable<'static>>,
+    /// Kerning of every pair of U+0000–U+00FF in font units, row by left
+    /// character. Looking a pair up in `kern` is a binary search, and layout
+    /// kerns every pair of every line it measures.
+    latin_kerning: Box<[i16]>,
 }
 
 impl std::fmt::Debug for EmbeddableFace {
@@ -127,7 +131,7 @@ impl EmbeddableFace {
         let units_per_em = f64::from(face.units_per_em());
         let notdef_advance = face.glyph_hor_advance(GlyphId(0)).unwrap_or(0);
         let descent_em = -f64::from(face.tables().hhea.descender) / units_per_em;
-        let latin_table = (0u8..=255)
+        let latin_table: Vec<Option<(GlyphId, u16)>> = (0u8..=255)
             .map(|byte| {
                 let glyph = face.glyph_index(char::from(byte))?;
                 Some((glyph, face.glyph_hor_advance(glyph).unwrap_or(0)))
@@ -141,6 +145,7 @@ impl EmbeddableFace {
                 .into_iter()
                 .find(|subtable| subtable.horizontal)
         });
+        let latin_kerning = latin_kerning_table(&latin_table, kern.as_ref());
         Ok(EmbeddableFace {
             file_name: file_name.to_owned(),
             data,
@@ -155,6 +160,7 @@ impl EmbeddableFace {
             notdef_advance,
             descent_em,
             kern,
+            latin_kerning,
         })
     }
 
@@ -193,6 +199,13 @@ impl EmbeddableFace {
 
     /// Returns the kerning between two characters in font units (usually negative).
     fn kerning(&self, left: char, right: char) -> i32 {
+        if let (Ok(left), Ok(right)) = (u8::try_from(left), u8::try_from(right))
+            && let Some(units) = self
+                .latin_kerning
+                .get(usize::from(left) << 8 | usize::from(right))
+        {
+            return i32::from(*units);
+        }
         let Some(kern) = &self.kern else { return 0 };
         match (self.glyph(left), self.glyph(right)) {
             (Some(left), Some(right)) => kern.glyphs_kerning(left, right).map_or(0, i32::from),
@@ -216,6 +229,30 @@ impl EmbeddableFace {
         }
         units as f64 / self.units_per_em * size * MM_PER_PT
     }
+}
+
+/// Builds [`EmbeddableFace::latin_kerning`]: 65,536 pairs, all 0 for a face
+/// without kerning.
+fn latin_kerning_table(
+    latin_glyphs: &[Option<(GlyphId, u16)>],
+    kern: Option<&ttf_parser::kern::Subtable<'_>>,
+) -> Box<[i16]> {
+    let mut table = vec![0i16; 256 * 256];
+    let Some(kern) = kern else {
+        return table.into_boxed_slice();
+    };
+    for (left_index, left) in latin_glyphs.iter().enumerate() {
+        let Some((left, _)) = left else { continue };
+        for (right_index, right) in latin_glyphs.iter().enumerate() {
+            if let Some((right, _)) = right
+                && let Some(units) = kern.glyphs_kerning(*left, *right)
+                && let Some(slot) = table.get_mut(left_index << 8 | right_index)
+            {
+                *slot = units;
+            }
+        }
+    }
+    table.into_boxed_slice()
 }
 
 /// Index of a face in [`FontSet::faces`].
