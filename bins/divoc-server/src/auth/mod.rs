@@ -24,11 +24,20 @@
 //! identity provider keys. Tokens of the registration API and the built-in login
 //! are exempt: the registration API's tokens carry only `Phone` and `exp`, and
 //! these keys sign nothing but citizen logins, so their tokens never get a role.
+//!
+//! Verified tokens: a client sends the same token with every request, so a
+//! token that passed is remembered (by its SHA-256 hash) until its `exp` plus
+//! the leeway, and for at most 60 seconds
+//! ([`verified::VERIFIED_TOKEN_MAX_AGE_SECONDS`]). Its signature
+//! is then checked about once a minute instead of on every request. A key
+//! removed from the JWKS URL therefore stops working for a token that was
+//! verified with it up to a minute later.
 
 mod keys;
 mod remote;
 mod roles;
 mod token;
+mod verified;
 
 use std::sync::Arc;
 
@@ -38,6 +47,8 @@ use serde_json::Value;
 
 use crate::principal::Principal;
 use crate::settings::AuthSettings;
+
+use verified::VerifiedTokens;
 
 use keys::{KeySource, VerificationKey, load_jwks_file, load_pem_file, parse_jwk_list};
 use remote::RemoteJwks;
@@ -69,6 +80,10 @@ struct Verifier {
     /// Claims that identity provider tokens must carry, checked after `provider_validation`.
     provider_required: Vec<&'static str>,
     roles: RoleRules,
+    /// Tokens that passed recently, with their callers.
+    verified: VerifiedTokens,
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    leeway_seconds: u64,
 }
 
 /// Why a request was not authenticated.
@@ -179,6 +194,8 @@ impl TokenVerifier {
                 citizen_validation: validation(settings, false),
                 provider_required: required_provider_claims(settings),
                 roles: RoleRules::from_settings(settings),
+                verified: VerifiedTokens::default(),
+                leeway_seconds: settings.leeway_seconds,
             }),
         })
     }
@@ -208,6 +225,10 @@ impl TokenVerifier {
         if token.len() > MAX_AUTHORIZATION_BYTES {
             return Err(AuthError::Invalid("longer than 8 KiB".to_owned()));
         }
+        let now = chrono::Utc::now().timestamp();
+        if let Some(principal) = self.inner.verified.get(token, now) {
+            return Ok(principal);
+        }
         let header = parse_header(token).map_err(AuthError::Invalid)?;
         let (claims, source) = self.inner.verify(token, &header)?;
         let principal = if source.is_citizen_login() {
@@ -215,6 +236,15 @@ impl TokenVerifier {
         } else {
             self.inner.roles.principal(&claims)
         };
+        // `exp` is required, so a token that passed has one. A fractional
+        // `exp` is not remembered.
+        if let Some(expires) = claims.get("exp").and_then(Value::as_i64) {
+            let leeway = i64::try_from(self.inner.leeway_seconds).unwrap_or(i64::MAX);
+            let valid_until = expires.saturating_add(leeway);
+            self.inner
+                .verified
+                .insert(token, principal.clone(), now, valid_until);
+        }
         Ok(principal)
     }
 }

@@ -545,3 +545,30 @@ fn jwks_url_scheme_checked() {
         assert_eq!(message, format!("invalid auth.jwks_url: {reason}"), "{url}");
     }
 }
+
+#[test]
+fn verified_token_remembered_until_expiry() {
+    let verifier = verifier(&pem_settings());
+    let now = chrono::Utc::now().timestamp();
+    let token = sign(
+        "test-rsa-private.pem",
+        Algorithm::RS256,
+        None,
+        &json!({"sub": "partner-1", "exp": now + 600, "realm_access": {"roles": ["api"]}}),
+    );
+    let first = verifier.authenticate_token(&token).unwrap();
+    let second = verifier.authenticate_token(&token).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(second.subject.as_deref(), Some("partner-1"));
+    assert!(second.distribution);
+
+    // A token with a changed signature is checked again, not taken from the table.
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let mut forged: Vec<u8> = signature.bytes().collect();
+    forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{signed}.{}", String::from_utf8(forged).unwrap());
+    assert_eq!(
+        rejection(&verifier, &forged),
+        "invalid token: the signature does not verify"
+    );
+}
