@@ -233,6 +233,7 @@ backend_tests!(
     first_load_keeps_every_index,
     first_load_into_filled_store_rejected,
     first_load_revocation_of_other_beneficiary,
+    first_load_duplicate_across_batches,
 );
 
 // ---------------------------------------------------------------------------
@@ -654,6 +655,22 @@ fn first_load_revocation_of_other_beneficiary(db: &TestDb) {
     lines[24_000] = certificate_line(7, "B3");
     let (result, _) = db.import_with(joined(&lines), &FIRST_LOAD);
     assert_eq!(import_error(result), expected);
+    assert_eq!(db.dump(), (Vec::new(), Vec::new()));
+    assert_eq!(db.indexes(), expected_indexes(db));
+}
+
+/// A certificate id repeated two batches later fails a first load as it fails
+/// any import, although PostgreSQL has no index on certificate ids then.
+fn first_load_duplicate_across_batches(db: &TestDb) {
+    let mut lines = export_lines(25_000);
+    lines[21_999] = certificate_line(3, "B1");
+    let (result, reports) = db.import_with(joined(&lines), &FIRST_LOAD);
+    assert_eq!(
+        import_error(result),
+        "record 22000 (certificateId C00000003): field `certificateId` is invalid: \
+         duplicate of an earlier record; each certificate may appear once per file"
+    );
+    assert_eq!(reports.len(), 2);
     assert_eq!(db.dump(), (Vec::new(), Vec::new()));
     assert_eq!(db.indexes(), expected_indexes(db));
 }
