@@ -173,8 +173,14 @@ impl TestDb {
         }
         let rows: Vec<Index> = if self.postgres_admin.is_some() {
             let mut connection = PgConnection::establish(&self.raw_url).expect("connection");
+            // A primary key's index is listed like any unique index, so the
+            // constraint type is added to its definition.
             diesel::sql_query(
-                "SELECT tablename AS table_name, indexname AS name, indexdef AS definition \
+                "SELECT tablename AS table_name, indexname AS name, \
+                     indexdef || coalesce(' (constraint ' || ( \
+                         SELECT contype::text FROM pg_constraint \
+                         WHERE conindid = format('%I', indexname)::regclass) || ')', '') \
+                     AS definition \
                  FROM pg_indexes \
                  WHERE tablename IN ('certificates', 'revocations', 'certificate_mobiles') \
                  ORDER BY tablename, indexname",
@@ -502,7 +508,7 @@ fn expected_indexes(db: &TestDb) -> Vec<(String, String, String)> {
                 "certificate_mobiles",
                 "certificate_mobiles_pkey",
                 "CREATE UNIQUE INDEX certificate_mobiles_pkey ON public.certificate_mobiles \
-                 USING btree (mobile, pre_enrollment_code)",
+                 USING btree (mobile, pre_enrollment_code) (constraint p)",
             ),
             (
                 "certificates",
@@ -514,13 +520,13 @@ fn expected_indexes(db: &TestDb) -> Vec<(String, String, String)> {
                 "certificates",
                 "certificates_pkey",
                 "CREATE UNIQUE INDEX certificates_pkey ON public.certificates \
-                 USING btree (pre_enrollment_code, certificate_id)",
+                 USING btree (pre_enrollment_code, certificate_id) (constraint p)",
             ),
             (
                 "revocations",
                 "revocations_pkey",
                 "CREATE UNIQUE INDEX revocations_pkey ON public.revocations \
-                 USING btree (pre_enrollment_code, revoked_certificate_id)",
+                 USING btree (pre_enrollment_code, revoked_certificate_id) (constraint p)",
             ),
             (
                 "revocations",
