@@ -70,6 +70,12 @@ enum Command {
         /// Export files to import, in order; `-` reads standard input.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Load into an empty store, and reject the import if the store has any
+        /// certificate, revocation or mobile number. On PostgreSQL the import then
+        /// builds the certificate indexes once at the end, and lookups wait until
+        /// it commits. Only with one FILE.
+        #[arg(long)]
+        first_load: bool,
     },
     /// Write a synthetic registry export, one record per line, for scale tests.
     /// The same count and seed always give the same bytes.
@@ -140,7 +146,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve => serve(&settings),
-        Command::Import { files } => import(&settings, &files),
+        Command::Import { files, first_load } => import(&settings, &files, first_load),
         Command::Generate {
             beneficiaries,
             seed,
@@ -227,7 +233,15 @@ fn start(settings: &Settings) -> Result<(), String> {
     clippy::print_stdout,
     reason = "the import summary is the command's output"
 )]
-fn import(settings: &Settings, files: &[PathBuf]) -> Result<(), String> {
+fn import(settings: &Settings, files: &[PathBuf], first_load: bool) -> Result<(), String> {
+    if first_load && files.len() > 1 {
+        return Err(format!(
+            "--first-load takes one file, got {}: a first load writes into an empty store, \
+             so import the first file with --first-load and the others without it",
+            files.len()
+        ));
+    }
+    let options = divoc_store::ImportOptions { first_load };
     // The import writes on one connection. A pool of one keeps a second
     // connection from opening, so that an SQLite import into a file that no
     // other process has open can use a rollback journal (see
@@ -249,8 +263,14 @@ fn import(settings: &Settings, files: &[PathBuf]) -> Result<(), String> {
         };
         let mut progress = ImportProgressReport::new(&name);
         let summary = store
-            .import_reader(reader, &mut |counts| progress.update(counts))
-            .map_err(|error| format!("{name}: nothing imported: {error}"));
+            .import_reader_with(reader, &options, &mut |counts| progress.update(counts))
+            .map_err(|error| match error {
+                divoc_store::StoreError::NotEmpty { .. } => format!(
+                    "{name}: nothing imported: {error}; import without --first-load \
+                     to add to a filled store"
+                ),
+                _ => format!("{name}: nothing imported: {error}"),
+            });
         progress.finish();
         let summary = summary?;
         if summary.certificates == 0 && summary.revocations == 0 {

@@ -237,3 +237,49 @@ fn import_reads_standard_input() {
         format!("-: {certificates} certificates, {revocations} revocations\n")
     );
 }
+
+#[test]
+fn first_load_only_into_empty_store() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let database = directory.path().join("store.db");
+    let export = directory.path().join("export.ndjson");
+    let text = generate(40, 3);
+    std::fs::write(&export, &text).expect("write export");
+    let (certificates, revocations) = entry_counts(&text);
+    let export_arg = export.to_str().expect("UTF-8 path");
+
+    let output = run(&["import", "--first-load", export_arg], Some(&database));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{export_arg}: {certificates} certificates, {revocations} revocations\n")
+    );
+
+    let output = run(&["import", "--first-load", export_arg], Some(&database));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{export_arg}: nothing imported: store sqlite://{} is not empty: a first load \
+             writes only into a store without certificates, revocations or mobile numbers; \
+             nothing was written; import without --first-load to add to a filled store",
+            database.display()
+        )),
+        "{stderr}"
+    );
+
+    let output = run(
+        &["import", "--first-load", export_arg, export_arg],
+        Some(&database),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--first-load takes one file, got 2"),
+        "{stderr}"
+    );
+}

@@ -16,8 +16,8 @@ use crate::rows::{
 use crate::schema::{certificate_mobiles, certificates, revocations};
 
 diesel::table! {
-    /// Mobile rows of one import batch on PostgreSQL, before they are merged
-    /// into `certificate_mobiles`. A temporary table, dropped at commit.
+    /// Mobile rows of a PostgreSQL import, before they are merged into
+    /// `certificate_mobiles` at its end. A temporary table, dropped at commit.
     import_mobiles (mobile, pre_enrollment_code) {
         mobile -> Text,
         pre_enrollment_code -> Text,
@@ -44,8 +44,13 @@ pub(crate) trait WriteNewRows {
 
     /// Adds rows to `certificate_mobiles`, of any number, keeping those already
     /// stored. Unlike certificates, these may be stored already: another
-    /// certificate of the same beneficiary and number added them.
+    /// certificate of the same beneficiary and number added them. PostgreSQL
+    /// stages the rows, and [`WriteNewRows::finish_mobile_rows`] writes them.
     fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize>;
+
+    /// Writes the rows that [`WriteNewRows::add_mobile_rows`] staged, once at
+    /// the end of an import, and returns how many were new.
+    fn finish_mobile_rows(&mut self) -> QueryResult<usize>;
 }
 
 impl WriteNewRows for SqliteConnection {
@@ -71,6 +76,10 @@ impl WriteNewRows for SqliteConnection {
         }
         Ok(added)
     }
+
+    fn finish_mobile_rows(&mut self) -> QueryResult<usize> {
+        Ok(0)
+    }
 }
 
 impl WriteNewRows for PgConnection {
@@ -86,18 +95,13 @@ impl WriteNewRows for PgConnection {
             .execute(self)
     }
 
-    /// Copies the rows into a temporary table and merges them from there with
-    /// one statement. That spares the server parsing a statement with one
-    /// parameter per value, as for certificates.
+    /// Copies the rows into the staging table that [`stage_mobile_rows`]
+    /// created. They are merged at the end of the import, with one sort,
+    /// instead of once per batch into an index that grows with the import.
     fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize> {
         if rows.is_empty() {
             return Ok(0);
         }
-        self.batch_execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS import_mobiles \
-             (mobile TEXT NOT NULL, pre_enrollment_code TEXT NOT NULL) ON COMMIT DROP; \
-             TRUNCATE import_mobiles",
-        )?;
         let staged: Vec<StagedMobile<'_>> = rows
             .iter()
             .map(|row| StagedMobile {
@@ -107,14 +111,30 @@ impl WriteNewRows for PgConnection {
             .collect();
         diesel::copy_from(import_mobiles::table)
             .from_insertable(staged)
-            .execute(self)?;
-        diesel::sql_query(
+            .execute(self)
+    }
+
+    /// Merges the staged rows into `certificate_mobiles` in key order, and
+    /// empties the staging table.
+    fn finish_mobile_rows(&mut self) -> QueryResult<usize> {
+        let added = diesel::sql_query(
             "INSERT INTO certificate_mobiles (mobile, pre_enrollment_code) \
              SELECT DISTINCT mobile, pre_enrollment_code FROM import_mobiles \
              ORDER BY mobile, pre_enrollment_code ON CONFLICT DO NOTHING",
         )
-        .execute(self)
+        .execute(self)?;
+        self.batch_execute("TRUNCATE import_mobiles")?;
+        Ok(added)
     }
+}
+
+/// Creates the temporary table that a PostgreSQL import stages its mobile
+/// rows in. It is dropped when the transaction ends.
+pub(crate) fn stage_mobile_rows(connection: &mut PgConnection) -> QueryResult<()> {
+    connection.batch_execute(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS import_mobiles \
+         (mobile TEXT NOT NULL, pre_enrollment_code TEXT NOT NULL) ON COMMIT DROP",
+    )
 }
 
 /// Lets the import write through a pooled connection.
@@ -132,5 +152,9 @@ where
 
     fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize> {
         (**self).add_mobile_rows(rows)
+    }
+
+    fn finish_mobile_rows(&mut self) -> QueryResult<usize> {
+        (**self).finish_mobile_rows()
     }
 }

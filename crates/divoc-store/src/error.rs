@@ -49,6 +49,16 @@ pub enum StoreError {
     /// The error names the entry by its position in the file and its `certificateId`.
     #[error("import rejected, nothing was written: {0}")]
     Import(#[from] ModelError),
+    /// A first load found certificates, revocations or mobile numbers stored,
+    /// so nothing was written.
+    #[error(
+        "store {target} is not empty: a first load writes only into a store without \
+         certificates, revocations or mobile numbers; nothing was written"
+    )]
+    NotEmpty {
+        /// The store URL, password redacted.
+        target: String,
+    },
     /// A stored row cannot be turned back into a record.
     #[error("stored certificate {certificate_id} is corrupt: column `{column}`: {reason}")]
     Corrupt {

@@ -78,6 +78,7 @@ mod audit;
 mod backend;
 mod bulk;
 mod error;
+mod first_load;
 mod import;
 mod options;
 mod otp;
@@ -91,6 +92,7 @@ mod url;
 
 pub use audit::{AuditEvent, AuditQuery};
 pub use error::StoreError;
+pub use first_load::ImportOptions;
 pub use import::{IMPORT_BATCH_ENTRIES, ImportSummary, RowCounts};
 pub use options::StoreOptions;
 pub use otp::{OtpChallenge, OtpPurge, RateCount};

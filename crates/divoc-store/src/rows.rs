@@ -271,7 +271,7 @@ impl NewRevocation<'_> {
 
 /// A row of `certificate_mobiles`: a beneficiary with a certificate registered
 /// to this mobile number.
-#[derive(Debug, Insertable)]
+#[derive(Debug, Insertable, PartialEq, Eq, PartialOrd, Ord)]
 #[diesel(table_name = certificate_mobiles, treat_none_as_default_value = false)]
 pub(crate) struct NewCertificateMobile<'a> {
     pub(crate) mobile: &'a str,

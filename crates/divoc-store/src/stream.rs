@@ -9,7 +9,7 @@ use std::thread;
 
 use divoc_model::{ExportItem, ExportReader, ModelError};
 
-use crate::{ImportSummary, Store, StoreError};
+use crate::{ImportOptions, ImportSummary, Store, StoreError};
 
 /// Entries that the parsing thread sends at a time.
 const PARSED_CHUNK_ENTRIES: usize = 512;
@@ -90,6 +90,21 @@ impl Store {
         reader: R,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<ImportSummary, StoreError> {
+        self.import_reader_with(reader, &ImportOptions::default(), progress)
+    }
+
+    /// Reads and writes a registry export like [`Store::import_reader`], as
+    /// `options` set.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Store::import_stream_with`].
+    pub fn import_reader_with<R: BufRead + Send>(
+        &self,
+        reader: R,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<ImportSummary, StoreError> {
         thread::scope(|scope| {
             let (sender, receiver) =
                 mpsc::sync_channel::<Vec<Result<ExportItem, ModelError>>>(PARSED_CHUNKS_QUEUED);
@@ -103,7 +118,7 @@ impl Store {
                 })?;
             // Dropping the receiver when the import ends, also after an error,
             // makes the parsing thread's next send fail, so it stops.
-            self.import_stream(receiver.into_iter().flatten(), progress)
+            self.import_stream_with(receiver.into_iter().flatten(), options, progress)
         })
     }
 }

@@ -18,7 +18,8 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use divoc_store::schema::{certificates, revocations};
 use divoc_store::{
-    IMPORT_BATCH_ENTRIES, ImportProgress, ImportSummary, RowCounts, Store, StoreError, StoreOptions,
+    IMPORT_BATCH_ENTRIES, ImportOptions, ImportProgress, ImportSummary, RowCounts, Store,
+    StoreError, StoreOptions,
 };
 
 /// Certificate rows as (id, beneficiary, certificate text) and revocation rows
@@ -140,13 +141,66 @@ impl TestDb {
 
     /// Streams `text` into the store and returns the result and every progress report.
     fn import(&self, text: String) -> (Result<ImportSummary, StoreError>, Vec<ImportProgress>) {
+        self.import_with(text, &ImportOptions::default())
+    }
+
+    /// Streams `text` into the store as `options` set.
+    fn import_with(
+        &self,
+        text: String,
+        options: &ImportOptions,
+    ) -> (Result<ImportSummary, StoreError>, Vec<ImportProgress>) {
         let mut reports = Vec::new();
-        let result = self
-            .store()
-            .import_reader(Cursor::new(text.into_bytes()), &mut |progress| {
-                reports.push(*progress)
-            });
+        let result = self.store().import_reader_with(
+            Cursor::new(text.into_bytes()),
+            options,
+            &mut |progress| reports.push(*progress),
+        );
         (result, reports)
+    }
+
+    /// Returns (table, index name, definition) of every index of the three
+    /// imported tables, ordered by table and name.
+    fn indexes(&self) -> Vec<(String, String, String)> {
+        #[derive(QueryableByName)]
+        struct Index {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            table_name: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            definition: String,
+        }
+        let rows: Vec<Index> = if self.postgres_admin.is_some() {
+            let mut connection = PgConnection::establish(&self.raw_url).expect("connection");
+            // A primary key's index is listed like any unique index, so the
+            // constraint type is added to its definition.
+            diesel::sql_query(
+                "SELECT tablename AS table_name, indexname AS name, \
+                     indexdef || coalesce(' (constraint ' || ( \
+                         SELECT contype::text FROM pg_constraint \
+                         WHERE conindid = format('%I', indexname)::regclass) || ')', '') \
+                     AS definition \
+                 FROM pg_indexes \
+                 WHERE tablename IN ('certificates', 'revocations', 'certificate_mobiles') \
+                 ORDER BY tablename, indexname",
+            )
+            .load(&mut connection)
+            .expect("index list")
+        } else {
+            let mut connection = SqliteConnection::establish(&self.raw_url).expect("connection");
+            diesel::sql_query(
+                "SELECT tbl_name AS table_name, name, coalesce(sql, '') AS definition \
+                 FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name IN ('certificates', 'revocations', 'certificate_mobiles') \
+                 ORDER BY tbl_name, name",
+            )
+            .load(&mut connection)
+            .expect("index list")
+        };
+        rows.into_iter()
+            .map(|row| (row.table_name, row.name, row.definition))
+            .collect()
     }
 }
 
@@ -182,6 +236,10 @@ backend_tests!(
     array_layout_streams_too,
     overlapping_import_counts_each_row_once,
     revocation_stored_before_guards_empty_certificates,
+    first_load_keeps_every_index,
+    first_load_into_filled_store_rejected,
+    first_load_revocation_of_other_beneficiary,
+    first_load_duplicate_across_batches,
 );
 
 // ---------------------------------------------------------------------------
@@ -438,6 +496,189 @@ fn revocation_stored_before_guards_empty_certificates(db: &TestDb) {
          C00000007 is revoked by a record of another beneficiary"
     );
     assert_eq!(db.dump().0, Vec::new());
+}
+
+const FIRST_LOAD: ImportOptions = ImportOptions { first_load: true };
+
+/// Returns every index of the imported tables, as the migrations create them.
+fn expected_indexes(db: &TestDb) -> Vec<(String, String, String)> {
+    let indexes: &[(&str, &str, &str)] = if db.postgres_admin.is_some() {
+        &[
+            (
+                "certificate_mobiles",
+                "certificate_mobiles_pkey",
+                "CREATE UNIQUE INDEX certificate_mobiles_pkey ON public.certificate_mobiles \
+                 USING btree (mobile, pre_enrollment_code) (constraint p)",
+            ),
+            (
+                "certificates",
+                "certificates_certificate_id",
+                "CREATE UNIQUE INDEX certificates_certificate_id ON public.certificates \
+                 USING btree (certificate_id)",
+            ),
+            (
+                "certificates",
+                "certificates_pkey",
+                "CREATE UNIQUE INDEX certificates_pkey ON public.certificates \
+                 USING btree (pre_enrollment_code, certificate_id) (constraint p)",
+            ),
+            (
+                "revocations",
+                "revocations_pkey",
+                "CREATE UNIQUE INDEX revocations_pkey ON public.revocations \
+                 USING btree (pre_enrollment_code, revoked_certificate_id) (constraint p)",
+            ),
+            (
+                "revocations",
+                "revocations_revoked_certificate_id",
+                "CREATE UNIQUE INDEX revocations_revoked_certificate_id ON public.revocations \
+                 USING btree (revoked_certificate_id)",
+            ),
+        ]
+    } else {
+        // `revocations` and `certificate_mobiles` are WITHOUT ROWID tables,
+        // whose primary keys are the tables themselves.
+        &[
+            (
+                "certificates",
+                "certificates_pre_enrollment_code",
+                "CREATE UNIQUE INDEX certificates_pre_enrollment_code \
+                 ON certificates (pre_enrollment_code, certificate_id)",
+            ),
+            ("certificates", "sqlite_autoindex_certificates_1", ""),
+            (
+                "revocations",
+                "revocations_pre_enrollment_code",
+                "CREATE UNIQUE INDEX revocations_pre_enrollment_code \
+                 ON revocations (pre_enrollment_code, revoked_certificate_id)",
+            ),
+        ]
+    };
+    indexes
+        .iter()
+        .map(|(table, name, definition)| {
+            (
+                (*table).to_owned(),
+                (*name).to_owned(),
+                (*definition).to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A first load drops indexes on PostgreSQL and builds them again: after it,
+/// and after a failed one, every index is there, and lookups find the rows.
+fn first_load_keeps_every_index(db: &TestDb) {
+    assert_eq!(db.indexes(), expected_indexes(db));
+
+    let mut lines = export_lines(25_000);
+    lines[24_000] = certificate_line(24_001, "B 12000");
+    let (failed, _) = db.import_with(joined(&lines), &FIRST_LOAD);
+    assert!(matches!(failed, Err(StoreError::Import(_))), "{failed:?}");
+    assert_eq!(db.indexes(), expected_indexes(db));
+    assert_eq!(db.dump(), (Vec::new(), Vec::new()));
+
+    let (loaded, reports) = db.import_with(joined(&export_lines(25_000)), &FIRST_LOAD);
+    let loaded = loaded.expect("first load");
+    assert_eq!(reports.len(), 3);
+    assert_eq!(
+        loaded.certificate_rows,
+        RowCounts {
+            inserted: 24_000,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    assert_eq!(loaded.revocations, 1_000);
+    assert_eq!(db.indexes(), expected_indexes(db));
+
+    // Entries 198 and 199 are B99's certificates, and entry 200 revokes 199.
+    let beneficiary = db
+        .store()
+        .certificates_by_beneficiary("B99")
+        .expect("lookup");
+    let ids: Vec<&str> = beneficiary
+        .iter()
+        .map(|record| record.certificate_id.as_str())
+        .collect();
+    assert_eq!(ids, ["C00000198"]);
+    // Entries 20,002 and 20,003 share a mobile number and a beneficiary.
+    let by_mobile = db
+        .store()
+        .certificates_by_mobile("9000010001")
+        .expect("lookup by mobile");
+    let ids: Vec<&str> = by_mobile
+        .iter()
+        .map(|record| record.certificate_id.as_str())
+        .collect();
+    assert_eq!(ids, ["C00020002", "C00020003"]);
+}
+
+/// A first load writes only into a store without rows, and writes nothing
+/// otherwise.
+fn first_load_into_filled_store_rejected(db: &TestDb) {
+    let revocation = r#"{"preEnrollmentCode":"B1","certificateId":"R1","dose":1,"previousCertificateId":"C00000007"}"#;
+    let (first, _) = db.import(format!("{revocation}\n"));
+    assert_eq!(first.expect("revocation import").revocations, 1);
+
+    let (result, reports) = db.import_with(joined(&export_lines(30)), &FIRST_LOAD);
+    match result {
+        Err(error @ StoreError::NotEmpty { .. }) => assert!(
+            error.to_string().ends_with(
+                "is not empty: a first load writes only into a store without \
+                     certificates, revocations or mobile numbers; nothing was written"
+            ),
+            "{error}"
+        ),
+        other => panic!("expected StoreError::NotEmpty, got {other:?}"),
+    }
+    assert!(reports.is_empty());
+    let (certificates, revocations) = db.dump();
+    assert_eq!(certificates, Vec::new());
+    assert_eq!(revocations.len(), 1);
+}
+
+/// A revocation of another beneficiary's certificate fails a first load, in
+/// either order of the two entries. The check runs at the end and names the
+/// revocation without its position.
+fn first_load_revocation_of_other_beneficiary(db: &TestDb) {
+    let other = r#"{"preEnrollmentCode":"B9","certificateId":"R9","dose":1,"previousCertificateId":"C00000007"}"#;
+    let expected = "revocation (certificateId R9): field `previousCertificateId` is invalid: \
+                    C00000007 revokes a certificate of another beneficiary";
+
+    // The revocation comes two batches after the certificate.
+    let mut lines = export_lines(25_000);
+    lines[24_999] = other.to_owned();
+    let (result, reports) = db.import_with(joined(&lines), &FIRST_LOAD);
+    assert_eq!(import_error(result), expected);
+    assert_eq!(reports.len(), 3);
+    assert_eq!(db.dump(), (Vec::new(), Vec::new()));
+
+    // Entries 7 and 24,001 swap places, and entry 1 is the revocation.
+    let mut lines = export_lines(25_000);
+    lines[0] = other.to_owned();
+    lines[6] = certificate_line(24_001, "B12000");
+    lines[24_000] = certificate_line(7, "B3");
+    let (result, _) = db.import_with(joined(&lines), &FIRST_LOAD);
+    assert_eq!(import_error(result), expected);
+    assert_eq!(db.dump(), (Vec::new(), Vec::new()));
+    assert_eq!(db.indexes(), expected_indexes(db));
+}
+
+/// A certificate id repeated two batches later fails a first load as it fails
+/// any import, although PostgreSQL has no index on certificate ids then.
+fn first_load_duplicate_across_batches(db: &TestDb) {
+    let mut lines = export_lines(25_000);
+    lines[21_999] = certificate_line(3, "B1");
+    let (result, reports) = db.import_with(joined(&lines), &FIRST_LOAD);
+    assert_eq!(
+        import_error(result),
+        "record 22000 (certificateId C00000003): field `certificateId` is invalid: \
+         duplicate of an earlier record; each certificate may appear once per file"
+    );
+    assert_eq!(reports.len(), 2);
+    assert_eq!(db.dump(), (Vec::new(), Vec::new()));
+    assert_eq!(db.indexes(), expected_indexes(db));
 }
 
 // ---------------------------------------------------------------------------
