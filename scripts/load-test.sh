@@ -4,6 +4,7 @@
 #   scripts/load-test.sh [--beneficiaries N] [--seed S] [--dataset FILE]
 #                        [--seconds S] [--backends sqlite,postgres] [--out FILE]
 #                        [--routes pdf,pdf-cached,qr,head] [--concurrency 1,16,64]
+#                        [--features mimalloc]
 #
 # Generates a dataset (`divoc-server generate`, default 100,000 beneficiaries,
 # seed 42) unless --dataset names an export, imports it into a fresh store per
@@ -14,7 +15,8 @@
 # beforehand (cache hits). Prints a Markdown table with
 # requests/s, p50, p99 and p99.9 latency, errors and the server's peak RSS per
 # run, and writes it to --out (default: stdout only). --routes and --concurrency
-# pick a subset of the runs (default: all of them).
+# pick a subset of the runs (default: all of them). --features builds the server
+# with these cargo features.
 #
 # Traffic goes to 127.0.0.1 only. The PostgreSQL cluster is a throwaway one made
 # with scripts/pg-test-cluster.sh and removed afterwards.
@@ -29,6 +31,7 @@ backends="sqlite,postgres"
 out=""
 routes="pdf,pdf-cached,qr,head"
 concurrencies="1,16,64"
+features=""
 while (($#)); do
     case "$1" in
         --beneficiaries) beneficiaries=$2; shift 2 ;;
@@ -39,12 +42,13 @@ while (($#)); do
         --out) out=$2; shift 2 ;;
         --routes) routes=$2; shift 2 ;;
         --concurrency) concurrencies=$2; shift 2 ;;
+        --features) features=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
 
 command -v oha >/dev/null || cargo install oha --locked --version 1.16.0
-cargo build -q --release -p divoc-server
+cargo build -q --release -p divoc-server ${features:+--features "$features"}
 binary=$PWD/target/release/divoc-server
 
 work=$(mktemp -d /tmp/divoc-load.XXXXXX)
@@ -98,6 +102,7 @@ token=$(python3 scripts/dev-token.py api)
 table=$work/table.md
 {
     echo "Dataset: $records records ($dataset); ${seconds}s per run; oha $(oha --version | awk '{print $2}');"
+    echo "server features: ${features:-default};"
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%Y-%m-%d)."
     echo
     echo "| Backend | Route | Concurrency | Requests/s | p50 ms | p99 ms | p99.9 ms | Errors | Peak RSS MB |"
