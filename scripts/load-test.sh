@@ -139,7 +139,7 @@ run_backend() {
             pdf-cached) route="GET certificatePDF cached" ;;
             qr) route="GET certificateQRCode" ;;
             head) route="HEAD certificatePDF" ;;
-            *) echo "unknown route $name (pdf, pdf-cached, qr, head)" >&2; exit 2 ;;
+            *) echo "invalid route '$name': expected pdf, pdf-cached, qr or head" >&2; exit 2 ;;
         esac
         local method path label
         read -r method path label <<< "$route"
