@@ -32,7 +32,13 @@ out=""
 routes="pdf,pdf-cached,qr,head"
 concurrencies="1,16,64"
 features=""
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+fail() { echo "error: $*" >&2; exit 2; }
 while (($#)); do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --*) (($# >= 2)) || fail "option $1 needs a value" ;;
+    esac
     case "$1" in
         --beneficiaries) beneficiaries=$2; shift 2 ;;
         --seed) seed=$2; shift 2 ;;
@@ -43,13 +49,35 @@ while (($#)); do
         --routes) routes=$2; shift 2 ;;
         --concurrency) concurrencies=$2; shift 2 ;;
         --features) features=$2; shift 2 ;;
-        *) echo "unknown option $1" >&2; exit 2 ;;
+        *) fail "unknown option $1 (see --help)" ;;
     esac
+done
+
+# Every value is checked here, before the build, the dataset and the import.
+IFS=, read -ra selected <<< "$backends"
+IFS=, read -ra names <<< "$routes"
+IFS=, read -ra levels <<< "$concurrencies"
+((${#selected[@]})) || fail "--backends is empty: expected sqlite, postgres or both"
+((${#names[@]})) || fail "--routes is empty: expected some of pdf, pdf-cached, qr, head"
+((${#levels[@]})) || fail "--concurrency is empty: expected numbers such as 1,16,64"
+for backend in "${selected[@]}"; do
+    [[ "$backend" == sqlite || "$backend" == postgres ]] ||
+        fail "invalid backend '$backend': expected sqlite or postgres"
+done
+for name in "${names[@]}"; do
+    [[ "$name" =~ ^(pdf|pdf-cached|qr|head)$ ]] ||
+        fail "invalid route '$name': expected pdf, pdf-cached, qr or head"
+done
+for level in "${levels[@]}"; do
+    [[ "$level" =~ ^[1-9][0-9]*$ ]] || fail "invalid concurrency '$level': expected a number from 1"
+done
+for number in "$beneficiaries" "$seconds"; do
+    [[ "$number" =~ ^[1-9][0-9]*$ ]] || fail "invalid number '$number' for --beneficiaries or --seconds"
 done
 
 command -v oha >/dev/null || cargo install oha --locked --version 1.16.0
 cargo build -q --release -p divoc-server ${features:+--features "$features"}
-binary=$PWD/target/release/divoc-server
+binary=${CARGO_TARGET_DIR:-$PWD/target}/release/divoc-server
 
 work=$(mktemp -d /tmp/divoc-load.XXXXXX)
 # The throwaway PostgreSQL cluster runs as the postgres user inside this folder.
@@ -132,7 +160,6 @@ run_backend() {
     local port
     port=$(grep -o 'bind=127.0.0.1:[0-9]*' "$work/server.log" | head -n 1 | cut -d: -f2)
     local name route
-    IFS=, read -ra names <<< "$routes"
     for name in "${names[@]}"; do
         case "$name" in
             pdf) route="GET certificatePDF" ;;
@@ -153,7 +180,6 @@ run_backend() {
         else
             sed "s|^|http://127.0.0.1:$port/certificate/api/$path/|" "$work/ids" > "$work/urls"
         fi
-        IFS=, read -ra levels <<< "$concurrencies"
         for concurrency in "${levels[@]}"; do
             echo 5 > "/proc/$server/clear_refs" 2>/dev/null || true
             oha -z "${seconds}s" -c "$concurrency" --no-tui --output-format json -m "$method" \
@@ -185,7 +211,6 @@ PY
     fi
 }
 
-IFS=, read -ra selected <<< "$backends"
 for backend in "${selected[@]}"; do
     run_backend "$backend"
 done
