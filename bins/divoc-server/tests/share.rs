@@ -327,7 +327,30 @@ fn passcode_allows_five_wrong_tries() {
     assert_eq!(locked.json()["error"], "passcode_locked");
     let listed = get_as(&server, SHARE, &owner).json();
     assert_eq!(listed["links"][0]["status"], "locked");
-    assert!(!server.log_text().contains("2468"));
+    let log = server.log_text();
+    assert!(
+        !mentions_number(&log, "2468"),
+        "the log holds the passcode:\n{log}"
+    );
+}
+
+/// Returns true when `number` occurs in `text` with no digit right before or
+/// after it. A bare `contains` also matched digits of a timestamp such as
+/// `12.824680Z`, so the passcode test failed by chance.
+fn mentions_number(text: &str, number: &str) -> bool {
+    text.match_indices(number).any(|(start, _)| {
+        let before = text[..start].chars().next_back();
+        let after = text[start + number.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+#[test]
+fn mentions_number_ignores_longer_numbers() {
+    assert!(mentions_number("passcode=2468 rejected", "2468"));
+    assert!(mentions_number("2468", "2468"));
+    assert!(!mentions_number("at 02:51:12.824680Z", "2468"));
+    assert!(!mentions_number("port 24681", "2468"));
 }
 
 #[test]
