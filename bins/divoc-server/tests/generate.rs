@@ -56,6 +56,19 @@ fn entry_counts(text: &str) -> (usize, usize) {
     (certificates, items.len() - certificates)
 }
 
+/// Asserts that an import succeeded and printed its summary for `source`.
+fn assert_imported(output: &Output, source: &str, certificates: usize, revocations: usize) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{source}: {certificates} certificates, {revocations} revocations\n")
+    );
+}
+
 #[test]
 fn same_seed_gives_identical_bytes() {
     let first = generate(BENEFICIARIES, 42);
@@ -184,20 +197,10 @@ fn output_imports_cleanly_and_twice() {
     let text = generate(BENEFICIARIES, 11);
     std::fs::write(&export, &text).expect("write export");
     let (certificates, revocations) = entry_counts(&text);
-    let expected = format!(
-        "{}: {certificates} certificates, {revocations} revocations\n",
-        export.display()
-    );
-
     let export_arg = export.to_str().expect("UTF-8 path");
     for _ in 0..2 {
         let output = run(&["import", export_arg], Some(&database));
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+        assert_imported(&output, export_arg, certificates, revocations);
     }
 }
 
@@ -227,15 +230,7 @@ fn import_reads_standard_input() {
         .write_all(text.as_bytes())
         .expect("write stdin");
     let output = child.wait_with_output().expect("divoc-server ends");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        format!("-: {certificates} certificates, {revocations} revocations\n")
-    );
+    assert_imported(&output, "-", certificates, revocations);
 }
 
 #[test]
@@ -249,15 +244,7 @@ fn first_load_only_into_empty_store() {
     let export_arg = export.to_str().expect("UTF-8 path");
 
     let output = run(&["import", "--first-load", export_arg], Some(&database));
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        format!("{export_arg}: {certificates} certificates, {revocations} revocations\n")
-    );
+    assert_imported(&output, export_arg, certificates, revocations);
 
     let output = run(&["import", "--first-load", export_arg], Some(&database));
     assert!(!output.status.success());

@@ -214,7 +214,7 @@ fn qr_image(qr: &CertificateQr) -> Result<Stream, FinishError> {
         row.fill(0xFF);
         for x in 0..size as i32 {
             // Without a branch: which modules are dark is close to random,
-            // so a branch would be mispredicted half the time.
+            // so a branch would often be mispredicted.
             let light = u8::from(!qr.is_dark(x, y));
             let shift = if x % 2 == 0 { 4 } else { 0 };
             let index = quiet_bytes + (x / 2) as usize;

@@ -566,8 +566,8 @@ fn expected_indexes(db: &TestDb) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// A first load drops indexes on PostgreSQL and builds them again: after it,
-/// and after a failed one, every index is there, and lookups find the rows.
+/// Checks that every index is there after a first load and after a failed one
+/// (PostgreSQL drops and rebuilds them), and that lookups find the rows.
 fn first_load_keeps_every_index(db: &TestDb) {
     assert_eq!(db.indexes(), expected_indexes(db));
 
@@ -614,8 +614,8 @@ fn first_load_keeps_every_index(db: &TestDb) {
     assert_eq!(ids, ["C00020002", "C00020003"]);
 }
 
-/// A first load writes only into a store without rows, and writes nothing
-/// otherwise.
+/// Checks that a first load writes only into a store without rows, and writes
+/// nothing otherwise.
 fn first_load_into_filled_store_rejected(db: &TestDb) {
     let revocation = r#"{"preEnrollmentCode":"B1","certificateId":"R1","dose":1,"previousCertificateId":"C00000007"}"#;
     let (first, _) = db.import(format!("{revocation}\n"));
@@ -638,8 +638,8 @@ fn first_load_into_filled_store_rejected(db: &TestDb) {
     assert_eq!(revocations.len(), 1);
 }
 
-/// A revocation of another beneficiary's certificate fails a first load, in
-/// either order of the two entries. The check runs at the end and names the
+/// Checks that a revocation of another beneficiary's certificate fails a first
+/// load, in either order of the two entries. The check runs at the end and names the
 /// revocation without its position.
 fn first_load_revocation_of_other_beneficiary(db: &TestDb) {
     let other = r#"{"preEnrollmentCode":"B9","certificateId":"R9","dose":1,"previousCertificateId":"C00000007"}"#;
@@ -665,8 +665,8 @@ fn first_load_revocation_of_other_beneficiary(db: &TestDb) {
     assert_eq!(db.indexes(), expected_indexes(db));
 }
 
-/// A certificate id repeated two batches later fails a first load as it fails
-/// any import, although PostgreSQL has no index on certificate ids then.
+/// Checks that a certificate id repeated two batches later fails a first load,
+/// as it fails any import, although PostgreSQL has no index on certificate ids then.
 fn first_load_duplicate_across_batches(db: &TestDb) {
     let mut lines = export_lines(25_000);
     lines[21_999] = certificate_line(3, "B1");

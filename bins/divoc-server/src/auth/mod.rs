@@ -48,7 +48,7 @@ use serde_json::Value;
 use crate::principal::Principal;
 use crate::settings::AuthSettings;
 
-use verified::VerifiedTokens;
+use verified::{VerifiedTokens, token_key};
 
 use keys::{KeySource, VerificationKey, load_jwks_file, load_pem_file, parse_jwk_list};
 use remote::RemoteJwks;
@@ -226,7 +226,8 @@ impl TokenVerifier {
             return Err(AuthError::Invalid("longer than 8 KiB".to_owned()));
         }
         let now = chrono::Utc::now().timestamp();
-        if let Some(principal) = self.inner.verified.get(token, now) {
+        let key = token_key(token);
+        if let Some(principal) = self.inner.verified.get(&key, now) {
             return Ok(principal);
         }
         let header = parse_header(token).map_err(AuthError::Invalid)?;
@@ -243,7 +244,7 @@ impl TokenVerifier {
             let valid_until = expires.saturating_add(leeway);
             self.inner
                 .verified
-                .insert(token, principal.clone(), now, valid_until);
+                .insert(key, principal.clone(), now, valid_until);
         }
         Ok(principal)
     }
