@@ -229,10 +229,6 @@ fn start(settings: &Settings) -> Result<(), String> {
         .map_err(|error| error.to_string())
 }
 
-#[expect(
-    clippy::print_stdout,
-    reason = "the import summary is the command's output"
-)]
 fn import(settings: &Settings, files: &[PathBuf], first_load: bool) -> Result<(), String> {
     if first_load && files.len() > 1 {
         return Err(format!(
@@ -241,7 +237,17 @@ fn import(settings: &Settings, files: &[PathBuf], first_load: bool) -> Result<()
             files.len()
         ));
     }
+    let Some((first_file, other_files)) = files.split_first() else {
+        return Err(
+            "no file to import: give one or more export files, or - for standard input".to_owned(),
+        );
+    };
     let options = divoc_store::ImportOptions { first_load };
+    // The first file is opened before the store, so that a file that cannot be
+    // read leaves no empty SQLite file behind when the store did not exist yet.
+    // NOTE: a first file that opens but is rejected (such as invalid JSON)
+    // still leaves the new SQLite file, with the schema and no records.
+    let first_reader = open_import_input(first_file)?;
     // The import writes on one connection. A pool of one keeps a second
     // connection from opening, so that an SQLite import into a file that no
     // other process has open can use a rollback journal (see
@@ -249,40 +255,73 @@ fn import(settings: &Settings, files: &[PathBuf], first_load: bool) -> Result<()
     let mut settings = settings.clone();
     settings.database.max_connections = 1;
     let store = server::open_store(&settings).map_err(|error| error.to_string())?;
-    for file in files {
-        let name = file.display().to_string();
-        let reader: Box<dyn BufRead + Send> = if file.as_os_str() == "-" {
-            Box::new(BufReader::with_capacity(
-                IMPORT_READ_BUFFER,
-                std::io::stdin(),
-            ))
-        } else {
-            let opened = std::fs::File::open(file)
-                .map_err(|error| format!("cannot read {name}: {error}"))?;
-            Box::new(BufReader::with_capacity(IMPORT_READ_BUFFER, opened))
-        };
-        let mut progress = ImportProgressReport::new(&name);
-        let summary = store
-            .import_reader_with(reader, &options, &mut |counts| progress.update(counts))
-            .map_err(|error| match error {
-                divoc_store::StoreError::NotEmpty { .. } => format!(
-                    "{name}: nothing imported: {error}; import without --first-load \
-                     to add to a filled store"
-                ),
-                _ => format!("{name}: nothing imported: {error}"),
-            });
-        progress.finish();
-        let summary = summary?;
-        if summary.certificates == 0 && summary.revocations == 0 {
-            return Err(format!(
-                "{name}: the file holds no records; check that the export is complete"
-            ));
-        }
-        println!(
-            "{name}: {} certificates, {} revocations",
-            summary.certificates, summary.revocations
-        );
+    import_file(&store, first_file, first_reader, &options)?;
+    for file in other_files {
+        let reader = open_import_input(file)?;
+        import_file(&store, file, reader, &options)?;
     }
+    Ok(())
+}
+
+/// Opens an export file for `import`, or standard input for `-`.
+fn open_import_input(file: &Path) -> Result<Box<dyn BufRead + Send>, String> {
+    if file.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::with_capacity(
+            IMPORT_READ_BUFFER,
+            std::io::stdin(),
+        )));
+    }
+    let name = file.display();
+    let opened =
+        std::fs::File::open(file).map_err(|error| format!("cannot read {name}: {error}"))?;
+    // A directory opens on Linux, and only the first read fails.
+    let metadata = opened
+        .metadata()
+        .map_err(|error| format!("cannot read {name}: {error}"))?;
+    if metadata.is_dir() {
+        return Err(format!(
+            "cannot read {name}: it is a directory, not an export file"
+        ));
+    }
+    Ok(Box::new(BufReader::with_capacity(
+        IMPORT_READ_BUFFER,
+        opened,
+    )))
+}
+
+/// Imports one export as one transaction and prints its counts.
+#[expect(
+    clippy::print_stdout,
+    reason = "the import summary is the command's output"
+)]
+fn import_file(
+    store: &divoc_store::Store,
+    file: &Path,
+    reader: Box<dyn BufRead + Send>,
+    options: &divoc_store::ImportOptions,
+) -> Result<(), String> {
+    let name = file.display().to_string();
+    let mut progress = ImportProgressReport::new(&name);
+    let summary = store
+        .import_reader_with(reader, options, &mut |counts| progress.update(counts))
+        .map_err(|error| match error {
+            divoc_store::StoreError::NotEmpty { .. } => format!(
+                "{name}: nothing imported: {error}; import without --first-load \
+                 to add to a filled store"
+            ),
+            _ => format!("{name}: nothing imported: {error}"),
+        });
+    progress.finish();
+    let summary = summary?;
+    if summary.certificates == 0 && summary.revocations == 0 {
+        return Err(format!(
+            "{name}: the file holds no records; check that the export is complete"
+        ));
+    }
+    println!(
+        "{name}: {} certificates, {} revocations",
+        summary.certificates, summary.revocations
+    );
     Ok(())
 }
 

@@ -270,3 +270,95 @@ fn first_load_only_into_empty_store() {
         "{stderr}"
     );
 }
+
+/// Asserts that `folder` contains no SQLite store file named after `database`,
+/// including the journal and WAL files that SQLite creates next to it.
+fn assert_no_store_files(folder: &Path, database: &Path) {
+    let database_name = database
+        .file_name()
+        .expect("database file name")
+        .to_string_lossy()
+        .into_owned();
+    let store_files: Vec<String> = std::fs::read_dir(folder)
+        .expect("read temporary directory")
+        .map(|entry| {
+            entry
+                .expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.starts_with(&database_name))
+        .collect();
+    assert!(
+        store_files.is_empty(),
+        "store files were created: {store_files:?}"
+    );
+}
+
+/// Runs `import INPUT` into a store file that does not exist yet, and checks
+/// that it fails with `error` (about `INPUT`) and leaves no store file behind.
+fn assert_import_fails_without_store(directory: &Path, input: &Path, error: &str) {
+    let database = directory.join("store.db");
+    let input_arg = input.to_str().expect("UTF-8 path");
+
+    let output = run(&["import", input_arg], Some(&database));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot read {input_arg}: {error}")),
+        "{stderr}"
+    );
+    assert!(!database.exists(), "{} was created", database.display());
+    assert_no_store_files(directory, &database);
+}
+
+#[test]
+fn import_of_missing_file_creates_no_store() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let missing = directory.path().join("missing.ndjson");
+    assert_import_fails_without_store(directory.path(), &missing, "No such file or directory");
+}
+
+#[test]
+fn import_of_directory_creates_no_store() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let folder = directory.path().join("exports");
+    std::fs::create_dir(&folder).expect("create folder");
+    assert_import_fails_without_store(
+        directory.path(),
+        &folder,
+        "it is a directory, not an export file",
+    );
+}
+
+#[test]
+fn import_of_missing_later_file_keeps_earlier_files() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let database = directory.path().join("store.db");
+    let export = directory.path().join("export.ndjson");
+    let text = generate(20, 4);
+    std::fs::write(&export, &text).expect("write export");
+    let (certificates, revocations) = entry_counts(&text);
+    let export_arg = export.to_str().expect("UTF-8 path");
+    let missing = directory.path().join("missing.ndjson");
+    let missing_arg = missing.to_str().expect("UTF-8 path");
+
+    // Each file is its own transaction, so the first file stays imported when
+    // the second cannot be opened.
+    let output = run(&["import", export_arg, missing_arg], Some(&database));
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{export_arg}: {certificates} certificates, {revocations} revocations\n")
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot read {missing_arg}: No such file or directory"
+        )),
+        "{stderr}"
+    );
+    assert!(database.exists(), "{} is missing", database.display());
+}
