@@ -8,12 +8,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
-use diesel::dsl::{case_when, exists, not};
+use diesel::dsl::{case_when, exists};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Timestamp};
 
-use crate::schema::{certificates, otp_challenges, rate_limits, revocations};
-use crate::store::with_connection;
+use crate::schema::{certificates, otp_challenges, rate_limits};
+use crate::store::{mobile_beneficiaries, not_revoked, with_connection};
 use crate::{Store, StoreError};
 
 /// The live one-time password of a mobile number, as stored.
@@ -277,20 +277,28 @@ impl Store {
     /// Returns `true` if at least one certificate that is not revoked is
     /// registered to `mobile`. Reads no certificate text.
     ///
+    /// Like the lookups by mobile number, it reads the number's beneficiaries
+    /// from `certificate_mobiles` first. Each of its two statements then
+    /// filters on the distribution column of a table sharded by Citus.
+    ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
     pub fn mobile_has_certificates(&self, mobile: &str) -> Result<bool, StoreError> {
         with_connection!(self, |connection| {
-            diesel::select(exists(
-                certificates::table
-                    .filter(certificates::mobile.eq(mobile))
-                    .filter(not(exists(revocations::table.filter(
-                        revocations::revoked_certificate_id.eq(certificates::certificate_id),
-                    ))))
-                    .select(certificates::certificate_id),
-            ))
-            .get_result::<bool>(connection)
+            mobile_beneficiaries(mobile)
+                .load::<String>(connection)
+                .and_then(|beneficiaries| {
+                    let not_revoked: not_revoked = not_revoked();
+                    diesel::select(exists(
+                        certificates::table
+                            .filter(certificates::pre_enrollment_code.eq_any(&beneficiaries))
+                            .filter(certificates::mobile.eq(mobile))
+                            .filter(not_revoked)
+                            .select(certificates::certificate_id),
+                    ))
+                    .get_result::<bool>(connection)
+                })
         })
         .map_err(|error| self.query_error("certificate check by mobile", error))
     }

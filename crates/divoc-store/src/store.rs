@@ -169,7 +169,7 @@ macro_rules! with_read_connection {
 /// database distributed by it. Imports reject a revocation of another
 /// beneficiary's certificate, so the extra condition hides nothing.
 #[dsl::auto_type]
-fn not_revoked() -> _ {
+pub(crate) fn not_revoked() -> _ {
     not(exists(
         revocations::table
             .filter(revocations::pre_enrollment_code.eq(certificates::pre_enrollment_code))
@@ -203,7 +203,7 @@ fn mobile_certificates<'a>(mobile: &'a str, beneficiaries: &'a [String]) -> _ {
 /// Beneficiary ids with a certificate registered to a mobile number, from the
 /// table keyed by mobile number.
 #[dsl::auto_type]
-fn mobile_beneficiaries<'a>(mobile: &'a str) -> _ {
+pub(crate) fn mobile_beneficiaries<'a>(mobile: &'a str) -> _ {
     certificate_mobiles::table
         .filter(certificate_mobiles::mobile.eq(mobile))
         .select(certificate_mobiles::pre_enrollment_code)
