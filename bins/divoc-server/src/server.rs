@@ -93,6 +93,7 @@ pub fn open_store(settings: &Settings) -> Result<Store, StartError> {
             .replica_url
             .clone()
             .filter(|url| !url.trim().is_empty()),
+        sqlite_cache_kib: settings.database.sqlite_cache_kib,
         ..StoreOptions::default()
     };
     if let Some(folder) = sqlite_folder(&settings.database.url)

@@ -151,6 +151,8 @@ pub struct DatabaseSettings {
     pub connection_timeout_seconds: u64,
     /// `postgres://` URL of a read replica that certificate lookups use.
     pub replica_url: Option<String>,
+    /// Page cache of each pooled SQLite connection, in KiB.
+    pub sqlite_cache_kib: u32,
 }
 
 impl Default for DatabaseSettings {
@@ -160,6 +162,7 @@ impl Default for DatabaseSettings {
             max_connections: 8,
             connection_timeout_seconds: 5,
             replica_url: None,
+            sqlite_cache_kib: 1024,
         }
     }
 }

@@ -508,9 +508,6 @@ pub const IMPORT_BATCH_ENTRIES: usize = 10_000;
 /// takes a negative value as KiB). The default of 2 MB makes index updates
 /// read pages from disk again and again once the indexes outgrow it.
 const SQLITE_IMPORT_CACHE_KIB: u32 = 262_144;
-/// SQLite's default `cache_size`, restored when the import ends, because the
-/// connection returns to the pool.
-const SQLITE_DEFAULT_CACHE_SIZE: i32 = -2000;
 
 /// Reads entries, rejects repeated certificate ids and writes them in batches,
 /// inside the caller's transaction.
@@ -707,7 +704,7 @@ impl Store {
                 let mut connection = pool
                     .get()
                     .map_err(|error| crate::backend::pool_error(&self.target, &error))?;
-                set_sqlite_cache(&mut connection, -i64::from(SQLITE_IMPORT_CACHE_KIB))
+                set_sqlite_cache(&mut connection, SQLITE_IMPORT_CACHE_KIB, true)
                     .map_err(|error| self.query_error("import settings", error))?;
                 // Only a store of one connection is dedicated to the import.
                 // In a larger pool, other connections may open at any time.
@@ -743,7 +740,8 @@ impl Store {
                     leave_rollback_journal(&mut connection);
                 }
                 if let Err(error) =
-                    set_sqlite_cache(&mut connection, i64::from(SQLITE_DEFAULT_CACHE_SIZE))
+                    // The connection returns to the pool, with the pool's cache size.
+                    set_sqlite_cache(&mut connection, self.sqlite_cache_kib, false)
                 {
                     tracing::warn!(%error, "restoring the SQLite page cache size after an import failed");
                 }
@@ -1090,16 +1088,14 @@ fn set_journal_mode(
 /// upsert writes one, and back to the default file afterwards.
 fn set_sqlite_cache(
     connection: &mut diesel::SqliteConnection,
-    cache_size: i64,
+    cache_kib: u32,
+    importing: bool,
 ) -> diesel::QueryResult<()> {
     use diesel::connection::SimpleConnection;
-    let temp_store = if cache_size == i64::from(SQLITE_DEFAULT_CACHE_SIZE) {
-        "DEFAULT"
-    } else {
-        "MEMORY"
-    };
+    let temp_store = if importing { "MEMORY" } else { "DEFAULT" };
+    // A negative cache_size counts KiB rather than pages.
     connection.batch_execute(&format!(
-        "PRAGMA cache_size = {cache_size}; PRAGMA temp_store = {temp_store};"
+        "PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = {temp_store};"
     ))
 }
 

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
 use divoc_model::RegistryRecord;
 
-use crate::backend::{self, Backend};
+use crate::backend::{self, Backend, SqliteSettings};
 use crate::rows::CertificateRow;
 use crate::schema::{certificate_mobiles, certificates, revocations};
 use crate::url::{StoreTarget, redact_url};
@@ -27,6 +27,9 @@ pub struct Store {
     pub(crate) target: Arc<str>,
     /// The read replica that certificate lookups use, if one is configured.
     replica: Option<Arc<Replica>>,
+    /// Page cache of a pooled SQLite connection in KiB, which an import
+    /// restores when it is done with its connection.
+    pub(crate) sqlite_cache_kib: u32,
 }
 
 impl fmt::Debug for Store {
@@ -282,6 +285,7 @@ impl Store {
             backend,
             target,
             replica,
+            sqlite_cache_kib: SqliteSettings::of(options).cache_kib,
         };
         tracing::info!(
             backend = store.backend_name(),

@@ -659,6 +659,7 @@ fn options() -> StoreOptions {
         connection_timeout: Duration::from_secs(30),
         sqlite_busy_timeout: Duration::from_secs(30),
         replica_url: None,
+        ..StoreOptions::default()
     }
 }
 

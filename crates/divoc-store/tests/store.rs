@@ -185,6 +185,7 @@ fn test_options() -> StoreOptions {
         connection_timeout: Duration::from_secs(30),
         sqlite_busy_timeout: Duration::from_secs(30),
         replica_url: None,
+        ..StoreOptions::default()
     }
 }
 
