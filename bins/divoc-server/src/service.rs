@@ -45,6 +45,13 @@ impl Selection {
     pub fn key(&self) -> &CacheKey {
         &self.key
     }
+
+    /// Returns the stored record of the chosen certificate.
+    pub fn chosen_record(&self) -> Option<&RegistryRecord> {
+        self.records
+            .iter()
+            .find(|record| record.certificate_id == self.certificate_id)
+    }
 }
 
 /// The result of [`CertificateService::render`].

@@ -377,6 +377,36 @@ impl Store {
         row.map(CertificateRow::into_record).transpose()
     }
 
+    /// Returns the certificate with this id if it belongs to this beneficiary
+    /// and is not revoked.
+    ///
+    /// Prefer it to [`Store::certificate_by_id`] where the beneficiary id is
+    /// known: it filters on the column that a sharded database distributes
+    /// by, so it reads one shard instead of all of them.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Store::certificates_by_beneficiary`].
+    pub fn certificate_by_beneficiary_and_id(
+        &self,
+        pre_enrollment_code: &str,
+        certificate_id: &str,
+    ) -> Result<Option<RegistryRecord>, StoreError> {
+        let row: Option<CertificateRow> = with_read_connection!(
+            self,
+            "certificate lookup by beneficiary and id",
+            |connection| {
+                beneficiary_certificates(pre_enrollment_code)
+                    .filter(certificates::certificate_id.eq(certificate_id))
+                    .select(CertificateRow::as_select())
+                    .first(connection)
+                    .optional()
+            }
+        )
+        .map_err(|error| self.query_error("certificate lookup by beneficiary and id", error))?;
+        row.map(CertificateRow::into_record).transpose()
+    }
+
     /// Returns the certificate with this id if it is not revoked.
     ///
     /// # Errors

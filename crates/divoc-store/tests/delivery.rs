@@ -112,6 +112,7 @@ on_both_backends!(
     outbox_lease_lapses,
     outbox_claims_each_row_once,
     certificate_by_id_hides_revoked,
+    certificate_by_beneficiary_and_id_cases,
 );
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -343,4 +344,31 @@ fn certificate_by_id_hides_revoked(test: &TestStore) {
     assert_eq!(found.pre_enrollment_code, "BEN-1");
     assert!(store.certificate_by_id("100000002").unwrap().is_none());
     assert!(store.certificate_by_id("999999999").unwrap().is_none());
+}
+
+fn certificate_by_beneficiary_and_id_cases(test: &TestStore) {
+    let store = test.get();
+    let export = r#"[
+        {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001",
+         "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
+        {"preEnrollmentCode": "BEN-2", "certificateId": "100000002", "mobile": "9000000002",
+         "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
+        {"preEnrollmentCode": "BEN-2", "certificateId": "100000003", "previousCertificateId": "100000002"}
+    ]"#;
+    store.import_text(export).unwrap();
+
+    let found = store
+        .certificate_by_beneficiary_and_id("BEN-1", "100000001")
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.pre_enrollment_code, "BEN-1");
+    assert_eq!(found.certificate_id, "100000001");
+    // Another beneficiary's certificate is not found through this one's id.
+    let other = store.certificate_by_beneficiary_and_id("BEN-2", "100000001");
+    assert!(other.unwrap().is_none());
+    // A revoked certificate is hidden.
+    let revoked = store.certificate_by_beneficiary_and_id("BEN-2", "100000002");
+    assert!(revoked.unwrap().is_none());
+    let unknown = store.certificate_by_beneficiary_and_id("BEN-1", "999999999");
+    assert!(unknown.unwrap().is_none());
 }

@@ -23,6 +23,7 @@ use crate::routes::{
     AppState, authenticate, beneficiary_id, beneficiary_scope, map_service_error, record_served,
     run_render,
 };
+use crate::service::ServiceError;
 use crate::settings::Protection;
 
 /// Parses the `protect` parameter: `dob` or `none`, and `default` when absent.
@@ -122,16 +123,18 @@ pub async fn protected_download(
     let found = web::block(move || {
         let selection = service.select_by_beneficiary(FileKind::Pdf, &id, &scope)?;
         let selection = service.in_language(selection, Some(&printed));
-        let record = service
-            .store()
-            .certificate_by_id(selection.certificate_id())?;
-        Ok((selection, record))
+        // The selection read the beneficiary's records already, so the chosen
+        // one needs no second lookup.
+        let record = selection.chosen_record().cloned();
+        Ok::<_, ServiceError>((selection, record))
     })
     .await
     .map_err(|error| DeliveryError::internal(error.to_string()))?;
     let (selection, record) = map_service_error(found, &beneficiary)?;
     let record = record.ok_or_else(|| {
-        DeliveryError::internal("the chosen certificate was removed during the request")
+        DeliveryError::internal(
+            "the chosen certificate is missing from the records it was chosen from",
+        )
     })?;
     let password = dob_password(&record)?;
 

@@ -463,7 +463,7 @@ pub async fn open_link(
             .with_field("expiredAt", json!(timestamp(link.expires_at.and_utc()))));
         }
         let record = store
-            .certificate_by_id(&link.certificate_id)
+            .certificate_by_beneficiary_and_id(&link.pre_enrollment_code, &link.certificate_id)
             .map_err(|error| DeliveryError::store(&error))?
             .ok_or_else(|| service_error(&crate::service::ServiceError::NotFound))?;
         check_latest(&service, &record)?;
