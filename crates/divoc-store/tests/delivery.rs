@@ -330,16 +330,18 @@ fn outbox_claims_each_row_once(test: &TestStore) {
     assert_eq!(unique, ids.into_iter().collect::<BTreeSet<_>>());
 }
 
+/// Two beneficiaries with one certificate each; BEN-2's certificate is revoked.
+const TWO_BENEFICIARIES_ONE_REVOKED: &str = r#"[
+    {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001",
+     "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
+    {"preEnrollmentCode": "BEN-2", "certificateId": "100000002", "mobile": "9000000002",
+     "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
+    {"preEnrollmentCode": "BEN-2", "certificateId": "100000003", "previousCertificateId": "100000002"}
+]"#;
+
 fn certificate_by_id_hides_revoked(test: &TestStore) {
     let store = test.get();
-    let export = r#"[
-        {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001",
-         "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
-        {"preEnrollmentCode": "BEN-2", "certificateId": "100000002", "mobile": "9000000002",
-         "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
-        {"preEnrollmentCode": "BEN-2", "certificateId": "100000003", "previousCertificateId": "100000002"}
-    ]"#;
-    store.import_text(export).unwrap();
+    store.import_text(TWO_BENEFICIARIES_ONE_REVOKED).unwrap();
     let found = store.certificate_by_id("100000001").unwrap().unwrap();
     assert_eq!(found.pre_enrollment_code, "BEN-1");
     assert!(store.certificate_by_id("100000002").unwrap().is_none());
@@ -348,14 +350,7 @@ fn certificate_by_id_hides_revoked(test: &TestStore) {
 
 fn certificate_by_beneficiary_and_id_cases(test: &TestStore) {
     let store = test.get();
-    let export = r#"[
-        {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001",
-         "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
-        {"preEnrollmentCode": "BEN-2", "certificateId": "100000002", "mobile": "9000000002",
-         "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
-        {"preEnrollmentCode": "BEN-2", "certificateId": "100000003", "previousCertificateId": "100000002"}
-    ]"#;
-    store.import_text(export).unwrap();
+    store.import_text(TWO_BENEFICIARIES_ONE_REVOKED).unwrap();
 
     let found = store
         .certificate_by_beneficiary_and_id("BEN-1", "100000001")
