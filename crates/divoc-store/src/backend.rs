@@ -29,6 +29,10 @@ pub(crate) enum Backend {
     Postgres(Pool<ConnectionManager<PgConnection>>),
 }
 
+/// Largest page cache, in KiB, that `PRAGMA cache_size` takes as a negative
+/// 32-bit number.
+const SQLITE_MAX_CACHE_KIB: u32 = 2_147_483_647;
+
 /// Settings applied to every new SQLite connection of a pool.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqliteSettings {
@@ -41,7 +45,8 @@ impl SqliteSettings {
     pub(crate) fn of(options: &StoreOptions) -> Self {
         Self {
             busy_timeout: options.sqlite_busy_timeout,
-            cache_kib: options.sqlite_cache_kib.max(1),
+            // SQLite reads a cache_size beyond the 32-bit range as 0.
+            cache_kib: options.sqlite_cache_kib.clamp(1, SQLITE_MAX_CACHE_KIB),
         }
     }
 
@@ -301,6 +306,20 @@ mod tests {
 
     /// The workspace's `.cargo/config.toml` builds SQLite with
     /// `SQLITE_ENABLE_QPSG`; without it every lookup compiles its statement again.
+    #[test]
+    fn sqlite_cache_size_is_clamped() {
+        let settings = |kib| {
+            SqliteSettings::of(&StoreOptions {
+                sqlite_cache_kib: kib,
+                ..StoreOptions::default()
+            })
+            .cache_kib
+        };
+        assert_eq!(settings(0), 1);
+        assert_eq!(settings(1024), 1024);
+        assert_eq!(settings(u32::MAX), 2_147_483_647);
+    }
+
     #[test]
     fn sqlite_plans_are_stable() {
         let mut connection = SqliteConnection::establish(":memory:").unwrap();

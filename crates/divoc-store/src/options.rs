@@ -29,7 +29,7 @@ pub struct StoreOptions {
     /// (`PRAGMA busy_timeout`). Ignored for PostgreSQL.
     pub sqlite_busy_timeout: Duration,
     /// Page cache of each pooled SQLite connection, in KiB (`PRAGMA
-    /// cache_size`); 0 is read as 1. Every connection keeps its own cache, so
+    /// cache_size`); 0 is read as 1 and values above 2,147,483,647 as that. Every connection keeps its own cache, so
     /// the pool holds up to `max_connections` times this. SQLite's own default
     /// is 2,000 KiB. Pages that miss the cache are read again from the
     /// operating system's file cache, which costs a few microseconds each.

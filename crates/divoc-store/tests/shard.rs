@@ -435,7 +435,8 @@ fn target_columns<'a>(sql: &'a str, table: &str) -> Option<Vec<&'a str>> {
 /// Returns `true` when `table` is the target of an INSERT or COPY that sets
 /// `column`, or when the statement's WHERE clause compares `column` with a
 /// bound value (`= $n` or `= ANY($n)`). A statement with `OR` is not credited
-/// with a filter, because `OR` may widen it to every shard.
+/// with a filter, because `OR` may widen it to every shard, and neither is a
+/// comparison right after `NOT`.
 ///
 /// NOTE: a table named twice in one statement, as in a self-join, counts as
 /// filtered when the filter appears once. No statement of the store does that.
@@ -458,7 +459,18 @@ fn filtered_by_value(sql: &str, table: &str, column: &str) -> bool {
     };
     let filters = &sql[start..];
     let column = format!("{table}.{column}");
-    filters.contains(&format!("{column} = $")) || filters.contains(&format!("{column} = ANY($"))
+    not_negated(filters, &format!("{column} = $"))
+        || not_negated(filters, &format!("{column} = ANY($"))
+}
+
+/// Returns `true` when `pattern` occurs in `sql` at least once without a
+/// `NOT` right before it (opening parentheses between them included), since
+/// a negated comparison matches rows on every shard.
+fn not_negated(sql: &str, pattern: &str) -> bool {
+    sql.match_indices(pattern).any(|(start, _)| {
+        let before = sql[..start].trim_end_matches(['(', ' ']);
+        !before.ends_with("NOT")
+    })
 }
 
 /// Returns `true` when the statement equates `column` of `table` with the
@@ -1213,6 +1225,15 @@ fn revocation_check_needs_beneficiary_join() {
                ((certificates.pre_enrollment_code = $1) AND NOT (EXISTS (SELECT 1 FROM \
                revocations WHERE (revocations.revoked_certificate_id = \
                certificates.certificate_id)))))";
+    let verdict = verdict(sql);
+    assert!(is_rejected(&verdict), "{verdict:?}");
+}
+
+#[test]
+fn negated_filter_is_not_routed() {
+    let sql = "SELECT certificates.certificate_id FROM certificates WHERE \
+               ( NOT ((certificates.pre_enrollment_code = $1)) AND \
+               (certificates.mobile = $2))";
     let verdict = verdict(sql);
     assert!(is_rejected(&verdict), "{verdict:?}");
 }
