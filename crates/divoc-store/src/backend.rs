@@ -37,7 +37,7 @@ const SQLITE_MAX_CACHE_KIB: u32 = 2_147_483_647;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqliteSettings {
     busy_timeout: Duration,
-    /// `PRAGMA cache_size` in KiB, at least 1.
+    /// Page cache size in KiB (`PRAGMA cache_size`), from 1 to [`SQLITE_MAX_CACHE_KIB`].
     pub(crate) cache_kib: u32,
 }
 
@@ -145,10 +145,10 @@ struct CompileOption {
 /// planner stability guarantee.
 ///
 /// Without it, SQLite 3.54 marks the bound value of a `column = ?` term as
-/// one that may change the plan (when it estimates the rows of a loop that
-/// does not use the term), and diesel clears a cached statement's
-/// bindings after each use. Each cached statement was then compiled again on
-/// every run: about 3.5 % of the server's CPU time for uncached PDFs in a
+/// one that may change the plan, when it estimates the rows of a loop that
+/// does not use the term. diesel clears a cached statement's bindings after
+/// each use, which expires such a statement. Each cached statement was then
+/// compiled again on every run: about 3.5 % of the server's CPU time for uncached PDFs in a
 /// profile. The workspace builds the bundled SQLite with the option
 /// (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`).
 pub(crate) fn has_stable_plans(connection: &mut SqliteConnection) -> diesel::QueryResult<bool> {
@@ -185,9 +185,9 @@ pub(crate) fn open_postgres(
     drop(connection);
 
     // The pool runs `SELECT 1` on a connection before each checkout. Without
-    // it HEAD answered about a third more requests per second, but diesel
-    // would not notice a connection whose server has gone: the pool would keep
-    // handing it out, and every lookup on it would fail.
+    // the check, HEAD served about a third more requests per second. But diesel
+    // does not notice a connection whose server has gone, so the pool would
+    // keep handing it out and every lookup on it would fail.
     let pool = Pool::builder()
         .max_size(options.max_connections.max(1))
         .min_idle(Some(1))
@@ -305,7 +305,7 @@ mod tests {
     use super::*;
 
     /// The workspace's `.cargo/config.toml` builds SQLite with
-    /// `SQLITE_ENABLE_QPSG`; without it every lookup compiles its statement again.
+    /// `SQLITE_ENABLE_QPSG`. Without it, every lookup compiles its statement again.
     #[test]
     fn sqlite_cache_size_is_clamped() {
         let settings = |kib| {
