@@ -11,14 +11,16 @@
 use std::collections::BTreeSet;
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use crate::embed::FaceUsage;
 use crate::fonts::{
     EmbeddableFace, FaceIndex, FontSet, PLACEHOLDER_BOLD, PLACEHOLDER_REGULAR, Weight,
     win_ansi_byte,
 };
+use crate::shape::ShapedLine;
 use crate::shape::ShapedPiece;
-use crate::text::EmbeddedRun;
+use crate::text::TextRun;
 use ttf_parser::GlyphId;
 
 /// Kind of the font that the last `Tf` selected.
@@ -52,7 +54,7 @@ pub(crate) fn rewrite_content(
     content: &[u8],
     prefix: &str,
     fonts: &FontSet,
-    runs: &[EmbeddedRun],
+    runs: &[TextRun],
     usage: &mut [FaceUsage],
 ) -> Result<RewrittenContent, String> {
     let mut bytes = Vec::with_capacity(content.len() / 2);
@@ -97,14 +99,23 @@ pub(crate) fn rewrite_content(
                 CurrentFont::Builtin => write_single_byte_text(&mut bytes, &elements),
                 CurrentFont::Placeholder(weight) => {
                     let run = placeholder_run(&elements, runs, weight)?;
-                    write_shaped_run(
-                        &mut bytes,
-                        &placeholder_size,
-                        fonts,
-                        run,
-                        usage,
-                        &mut builtin_fonts,
-                    )?;
+                    match &run.shaped {
+                        Some(line) => write_shaped_run(
+                            &mut bytes,
+                            &placeholder_size,
+                            fonts,
+                            (run, line),
+                            usage,
+                            &mut builtin_fonts,
+                        )?,
+                        None => write_plain_run(
+                            &mut bytes,
+                            &placeholder_size,
+                            fonts,
+                            run,
+                            &mut builtin_fonts,
+                        )?,
+                    }
                 }
             }
         } else {
@@ -137,7 +148,7 @@ fn write_shaped_run(
     out: &mut Vec<u8>,
     size: &[u8],
     fonts: &FontSet,
-    run: &EmbeddedRun,
+    (run, line): (&TextRun, &ShapedLine),
     usage: &mut [FaceUsage],
     builtin_fonts: &mut BTreeSet<Vec<u8>>,
 ) -> Result<(), String> {
@@ -150,7 +161,7 @@ fn write_shaped_run(
     // written instead. poppler reorders right-to-left text itself and
     // reverses an ActualText span of it, so lines with right-to-left pieces
     // rely on their glyphs' ToUnicode texts alone.
-    let actual_text = run.line.pieces.iter().all(|piece| !piece.rtl);
+    let actual_text = line.pieces.iter().all(|piece| !piece.rtl);
     let mut text = String::new();
     if actual_text {
         text.push_str("/Span <</ActualText <FEFF");
@@ -160,7 +171,7 @@ fn write_shaped_run(
         text.push_str(">>> BDC\n");
     }
     let mut rise = 0;
-    for piece in &run.line.pieces {
+    for piece in &line.pieces {
         let face = fonts
             .faces
             .get(piece.face)
@@ -218,6 +229,56 @@ fn write_shaped_run(
     }
     // The caller ends the line.
     out.extend_from_slice(text.trim_end_matches('\n').as_bytes());
+    Ok(())
+}
+
+/// Writes a line of Windows-1252 text in the built-in font of its weight,
+/// one byte per character, with the kerning offsets that genpdf wrote when
+/// it printed such lines itself (see [`EmbeddableFace::written_kerning`]).
+fn write_plain_run(
+    out: &mut Vec<u8>,
+    size: &[u8],
+    fonts: &FontSet,
+    run: &TextRun,
+    builtin_fonts: &mut BTreeSet<Vec<u8>>,
+) -> Result<(), String> {
+    let face = fonts.face(run.weight);
+    let name = builtin_name(run.weight as FaceIndex);
+    builtin_fonts.insert(name.as_bytes().to_vec());
+    out.push(b'/');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(size);
+    out.extend_from_slice(b" Tf\n");
+
+    // The text is not named: it is personal data, and errors are logged.
+    let outside = || "a line for a built-in font has a character outside Windows-1252".to_owned();
+    let mut chars = run.text.chars();
+    if let (Some(only), None) = (chars.next(), chars.next()) {
+        write_literal(out, &[win_ansi_byte(only).ok_or_else(outside)?]);
+        out.extend_from_slice(b" Tj");
+        return Ok(());
+    }
+    out.push(b'[');
+    let mut text = Vec::with_capacity(run.text.len());
+    let mut previous = None;
+    for c in run.text.chars() {
+        let byte = win_ansi_byte(c).ok_or_else(outside)?;
+        let offset = previous.map_or(0, |left| face.written_kerning(left, c));
+        if offset != 0 {
+            if !text.is_empty() {
+                write_literal(out, &text);
+                text.clear();
+            }
+            let _ = write!(out, " {offset} ");
+        }
+        text.push(byte);
+        previous = Some(c);
+    }
+    if !text.is_empty() {
+        write_literal(out, &text);
+    }
+    out.extend_from_slice(b"] TJ");
     Ok(())
 }
 
@@ -397,9 +458,9 @@ fn write_literal(out: &mut Vec<u8>, text: &[u8]) {
 /// Reads the run index that a placeholder prints.
 fn placeholder_run<'r>(
     elements: &[TextElement],
-    runs: &'r [EmbeddedRun],
+    runs: &'r [TextRun],
     weight: Weight,
-) -> Result<&'r EmbeddedRun, String> {
+) -> Result<&'r TextRun, String> {
     let mut index = String::new();
     for element in elements {
         if let TextElement::Codes(codes) = element {
@@ -428,7 +489,7 @@ mod tests {
     use super::*;
     use crate::shape::{PieceCache, shape_line};
 
-    fn rewrite(content: &str, runs: &[EmbeddedRun]) -> Result<Vec<u8>, String> {
+    fn rewrite(content: &str, runs: &[TextRun]) -> Result<Vec<u8>, String> {
         let fonts = FontSet::load(&[]).map_err(|error| error.to_string())?;
         let mut usage = [FaceUsage::default(), FaceUsage::default()];
         let rewritten = rewrite_content(content.as_bytes(), "0.6 w\n", &fonts, runs, &mut usage)?;
@@ -450,15 +511,15 @@ mod tests {
             std::rc::Rc::new(shape_line(&fonts, &PieceCache::default(), weight, text))
         };
         let runs = [
-            EmbeddedRun {
+            TextRun {
                 weight: Weight::Regular,
                 text: "x".to_owned(),
-                line: shaped(Weight::Regular, "x"),
+                shaped: Some(shaped(Weight::Regular, "x")),
             },
-            EmbeddedRun {
+            TextRun {
                 weight: Weight::Bold,
                 text: "łoł".to_owned(),
-                line: shaped(Weight::Bold, "łoł"),
+                shaped: Some(shaped(Weight::Bold, "łoł")),
             },
         ];
         let content =
@@ -466,6 +527,42 @@ mod tests {
         let expected: &[u8] =
             b"0.6 w\nBT\n/Span <</ActualText <FEFF0142006F0142>>> BDC\n/E1 10.00 Tf\n[<0001><0002><0001>] TJ\nEMC\n/Helvetica 9.00 Tf\n(A) Tj\nET\n";
         assert_eq!(rewrite(content, &runs).unwrap(), expected);
+    }
+
+    #[test]
+    fn plain_run_is_kerned_builtin_text() {
+        let plain = |weight, text: &str| TextRun {
+            weight,
+            text: text.to_owned(),
+            shaped: None,
+        };
+        let runs = [
+            plain(Weight::Bold, "Vaccination"),
+            plain(Weight::Regular, "x"),
+            plain(Weight::Regular, "(a\\b) \u{20AC}"),
+        ];
+        let content = "BT\n0.04 0.24 0.43 rg\n/Courier-Bold 16.00 Tf\n[<0030>] TJ\nET\n\
+            BT\n/Courier 9.00 Tf\n[<0031>] TJ\nET\nBT\n/Courier 9.00 Tf\n[<0032>] TJ\nET\n";
+        // The offset 55 between "V" and "a" is the one genpdf 0.2 wrote when it
+        // printed this line itself.
+        let expected: &[u8] = b"0.6 w\nBT\n0.04 0.24 0.43 rg\n/Helvetica-Bold 16.00 Tf\n\
+            [(V) 55 (accination)] TJ\nET\nBT\n/Helvetica 9.00 Tf\n(x) Tj\nET\n\
+            BT\n/Helvetica 9.00 Tf\n[(\\(a\\\\b\\) \x80)] TJ\nET\n";
+        assert_eq!(rewrite(content, &runs).unwrap(), expected);
+    }
+
+    #[test]
+    fn plain_run_outside_windows_1252() {
+        let runs = [TextRun {
+            weight: Weight::Regular,
+            text: "Łukasz".to_owned(),
+            shaped: None,
+        }];
+        let content = "BT\n/Courier 9.00 Tf\n[<0030>] TJ\nET\n";
+        assert_eq!(
+            rewrite(content, &runs).unwrap_err(),
+            "a line for a built-in font has a character outside Windows-1252"
+        );
     }
 
     #[test]

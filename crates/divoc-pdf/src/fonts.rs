@@ -91,6 +91,9 @@ pub(crate) struct EmbeddableFace {
     /// character. Looking a pair up in `kern` is a binary search, and layout
     /// kerns every pair of every line it measures.
     latin_kerning: Box<[i16]>,
+    /// Factor from font units to the kerning that genpdf writes, computed in
+    /// `f32` as rusttype 0.8 computes it (see [`EmbeddableFace::written_kerning`]).
+    written_kerning_factor: f32,
 }
 
 impl std::fmt::Debug for EmbeddableFace {
@@ -146,6 +149,13 @@ impl EmbeddableFace {
                 .find(|subtable| subtable.horizontal)
         });
         let latin_kerning = latin_kerning_table(&latin_table, kern.as_ref());
+        // genpdf scales a font to its glyph height in ems, and rusttype turns
+        // that into a factor per font unit by dividing by the same height in
+        // font units (hhea ascent minus descent).
+        let height_units =
+            f32::from(face.tables().hhea.ascender) - f32::from(face.tables().hhea.descender);
+        let glyph_height = height_units / f32::from(face.units_per_em());
+        let written_kerning_factor = glyph_height / height_units;
         Ok(EmbeddableFace {
             file_name: file_name.to_owned(),
             data,
@@ -161,6 +171,7 @@ impl EmbeddableFace {
             descent_em,
             kern,
             latin_kerning,
+            written_kerning_factor,
         })
     }
 
@@ -211,6 +222,19 @@ impl EmbeddableFace {
             (Some(left), Some(right)) => kern.glyphs_kerning(left, right).map_or(0, i32::from),
             _ => 0,
         }
+    }
+
+    /// Returns the kerning offset between two characters as genpdf 0.2 writes
+    /// it into a `TJ` array for built-in font text: thousandths of an em, with
+    /// the sign of a `TJ` offset (positive moves the next glyph left), cut
+    /// towards zero. The arithmetic is rusttype's, in `f32`, so the offsets
+    /// are the ones genpdf wrote when it printed such text itself.
+    pub(crate) fn written_kerning(&self, left: char, right: char) -> i64 {
+        let units = self.kerning(left, right);
+        if units == 0 {
+            return 0;
+        }
+        (self.written_kerning_factor * units as f32 * -1000.0) as i64
     }
 
     /// Returns the width of `text` in millimetres at `size` points.

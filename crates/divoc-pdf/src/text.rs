@@ -1,11 +1,19 @@
 //! The text element: wraps, shrinks and truncates text to fit its box, and
-//! prints text outside Windows-1252 as a measured placeholder.
+//! prints each line as a measured placeholder.
 //!
 //! genpdf's built-in fonts can only print Windows-1252. A block with any other
-//! character is shaped (see [`crate::shape`]), laid out here with the shaped
-//! widths and printed as a placeholder: the decimal index of an
-//! [`EmbeddedRun`], in a placeholder font (built-in Courier). The lopdf pass
-//! replaces each placeholder with the run's glyphs in embedded font subsets.
+//! character is shaped (see [`crate::shape`]) and laid out here with the shaped
+//! widths. Every line, shaped or not, is printed as a placeholder: the decimal
+//! index of a [`TextRun`], in a placeholder font (built-in Courier measured
+//! with Liberation Sans, so that genpdf places it as it would place the
+//! line). The lopdf pass replaces each placeholder with the run's text:
+//! shaped glyphs in embedded font subsets, or Windows-1252 bytes in built-in
+//! Helvetica.
+//!
+//! Printing the line itself through genpdf cost more than the rest of its
+//! layout: genpdf kerns each pair with a linear search of the font's kerning
+//! table, and printpdf writes each character as a formatted hexadecimal
+//! string, which the lopdf pass then parsed back.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -20,13 +28,15 @@ use genpdf::{Alignment, Context, Element, Mm, Position, RenderResult, Size, rend
 use crate::fonts::{FontSet, Weight, is_win_ansi};
 use crate::shape::{PieceCache, ShapedLine, shape_line};
 
-/// A line of text that the lopdf pass prints with embedded fonts.
+/// A line of text that the lopdf pass prints in place of its placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EmbeddedRun {
+pub(crate) struct TextRun {
     pub(crate) weight: Weight,
     /// The line as written, in logical order.
     pub(crate) text: String,
-    pub(crate) line: Rc<ShapedLine>,
+    /// The shaped line, printed with embedded fonts. `None` for a line of
+    /// Windows-1252 characters, printed in a built-in font.
+    pub(crate) shaped: Option<Rc<ShapedLine>>,
 }
 
 /// State shared by the elements of one render and read by the lopdf pass.
@@ -37,20 +47,22 @@ pub(crate) struct RenderState {
     /// The placeholder family as registered in this document's font cache.
     pub(crate) placeholder_family: FontFamily<Font>,
     /// Placeholders printed so far. A placeholder's text is its index here.
-    pub(crate) runs: RefCell<Vec<EmbeddedRun>>,
+    pub(crate) runs: RefCell<Vec<TextRun>>,
     /// Lines shaped during this render, because layout measures a text
     /// several times while it looks for the font size and line breaks.
     pub(crate) lines: RefCell<HashMap<(Weight, String), Rc<ShapedLine>>>,
 }
 
 impl RenderState {
-    fn register(&self, weight: Weight, text: &str) -> usize {
-        let line = self.shaped(weight, text);
+    /// Adds a run for a line and returns its index. `shaped` is whether the
+    /// line needs shaping and embedded fonts.
+    fn register(&self, weight: Weight, text: &str, shaped: bool) -> usize {
+        let shaped = shaped.then(|| self.shaped(weight, text));
         let mut runs = self.runs.borrow_mut();
-        runs.push(EmbeddedRun {
+        runs.push(TextRun {
             weight,
             text: text.to_owned(),
-            line,
+            shaped,
         });
         runs.len() - 1
     }
@@ -193,9 +205,7 @@ impl TextBlock {
         if self.style.weight == Weight::Bold {
             style.set_bold();
         }
-        if self.embedded {
-            style.set_font_family(self.state.placeholder_family);
-        }
+        style.set_font_family(self.state.placeholder_family);
         style
     }
 }
@@ -240,12 +250,8 @@ impl Element for TextBlock {
                 result.has_more = true;
                 break;
             };
-            if self.embedded {
-                let index = self.state.register(self.style.weight, line);
-                section.print_str(index.to_string(), style)?;
-            } else {
-                section.print_str(line, style)?;
-            }
+            let index = self.state.register(self.style.weight, line, self.embedded);
+            section.print_str(index.to_string(), style)?;
             drop(section);
             self.next_line += 1;
             row += 1.0;
