@@ -439,6 +439,43 @@ mod tests {
         assert_eq!(fonts.face(Weight::Regular).glyph('क'), None);
     }
 
+    /// The lopdf pass writes the kerning of built-in font text itself. Each
+    /// offset must be the one genpdf 0.2 wrote when it printed the text, for
+    /// every pair of Windows-1252 characters in both weights.
+    #[test]
+    fn written_kerning_matches_genpdf() {
+        let fonts = FontSet::load(&[]).unwrap();
+        let cache = genpdf::fonts::FontCache::new(fonts.builtin_family.clone());
+        let chars: Vec<char> = ('\u{20}'..='\u{2122}')
+            .filter(|&c| is_win_ansi(c))
+            .collect();
+        assert_eq!(chars.len(), 216);
+        let mut kerned_pairs = 0;
+        for weight in [Weight::Regular, Weight::Bold] {
+            let mut style = genpdf::style::Style::new();
+            if weight == Weight::Bold {
+                style.set_bold();
+            }
+            let font = style.font(&cache);
+            let face = fonts.face(weight);
+            for &left in &chars {
+                for &right in &chars {
+                    let genpdf = font.kerning(&cache, [left, right]);
+                    let expected = (genpdf[1] * -1000.0) as i64;
+                    assert_eq!(
+                        face.written_kerning(left, right),
+                        expected,
+                        "{weight:?} {left:?}{right:?}"
+                    );
+                    kerned_pairs += usize::from(expected != 0);
+                }
+            }
+        }
+        // The pairs that the two bundled Liberation Sans faces kern. A kerning
+        // table that failed to load would give none.
+        assert_eq!(kerned_pairs, 205);
+    }
+
     #[test]
     fn widths_match_helvetica() {
         let fonts = FontSet::load(&[]).unwrap();
