@@ -265,7 +265,7 @@ thread_local! {
 /// repetitive QR image. At level 3 the sample certificate rendered in a third
 /// of the time and came out 7% larger. Level 1 left the image nearly twice as
 /// large. (Measured with lopdf 0.47 and zlib-rs on a 2-core x86-64 machine.)
-pub(crate) fn deflated(mut dictionary: Dictionary, data: &[u8]) -> Result<Stream, FinishError> {
+pub(crate) fn deflated(dictionary: Dictionary, data: &[u8]) -> Result<Stream, FinishError> {
     let compressed = COMPRESSOR.with(|cell| match cell.try_borrow_mut() {
         Ok(mut compressor) => zlib(&mut compressor, data),
         // Not reached: nothing compresses while a stream is being compressed.
@@ -274,10 +274,15 @@ pub(crate) fn deflated(mut dictionary: Dictionary, data: &[u8]) -> Result<Stream
             data,
         ),
     })?;
+    Ok(flate_stream(dictionary, compressed))
+}
+
+/// Makes a stream of zlib data that lopdf will not compress again.
+fn flate_stream(mut dictionary: Dictionary, compressed: Vec<u8>) -> Stream {
     dictionary.set("Filter", Object::Name(b"FlateDecode".to_vec()));
     let mut stream = Stream::new(dictionary, compressed);
     stream.allows_compression = false;
-    Ok(stream)
+    stream
 }
 
 /// The compressor of [`deflated_runs`] and its output buffer, kept between
@@ -335,19 +340,13 @@ thread_local! {
 /// image of the test certificate has 58 KB in 4 distinct bytes besides the
 /// row tags. Debian's zlib compressed it in 46 % less time than at level 3
 /// with the default strategy, to 4,832 bytes instead of 5,484.
-pub(crate) fn deflated_runs(
-    mut dictionary: Dictionary,
-    data: &[u8],
-) -> Result<Stream, FinishError> {
+pub(crate) fn deflated_runs(dictionary: Dictionary, data: &[u8]) -> Result<Stream, FinishError> {
     let compressed = RUN_COMPRESSOR.with(|cell| match cell.try_borrow_mut() {
         Ok(mut compressor) => compressor.compress(data),
         // Not reached: nothing compresses while a stream is being compressed.
         Err(_) => RunCompressor::new().compress(data),
     })?;
-    dictionary.set("Filter", Object::Name(b"FlateDecode".to_vec()));
-    let mut stream = Stream::new(dictionary, compressed);
-    stream.allows_compression = false;
-    Ok(stream)
+    Ok(flate_stream(dictionary, compressed))
 }
 
 /// Compresses `data` into a zlib stream with a reset `compressor`.

@@ -218,10 +218,15 @@ impl Element for TextBlock {
         _style: Style,
     ) -> Result<RenderResult, Error> {
         let width = area.size().width;
-        let (size, lines) = {
-            let layout = self.layout_for(f64::from(width));
-            (layout.size, layout.lines.clone())
+        self.layout_for(f64::from(width));
+        let Some(layout) = self.layout.as_ref() else {
+            // Not reached: `layout_for` has just stored the layout.
+            return Err(Error::new(
+                "a text block has no layout",
+                genpdf::error::ErrorKind::Internal,
+            ));
         };
+        let size = layout.size;
         let style = self.line_style(size);
         let line_height = line_height(context, size);
         let face = self.state.fonts.face(self.style.weight);
@@ -231,8 +236,8 @@ impl Element for TextBlock {
 
         let mut result = RenderResult::default();
         let mut row = 0.0;
-        while self.next_line < lines.len() {
-            let line = &lines[self.next_line];
+        let mut next_line = self.next_line;
+        while let Some(line) = layout.lines.get(next_line) {
             let line_width = if self.embedded {
                 self.state
                     .shaped_width_mm(self.style.weight, line, f64::from(size))
@@ -253,9 +258,10 @@ impl Element for TextBlock {
             let index = self.state.register(self.style.weight, line, self.embedded);
             section.print_str(index.to_string(), style)?;
             drop(section);
-            self.next_line += 1;
+            next_line += 1;
             row += 1.0;
         }
+        self.next_line = next_line;
         result.size = Size::new(width, line_height * row);
         Ok(result)
     }
