@@ -42,11 +42,14 @@ pub(crate) struct RewrittenContent {
 
 /// Rewrites genpdf's content stream.
 ///
-/// - Built-in font text becomes one byte per character: printpdf writes each
-///   WinAnsi code as 2 bytes, which MuPDF shows letter-spaced.
-/// - Placeholder text becomes the shaped glyphs of its run (see
-///   [`write_shaped_run`]), and `usage`, indexed by face, records the glyphs
-///   for the font subsets.
+/// - Placeholder text becomes the text of its run. A shaped run becomes its
+///   glyphs (see [`write_shaped_run`]), and `usage`, indexed by face, records
+///   them for the font subsets. A plain run becomes Windows-1252 bytes in a
+///   built-in font (see [`write_plain_run`]).
+/// - Built-in font text that genpdf printed itself becomes one byte per
+///   character: printpdf writes each WinAnsi code as 2 bytes, which MuPDF
+///   shows letter-spaced. The text block prints none since every line is a
+///   run, but the pass keeps accepting it.
 /// - printpdf's optional-content wrapper (`/OC /MC0 BDC … EMC`) is dropped:
 ///   one layer needs none.
 /// - The `prefix` lines, which set the line width and frame colour, go first.
