@@ -130,9 +130,10 @@ enum Command {
     Demo,
 }
 
-/// mimalloc instead of glibc's malloc, with the `mimalloc` feature. A render
-/// allocates and frees many small blocks, and glibc's malloc and free took
-/// about 15 % of a render in a profile. `docs/benchmarks.md` compares the two.
+/// mimalloc instead of glibc's malloc, with the `mimalloc` feature (on by
+/// default). A render allocates and frees many small blocks, and glibc's
+/// malloc and free took about 14 % of the server's CPU time in a profile
+/// under load. `docs/benchmarks.md` compares the two.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
