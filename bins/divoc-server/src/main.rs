@@ -131,9 +131,9 @@ enum Command {
 }
 
 /// mimalloc instead of glibc's malloc, with the `mimalloc` feature (on by
-/// default). A render allocates and frees many small blocks, and glibc's
-/// malloc and free took about 14 % of the server's CPU time in a profile
-/// under load. `docs/benchmarks.md` compares the two.
+/// default). A render allocates and frees many small blocks. In a profile
+/// under load, glibc's malloc and free took about 14 % of the server's CPU
+/// time. `docs/benchmarks.md` compares the two allocators.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

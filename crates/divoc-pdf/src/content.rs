@@ -254,7 +254,8 @@ fn write_plain_run(
     out.extend_from_slice(size);
     out.extend_from_slice(b" Tf\n");
 
-    // The text is not named: it is personal data, and errors are logged.
+    // The error leaves out the text, because it is personal data and errors
+    // are logged.
     let outside = || "a line for a built-in font has a character outside Windows-1252".to_owned();
     let mut chars = run.text.chars();
     if let (Some(only), None) = (chars.next(), chars.next()) {

@@ -206,8 +206,8 @@ fn qr_image(qr: &CertificateQr) -> Result<Stream, FinishError> {
             data.resize(data.len() + row_bytes, 0);
         }
     };
-    // Two modules per byte, the left one in the high half. Indexed by
-    // `left dark << 1 | right dark`; a light module is 0xF.
+    // A byte contains two modules, the left one in the high half, and a light
+    // module is 0xF. The index is `left dark << 1 | right dark`.
     const MODULE_PAIRS: [u8; 4] = [0xFF, 0xF0, 0x0F, 0x00];
     let white = vec![0xFF; row_bytes];
     let mut row = white.clone();

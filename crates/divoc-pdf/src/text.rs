@@ -54,8 +54,8 @@ pub(crate) struct RenderState {
 }
 
 impl RenderState {
-    /// Adds a run for a line and returns its index. `shaped` is whether the
-    /// line needs shaping and embedded fonts.
+    /// Adds a run for a line and returns its index. `shaped` tells whether
+    /// the line needs shaping and embedded fonts.
     fn register(&self, weight: Weight, text: &str, shaped: bool) -> usize {
         let shaped = shaped.then(|| self.shaped(weight, text));
         let mut runs = self.runs.borrow_mut();
@@ -222,7 +222,7 @@ impl Element for TextBlock {
         let Some(layout) = self.layout.as_ref() else {
             // Not reached: `layout_for` has just stored the layout.
             return Err(Error::new(
-                "a text block has no layout",
+                "the layout of a text block is missing",
                 genpdf::error::ErrorKind::Internal,
             ));
         };
