@@ -304,8 +304,7 @@ fn with_connect_timeout(url: &str, timeout: Duration) -> String {
 mod tests {
     use super::*;
 
-    /// The workspace's `.cargo/config.toml` builds SQLite with
-    /// `SQLITE_ENABLE_QPSG`. Without it, every lookup compiles its statement again.
+    /// SQLite reads a `cache_size` beyond the 32-bit range as 0.
     #[test]
     fn sqlite_cache_size_is_clamped() {
         let settings = |kib| {
@@ -320,6 +319,8 @@ mod tests {
         assert_eq!(settings(u32::MAX), 2_147_483_647);
     }
 
+    /// The workspace's `.cargo/config.toml` builds SQLite with
+    /// `SQLITE_ENABLE_QPSG`. Without it, every lookup compiles its statement again.
     #[test]
     fn sqlite_plans_are_stable() {
         let mut connection = SqliteConnection::establish(":memory:").unwrap();
