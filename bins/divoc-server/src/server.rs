@@ -192,11 +192,7 @@ pub async fn run(
         .unwrap_or(2);
     let workers = settings.server.workers.unwrap_or(cores).max(1);
     let render_concurrency = settings.server.render_concurrency.unwrap_or(cores).max(1);
-    // A lookup needs a pooled connection, so more lookups than connections at
-    // once would only wait in the pool while each holds a blocking thread.
-    let lookup_concurrency = usize::try_from(settings.database.max_connections)
-        .unwrap_or(usize::MAX)
-        .max(1);
+    let lookup_concurrency = lookup_concurrency(settings, cores);
 
     let backend = service.store().backend_name();
     let state = web::Data::new(AppState {
@@ -258,6 +254,7 @@ pub async fn run(
         backend,
         workers,
         render_concurrency,
+        lookup_concurrency,
         cache_enabled = settings.cache.enabled,
         cache_max_bytes = settings.cache.max_bytes,
         metrics,
@@ -281,6 +278,22 @@ pub async fn run(
     result.map_err(http_error)?;
     tracing::info!("divoc-server stopped");
     Ok(())
+}
+
+/// Returns how many PDF and QR lookups may run at once: `server.lookup_concurrency`,
+/// by default one per core, and at most the pooled connections.
+///
+/// One per core keeps the render threads busy. More lookups at once only
+/// compete for the cores with the renders and with a database on the same
+/// machine, which lengthens the slowest requests (`docs/benchmarks.md`).
+fn lookup_concurrency(settings: &Settings, cores: usize) -> usize {
+    let connections = usize::try_from(settings.database.max_connections).unwrap_or(usize::MAX);
+    settings
+        .server
+        .lookup_concurrency
+        .unwrap_or(cores)
+        .min(connections)
+        .max(1)
 }
 
 /// A render job: runs on a render thread and sends its result back itself.
@@ -384,7 +397,24 @@ async fn wait_for_shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::RenderPool;
+    use super::{RenderPool, lookup_concurrency};
+    use crate::settings::Settings;
+
+    #[test]
+    fn lookup_concurrency_per_core_within_pool() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.database.max_connections, 8);
+        assert_eq!(lookup_concurrency(&settings, 2), 2);
+        assert_eq!(lookup_concurrency(&settings, 16), 8);
+
+        settings.server.lookup_concurrency = Some(6);
+        assert_eq!(lookup_concurrency(&settings, 2), 6);
+        settings.database.max_connections = 4;
+        assert_eq!(lookup_concurrency(&settings, 2), 4);
+
+        settings.server.lookup_concurrency = Some(0);
+        assert_eq!(lookup_concurrency(&settings, 2), 1);
+    }
 
     #[test]
     fn render_pool_survives_panic() {

@@ -97,6 +97,10 @@ pub struct ServerSettings {
     /// Renders that may run at once; defaults to the number of CPU cores.
     /// Requests beyond it wait, which bounds memory under load.
     pub render_concurrency: Option<usize>,
+    /// Store lookups of PDF and QR requests that may run at once; defaults to
+    /// the number of CPU cores and never exceeds `database.max_connections`.
+    /// Further lookups wait in request order.
+    pub lookup_concurrency: Option<usize>,
     /// Seconds that in-flight requests get to finish after SIGTERM.
     pub shutdown_timeout_seconds: u64,
     /// Serve `GET /metrics` (Prometheus text, no token) for an internal network.
@@ -112,6 +116,7 @@ impl Default for ServerSettings {
             bind: "127.0.0.1:8080".to_owned(),
             workers: None,
             render_concurrency: None,
+            lookup_concurrency: None,
             shutdown_timeout_seconds: 30,
             metrics: false,
             public_url: None,
