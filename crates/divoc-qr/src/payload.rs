@@ -1,9 +1,9 @@
 //! The bytes inside the QR symbol: a one-entry zip archive, optionally expanded to UTF-8.
 
-use std::io::{Cursor, Read, Write};
+use std::cell::RefCell;
+use std::io::{Cursor, Read};
 
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
+use zip::ZipArchive;
 
 use crate::error::QrError;
 
@@ -24,7 +24,33 @@ pub const MAX_CERTIFICATE_BYTES: usize = 4 * 1024 * 1024;
 /// DEFLATE level for the zip entry. Level 9 gives the smallest stream and so
 /// the smallest QR version. DIVOC's certificate_api (certificate_controller.js)
 /// leaves JSZip at its default level, and readers do not depend on the level.
-const DEFLATE_LEVEL: i64 = 9;
+const DEFLATE_LEVEL: i32 = 9;
+
+/// DEFLATE window of the zip entry, as a power of two: 32 KiB, the largest.
+const DEFLATE_WINDOW_BITS: u8 = 15;
+
+/// "Version needed to extract" of the entry: 2.0, the first with DEFLATE.
+const ZIP_VERSION_NEEDED: u16 = 20;
+
+/// "Version made by": Unix (3) in the high byte, format version 2.0 in the low one.
+const ZIP_VERSION_MADE_BY: u16 = 0x0314;
+
+/// Compression method 8: DEFLATE.
+const ZIP_METHOD_DEFLATE: u16 = 8;
+
+/// MS-DOS date of 1980-01-01, the earliest a zip entry can carry: day 1 in
+/// bits 0 to 4, month 1 in bits 5 to 8, and 0 years after 1980 above them.
+const ZIP_DOS_DATE_1980_01_01: u16 = (1 << 5) | 1;
+
+/// External attributes of the entry: a regular file with mode 0644, in the
+/// high 16 bits as Unix zip tools write it.
+const ZIP_EXTERNAL_ATTRIBUTES: u32 = 0o100_644 << 16;
+
+/// Signature of a central directory file header.
+const ZIP_CENTRAL_HEADER_SIGNATURE: [u8; 4] = *b"PK\x01\x02";
+
+/// Signature of the end of central directory record.
+const ZIP_END_SIGNATURE: [u8; 4] = *b"PK\x05\x06";
 
 /// Encoding of the zip bytes in the QR byte-mode segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -48,17 +74,18 @@ pub enum PayloadForm {
 /// The entry is DEFLATE-compressed (level 9), dated 1980-01-01 00:00:00 (the
 /// DOS epoch) and written without data descriptor, extra fields or comments,
 /// so its sizes and CRC-32 are in the local header and the same certificate
-/// always gives the same bytes.
+/// always gives the same bytes. These are the bytes that the `zip` crate
+/// writes with these options, which a test checks.
 ///
-/// NOTE: the DEFLATE stream comes from the `zip` crate's flate2 backend
-/// (zlib-rs in this workspace). Another backend or version may pick other
-/// matches, so the bytes are stable only while the dependency versions are.
+/// NOTE: the DEFLATE stream comes from zlib-rs. Another DEFLATE encoder or
+/// version may pick other matches, so the bytes are stable only while the
+/// dependency versions are.
 ///
 /// # Errors
 ///
 /// [`QrError::EmptyCertificate`] for an empty input,
 /// [`QrError::CertificateTooLarge`] above [`MAX_CERTIFICATE_BYTES`], and
-/// [`QrError::ZipWrite`] if the zip writer fails.
+/// [`QrError::ZipWrite`] if the compression fails.
 pub fn zip_certificate(certificate: &[u8]) -> Result<Vec<u8>, QrError> {
     if certificate.is_empty() {
         return Err(QrError::EmptyCertificate);
@@ -70,26 +97,113 @@ pub fn zip_certificate(certificate: &[u8]) -> Result<Vec<u8>, QrError> {
         });
     }
 
-    // The time is set explicitly: with the zip crate's `time` feature, which
-    // another crate in the build could enable, the default would be "now".
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(DEFLATE_LEVEL))
-        .last_modified_time(DateTime::DEFAULT)
-        .large_file(false);
+    let compressed = deflate(certificate)?;
+    let crc = zlib_rs::crc32::crc32(0, certificate);
+    // Both sizes are below MAX_CERTIFICATE_BYTES plus DEFLATE's small overhead.
+    let compressed_size = zip_u32(compressed.len())?;
+    let size = zip_u32(certificate.len())?;
+    let name = CERTIFICATE_ENTRY_NAME.as_bytes();
+    let name_len = u16::try_from(name.len()).unwrap_or(u16::MAX);
 
-    // A seekable writer lets the zip crate patch the sizes and CRC-32 into the
-    // local header instead of writing a data descriptor after the data.
-    let buffer = Cursor::new(Vec::with_capacity(certificate.len() / 2 + 256));
-    let mut writer = ZipWriter::new(buffer);
-    writer
-        .start_file(CERTIFICATE_ENTRY_NAME, options)
-        .map_err(QrError::ZipWrite)?;
-    writer
-        .write_all(certificate)
-        .map_err(|error| QrError::ZipWrite(error.into()))?;
-    let buffer = writer.finish().map_err(QrError::ZipWrite)?;
-    Ok(buffer.into_inner())
+    let mut zip = Vec::with_capacity(compressed.len() + 2 * name.len() + 100);
+    zip.extend_from_slice(&ZIP_LOCAL_HEADER_SIGNATURE);
+    put_u16(&mut zip, ZIP_VERSION_NEEDED);
+    put_entry_fields(&mut zip, crc, compressed_size, size, name_len);
+    put_u16(&mut zip, 0); // extra field length
+    zip.extend_from_slice(name);
+    zip.extend_from_slice(&compressed);
+
+    let central_offset = zip_u32(zip.len())?;
+    zip.extend_from_slice(&ZIP_CENTRAL_HEADER_SIGNATURE);
+    put_u16(&mut zip, ZIP_VERSION_MADE_BY);
+    put_u16(&mut zip, ZIP_VERSION_NEEDED);
+    put_entry_fields(&mut zip, crc, compressed_size, size, name_len);
+    put_u16(&mut zip, 0); // extra field length
+    put_u16(&mut zip, 0); // comment length
+    put_u16(&mut zip, 0); // disk number
+    put_u16(&mut zip, 0); // internal attributes
+    put_u32(&mut zip, ZIP_EXTERNAL_ATTRIBUTES);
+    put_u32(&mut zip, 0); // offset of the local header
+    zip.extend_from_slice(name);
+    let central_size = zip_u32(zip.len())?.saturating_sub(central_offset);
+
+    zip.extend_from_slice(&ZIP_END_SIGNATURE);
+    put_u16(&mut zip, 0); // this disk
+    put_u16(&mut zip, 0); // disk of the central directory
+    put_u16(&mut zip, 1); // entries on this disk
+    put_u16(&mut zip, 1); // entries in all
+    put_u32(&mut zip, central_size);
+    put_u32(&mut zip, central_offset);
+    put_u16(&mut zip, 0); // comment length
+    Ok(zip)
+}
+
+/// Appends the fields that the local and the central header share, from
+/// "general purpose flags" to "file name length".
+fn put_entry_fields(zip: &mut Vec<u8>, crc: u32, compressed_size: u32, size: u32, name_len: u16) {
+    put_u16(zip, 0); // flags: no data descriptor, no encryption, ASCII name
+    put_u16(zip, ZIP_METHOD_DEFLATE);
+    put_u16(zip, 0); // time 00:00:00
+    put_u16(zip, ZIP_DOS_DATE_1980_01_01);
+    put_u32(zip, crc);
+    put_u32(zip, compressed_size);
+    put_u32(zip, size);
+    put_u16(zip, name_len);
+}
+
+fn put_u16(zip: &mut Vec<u8>, value: u16) {
+    zip.extend_from_slice(&value.to_le_bytes());
+}
+
+fn put_u32(zip: &mut Vec<u8>, value: u32) {
+    zip.extend_from_slice(&value.to_le_bytes());
+}
+
+/// Converts a size or offset to the 32 bits of a zip field.
+fn zip_u32(value: usize) -> Result<u32, QrError> {
+    u32::try_from(value)
+        .map_err(|_| zip_write_error(format!("{value} bytes do not fit in a 32-bit zip field")))
+}
+
+fn zip_write_error(message: String) -> QrError {
+    QrError::ZipWrite(zip::result::ZipError::Io(std::io::Error::other(message)))
+}
+
+thread_local! {
+    /// One DEFLATE compressor per thread, reset between certificates, because
+    /// a new one allocates and clears its window and hash tables (roughly
+    /// 300 KB). Reusing it took zipping the 2 KB test certificate from 32 to 24 µs.
+    static DEFLATE: RefCell<zlib_rs::Deflate> = RefCell::new(new_deflate());
+}
+
+fn new_deflate() -> zlib_rs::Deflate {
+    zlib_rs::Deflate::new(DEFLATE_LEVEL, false, DEFLATE_WINDOW_BITS)
+}
+
+/// Compresses `data` into a raw DEFLATE stream, without zlib header.
+fn deflate(data: &[u8]) -> Result<Vec<u8>, QrError> {
+    DEFLATE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut deflate) => deflate_with(&mut deflate, data),
+        // Not reached: nothing zips while a certificate is being zipped.
+        Err(_) => deflate_with(&mut new_deflate(), data),
+    })
+}
+
+fn deflate_with(deflate: &mut zlib_rs::Deflate, data: &[u8]) -> Result<Vec<u8>, QrError> {
+    deflate.reset();
+    // The bound holds for any input, so one call writes the whole stream.
+    let mut output = vec![0; zlib_rs::compress_bound(data.len())];
+    let status = deflate
+        .compress(data, &mut output, zlib_rs::DeflateFlush::Finish)
+        .map_err(|error| zip_write_error(format!("DEFLATE failed: {}", error.as_str())))?;
+    if status != zlib_rs::Status::StreamEnd {
+        return Err(zip_write_error(
+            "DEFLATE failed: the output bound was too small".to_owned(),
+        ));
+    }
+    let written = usize::try_from(deflate.total_out()).unwrap_or(usize::MAX);
+    output.truncate(written);
+    Ok(output)
 }
 
 /// Zips a certificate and converts the archive to the given payload form.
