@@ -1,10 +1,13 @@
 //! How each backend writes the rows that an import found absent.
 //!
-//! The import reads the stored rows of each chunk first, so it has the keys
-//! that are new, unless the store was empty and every key is new. Those rows need no `ON CONFLICT` clause. PostgreSQL loads them
-//! with `COPY` in its binary format, which spares the server parsing and
-//! planning a statement with tens of thousands of parameters; SQLite inserts
-//! them with one multi-row statement per chunk.
+//! On PostgreSQL the import reads the stored rows of each chunk first, so it
+//! has the keys that are new, unless the store was empty and every key is
+//! new. Those rows need no `ON CONFLICT` clause, and PostgreSQL loads them with
+//! `COPY` in its binary format, which spares the server parsing and planning a
+//! statement with tens of thousands of parameters. On SQLite the import inserts
+//! each chunk first with one multi-row `INSERT OR IGNORE`, which skips stored
+//! keys, and reads back only the rows it skipped. Into an empty store it uses
+//! a plain multi-row `INSERT`.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -42,6 +45,20 @@ pub(crate) trait WriteNewRows {
     /// Inserts revocation rows, one chunk as for certificates.
     fn insert_new_revocations(&mut self, rows: &[&NewRevocation<'_>]) -> QueryResult<usize>;
 
+    /// Inserts the certificate rows whose id is not stored and returns the ids
+    /// it inserted, or `None` where the import reads the stored rows first
+    /// instead. `rows` is one chunk, as for [`WriteNewRows::insert_new_certificates`].
+    fn insert_absent_certificates(
+        &mut self,
+        rows: &[&NewCertificate<'_>],
+    ) -> QueryResult<Option<Vec<String>>>;
+
+    /// Inserts the revocation rows whose revoked id is not stored, as for certificates.
+    fn insert_absent_revocations(
+        &mut self,
+        rows: &[&NewRevocation<'_>],
+    ) -> QueryResult<Option<Vec<String>>>;
+
     /// Adds rows to `certificate_mobiles`, of any number, keeping those already
     /// stored. Unlike certificates, these may be stored already: another
     /// certificate of the same beneficiary and number added them. PostgreSQL
@@ -64,6 +81,32 @@ impl WriteNewRows for SqliteConnection {
         diesel::insert_into(revocations::table)
             .values(rows.to_vec())
             .execute(self)
+    }
+
+    /// `INSERT OR IGNORE … RETURNING`: SQLite checks each id while it inserts,
+    /// so the stored rows need no read beforehand. Ignoring conflicts also
+    /// spares SQLite a statement journal, the copy of every page that a
+    /// multi-row statement changes, kept to undo the statement alone.
+    fn insert_absent_certificates(
+        &mut self,
+        rows: &[&NewCertificate<'_>],
+    ) -> QueryResult<Option<Vec<String>>> {
+        diesel::insert_or_ignore_into(certificates::table)
+            .values(rows.to_vec())
+            .returning(certificates::certificate_id)
+            .get_results(self)
+            .map(Some)
+    }
+
+    fn insert_absent_revocations(
+        &mut self,
+        rows: &[&NewRevocation<'_>],
+    ) -> QueryResult<Option<Vec<String>>> {
+        diesel::insert_or_ignore_into(revocations::table)
+            .values(rows.to_vec())
+            .returning(revocations::revoked_certificate_id)
+            .get_results(self)
+            .map(Some)
     }
 
     fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize> {
@@ -93,6 +136,21 @@ impl WriteNewRows for PgConnection {
         diesel::copy_from(revocations::table)
             .from_insertable(rows.to_vec())
             .execute(self)
+    }
+
+    /// `None`: new rows are loaded with `COPY`, which has no conflict clause.
+    fn insert_absent_certificates(
+        &mut self,
+        _rows: &[&NewCertificate<'_>],
+    ) -> QueryResult<Option<Vec<String>>> {
+        Ok(None)
+    }
+
+    fn insert_absent_revocations(
+        &mut self,
+        _rows: &[&NewRevocation<'_>],
+    ) -> QueryResult<Option<Vec<String>>> {
+        Ok(None)
     }
 
     /// Copies the rows into the staging table that [`stage_mobile_rows`]
@@ -148,6 +206,20 @@ where
 
     fn insert_new_revocations(&mut self, rows: &[&NewRevocation<'_>]) -> QueryResult<usize> {
         (**self).insert_new_revocations(rows)
+    }
+
+    fn insert_absent_certificates(
+        &mut self,
+        rows: &[&NewCertificate<'_>],
+    ) -> QueryResult<Option<Vec<String>>> {
+        (**self).insert_absent_certificates(rows)
+    }
+
+    fn insert_absent_revocations(
+        &mut self,
+        rows: &[&NewRevocation<'_>],
+    ) -> QueryResult<Option<Vec<String>>> {
+        (**self).insert_absent_revocations(rows)
     }
 
     fn add_mobile_rows(&mut self, rows: &[NewCertificateMobile<'_>]) -> QueryResult<usize> {

@@ -1,6 +1,6 @@
 //! Writing registry exports into the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::mpsc;
 use std::thread;
 
@@ -69,9 +69,12 @@ impl From<diesel::result::Error> for ImportFailure {
 
 /// Writes one table's rows and returns the counts.
 ///
-/// The stored rows of each chunk are read first, unless `$all_new` is `true`
-/// because none is stored. Rows that already contain the imported values are
-/// skipped, so a repeated import writes nothing. New rows go to `$write_new`
+/// Where `$insert_absent` returns the keys it inserted (SQLite), the rows of
+/// each chunk are inserted first, skipping stored keys, and only the skipped
+/// rows are read back. Otherwise the stored rows of each chunk are read
+/// first, unless `$all_new` is `true` because none is stored. Rows that
+/// already contain the imported values are skipped, so a repeated import
+/// writes nothing. New rows go to `$write_new`
 /// (see [`WriteNewRows`]), and changed rows are upserted with multi-row
 /// statements.
 /// (diesel 2.4 cannot put a `WHERE` on the `DO UPDATE` of a multi-row SQLite
@@ -92,11 +95,35 @@ macro_rules! upsert_rows {
         $max_parameters:expr,
         $owner_conflict:expr,
         $write_new:expr,
+        $insert_absent:expr,
         $all_new:expr
     ) => {{
         let mut counts = RowCounts::default();
         for chunk in $rows.chunks($max_parameters / $columns) {
-            let keys: Vec<&str> = chunk.iter().map(|row| row.$key).collect();
+            let inserted = if $all_new {
+                None
+            } else {
+                let rows: Vec<_> = chunk.iter().collect();
+                ($insert_absent)($connection, rows.as_slice())
+                    .map_err(|error| ImportFailure::Query($operation, error))?
+            };
+            // The rows left to compare with the stored ones: the whole chunk,
+            // or the rows that the insert skipped because their key is stored.
+            let pending: Vec<_> = match &inserted {
+                Some(keys) => {
+                    counts.inserted += keys.len();
+                    let keys: HashSet<&str> = keys.iter().map(String::as_str).collect();
+                    chunk
+                        .iter()
+                        .filter(|row| !keys.contains(row.$key))
+                        .collect()
+                }
+                None => chunk.iter().collect(),
+            };
+            if pending.is_empty() {
+                continue;
+            }
+            let keys: Vec<&str> = pending.iter().map(|row| row.$key).collect();
             let stored: Vec<$stored> = if $all_new {
                 Vec::new()
             } else {
@@ -109,9 +136,9 @@ macro_rules! upsert_rows {
             let stored: HashMap<&str, &$stored> =
                 stored.iter().map(|row| (row.key(), row)).collect();
 
-            let mut new = Vec::with_capacity(chunk.len());
+            let mut new = Vec::with_capacity(pending.len());
             let mut changed = Vec::new();
-            for row in chunk {
+            for row in pending {
                 match stored.get(row.$key) {
                     Some(stored) if stored.owner() != row.owner() => {
                         return Err(ImportFailure::Invalid(($owner_conflict)(row.$key)));
@@ -258,6 +285,9 @@ macro_rules! write_items {
             |connection: &mut _, rows: &[&NewCertificate<'_>]| {
                 WriteNewRows::insert_new_certificates(connection, rows)
             },
+            |connection: &mut _, rows: &[&NewCertificate<'_>]| {
+                WriteNewRows::insert_absent_certificates(connection, rows)
+            },
             $new_certificates
         );
         if !$defer_owner_checks {
@@ -314,6 +344,9 @@ macro_rules! write_items {
             ),
             |connection: &mut _, rows: &[&NewRevocation<'_>]| {
                 WriteNewRows::insert_new_revocations(connection, rows)
+            },
+            |connection: &mut _, rows: &[&NewRevocation<'_>]| {
+                WriteNewRows::insert_absent_revocations(connection, rows)
             },
             false
         );

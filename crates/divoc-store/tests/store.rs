@@ -729,6 +729,21 @@ fn import_twice_changes_nothing(db: &TestDb) {
     assert_eq!(after.certificates[2].3.as_deref(), Some("Asha R."));
     assert_eq!(after.certificates[..2], before.certificates[..2]);
     assert_eq!(after.revocations, before.revocations);
+
+    // New, changed and unchanged rows in one import each count once.
+    let mut mixed = changed.clone();
+    mixed[0]["name"] = json!("G. Rao");
+    mixed.push(certificate("BEN-H", "8004", "9000000009", 2));
+    let fourth = db
+        .store
+        .import_text(&export(&mixed))
+        .expect("fourth import");
+    assert_eq!(fourth.certificate_rows, counts(1, 1, 2));
+    assert_eq!(fourth.revocation_rows, counts(0, 0, 1));
+    let last = db.dump();
+    assert_eq!(last.certificates.len(), 4);
+    assert_eq!(last.certificates[0].3.as_deref(), Some("G. Rao"));
+    assert_eq!(last.certificates[3].0, "8004");
 }
 
 fn duplicate_keys_last_entry_wins(db: &TestDb) {
