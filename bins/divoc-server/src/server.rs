@@ -187,6 +187,7 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let otp = otp.map(web::Data::new);
     let delivery = web::Data::new(delivery);
+    let delivery_for_links = delivery.clone();
     let cores = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(2);
@@ -248,6 +249,9 @@ pub async fn run(
     .map_err(http_error)?;
 
     let addresses: Vec<String> = server.addrs().iter().map(ToString::to_string).collect();
+    if let Some(address) = addresses.first() {
+        delivery_for_links.use_bound_address(address);
+    }
     let server = server.run();
     tracing::info!(
         bind = %addresses.join(","),

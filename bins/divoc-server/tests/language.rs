@@ -180,7 +180,7 @@ fn share_link_default_language() {
     assert_eq!(body["language"], "hi");
     assert_eq!(
         body["url"],
-        format!("http://127.0.0.1:0/s/{token}?language=hi")
+        format!("http://127.0.0.1:{}/s/{token}?language=hi", server.port)
     );
 
     // The page passes the link's language on to its PDF link.

@@ -34,6 +34,25 @@ fn token_of(created: &Value) -> String {
 }
 
 #[test]
+fn share_url_names_listening_port() {
+    // Without server.public_url, links name the address the listener got,
+    // not the configured port 0.
+    let server = Server::start(&[]);
+    let created = create(
+        &server,
+        &distribution("partner-1"),
+        &json!({"certificateId": "772014589"}),
+    );
+    assert_eq!(created.status, 201);
+    let body = created.json();
+    let token = token_of(&body);
+    assert_eq!(
+        body["url"],
+        format!("http://127.0.0.1:{}/s/{token}", server.port)
+    );
+}
+
+#[test]
 fn share_link_serves_and_revokes() {
     let server = Server::start(&[("DIVOC__SERVER__PUBLIC_URL", "https://certs.example.test/")]);
     let owner = distribution("partner-1");
@@ -481,8 +500,9 @@ fn notify_sends_working_link() {
     let gateway_body: Value = serde_json::from_str(&posted[0]).unwrap();
     assert_eq!(gateway_body["to"], "9000000003");
     let message = gateway_body["message"].as_str().unwrap();
+    let base = format!("http://127.0.0.1:{}/s/", server.port);
     assert!(
-        message.starts_with("Your vaccination certificate: http://127.0.0.1:0/s/"),
+        message.starts_with(&format!("Your vaccination certificate: {base}")),
         "{message}"
     );
     let token: String = message
@@ -566,14 +586,15 @@ fn notify_sends_link_in_language() {
     assert_eq!(posted.len(), 1);
     let gateway_body: Value = serde_json::from_str(&posted[0]).unwrap();
     let message = gateway_body["message"].as_str().unwrap();
+    let base = format!("http://127.0.0.1:{}/s/", server.port);
     assert!(
-        message.starts_with("आपका टीकाकरण प्रमाणपत्र: http://127.0.0.1:0/s/"),
+        message.starts_with(&format!("आपका टीकाकरण प्रमाणपत्र: {base}")),
         "{message}"
     );
     // The link carries the language, so its page offers the Hindi PDF.
     let link = message.split_whitespace().nth(3).unwrap();
     assert!(link.ends_with("?language=hi"), "{message}");
-    let token = &link["http://127.0.0.1:0/s/".len()..link.len() - "?language=hi".len()];
+    let token = &link[base.len()..link.len() - "?language=hi".len()];
     let pdf = server.request(
         "GET",
         &format!("/certificate/api/shared/{token}?format=pdf&language=hi"),

@@ -27,7 +27,7 @@ mod share;
 mod smtp;
 mod worker;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::web;
@@ -73,6 +73,12 @@ pub struct Delivery {
     store: Store,
     /// Base of share URLs, without a trailing slash.
     public_url: String,
+    /// Whether `public_url` was made from `server.bind` because
+    /// `server.public_url` is not set.
+    public_url_from_bind: bool,
+    /// `http://` and the address the listener got, which replaces a
+    /// `public_url` made from `server.bind` (port 0 there picks a free port).
+    bound_url: OnceLock<String>,
     share: ShareSettings,
     email: EmailSettings,
     /// The SMTP transport settings; `None` when email is off.
@@ -85,12 +91,13 @@ pub struct Delivery {
 impl Delivery {
     /// Checks the settings and prepares the SMTP and SMS clients.
     pub fn from_settings(settings: &Settings, store: Store) -> Result<Self, DeliveryStartError> {
-        let public_url = settings
+        let configured = settings
             .server
             .public_url
             .clone()
-            .filter(|url| !url.trim().is_empty())
-            .unwrap_or_else(|| format!("http://{}", settings.server.bind));
+            .filter(|url| !url.trim().is_empty());
+        let public_url_from_bind = configured.is_none();
+        let public_url = configured.unwrap_or_else(|| format!("http://{}", settings.server.bind));
         let public_url = public_url.trim().trim_end_matches('/').to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(DeliveryStartError::Setting {
@@ -124,6 +131,8 @@ impl Delivery {
         Ok(Delivery {
             store,
             public_url,
+            public_url_from_bind,
+            bound_url: OnceLock::new(),
             share: settings.share.clone(),
             email: settings.email.clone(),
             smtp,
@@ -131,6 +140,21 @@ impl Delivery {
             sms,
             protection: settings.protection.default,
         })
+    }
+
+    /// Makes share URLs use `address`, the address the listener got, unless
+    /// `server.public_url` is set. Only the first call has an effect.
+    pub fn use_bound_address(&self, address: &str) {
+        if self.public_url_from_bind && self.bound_url.set(format!("http://{address}")).is_ok() {
+            tracing::info!(public_url = %self.public_url(), "share links use the listening address");
+        }
+    }
+
+    /// Returns the base of share URLs, without a trailing slash.
+    pub(crate) fn public_url(&self) -> &str {
+        self.bound_url
+            .get()
+            .map_or(&self.public_url, String::as_str)
     }
 
     /// Starts the email worker when email is configured.

@@ -563,8 +563,8 @@ pub fn expiry_days(delivery: &Delivery, requested: Option<i64>) -> Result<u32, D
 // language column; a holder may still pick another one with `?language=`.
 pub fn share_url(delivery: &Delivery, token: &str, language: Option<&str>) -> String {
     match language {
-        Some(language) => format!("{}/s/{token}?language={language}", delivery.public_url),
-        None => format!("{}/s/{token}", delivery.public_url),
+        Some(language) => format!("{}/s/{token}?language={language}", delivery.public_url()),
+        None => format!("{}/s/{token}", delivery.public_url()),
     }
 }
 
