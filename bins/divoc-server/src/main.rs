@@ -319,9 +319,18 @@ fn import_file(
             "{name}: the file holds no records; check that the export is complete"
         ));
     }
+    let rows = |counts: &divoc_store::RowCounts| {
+        format!(
+            "{} new, {} updated, {} unchanged",
+            counts.inserted, counts.updated, counts.unchanged
+        )
+    };
     println!(
-        "{name}: {} certificates, {} revocations",
-        summary.certificates, summary.revocations
+        "{name}: {} certificates ({}), {} revocations ({})",
+        summary.certificates,
+        rows(&summary.certificate_rows),
+        summary.revocations,
+        rows(&summary.revocation_rows)
     );
     Ok(())
 }

@@ -57,15 +57,34 @@ fn entry_counts(text: &str) -> (usize, usize) {
 }
 
 /// Asserts that an import succeeded and printed its summary for `source`.
-fn assert_imported(output: &Output, source: &str, certificates: usize, revocations: usize) {
+/// Checks the summary line of an import whose rows were all new, or, with
+/// `again`, all stored already with the same values.
+fn assert_imported(
+    output: &Output,
+    source: &str,
+    certificates: usize,
+    revocations: usize,
+    again: bool,
+) {
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let rows = |count: usize| {
+        if again {
+            format!("0 new, 0 updated, {count} unchanged")
+        } else {
+            format!("{count} new, 0 updated, 0 unchanged")
+        }
+    };
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        format!("{source}: {certificates} certificates, {revocations} revocations\n")
+        format!(
+            "{source}: {certificates} certificates ({}), {revocations} revocations ({})\n",
+            rows(certificates),
+            rows(revocations)
+        )
     );
 }
 
@@ -198,9 +217,9 @@ fn output_imports_cleanly_and_twice() {
     std::fs::write(&export, &text).expect("write export");
     let (certificates, revocations) = entry_counts(&text);
     let export_arg = export.to_str().expect("UTF-8 path");
-    for _ in 0..2 {
+    for again in [false, true] {
         let output = run(&["import", export_arg], Some(&database));
-        assert_imported(&output, export_arg, certificates, revocations);
+        assert_imported(&output, export_arg, certificates, revocations, again);
     }
 }
 
@@ -230,7 +249,7 @@ fn import_reads_standard_input() {
         .write_all(text.as_bytes())
         .expect("write stdin");
     let output = child.wait_with_output().expect("divoc-server ends");
-    assert_imported(&output, "-", certificates, revocations);
+    assert_imported(&output, "-", certificates, revocations, false);
 }
 
 #[test]
@@ -244,7 +263,7 @@ fn first_load_only_into_empty_store() {
     let export_arg = export.to_str().expect("UTF-8 path");
 
     let output = run(&["import", "--first-load", export_arg], Some(&database));
-    assert_imported(&output, export_arg, certificates, revocations);
+    assert_imported(&output, export_arg, certificates, revocations, false);
 
     let output = run(&["import", "--first-load", export_arg], Some(&database));
     assert!(!output.status.success());
@@ -351,7 +370,10 @@ fn import_of_missing_later_file_keeps_earlier_files() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        format!("{export_arg}: {certificates} certificates, {revocations} revocations\n")
+        format!(
+            "{export_arg}: {certificates} certificates ({certificates} new, 0 updated, \
+             0 unchanged), {revocations} revocations ({revocations} new, 0 updated, 0 unchanged)\n"
+        )
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

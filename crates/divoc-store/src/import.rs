@@ -442,8 +442,10 @@ pub(crate) fn log_summary(backend: &'static str, summary: &ImportSummary) {
         revocations = summary.revocations,
         certificates_inserted = summary.certificate_rows.inserted,
         certificates_updated = summary.certificate_rows.updated,
+        certificates_unchanged = summary.certificate_rows.unchanged,
         revocations_inserted = summary.revocation_rows.inserted,
         revocations_updated = summary.revocation_rows.updated,
+        revocations_unchanged = summary.revocation_rows.unchanged,
         "import committed"
     );
 }
