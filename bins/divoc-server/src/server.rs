@@ -249,8 +249,8 @@ pub async fn run(
     .map_err(http_error)?;
 
     let addresses: Vec<String> = server.addrs().iter().map(ToString::to_string).collect();
-    if let Some(address) = addresses.first() {
-        delivery_for_links.use_bound_address(address);
+    if let Some(address) = server.addrs().first() {
+        delivery_for_links.use_bound_port(address.port());
     }
     let server = server.run();
     tracing::info!(

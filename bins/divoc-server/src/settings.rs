@@ -106,7 +106,7 @@ pub struct ServerSettings {
     /// Serve `GET /metrics` (Prometheus text, no token) for an internal network.
     pub metrics: bool,
     /// Base URL of share links, such as `https://certificates.example.org`;
-    /// default: `http://` and the address the server listens on.
+    /// default: `http://` and `bind`, with the port the listener got for port 0.
     pub public_url: Option<String>,
 }
 

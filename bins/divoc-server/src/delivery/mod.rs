@@ -73,11 +73,10 @@ pub struct Delivery {
     store: Store,
     /// Base of share URLs, without a trailing slash.
     public_url: String,
-    /// Whether `public_url` was made from `server.bind` because
-    /// `server.public_url` is not set.
-    public_url_from_bind: bool,
-    /// `http://` and the address the listener got, which replaces a
-    /// `public_url` made from `server.bind` (port 0 there picks a free port).
+    /// Whether `public_url` was made from a `server.bind` with port 0, whose
+    /// port is only known once the listener has one.
+    public_url_port_pending: bool,
+    /// `public_url` with the port the listener got.
     bound_url: OnceLock<String>,
     share: ShareSettings,
     email: EmailSettings,
@@ -96,7 +95,8 @@ impl Delivery {
             .public_url
             .clone()
             .filter(|url| !url.trim().is_empty());
-        let public_url_from_bind = configured.is_none();
+        let public_url_port_pending =
+            configured.is_none() && settings.server.bind.trim().ends_with(":0");
         let public_url = configured.unwrap_or_else(|| format!("http://{}", settings.server.bind));
         let public_url = public_url.trim().trim_end_matches('/').to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
@@ -123,15 +123,20 @@ impl Delivery {
                 Box::new(DevelopmentLog)
             }
         };
+        let logged_url = if public_url_port_pending {
+            "(the listening address)"
+        } else {
+            public_url.as_str()
+        };
         tracing::info!(
-            public_url = %public_url,
+            public_url = %logged_url,
             email = smtp.is_some(),
             "share links, email and SMS notifications enabled"
         );
         Ok(Delivery {
             store,
             public_url,
-            public_url_from_bind,
+            public_url_port_pending,
             bound_url: OnceLock::new(),
             share: settings.share.clone(),
             email: settings.email.clone(),
@@ -142,11 +147,15 @@ impl Delivery {
         })
     }
 
-    /// Makes share URLs use `address`, the address the listener got, unless
-    /// `server.public_url` is set. Only the first call has an effect.
-    pub fn use_bound_address(&self, address: &str) {
-        if self.public_url_from_bind && self.bound_url.set(format!("http://{address}")).is_ok() {
-            tracing::info!(public_url = %self.public_url(), "share links use the listening address");
+    /// Puts the port the listener got into share URLs whose base came from a
+    /// `server.bind` with port 0. The host stays as configured. Only the first
+    /// call has an effect.
+    pub fn use_bound_port(&self, port: u16) {
+        let Some(host) = self.public_url.strip_suffix(":0") else {
+            return;
+        };
+        if self.public_url_port_pending && self.bound_url.set(format!("{host}:{port}")).is_ok() {
+            tracing::info!(public_url = %self.public_url(), "share links use the listening port");
         }
     }
 
