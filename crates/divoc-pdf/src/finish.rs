@@ -15,7 +15,6 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use divoc_qr::{CertificateQr, QUIET_ZONE_MODULES};
-use flate2::{Compress, Compression, FlushCompress, Status};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
 use sha2::{Digest, Sha256};
 
@@ -31,7 +30,7 @@ use crate::text::TextRun;
 /// and zbarimg could not read it.
 pub(crate) const QR_PIXELS_PER_MODULE: u32 = 4;
 /// zlib level of every stream this pass writes (see [`deflated`]).
-const DEFLATE_LEVEL: u32 = 3;
+const DEFLATE_LEVEL: i32 = 3;
 /// Width of table frames and rules, in points.
 const LINE_WIDTH_PT: f32 = 0.6;
 
@@ -251,53 +250,20 @@ fn qr_image(qr: &CertificateQr) -> Result<Stream, FinishError> {
     deflated_runs(dictionary, &data)
 }
 
-thread_local! {
-    /// One compressor per thread, reset between streams. Setting up a new one
-    /// allocates and clears its tables, which took about 7 % of a render in a profile.
-    static COMPRESSOR: RefCell<Compress> =
-        RefCell::new(Compress::new(Compression::new(DEFLATE_LEVEL), true));
-
-}
-
-/// Builds a Flate-compressed stream.
-///
-/// lopdf's `compress` uses level 9, which spent about 5 ms per render on the
-/// repetitive QR image. At level 3 the sample certificate rendered in a third
-/// of the time and came out 7% larger. Level 1 left the image nearly twice as
-/// large. (Measured with lopdf 0.47 and zlib-rs on a 2-core x86-64 machine.)
-pub(crate) fn deflated(dictionary: Dictionary, data: &[u8]) -> Result<Stream, FinishError> {
-    let compressed = COMPRESSOR.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut compressor) => zlib(&mut compressor, data),
-        // Not reached: nothing compresses while a stream is being compressed.
-        Err(_) => zlib(
-            &mut Compress::new(Compression::new(DEFLATE_LEVEL), true),
-            data,
-        ),
-    })?;
-    Ok(flate_stream(dictionary, compressed))
-}
-
-/// Makes a stream of zlib data that lopdf will not compress again.
-fn flate_stream(mut dictionary: Dictionary, compressed: Vec<u8>) -> Stream {
-    dictionary.set("Filter", Object::Name(b"FlateDecode".to_vec()));
-    let mut stream = Stream::new(dictionary, compressed);
-    stream.allows_compression = false;
-    stream
-}
-
-/// The compressor of [`deflated_runs`] and its output buffer, kept between
-/// streams so that neither is allocated again.
-struct RunCompressor {
+/// A zlib compressor and its output buffer, kept per thread and reset between
+/// streams. Setting up a new compressor allocates and clears its tables,
+/// which took about 7 % of a render in a profile.
+struct StreamCompressor {
     deflate: zlib_rs::Deflate,
     output: Vec<u8>,
 }
 
-impl RunCompressor {
-    fn new() -> Self {
-        RunCompressor {
+impl StreamCompressor {
+    fn new(strategy: zlib_rs::Strategy) -> Self {
+        StreamCompressor {
             deflate: zlib_rs::Deflate::new_with_config(zlib_rs::DeflateConfig {
-                level: DEFLATE_LEVEL as i32,
-                strategy: zlib_rs::Strategy::Rle,
+                level: DEFLATE_LEVEL,
+                strategy,
                 ..zlib_rs::DeflateConfig::default()
             }),
             output: Vec::new(),
@@ -329,7 +295,42 @@ impl RunCompressor {
 }
 
 thread_local! {
-    static RUN_COMPRESSOR: RefCell<RunCompressor> = RefCell::new(RunCompressor::new());
+    static COMPRESSOR: RefCell<StreamCompressor> =
+        RefCell::new(StreamCompressor::new(zlib_rs::Strategy::Default));
+    static RUN_COMPRESSOR: RefCell<StreamCompressor> =
+        RefCell::new(StreamCompressor::new(zlib_rs::Strategy::Rle));
+}
+
+/// Compresses `data` with one of the thread's compressors.
+fn compress_with(
+    compressor: &'static std::thread::LocalKey<RefCell<StreamCompressor>>,
+    strategy: zlib_rs::Strategy,
+    data: &[u8],
+) -> Result<Vec<u8>, FinishError> {
+    compressor.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut compressor) => compressor.compress(data),
+        // Not reached: nothing compresses while a stream is being compressed.
+        Err(_) => StreamCompressor::new(strategy).compress(data),
+    })
+}
+
+/// Builds a Flate-compressed stream.
+///
+/// lopdf's `compress` uses level 9, which spent about 5 ms per render on the
+/// repetitive QR image. At level 3 the sample certificate rendered in a third
+/// of the time and came out 7% larger. Level 1 left the image nearly twice as
+/// large. (Measured with lopdf 0.47 and zlib-rs on a 2-core x86-64 machine.)
+pub(crate) fn deflated(dictionary: Dictionary, data: &[u8]) -> Result<Stream, FinishError> {
+    let compressed = compress_with(&COMPRESSOR, zlib_rs::Strategy::Default, data)?;
+    Ok(flate_stream(dictionary, compressed))
+}
+
+/// Makes a stream of zlib data that lopdf will not compress again.
+fn flate_stream(mut dictionary: Dictionary, compressed: Vec<u8>) -> Stream {
+    dictionary.set("Filter", Object::Name(b"FlateDecode".to_vec()));
+    let mut stream = Stream::new(dictionary, compressed);
+    stream.allows_compression = false;
+    stream
 }
 
 /// Builds a Flate-compressed stream of data that consists of runs of equal
@@ -341,36 +342,8 @@ thread_local! {
 /// row tags. Debian's zlib compressed it in 46 % less time than at level 3
 /// with the default strategy, to 4,832 bytes instead of 5,484.
 pub(crate) fn deflated_runs(dictionary: Dictionary, data: &[u8]) -> Result<Stream, FinishError> {
-    let compressed = RUN_COMPRESSOR.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut compressor) => compressor.compress(data),
-        // Not reached: nothing compresses while a stream is being compressed.
-        Err(_) => RunCompressor::new().compress(data),
-    })?;
+    let compressed = compress_with(&RUN_COMPRESSOR, zlib_rs::Strategy::Rle, data)?;
     Ok(flate_stream(dictionary, compressed))
-}
-
-/// Compresses `data` into a zlib stream with a reset `compressor`.
-fn zlib(compressor: &mut Compress, data: &[u8]) -> Result<Vec<u8>, FinishError> {
-    let failed =
-        |reason: String| FinishError::Pdf(format!("compressing a stream failed: {reason}"));
-    compressor.reset();
-    let mut compressed = Vec::with_capacity(data.len() / 4 + 64);
-    loop {
-        let consumed =
-            usize::try_from(compressor.total_in()).map_err(|error| failed(error.to_string()))?;
-        let rest = data
-            .get(consumed..)
-            .ok_or_else(|| failed("the compressor read past the end".to_owned()))?;
-        let status = compressor
-            .compress_vec(rest, &mut compressed, FlushCompress::Finish)
-            .map_err(|error| failed(error.to_string()))?;
-        match status {
-            Status::StreamEnd => return Ok(compressed),
-            Status::Ok | Status::BufError => {
-                compressed.reserve(compressed.capacity().max(4096));
-            }
-        }
-    }
 }
 
 /// Replaces the page's font dictionary with the fonts the content uses.
