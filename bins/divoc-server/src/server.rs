@@ -248,10 +248,11 @@ pub async fn run(
     .bind(&bind)
     .map_err(http_error)?;
 
-    let addresses: Vec<String> = server.addrs().iter().map(ToString::to_string).collect();
-    if let Some(address) = server.addrs().first() {
+    let bound = server.addrs();
+    if let Some(address) = bound.first() {
         delivery_for_links.use_bound_port(address.port());
     }
+    let addresses: Vec<String> = bound.iter().map(ToString::to_string).collect();
     let server = server.run();
     tracing::info!(
         bind = %addresses.join(","),

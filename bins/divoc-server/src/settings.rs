@@ -97,7 +97,7 @@ pub struct ServerSettings {
     /// Renders that may run at once; defaults to the number of CPU cores.
     /// Requests beyond it wait, which bounds memory under load.
     pub render_concurrency: Option<usize>,
-    /// Store lookups of PDF and QR requests that may run at once; defaults to
+    /// Store lookups of PDF and QR requests that may run at once. Defaults to
     /// the number of CPU cores and never exceeds `database.max_connections`.
     /// Further lookups wait in request order.
     pub lookup_concurrency: Option<usize>,

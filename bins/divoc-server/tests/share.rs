@@ -35,8 +35,8 @@ fn token_of(created: &Value) -> String {
 
 #[test]
 fn share_url_names_listening_port() {
-    // Without server.public_url, links name the address the listener got,
-    // not the configured port 0.
+    // Without server.public_url, links name `bind` with the port the listener
+    // got in place of port 0.
     let server = Server::start(&[]);
     let created = create(
         &server,

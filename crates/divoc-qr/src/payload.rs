@@ -99,7 +99,8 @@ pub fn zip_certificate(certificate: &[u8]) -> Result<Vec<u8>, QrError> {
 
     let compressed = deflate(certificate)?;
     let crc = zlib_rs::crc32::crc32(0, certificate);
-    // Both sizes are below MAX_CERTIFICATE_BYTES plus DEFLATE's small overhead.
+    // The input is at most MAX_CERTIFICATE_BYTES, so both sizes fit in 32
+    // bits. The checked conversion only rules out a silent truncation.
     let compressed_size = zip_u32(compressed.len())?;
     let size = zip_u32(certificate.len())?;
     let name = CERTIFICATE_ENTRY_NAME.as_bytes();
@@ -172,7 +173,8 @@ fn zip_write_error(message: String) -> QrError {
 thread_local! {
     /// One DEFLATE compressor per thread, reset between certificates, because
     /// a new one allocates and clears its window and hash tables (roughly
-    /// 300 KB). Reusing it took zipping the 2 KB test certificate from 32 to 24 µs.
+    /// 300 KB, an estimate). Reusing it cut zipping the 2 KB test certificate
+    /// from 32 to 24 µs.
     static DEFLATE: RefCell<zlib_rs::Deflate> = RefCell::new(new_deflate());
 }
 

@@ -84,9 +84,9 @@ impl WriteNewRows for SqliteConnection {
     }
 
     /// `INSERT OR IGNORE … RETURNING`: SQLite checks each id while it inserts,
-    /// so the stored rows need no read beforehand. Ignoring conflicts also
-    /// spares SQLite a statement journal, the copy of every page that a
-    /// multi-row statement changes, kept to undo the statement alone.
+    /// so the stored rows need no read beforehand. A statement that cannot
+    /// fail on a conflict also needs no statement journal, the copy of every
+    /// page it changes that SQLite keeps to undo the statement alone.
     fn insert_absent_certificates(
         &mut self,
         rows: &[&NewCertificate<'_>],

@@ -69,9 +69,9 @@ impl From<diesel::result::Error> for ImportFailure {
 
 /// Writes one table's rows and returns the counts.
 ///
-/// Where `$insert_absent` returns the keys it inserted (SQLite), the rows of
-/// each chunk are inserted first, skipping stored keys, and only the skipped
-/// rows are read back. Otherwise the stored rows of each chunk are read
+/// On SQLite, `$insert_absent` inserts each chunk first, skipping stored keys,
+/// and returns the keys it inserted, so only the skipped rows are read back.
+/// On PostgreSQL it returns `None`, and the stored rows of each chunk are read
 /// first, unless `$all_new` is `true` because none is stored. Rows that
 /// already contain the imported values are skipped, so a repeated import
 /// writes nothing. New rows go to `$write_new`
