@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::content::{embedded_name, rewrite_content};
 use crate::embed::{EmbeddedFont, FaceUsage, add_font};
 use crate::fonts::FontSet;
+use crate::image_flate::{self, RowGroups};
 use crate::page::FRAME_RGB;
 use crate::text::TextRun;
 
@@ -29,7 +30,7 @@ use crate::text::TextRun;
 /// of 1 pixel per module scaled up to 150 dpi despite `/Interpolate false`,
 /// and zbarimg could not read it.
 pub(crate) const QR_PIXELS_PER_MODULE: u32 = 4;
-/// zlib level of every stream this pass writes (see [`deflated`]).
+/// zlib level of the content and font streams (see [`deflated`]).
 const DEFLATE_LEVEL: i32 = 3;
 /// Width of table frames and rules, in points.
 const LINE_WIDTH_PT: f32 = 0.6;
@@ -183,11 +184,8 @@ fn qr_image_id(document: &Document, resources_id: ObjectId) -> Result<ObjectId, 
 /// Each module row repeats as [`QR_PIXELS_PER_MODULE`] image rows. The rows
 /// carry PNG predictor tags: the first of each group is written as it is
 /// ("None"), the repeats as the difference to the row above ("Up"), which is
-/// all zeros and compresses to almost nothing. The stream is compressed by
-/// [`deflated_runs`].
+/// all zeros. [`image_flate`] compresses the groups.
 fn qr_image(qr: &CertificateQr) -> Result<Stream, FinishError> {
-    const PNG_NONE: u8 = 0;
-    const PNG_UP: u8 = 2;
     // One module is one half of a byte, so the quiet zone is whole bytes.
     const _: () = assert!(QR_PIXELS_PER_MODULE == 4 && QUIET_ZONE_MODULES.is_multiple_of(2));
     let size = qr.size();
@@ -196,38 +194,32 @@ fn qr_image(qr: &CertificateQr) -> Result<Stream, FinishError> {
     let row_bytes = side.div_ceil(8) as usize;
     // DeviceGray at 1 bit: 1 is white. The quiet zone is 2 bytes per side.
     let quiet_bytes = (QUIET_ZONE_MODULES / 2) as usize;
-    let mut data = Vec::with_capacity((row_bytes + 1) * side as usize);
-    let mut push_module_row = |row: &[u8]| {
-        data.push(PNG_NONE);
-        data.extend_from_slice(row);
-        for _ in 1..QR_PIXELS_PER_MODULE {
-            data.push(PNG_UP);
-            data.resize(data.len() + row_bytes, 0);
-        }
-    };
     // A byte contains two modules, the left one in the high half, and a light
     // module is 0xF. The index is `left dark << 1 | right dark`.
     const MODULE_PAIRS: [u8; 4] = [0xFF, 0xF0, 0x0F, 0x00];
-    let white = vec![0xFF; row_bytes];
-    let mut row = white.clone();
-    for _ in 0..QUIET_ZONE_MODULES {
-        push_module_row(&white);
-    }
+    let mut rows = vec![0xFF; row_bytes * modules as usize];
+    let symbol_rows = rows
+        .chunks_exact_mut(row_bytes)
+        .skip(QUIET_ZONE_MODULES as usize);
     let pair_bytes = size.div_ceil(2) as usize;
-    for y in 0..size as i32 {
-        let pairs = row.iter_mut().skip(quiet_bytes).take(pair_bytes);
-        for (x, byte) in (0..).step_by(2).zip(pairs) {
+    for (y, row) in (0..size as i32).zip(symbol_rows) {
+        for (x, byte) in (0..)
+            .step_by(2)
+            .zip(row.iter_mut().skip(quiet_bytes).take(pair_bytes))
+        {
             // A symbol has an odd number of modules per side, so the last
             // byte's right half is the first module of the quiet zone, which
             // `is_dark` reports light.
             let pair = usize::from(qr.is_dark(x, y)) << 1 | usize::from(qr.is_dark(x + 1, y));
             *byte = MODULE_PAIRS.get(pair).copied().unwrap_or(0xFF);
         }
-        push_module_row(&row);
     }
-    for _ in 0..QUIET_ZONE_MODULES {
-        push_module_row(&white);
-    }
+    let compressed = image_flate::compress(&RowGroups {
+        row_bytes,
+        repeats: QR_PIXELS_PER_MODULE as usize - 1,
+        data_rows: &rows,
+    })
+    .map_err(|error| invalid(error.0))?;
 
     let dictionary = Dictionary::from_iter([
         ("Type", Object::Name(b"XObject".to_vec())),
@@ -247,7 +239,7 @@ fn qr_image(qr: &CertificateQr) -> Result<Stream, FinishError> {
             ])),
         ),
     ]);
-    deflated_runs(dictionary, &data)
+    Ok(flate_stream(dictionary, compressed))
 }
 
 /// A zlib compressor and its output buffer, kept per thread and reset between
@@ -259,11 +251,10 @@ struct StreamCompressor {
 }
 
 impl StreamCompressor {
-    fn new(strategy: zlib_rs::Strategy) -> Self {
+    fn new() -> Self {
         StreamCompressor {
             deflate: zlib_rs::Deflate::new_with_config(zlib_rs::DeflateConfig {
                 level: DEFLATE_LEVEL,
-                strategy,
                 ..zlib_rs::DeflateConfig::default()
             }),
             output: Vec::new(),
@@ -295,33 +286,21 @@ impl StreamCompressor {
 }
 
 thread_local! {
-    static COMPRESSOR: RefCell<StreamCompressor> =
-        RefCell::new(StreamCompressor::new(zlib_rs::Strategy::Default));
-    static RUN_COMPRESSOR: RefCell<StreamCompressor> =
-        RefCell::new(StreamCompressor::new(zlib_rs::Strategy::Rle));
+    static COMPRESSOR: RefCell<StreamCompressor> = RefCell::new(StreamCompressor::new());
 }
 
-/// Compresses `data` with one of the thread's compressors.
-fn compress_with(
-    compressor: &'static std::thread::LocalKey<RefCell<StreamCompressor>>,
-    strategy: zlib_rs::Strategy,
-    data: &[u8],
-) -> Result<Vec<u8>, FinishError> {
-    compressor.with(|cell| match cell.try_borrow_mut() {
+/// Builds a Flate-compressed stream with the thread's compressor.
+///
+/// lopdf's `compress` uses level 9, which spent about 5 ms per render, most
+/// of it on the QR image, which [`image_flate`] now writes. At level 3 the
+/// sample certificate rendered in a third of the time and came out 7% larger.
+/// (Measured with lopdf 0.47 and zlib-rs on a 2-core x86-64 machine.)
+pub(crate) fn deflated(dictionary: Dictionary, data: &[u8]) -> Result<Stream, FinishError> {
+    let compressed = COMPRESSOR.with(|cell| match cell.try_borrow_mut() {
         Ok(mut compressor) => compressor.compress(data),
         // Not reached: nothing compresses while a stream is being compressed.
-        Err(_) => StreamCompressor::new(strategy).compress(data),
-    })
-}
-
-/// Builds a Flate-compressed stream.
-///
-/// lopdf's `compress` uses level 9, which spent about 5 ms per render on the
-/// repetitive QR image. At level 3 the sample certificate rendered in a third
-/// of the time and came out 7% larger. Level 1 left the image nearly twice as
-/// large. (Measured with lopdf 0.47 and zlib-rs on a 2-core x86-64 machine.)
-pub(crate) fn deflated(dictionary: Dictionary, data: &[u8]) -> Result<Stream, FinishError> {
-    let compressed = compress_with(&COMPRESSOR, zlib_rs::Strategy::Default, data)?;
+        Err(_) => StreamCompressor::new().compress(data),
+    })?;
     Ok(flate_stream(dictionary, compressed))
 }
 
@@ -331,19 +310,6 @@ fn flate_stream(mut dictionary: Dictionary, compressed: Vec<u8>) -> Stream {
     let mut stream = Stream::new(dictionary, compressed);
     stream.allows_compression = false;
     stream
-}
-
-/// Builds a Flate-compressed stream of data that consists of runs of equal
-/// bytes, such as the QR image.
-///
-/// Such data needs no search for earlier matches, only for repeats of the
-/// byte before, and zlib's run-length strategy looks for nothing else. The QR
-/// image of the test certificate has 58 KB in 4 distinct bytes besides the
-/// row tags. Debian's zlib compressed it in 46 % less time than at level 3
-/// with the default strategy, to 4,832 bytes instead of 5,484.
-pub(crate) fn deflated_runs(dictionary: Dictionary, data: &[u8]) -> Result<Stream, FinishError> {
-    let compressed = compress_with(&RUN_COMPRESSOR, zlib_rs::Strategy::Rle, data)?;
-    Ok(flate_stream(dictionary, compressed))
 }
 
 /// Replaces the page's font dictionary with the fonts the content uses.

@@ -122,6 +122,7 @@ mod error;
 mod finish;
 mod fonts;
 mod format;
+mod image_flate;
 mod labels;
 mod page;
 mod protect;
