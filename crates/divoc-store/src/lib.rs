@@ -31,7 +31,9 @@
 //! upserted by key, and importing the same file again changes nothing.
 //! [`Store::import_reader`] and [`Store::import_stream`] do the same for exports
 //! of any size: they write in batches inside one transaction and hold one batch
-//! in memory, plus an 8-byte hash per certificate id for the duplicate check.
+//! in memory, plus an 8-byte hash per certificate id for the duplicate check
+//! and each revoked certificate id, so that a revocation repeated in two
+//! batches counts once in the summary.
 //!
 //! # Revocations
 //!

@@ -1,7 +1,7 @@
-//! Helpers of the streaming import: the duplicate-id set, progress counts and
-//! parsing on a second thread.
+//! Helpers of the streaming import: the duplicate-id set, the keys counted in
+//! earlier batches, progress counts and parsing on a second thread.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::io::BufRead;
 use std::sync::mpsc;
@@ -9,7 +9,7 @@ use std::thread;
 
 use divoc_model::{ExportItem, ExportReader, ModelError};
 
-use crate::{ImportOptions, ImportSummary, Store, StoreError};
+use crate::{ImportOptions, ImportSummary, RowCounts, Store, StoreError};
 
 /// Entries that the parsing thread sends at a time.
 const PARSED_CHUNK_ENTRIES: usize = 512;
@@ -49,6 +49,71 @@ impl SeenCertificateIds {
     /// Adds an id. Returns `false` when its hash was seen before.
     pub(crate) fn insert(&mut self, id: &str) -> bool {
         self.hashes.insert(self.keys.hash_one(id))
+    }
+}
+
+/// The field of [`RowCounts`] that one row counts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowChange {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+/// The keys that earlier batches of one import counted, so that a key that
+/// occurs again in a later batch is counted once.
+///
+/// A streaming import rejects a repeated certificate id, but a revocation key
+/// may occur in several batches of one file. Its later entry then finds the
+/// row that the earlier batch wrote, and would count again as updated or
+/// unchanged. The set contains each revoked certificate id of the import.
+pub(crate) struct CountedKeys {
+    /// Each key counted so far, with how it was counted. `None` counts every
+    /// row, for keys that occur in one batch only.
+    keys: Option<HashMap<Box<str>, RowChange>>,
+}
+
+impl CountedKeys {
+    /// Counts every row: for keys that occur in one batch only, such as
+    /// certificate ids, or the rows of an import written in one batch.
+    pub(crate) fn within_batch() -> Self {
+        Self { keys: None }
+    }
+
+    /// Counts each key once over all batches of one import.
+    pub(crate) fn across_batches() -> Self {
+        Self {
+            keys: Some(HashMap::new()),
+        }
+    }
+
+    /// Adds one row of the current batch to `counts`, unless an earlier batch
+    /// counted its key. A key counted as unchanged moves to updated when a
+    /// later batch changes its row. `counts` must be the same running total
+    /// in every call of one import.
+    ///
+    /// NOTE: a later batch that restores the values stored before the import
+    /// leaves the key counted as updated, while [`crate::Store::import`] of
+    /// the whole file would count it unchanged. Telling the two apart would
+    /// need the stored row of each key kept from before the import.
+    pub(crate) fn count(&mut self, counts: &mut RowCounts, key: &str, change: RowChange) {
+        let Some(keys) = &mut self.keys else {
+            counts.add_one(change);
+            return;
+        };
+        match keys.get_mut(key) {
+            None => {
+                keys.insert(key.into(), change);
+                counts.add_one(change);
+            }
+            Some(earlier) => {
+                if *earlier == RowChange::Unchanged && change == RowChange::Updated {
+                    counts.unchanged -= 1;
+                    counts.updated += 1;
+                    *earlier = RowChange::Updated;
+                }
+            }
+        }
     }
 }
 

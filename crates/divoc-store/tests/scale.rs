@@ -235,6 +235,8 @@ backend_tests!(
     progress_counts_each_batch,
     array_layout_streams_too,
     overlapping_import_counts_each_row_once,
+    repeated_revocation_counts_once,
+    repeated_revocation_update_counts_once,
     revocation_stored_before_guards_empty_certificates,
     first_load_keeps_every_index,
     first_load_into_filled_store_rejected,
@@ -476,6 +478,110 @@ fn overlapping_import_counts_each_row_once(db: &TestDb) {
         certificates[0].2.contains("Asha R."),
         "{:?}",
         certificates[0]
+    );
+}
+
+/// Returns `revocation_line(index)` with another revocation id, so that it
+/// revokes the same certificate with other values.
+fn changed_revocation_line(index: usize) -> String {
+    revocation_line(index).replace(&format!("R{index:08}"), &format!("R9{index:07}"))
+}
+
+/// Imports a file into an empty store in which revocations repeat in later
+/// batches: entry 25 (revoking C00000024) again in the second and third
+/// batch, and entry 50 (revoking C00000049) with another revocation id in the
+/// second batch.
+fn repeated_revocation_counts_once(db: &TestDb) {
+    let mut lines = export_lines(25_000);
+    lines.insert(12_000, revocation_line(25));
+    lines.insert(15_000, changed_revocation_line(50));
+    lines.insert(22_000, revocation_line(25));
+    let (result, reports) = db.import(joined(&lines));
+    let summary = result.expect("import");
+    assert_eq!(summary.certificates, 24_000);
+    assert_eq!(summary.revocations, 1_003);
+    assert_eq!(
+        summary.certificate_rows,
+        RowCounts {
+            inserted: 24_000,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    assert_eq!(
+        summary.revocation_rows,
+        RowCounts {
+            inserted: 1_000,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    assert_eq!(reports.len(), 3);
+    assert_eq!(
+        reports[2],
+        ImportProgress {
+            entries: 25_003,
+            certificates: 24_000,
+            revocations: 1_003
+        }
+    );
+
+    let (_, revocations) = db.dump();
+    assert_eq!(revocations.len(), 1_000);
+    let revoked = |id: &str| {
+        revocations
+            .iter()
+            .find(|(revoked_id, _)| revoked_id == id)
+            .map(|(_, revocation_id)| revocation_id.clone())
+    };
+    assert_eq!(revoked("C00000024").as_deref(), Some("R00000025"));
+    // The later entry wins, as within one batch.
+    assert_eq!(revoked("C00000049").as_deref(), Some("R90000050"));
+}
+
+/// Imports a file again with revocations that repeat in later batches: the
+/// stored revocation of C00000024 unchanged in the second batch, and that of
+/// C00000049 changed in the third. Each key counts once, and the changed one
+/// moves from unchanged to updated.
+fn repeated_revocation_update_counts_once(db: &TestDb) {
+    let lines = export_lines(25_000);
+    let (first, _) = db.import(joined(&lines));
+    assert_eq!(
+        first.expect("first import").revocation_rows,
+        RowCounts {
+            inserted: 1_000,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+
+    let mut repeated = lines;
+    repeated.insert(12_000, revocation_line(25));
+    repeated.insert(22_000, changed_revocation_line(50));
+    let (second, _) = db.import(joined(&repeated));
+    let second = second.expect("second import");
+    assert_eq!(second.revocations, 1_002);
+    assert_eq!(
+        second.certificate_rows,
+        RowCounts {
+            inserted: 0,
+            updated: 0,
+            unchanged: 24_000
+        }
+    );
+    assert_eq!(
+        second.revocation_rows,
+        RowCounts {
+            inserted: 0,
+            updated: 1,
+            unchanged: 999
+        }
+    );
+    let (_, revocations) = db.dump();
+    assert_eq!(revocations.len(), 1_000);
+    assert!(
+        revocations.contains(&("C00000049".to_owned(), "R90000050".to_owned())),
+        "C00000049 keeps the revocation of the later batch"
     );
 }
 
