@@ -212,10 +212,15 @@ fn serve(settings: &Settings) -> Result<(), String> {
                     or auth.jwks_file; or run `divoc-server demo`"
             .to_owned());
     }
-    start(settings)
+    start(settings, |_| {})
 }
 
-fn start(settings: &Settings) -> Result<(), String> {
+/// Opens the store and runs the server. `listening` is called with the bound
+/// addresses once the listener is bound (see [`server::run`]).
+fn start(
+    settings: &Settings,
+    listening: impl FnOnce(&[std::net::SocketAddr]),
+) -> Result<(), String> {
     let store = server::open_store(settings).map_err(|error| error.to_string())?;
     let otp = otp::OtpService::from_settings(settings, store.clone())
         .map_err(|error| error.to_string())?;
@@ -226,7 +231,9 @@ fn start(settings: &Settings) -> Result<(), String> {
         .map_err(|error| error.to_string())?;
     let service = server::build_service(settings, store).map_err(|error| error.to_string())?;
     actix_web::rt::System::new()
-        .block_on(server::run(settings, service, verifier, otp, delivery))
+        .block_on(server::run(
+            settings, service, verifier, otp, delivery, listening,
+        ))
         .map_err(|error| error.to_string())
 }
 
@@ -326,13 +333,22 @@ fn import_file(
         )
     };
     println!(
-        "{name}: {} certificates ({}), {} revocations ({})",
-        summary.certificates,
+        "{name}: {} ({}), {} ({})",
+        count_of(summary.certificates, "certificate"),
         rows(&summary.certificate_rows),
-        summary.revocations,
+        count_of(summary.revocations, "revocation"),
         rows(&summary.revocation_rows)
     );
     Ok(())
+}
+
+/// Formats `count` with `noun`, in the plural unless `count` is 1.
+fn count_of(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// Read buffer of `import`, in bytes.
@@ -511,8 +527,21 @@ fn demo(settings: &Settings) -> Result<(), String> {
         otp::ensure_development_key(&path).map_err(|error| error.to_string())?;
         settings.otp.signing_key_file = Some(path);
     }
-    print_demo_request(&settings, summary.certificates, token.as_ref());
-    start(&settings)
+    // The sample requests are printed once the listener is bound, so that a
+    // `server.bind` with port 0 prints the port the server got.
+    start(&settings, |addresses| {
+        let address = listening_address(&settings.server.bind, addresses);
+        print_demo_request(&settings, &address, summary.certificates, token.as_ref());
+    })
+}
+
+/// Returns `bind` with port 0 replaced by the port of the first bound address,
+/// as share links do. The host stays as configured.
+fn listening_address(bind: &str, addresses: &[std::net::SocketAddr]) -> String {
+    match (bind.strip_suffix(":0"), addresses.first()) {
+        (Some(host), Some(address)) => format!("{host}:{}", address.port()),
+        _ => bind.to_owned(),
+    }
 }
 
 /// Tokens signed with the development key for the demo's printed requests.
@@ -523,11 +552,14 @@ struct DemoTokens {
     print: String,
 }
 
-fn print_demo_request(settings: &Settings, certificates: usize, tokens: Option<&DemoTokens>) {
-    let url = format!(
-        "http://{}/certificate/api/certificatePDF/{DEMO_BENEFICIARY}",
-        settings.server.bind
-    );
+/// Prints the demo's sample requests to the server at `address` (host and port).
+fn print_demo_request(
+    settings: &Settings,
+    address: &str,
+    certificates: usize,
+    tokens: Option<&DemoTokens>,
+) {
+    let url = format!("http://{address}/certificate/api/certificatePDF/{DEMO_BENEFICIARY}");
     let authorization = match tokens {
         Some(tokens) => format!("Bearer {}", tokens.distribution),
         None => "Bearer <a token signed by your configured key>".to_owned(),
@@ -558,8 +590,7 @@ fn print_demo_request(settings: &Settings, certificates: usize, tokens: Option<&
         };
         let _ = writeln!(
             out,
-            "Citizen portal: http://{}{} ({sign_in})\n",
-            settings.server.bind,
+            "Citizen portal: http://{address}{} ({sign_in})\n",
             portal::PORTAL_PATH
         );
     }

@@ -1,5 +1,6 @@
 //! Building the service from settings and running the HTTP server.
 
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
@@ -178,12 +179,17 @@ pub fn build_service(settings: &Settings, store: Store) -> Result<CertificateSer
 }
 
 /// Runs the HTTP server until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+///
+/// `listening` is called once with the bound addresses, after the listener is
+/// bound and before the first request is served. With port 0 in
+/// `server.bind`, they contain the port the operating system chose.
 pub async fn run(
     settings: &Settings,
     service: CertificateService,
     verifier: TokenVerifier,
     otp: Option<OtpService>,
     delivery: Delivery,
+    listening: impl FnOnce(&[SocketAddr]),
 ) -> Result<(), StartError> {
     let otp = otp.map(web::Data::new);
     let delivery = web::Data::new(delivery);
@@ -271,6 +277,7 @@ pub async fn run(
             "citizen portal"
         );
     }
+    listening(&bound);
 
     let handle = server.handle();
     tokio::spawn(async move {

@@ -45,9 +45,12 @@ fn demo_starts_in_empty_folder() {
     };
     std::thread::spawn(move || for _ in stderr.lines() {});
     let mut reader = BufReader::new(child.stdout.take().unwrap());
+    // Every line printed up to the print token, to find the request's URL.
+    let mut printed = Vec::new();
     let token = loop {
         let mut line = String::new();
         assert_ne!(reader.read_line(&mut line).unwrap(), 0, "no token printed");
+        printed.push(line.clone());
         if let Some(rest) = line.split("Authorization: Bearer ").nth(1) {
             break rest
                 .trim_end()
@@ -62,10 +65,32 @@ fn demo_starts_in_empty_folder() {
             0,
             "no print token printed"
         );
+        printed.push(line.clone());
         if let Some(rest) = line.split("export PRINT_TOKEN=").nth(1) {
             break rest.trim_end().to_owned();
         }
     };
+    // The commands name the port the server got, not the 0 of the bind address.
+    let url = format!("  http://127.0.0.1:{port}/certificate/api/certificatePDF/BEN1001\n");
+    assert!(printed.contains(&url), "{url:?} not in {printed:?}");
+    let portal = loop {
+        let mut line = String::new();
+        assert_ne!(
+            reader.read_line(&mut line).unwrap(),
+            0,
+            "no portal address printed"
+        );
+        if line.starts_with("Citizen portal: ") {
+            break line;
+        }
+    };
+    assert_eq!(
+        portal,
+        format!(
+            "Citizen portal: http://127.0.0.1:{port}/portal/ \
+             (start with DIVOC__OTP__ENABLED=true to sign in)\n"
+        )
+    );
     assert!(folder.path().join("data/divoc.sqlite").is_file());
     assert!(folder.path().join("data/dev-signing-key.pem").is_file());
 

@@ -56,6 +56,16 @@ fn entry_counts(text: &str) -> (usize, usize) {
     (certificates, items.len() - certificates)
 }
 
+/// Formats `count` with `noun` as the import summary does: in the plural
+/// unless `count` is 1.
+fn count_of(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// Asserts that an import succeeded and printed its summary for `source`.
 /// Checks the summary line of an import whose rows were all new, or, with
 /// `again`, all stored already with the same values.
@@ -81,8 +91,10 @@ fn assert_imported(
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         format!(
-            "{source}: {certificates} certificates ({}), {revocations} revocations ({})\n",
+            "{source}: {} ({}), {} ({})\n",
+            count_of(certificates, "certificate"),
             rows(certificates),
+            count_of(revocations, "revocation"),
             rows(revocations)
         )
     );
@@ -221,6 +233,61 @@ fn output_imports_cleanly_and_twice() {
         let output = run(&["import", export_arg], Some(&database));
         assert_imported(&output, export_arg, certificates, revocations, again);
     }
+}
+
+/// Returns the first line of a generated export whose entry is a revocation
+/// (`revocation` true) or a certificate.
+fn first_line(text: &str, revocation: bool) -> &str {
+    text.lines()
+        .find(|line| {
+            let items = parse_export(line).expect("generated line is valid");
+            matches!(items[0].entry, ExportEntry::Revocation(_)) == revocation
+        })
+        .expect("generated export has both kinds of entries")
+}
+
+#[test]
+fn import_summary_singular_for_one() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let database = directory.path().join("store.db");
+    let text = generate(20, 4);
+    let certificate = first_line(&text, false);
+    let revocation = first_line(&text, true);
+
+    let both = directory.path().join("both.ndjson");
+    std::fs::write(&both, format!("{certificate}\n{revocation}\n")).expect("write export");
+    let both_arg = both.to_str().expect("UTF-8 path");
+    let output = run(&["import", both_arg], Some(&database));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "{both_arg}: 1 certificate (1 new, 0 updated, 0 unchanged), \
+             1 revocation (1 new, 0 updated, 0 unchanged)\n"
+        )
+    );
+
+    // Zero revocations print in the plural.
+    let single = directory.path().join("single.ndjson");
+    std::fs::write(&single, format!("{certificate}\n")).expect("write export");
+    let single_arg = single.to_str().expect("UTF-8 path");
+    let output = run(&["import", single_arg], Some(&database));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "{single_arg}: 1 certificate (0 new, 0 updated, 1 unchanged), \
+             0 revocations (0 new, 0 updated, 0 unchanged)\n"
+        )
+    );
 }
 
 #[test]
@@ -371,8 +438,10 @@ fn import_of_missing_later_file_keeps_earlier_files() {
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         format!(
-            "{export_arg}: {certificates} certificates ({certificates} new, 0 updated, \
-             0 unchanged), {revocations} revocations ({revocations} new, 0 updated, 0 unchanged)\n"
+            "{export_arg}: {} ({certificates} new, 0 updated, 0 unchanged), \
+             {} ({revocations} new, 0 updated, 0 unchanged)\n",
+            count_of(certificates, "certificate"),
+            count_of(revocations, "revocation")
         )
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
