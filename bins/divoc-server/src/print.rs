@@ -304,9 +304,9 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
         }
     };
     println!(
-        "{}: {} pages, {} skipped, {} bytes, language {language}; manifest {}",
+        "{}: {}, {} skipped, {} bytes, language {language}; manifest {}",
         args.out.display(),
-        summary.pages,
+        crate::count_of(summary.pages, "page"),
         summary.skipped,
         summary.bytes,
         manifest_path.display()

@@ -383,7 +383,7 @@ fn command_prints_in_language() {
     let output = run("hi-IN");
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(stdout.contains(": 1 pages, 0 skipped, "), "{stdout}");
+    assert!(stdout.contains(": 1 page, 0 skipped, "), "{stdout}");
     assert!(stdout.contains(", language hi; manifest "), "{stdout}");
     assert!(plain_text(&out).contains(HINDI_HEADING));
 
