@@ -245,6 +245,13 @@ fn import(settings: &Settings, files: &[PathBuf], first_load: bool) -> Result<()
             files.len()
         ));
     }
+    let stdin_arguments = files.iter().filter(|file| file.as_os_str() == "-").count();
+    if stdin_arguments > 1 {
+        return Err(format!(
+            "- (standard input) is given {stdin_arguments} times: standard input can be \
+             read once, so give - once"
+        ));
+    }
     let Some((first_file, other_files)) = files.split_first() else {
         return Err(
             "no file to import: give one or more export files, or - for standard input".to_owned(),

@@ -401,6 +401,24 @@ fn assert_import_fails_without_store(directory: &Path, input: &Path, error: &str
 }
 
 #[test]
+fn import_of_stdin_twice_writes_nothing() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let database = directory.path().join("store.db");
+
+    let output = run(&["import", "-", "-"], Some(&database));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "- (standard input) is given 2 times: standard input can be read once, so give - once"
+        ),
+        "{stderr}"
+    );
+    assert_no_store_files(directory.path(), &database);
+}
+
+#[test]
 fn import_of_missing_file_creates_no_store() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let missing = directory.path().join("missing.ndjson");
