@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use config::{Config, Environment, File, FileFormat};
+use config::{Config, Environment, File, FileFormat, Map, Value, ValueKind};
 use divoc_pdf::Labels;
 use serde::Deserialize;
 
@@ -517,20 +517,93 @@ pub enum SettingsError {
 impl Settings {
     /// Loads settings from `file` (TOML; skipped when `None` or missing and not
     /// `required`) and the environment.
+    ///
+    /// Every setting is a whole number, a string, a boolean or a list, so a
+    /// number with a fraction, such as `workers = 1.5`, is rejected. The config
+    /// crate would round it to an integer without a word.
     pub fn load(file: Option<&Path>, required: bool) -> Result<Settings, SettingsError> {
         let mut builder = Config::builder();
         if let Some(path) = file {
             builder =
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(required));
         }
-        let settings = builder
-            .add_source(
-                Environment::with_prefix("DIVOC")
-                    .separator("__")
-                    .try_parsing(true),
-            )
-            .build()?
-            .try_deserialize()?;
-        Ok(settings)
+        builder = builder.add_source(
+            Environment::with_prefix("DIVOC")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let config = builder.build_cloned()?;
+        let values: Map<String, Value> = config.clone().try_deserialize()?;
+        let mut fractions = Vec::new();
+        fractional_numbers(&values, "", &mut fractions);
+        if fractions.is_empty() {
+            return Ok(config.try_deserialize()?);
+        }
+        // Each such number goes in again as text, so that an integer setting
+        // rejects it with its key, and a string setting keeps it as written.
+        for (key, number) in fractions {
+            builder = builder.set_override(key, number.to_string())?;
+        }
+        Ok(builder.build()?.try_deserialize()?)
+    }
+}
+
+/// Collects the keys and values of numbers with a fraction in `table`, with
+/// keys in the config crate's path form (`server.workers`, `list[0]`).
+fn fractional_numbers(table: &Map<String, Value>, prefix: &str, found: &mut Vec<(String, f64)>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        fractional_value(value, path, found);
+    }
+}
+
+fn fractional_value(value: &Value, path: String, found: &mut Vec<(String, f64)>) {
+    match &value.kind {
+        ValueKind::Float(number) if number.fract() != 0.0 => found.push((path, *number)),
+        ValueKind::Table(table) => fractional_numbers(table, &path, found),
+        ValueKind::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                fractional_value(item, format!("{path}[{index}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn load_toml(text: &str) -> Result<Settings, SettingsError> {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("divoc.toml");
+        std::fs::write(&path, text).unwrap();
+        Settings::load(Some(&path), true)
+    }
+
+    #[test]
+    fn fraction_for_integer_rejected() {
+        let error = load_toml("[server]\nworkers = 1.5\n").unwrap_err().to_string();
+        assert!(error.starts_with("invalid configuration: "), "{error}");
+        assert!(error.contains("\"1.5\""), "{error}");
+        assert!(error.contains("server.workers"), "{error}");
+    }
+
+    #[test]
+    fn whole_float_for_integer_accepted() {
+        let settings = load_toml("[server]\nworkers = 3.0\n").unwrap();
+        assert_eq!(settings.server.workers, Some(3));
+    }
+
+    #[test]
+    fn fraction_for_string_kept() {
+        let settings = load_toml("[pdf]\nprogram_name = 2.5\n").unwrap();
+        assert_eq!(settings.pdf.program_name, "2.5");
     }
 }
