@@ -589,7 +589,9 @@ mod tests {
 
     #[test]
     fn fraction_for_integer_rejected() {
-        let error = load_toml("[server]\nworkers = 1.5\n").unwrap_err().to_string();
+        let error = load_toml("[server]\nworkers = 1.5\n")
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("invalid configuration: "), "{error}");
         assert!(error.contains("\"1.5\""), "{error}");
         assert!(error.contains("server.workers"), "{error}");
