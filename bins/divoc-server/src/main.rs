@@ -537,17 +537,20 @@ fn demo(settings: &Settings) -> Result<(), String> {
     // The sample requests are printed once the listener is bound, so that a
     // `server.bind` with port 0 prints the port the server got.
     start(&settings, |addresses| {
-        let address = listening_address(&settings.server.bind, addresses);
+        let address = listening_address(&settings.server, addresses);
         print_demo_request(&settings, &address, summary.certificates, token.as_ref());
     })
 }
 
-/// Returns `bind` with port 0 replaced by the port of the first bound address,
-/// as share links do. The host stays as configured.
-fn listening_address(bind: &str, addresses: &[std::net::SocketAddr]) -> String {
-    match (bind.strip_suffix(":0"), addresses.first()) {
+/// Returns `server.bind` with port 0 replaced by the port of the first bound
+/// address, as share links do. The host stays as configured.
+fn listening_address(
+    server: &settings::ServerSettings,
+    addresses: &[std::net::SocketAddr],
+) -> String {
+    match (server.host_of_free_port_bind(), addresses.first()) {
         (Some(host), Some(address)) => format!("{host}:{}", address.port()),
-        _ => bind.to_owned(),
+        _ => server.bind.clone(),
     }
 }
 

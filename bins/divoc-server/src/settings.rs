@@ -124,6 +124,16 @@ impl Default for ServerSettings {
     }
 }
 
+impl ServerSettings {
+    /// Returns the host part of `bind` when its port is 0 (also written `00`),
+    /// which asks the operating system for a free port. URLs built from `bind`
+    /// then need the port the listener got, with the host as configured.
+    pub fn host_of_free_port_bind(&self) -> Option<&str> {
+        let (host, port) = self.bind.trim().rsplit_once(':')?;
+        (port.parse::<u16>().ok()? == 0).then_some(host)
+    }
+}
+
 /// Render cache settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -585,6 +595,32 @@ mod tests {
         let path = directory.path().join("divoc.toml");
         std::fs::write(&path, text).unwrap();
         Settings::load(Some(&path), true)
+    }
+
+    fn server_bind(bind: &str) -> ServerSettings {
+        ServerSettings {
+            bind: bind.to_owned(),
+            ..ServerSettings::default()
+        }
+    }
+
+    #[test]
+    fn free_port_bind_host() {
+        assert_eq!(
+            server_bind("127.0.0.1:0").host_of_free_port_bind(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            server_bind("localhost:00").host_of_free_port_bind(),
+            Some("localhost")
+        );
+        assert_eq!(
+            server_bind("[::1]:000").host_of_free_port_bind(),
+            Some("[::1]")
+        );
+        assert_eq!(server_bind("127.0.0.1:8080").host_of_free_port_bind(), None);
+        assert_eq!(server_bind("127.0.0.1:10").host_of_free_port_bind(), None);
+        assert_eq!(server_bind("127.0.0.1").host_of_free_port_bind(), None);
     }
 
     #[test]

@@ -73,9 +73,10 @@ pub struct Delivery {
     store: Store,
     /// Base of share URLs, without a trailing slash.
     public_url: String,
-    /// Whether `public_url` was made from a `server.bind` with port 0, whose
-    /// port is only known once the listener has one.
-    public_url_port_pending: bool,
+    /// The base of share URLs without a port, when `public_url` was made from
+    /// a `server.bind` with port 0, whose port is only known once the
+    /// listener has one.
+    public_url_port_pending: Option<String>,
     /// `public_url` with the port the listener got.
     bound_url: OnceLock<String>,
     share: ShareSettings,
@@ -95,8 +96,11 @@ impl Delivery {
             .public_url
             .clone()
             .filter(|url| !url.trim().is_empty());
-        let public_url_port_pending =
-            configured.is_none() && settings.server.bind.trim().ends_with(":0");
+        let public_url_port_pending = match (&configured, settings.server.host_of_free_port_bind())
+        {
+            (None, Some(host)) => Some(format!("http://{host}")),
+            _ => None,
+        };
         let public_url = configured.unwrap_or_else(|| format!("http://{}", settings.server.bind));
         let public_url = public_url.trim().trim_end_matches('/').to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
@@ -123,7 +127,7 @@ impl Delivery {
                 Box::new(DevelopmentLog)
             }
         };
-        let logged_url = if public_url_port_pending {
+        let logged_url = if public_url_port_pending.is_some() {
             "(the listening address)"
         } else {
             public_url.as_str()
@@ -151,10 +155,10 @@ impl Delivery {
     /// `server.bind` with port 0. The host stays as configured. Only the first
     /// call has an effect.
     pub fn use_bound_port(&self, port: u16) {
-        let Some(host) = self.public_url.strip_suffix(":0") else {
+        let Some(base) = &self.public_url_port_pending else {
             return;
         };
-        if self.public_url_port_pending && self.bound_url.set(format!("{host}:{port}")).is_ok() {
+        if self.bound_url.set(format!("{base}:{port}")).is_ok() {
             tracing::info!(public_url = %self.public_url(), "share links use the listening port");
         }
     }
