@@ -14,11 +14,11 @@
 //! and writes 4,079 bytes, because each repeated group costs a few bits
 //! instead of a few bytes. (Counted with callgrind on one render.)
 
-/// The longest back-reference DEFLATE can express.
+/// Maximum length of a DEFLATE back-reference.
 const MAX_MATCH: usize = 258;
-/// The shortest back-reference DEFLATE can express.
+/// Minimum length of a DEFLATE back-reference.
 const MIN_MATCH: usize = 3;
-/// The longest Huffman code DEFLATE allows.
+/// Maximum length of a DEFLATE Huffman code, in bits.
 const MAX_CODE_BITS: u8 = 15;
 /// Symbol that ends a block.
 const END_OF_BLOCK: usize = 256;
@@ -104,8 +104,8 @@ const CODE_LENGTH_ORDER: [usize; 19] = [
 /// are short, so a code built for them would save a few bytes at most.
 const CODE_LENGTH_BITS: [u8; 19] = [4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 4, 4];
 
-/// The image is too large for this writer (its rows are longer than DEFLATE
-/// can reach back), or a Huffman code came out longer than 15 bits.
+/// Error for rows this writer cannot compress: rows too short, cut short or
+/// longer than DEFLATE reaches back, or a Huffman code longer than 15 bits.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct ImageFlateError(pub(crate) &'static str);
 
@@ -128,6 +128,7 @@ pub(crate) const PNG_UP: u8 = 2;
 impl RowGroups<'_> {
     /// Returns the image's bytes before compression, with predictor tags:
     /// what a reader gets back from the stream.
+    #[cfg(test)]
     pub(crate) fn raw(&self) -> Vec<u8> {
         let rows = self.data_rows.chunks_exact(self.row_bytes.max(1));
         let mut raw = Vec::with_capacity(rows.len() * (1 + self.repeats) * (1 + self.row_bytes));
@@ -241,9 +242,35 @@ pub(crate) fn compress(groups: &RowGroups<'_>) -> Result<Vec<u8>, ImageFlateErro
     }
     out.put_code(literal_codes[END_OF_BLOCK]);
     let mut bytes = out.finish();
-    let adler = zlib_rs::adler32::adler32(1, &groups.raw());
-    bytes.extend_from_slice(&adler.to_be_bytes());
+    bytes.extend_from_slice(&adler32(groups).to_be_bytes());
     Ok(bytes)
+}
+
+/// Modulus of the Adler-32 sums (RFC 1950).
+const ADLER_MODULUS: u64 = 65_521;
+
+/// Computes the Adler-32 checksum of the image's bytes before compression
+/// from the row layout, without writing out the zeros of the repeated rows.
+fn adler32(groups: &RowGroups<'_>) -> u32 {
+    let row_bytes = u64::try_from(groups.row_bytes).unwrap_or(u64::MAX) % ADLER_MODULUS;
+    let mut adler = 1;
+    for row in groups.data_rows.chunks_exact(groups.row_bytes) {
+        // A byte adds its value to the first sum and then the first sum to
+        // the second: here the data row's tag.
+        let first = (u64::from(adler & 0xFFFF) + u64::from(PNG_NONE)) % ADLER_MODULUS;
+        let second = (u64::from(adler >> 16) + first) % ADLER_MODULUS;
+        adler = zlib_rs::adler32::adler32(((second << 16) | first) as u32, row);
+        let mut first = u64::from(adler & 0xFFFF);
+        let mut second = u64::from(adler >> 16);
+        // Each repeated row is its tag and `row_bytes` zeros.
+        for _ in 0..groups.repeats {
+            first = (first + u64::from(PNG_UP)) % ADLER_MODULUS;
+            second = (second + first + row_bytes * first) % ADLER_MODULUS;
+        }
+        // Both sums are below the modulus, so each fits in 16 bits.
+        adler = ((second << 16) | first) as u32;
+    }
+    adler
 }
 
 fn push_literals(tokens: &mut Vec<Token>, tag: u8, row: &[u8]) {
@@ -574,6 +601,21 @@ mod tests {
         assert_eq!(distance_symbol(86), (12, 5, 21));
         assert_eq!(distance_symbol(344), (16, 7, 87));
         assert_eq!(distance_symbol(32768), (29, 13, 8191));
+    }
+
+    #[test]
+    fn adler32_matches_raw_bytes() {
+        let pairs = [0xFF, 0xF0, 0x0F, 0x00];
+        let data = noise_rows(5, 80, 85, &pairs);
+        let groups = RowGroups {
+            row_bytes: 85,
+            repeats: 3,
+            data_rows: &data,
+        };
+        assert_eq!(
+            adler32(&groups),
+            zlib_rs::adler32::adler32(1, &groups.raw())
+        );
     }
 
     #[test]
