@@ -126,7 +126,7 @@ impl Default for ServerSettings {
 
 impl ServerSettings {
     /// Returns the host part of `bind` when its port is 0 (also written `00`),
-    /// which asks the operating system for a free port. URLs built from `bind`
+    /// so that the operating system picks a free port. URLs built from `bind`
     /// then need the port the listener got, with the host as configured.
     pub fn host_of_free_port_bind(&self) -> Option<&str> {
         let (host, port) = self.bind.trim().rsplit_once(':')?;
