@@ -37,15 +37,18 @@ fn with_database(url: &str, database: &str) -> String {
 }
 
 /// Creates an empty database, replacing one of the same name, and returns an
-/// admin connection and the database's URL.
+/// admin connection and the database's URL. Its default collation is ICU's
+/// "en-US", as on a server set up with a language's locale.
 fn fresh_database(admin: &str, database: &str) -> (PgConnection, String) {
     let mut connection = PgConnection::establish(admin).unwrap();
     diesel::sql_query(format!("DROP DATABASE IF EXISTS {database}"))
         .execute(&mut connection)
         .unwrap();
-    diesel::sql_query(format!("CREATE DATABASE {database}"))
-        .execute(&mut connection)
-        .unwrap();
+    diesel::sql_query(format!(
+        "CREATE DATABASE {database} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+    ))
+    .execute(&mut connection)
+    .unwrap();
     (connection, with_database(admin, database))
 }
 

@@ -187,11 +187,14 @@ impl WriteNewRows for PgConnection {
 }
 
 /// Creates the temporary table that a PostgreSQL import stages its mobile
-/// rows in. It is dropped when the transaction ends.
+/// rows in. It is dropped when the transaction ends. Its columns compare as
+/// bytes, like those of `certificate_mobiles`, so that the merge sorts the rows
+/// in that table's key order.
 pub(crate) fn stage_mobile_rows(connection: &mut PgConnection) -> QueryResult<()> {
     connection.batch_execute(
         "CREATE TEMPORARY TABLE IF NOT EXISTS import_mobiles \
-         (mobile TEXT NOT NULL, pre_enrollment_code TEXT NOT NULL) ON COMMIT DROP",
+         (mobile TEXT COLLATE \"C\" NOT NULL, pre_enrollment_code TEXT COLLATE \"C\" NOT NULL) \
+         ON COMMIT DROP",
     )
 }
 

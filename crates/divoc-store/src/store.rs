@@ -667,7 +667,11 @@ mod tests {
             }
         }
 
-        fn filled_store() -> Option<PostgresDb> {
+        /// Creates an empty store on a new database named after `test`. The
+        /// database's default collation is ICU's "en-US", as on a server set up
+        /// with a language's locale. The tests check that key columns still
+        /// compare as bytes there and that lookups still use their indexes.
+        fn empty_store(test: &str) -> Option<PostgresDb> {
             let Some(admin_url) = std::env::var("DIVOC_TEST_POSTGRES_URL")
                 .ok()
                 .filter(|url| !url.trim().is_empty())
@@ -679,14 +683,17 @@ mod tests {
                 eprintln!("skipping PostgreSQL plan test: DIVOC_TEST_POSTGRES_URL is not set");
                 return None;
             };
-            let name = format!("divoc_plan_test_{}", std::process::id());
+            let name = format!("divoc_{test}_{}", std::process::id());
             let mut admin = PgConnection::establish(&admin_url).expect("admin connection");
             diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut admin)
                 .expect("drop old test database");
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .expect("create test database");
+            diesel::sql_query(format!(
+                "CREATE DATABASE {name} TEMPLATE template0 \
+                 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+            ))
+            .execute(&mut admin)
+            .expect("create test database");
             let base = admin_url
                 .split('?')
                 .next()
@@ -694,12 +701,15 @@ mod tests {
                 .map_or(admin_url.as_str(), |(prefix, _)| prefix);
             let url = format!("{base}/{name}");
             let store = Store::open(&url, &StoreOptions::default()).expect("store opens");
-            let db = PostgresDb {
+            Some(PostgresDb {
                 store: Some(store),
                 admin_url,
                 name,
-            };
+            })
+        }
 
+        fn filled_store() -> Option<PostgresDb> {
+            let db = empty_store("plan_test")?;
             let mut lines = String::new();
             for index in 0..CERTIFICATES {
                 lines.push_str(&format!(
@@ -851,6 +861,69 @@ mod tests {
                     .iter()
                     .any(|(kind, name)| kind == "Index Only Scan" && name == "certificates_pkey"),
                 "{exists:?}"
+            );
+        }
+
+        #[derive(QueryableByName)]
+        struct ColumnName {
+            #[diesel(sql_type = Text)]
+            column: String,
+        }
+
+        #[test]
+        fn key_columns_compare_as_bytes() {
+            let Some(db) = empty_store("collation_test") else {
+                return;
+            };
+            let store = db.store.as_ref().expect("store");
+            let (provider, columns) = with_pg(store, |connection| {
+                let provider: String = diesel::sql_query(
+                    "SELECT datlocprovider::text AS column FROM pg_database \
+                     WHERE datname = current_database()",
+                )
+                .get_result::<ColumnName>(connection)
+                .expect("database locale provider")
+                .column;
+                let columns: Vec<String> = diesel::sql_query(
+                    "SELECT table_name || '.' || column_name AS column \
+                     FROM information_schema.columns \
+                     WHERE table_schema = 'public' AND collation_name = 'C' \
+                     ORDER BY table_name, column_name",
+                )
+                .load::<ColumnName>(connection)
+                .expect("columns with byte order")
+                .into_iter()
+                .map(|row| row.column)
+                .collect();
+                (provider, columns)
+            });
+            // "i": the database's own default collation is ICU's, not bytes.
+            assert_eq!(provider, "i");
+            assert_eq!(
+                columns,
+                [
+                    "audit_events.certificate_id",
+                    "audit_events.subject",
+                    "certificate_mobiles.mobile",
+                    "certificate_mobiles.pre_enrollment_code",
+                    "certificates.certificate_id",
+                    "certificates.mobile",
+                    "certificates.pre_enrollment_code",
+                    "email_outbox.certificate_id",
+                    "email_outbox.id",
+                    "email_outbox.status",
+                    "otp_challenges.mobile",
+                    "rate_limits.bucket",
+                    "revocations.certificate_id",
+                    "revocations.pre_enrollment_code",
+                    "revocations.previous_certificate_id",
+                    "revocations.revoked_certificate_id",
+                    "share_links.certificate_id",
+                    "share_links.creator",
+                    "share_links.id",
+                    "share_links.pre_enrollment_code",
+                    "share_links.token_hash",
+                ]
             );
         }
     }

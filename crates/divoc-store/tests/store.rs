@@ -140,9 +140,13 @@ impl TestDb {
         );
         let mut admin = PgConnection::establish(&admin_url)
             .unwrap_or_else(|error| panic!("cannot connect to DIVOC_TEST_POSTGRES_URL: {error}"));
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .expect("create test database");
+        // A language's collation as the database default, as on many servers:
+        // every query must still compare ids as bytes and use the indexes.
+        diesel::sql_query(format!(
+            "CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+        ))
+        .execute(&mut admin)
+        .expect("create test database");
         let url = with_database(&admin_url, &name);
         let database = Database::Postgres {
             admin_url,
