@@ -95,7 +95,9 @@ import_into() {
         return 1
     fi
     seconds=$(echo "$ended - $started" | bc)
-    records=$(awk '{gsub(",", ""); print $2 + $4}' "$WORK/$name.import.out")
+    # The summary reads "-: N certificates (…), M revocations (…)".
+    records=$(sed -E 's/^[^:]*: ([0-9]+) certificates? .*, ([0-9]+) revocations? .*$/\1 \2/' \
+        "$WORK/$name.import.out" | awk '{print $1 + $2}')
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/$name.import.log")
     log "$name: imported $(cat "$WORK/$name.import.out")"
     local how="generator in the same pipe"

@@ -13,7 +13,7 @@ use crate::url::is_sqlite_memory;
 use crate::{StoreError, StoreOptions};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub(crate) const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Key of the PostgreSQL advisory lock held while migrations run, so that two
 /// servers starting at once do not both create the tables. The value is the

@@ -631,9 +631,11 @@ mod tests {
     /// on a filled store. With only a few hundred revocations it rightly prefers
     /// a hash join over a sequential scan of that small table.
     mod postgres_plans {
+        use diesel::connection::SimpleConnection;
         use diesel::pg::{Pg, PgQueryBuilder};
         use diesel::query_builder::{QueryBuilder, QueryFragment};
         use diesel::sql_types::Text;
+        use diesel_migrations::MigrationHarness;
         use serde_json::Value;
 
         use super::super::*;
@@ -667,11 +669,12 @@ mod tests {
             }
         }
 
-        /// Creates an empty store on a new database named after `test`. The
-        /// database's default collation is ICU's "en-US", as on a server set up
-        /// with a language's locale. The tests check that key columns still
-        /// compare as bytes there and that lookups still use their indexes.
-        fn empty_store(test: &str) -> Option<PostgresDb> {
+        /// Creates a new database named after `test`, without tables, and
+        /// returns it with its URL. Its default collation is ICU's "en-US", as
+        /// on a server set up with a language's locale. The tests check that
+        /// key columns still compare as bytes there and that lookups still use
+        /// their indexes.
+        fn new_database(test: &str) -> Option<(PostgresDb, String)> {
             let Some(admin_url) = std::env::var("DIVOC_TEST_POSTGRES_URL")
                 .ok()
                 .filter(|url| !url.trim().is_empty())
@@ -680,7 +683,7 @@ mod tests {
                     std::env::var("DIVOC_REQUIRE_POSTGRES").as_deref() != Ok("1"),
                     "DIVOC_REQUIRE_POSTGRES=1 but DIVOC_TEST_POSTGRES_URL is not set"
                 );
-                eprintln!("skipping PostgreSQL plan test: DIVOC_TEST_POSTGRES_URL is not set");
+                eprintln!("skipping PostgreSQL test {test}: DIVOC_TEST_POSTGRES_URL is not set");
                 return None;
             };
             let name = format!("divoc_{test}_{}", std::process::id());
@@ -700,12 +703,19 @@ mod tests {
                 .and_then(|url| url.rsplit_once('/'))
                 .map_or(admin_url.as_str(), |(prefix, _)| prefix);
             let url = format!("{base}/{name}");
-            let store = Store::open(&url, &StoreOptions::default()).expect("store opens");
-            Some(PostgresDb {
-                store: Some(store),
+            let db = PostgresDb {
+                store: None,
                 admin_url,
                 name,
-            })
+            };
+            Some((db, url))
+        }
+
+        /// Creates an empty store on a new database named after `test`.
+        fn empty_store(test: &str) -> Option<PostgresDb> {
+            let (mut db, url) = new_database(test)?;
+            db.store = Some(Store::open(&url, &StoreOptions::default()).expect("store opens"));
+            Some(db)
         }
 
         fn filled_store() -> Option<PostgresDb> {
@@ -862,6 +872,60 @@ mod tests {
                     .any(|(kind, name)| kind == "Index Only Scan" && name == "certificates_pkey"),
                 "{exists:?}"
             );
+        }
+
+        /// Ids of `records`, in their order.
+        fn ids(records: &[RegistryRecord]) -> Vec<&str> {
+            records
+                .iter()
+                .map(|record| record.certificate_id.as_str())
+                .collect()
+        }
+
+        /// A store created before key columns compared as bytes keeps its rows
+        /// through the migration, and then sorts ids by bytes: "B-2" before
+        /// "a-1", where ICU's "en-US" puts "a-1" first.
+        #[test]
+        fn byte_order_upgrade_keeps_rows() {
+            let Some((mut db, url)) = new_database("collation_upgrade") else {
+                return;
+            };
+            let mut connection = PgConnection::establish(&url).expect("connection");
+            loop {
+                let version = connection
+                    .run_next_migration(crate::backend::POSTGRES_MIGRATIONS)
+                    .expect("older migration")
+                    .to_string();
+                if version == "20261206000000" {
+                    break;
+                }
+            }
+            connection
+                .batch_execute(
+                    r#"INSERT INTO certificates (certificate_id, pre_enrollment_code, mobile, certificate, dose) VALUES
+                        ('a-1', 'B1', '9000000001', '{"credentialSubject":{},"evidence":[{"dose":1}]}', 1),
+                        ('B-2', 'B1', '9000000001', '{"credentialSubject":{},"evidence":[{"dose":2}]}', 2),
+                        ('c-3', 'B1', '9000000001', '{"credentialSubject":{},"evidence":[{"dose":3}]}', 3);
+                    INSERT INTO revocations (revoked_certificate_id, pre_enrollment_code, certificate_id, dose, previous_certificate_id)
+                        VALUES ('c-3', 'B1', 'R-1', 3, 'c-3');
+                    INSERT INTO certificate_mobiles (mobile, pre_enrollment_code) VALUES ('9000000001', 'B1');"#,
+                )
+                .expect("rows of the older schema");
+            let before: Vec<String> = certificates::table
+                .select(certificates::certificate_id)
+                .order(certificates::certificate_id.asc())
+                .load(&mut connection)
+                .expect("ids before the upgrade");
+            assert_eq!(before, ["a-1", "B-2", "c-3"]);
+            drop(connection);
+
+            db.store = Some(Store::open(&url, &StoreOptions::default()).expect("store upgrades"));
+            let store = db.store.as_ref().expect("store");
+            let by_beneficiary = store.certificates_by_beneficiary("B1").expect("lookup");
+            assert_eq!(ids(&by_beneficiary), ["B-2", "a-1"]);
+            let by_mobile = store.certificates_by_mobile("9000000001").expect("lookup");
+            assert_eq!(ids(&by_mobile), ["B-2", "a-1"]);
+            assert!(store.beneficiary_exists("B1").expect("exists"));
         }
 
         #[derive(QueryableByName)]
