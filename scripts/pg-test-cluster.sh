@@ -50,7 +50,8 @@ check_port() {
 
 # Creates DIR for a new cluster, owned by the user that runs the server.
 prepare_dir() {
-    local dir=$1
+    local dir=$1 created=0
+    [[ -d "$dir" ]] || created=1
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     if [[ -e "$dir/data" ]]; then
@@ -64,7 +65,22 @@ prepare_dir() {
         fi
         chown postgres:postgres "$dir"
         if ! runuser -u postgres -- test -w "$dir"; then
-            echo "error: the postgres user cannot write $dir; pick a DIR whose parents it can enter, such as under /tmp" >&2
+            # Name the parents that the postgres user cannot enter, such as a
+            # folder from `mktemp -d`, which only its owner may enter.
+            local parent=$dir blocked=""
+            while [[ "$parent" != / ]]; do
+                parent=$(dirname "$parent")
+                if ! runuser -u postgres -- test -x "$parent"; then
+                    blocked="$parent $blocked"
+                fi
+            done
+            ((created)) && rmdir "$dir"
+            if [[ -n "$blocked" ]]; then
+                echo "error: the postgres user cannot enter ${blocked% } (on the path to $dir);" \
+                    "run 'chmod o+x ${blocked% }' or pick a DIR elsewhere" >&2
+            else
+                echo "error: the postgres user cannot write $dir; pick a DIR elsewhere" >&2
+            fi
             exit 1
         fi
     fi
