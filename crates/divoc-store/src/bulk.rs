@@ -7,8 +7,7 @@
 //! statement with tens of thousands of parameters. On SQLite the import inserts
 //! each chunk first with one multi-row `INSERT OR IGNORE`, which skips stored
 //! keys, and reads back only the rows it skipped. Into an empty store it uses
-//! `INSERT OR IGNORE` as well, so that SQLite keeps no statement journal, and
-//! fails when a row was skipped.
+//! a plain multi-row `INSERT`.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -72,29 +71,10 @@ pub(crate) trait WriteNewRows {
 }
 
 impl WriteNewRows for SqliteConnection {
-    /// `INSERT OR IGNORE`, although no id is stored, because a statement that
-    /// cannot fail on a conflict needs no statement journal (see
-    /// [`WriteNewRows::insert_absent_certificates`]). In a perf profile of a
-    /// 10 million record import into an empty store with a plain `INSERT`,
-    /// the journal took about 6 % of the importer's samples, and the C
-    /// allocator with its page faults, likely for the journal's memory,
-    /// about 14 %. A row that was skipped all the same fails the import.
     fn insert_new_certificates(&mut self, rows: &[&NewCertificate<'_>]) -> QueryResult<usize> {
-        let inserted = diesel::insert_or_ignore_into(certificates::table)
+        diesel::insert_into(certificates::table)
             .values(rows.to_vec())
-            .execute(self)?;
-        if inserted != rows.len() {
-            let message = format!(
-                "{} of {} certificate ids of a batch were stored before the import wrote them",
-                rows.len().saturating_sub(inserted),
-                rows.len()
-            );
-            return Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                Box::new(message),
-            ));
-        }
-        Ok(inserted)
+            .execute(self)
     }
 
     fn insert_new_revocations(&mut self, rows: &[&NewRevocation<'_>]) -> QueryResult<usize> {
@@ -251,59 +231,5 @@ where
 
     fn finish_mobile_rows(&mut self) -> QueryResult<usize> {
         (**self).finish_mobile_rows()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-    use divoc_model::RegistryRecord;
-
-    use super::*;
-    use crate::{Store, StoreOptions};
-
-    fn record(certificate_id: &str) -> RegistryRecord {
-        serde_json::from_value(serde_json::json!({
-            "preEnrollmentCode": "B1",
-            "certificateId": certificate_id,
-            "certificate": "{}",
-        }))
-        .unwrap()
-    }
-
-    /// The new-row insert ignores conflicts to avoid SQLite's statement
-    /// journal, so it must notice a row it skipped.
-    #[test]
-    fn stored_id_fails_sqlite_new_rows() {
-        let store = Store::open(":memory:", &StoreOptions::default()).unwrap();
-        let crate::backend::Backend::Sqlite(pool) = &store.backend else {
-            panic!("expected an SQLite store");
-        };
-        let mut connection = pool.get().unwrap();
-        let first = record("C1");
-        let second = record("C2");
-        let label = || String::from("test record");
-        let first_row = NewCertificate::new(&first, Some(1), &label).unwrap();
-        let second_row = NewCertificate::new(&second, Some(2), &label).unwrap();
-
-        let inserted = connection.insert_new_certificates(&[&first_row]).unwrap();
-        assert_eq!(inserted, 1);
-
-        let error = connection
-            .insert_new_certificates(&[&first_row, &second_row])
-            .unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "1 of 2 certificate ids of a batch were stored before the import wrote them"
-        );
-        let ids: Vec<String> = certificates::table
-            .select(certificates::certificate_id)
-            .order(certificates::certificate_id)
-            .load(&mut *connection)
-            .unwrap();
-        // The other row of the failed batch is written; the import's
-        // transaction rolls it back with the rest.
-        assert_eq!(ids, ["C1", "C2"]);
     }
 }
