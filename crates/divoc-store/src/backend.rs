@@ -20,6 +20,12 @@ pub(crate) const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("mi
 /// ASCII text `DIVOCSTO`.
 const MIGRATION_LOCK_KEY: i64 = 0x4449_564F_4353_544F;
 
+/// How long a PostgreSQL schema change waits for a table lock before the
+/// migration fails. While it waits, PostgreSQL queues every later reader of
+/// that table behind it, so a long wait, such as behind an import of an
+/// earlier version, would stall the lookups of running servers.
+const MIGRATION_LOCK_TIMEOUT: &str = "2s";
+
 /// The connection pool of one backend.
 #[derive(Clone)]
 pub(crate) enum Backend {
@@ -239,10 +245,29 @@ fn migrate_postgres(connection: &mut PgConnection, target: &str) -> Result<(), S
             diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
                 .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
                 .execute(connection)?;
+            // Set after the advisory lock, which a second server waits for as
+            // long as the first one takes to migrate.
+            connection.batch_execute(&format!(
+                "SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"
+            ))?;
             connection.run_pending_migrations(POSTGRES_MIGRATIONS)?;
             Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         })
-        .map_err(|error| migration_error(target, &*error))
+        .map_err(|error| {
+            let reason = error.to_string();
+            if reason.contains("lock timeout") {
+                StoreError::Migration {
+                    target: target.to_owned(),
+                    reason: format!(
+                        "{reason}: another transaction, such as an import, holds a table that \
+                         the schema change needs for more than {MIGRATION_LOCK_TIMEOUT}; \
+                         start again when it has ended"
+                    ),
+                }
+            } else {
+                migration_error(target, &*error)
+            }
+        })
 }
 
 fn migration_error(target: &str, error: &(dyn std::error::Error + Send + Sync)) -> StoreError {

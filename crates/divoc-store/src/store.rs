@@ -882,6 +882,74 @@ mod tests {
                 .collect()
         }
 
+        /// Connects to `url` and applies the migrations before the one that
+        /// makes key columns compare as bytes.
+        fn migrated_before_byte_order(url: &str) -> PgConnection {
+            let mut connection = PgConnection::establish(url).expect("connection");
+            loop {
+                let version = connection
+                    .run_next_migration(crate::backend::POSTGRES_MIGRATIONS)
+                    .expect("older migration")
+                    .to_string();
+                if version == "20261206000000" {
+                    return connection;
+                }
+            }
+        }
+
+        /// A schema change that cannot get its table lock within the timeout
+        /// fails the open and changes nothing, instead of queueing the
+        /// lookups of running servers behind it.
+        #[test]
+        fn migration_gives_up_on_held_lock() {
+            let Some((mut db, url)) = new_database("migration_lock") else {
+                return;
+            };
+            drop(migrated_before_byte_order(&url));
+            let mut holder = PgConnection::establish(&url).expect("connection");
+            holder
+                .batch_execute("BEGIN; LOCK TABLE certificates IN ACCESS SHARE MODE")
+                .expect("lock held");
+
+            // On another thread, so that a migration that waits for ever fails
+            // the test instead of hanging it.
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let opening_url = url.clone();
+            std::thread::spawn(move || {
+                let _ = sender.send(Store::open(&opening_url, &StoreOptions::default()));
+            });
+            let error = match receiver.recv_timeout(std::time::Duration::from_secs(30)) {
+                Ok(Ok(_)) => panic!("the migration ran although the lock was held"),
+                Ok(Err(error)) => error,
+                Err(_) => panic!("the migration still waits for the lock after 30 s"),
+            };
+            let StoreError::Migration { reason, .. } = &error else {
+                panic!("expected a migration error, got {error}");
+            };
+            assert_eq!(
+                reason,
+                "Failed to run 2026-12-07-000000_byte_order_keys with: canceling statement \
+                 due to lock timeout: another transaction, such as an import, holds a table \
+                 that the schema change needs for more than 2s; start again when it has ended"
+            );
+
+            holder.batch_execute("COMMIT").expect("lock released");
+            let applied: i64 =
+                diesel::sql_query("SELECT count(*) AS count FROM __diesel_schema_migrations")
+                    .get_result::<Count>(&mut holder)
+                    .expect("applied migrations")
+                    .count;
+            assert_eq!(applied, 5);
+
+            db.store = Some(Store::open(&url, &StoreOptions::default()).expect("store opens"));
+        }
+
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            count: i64,
+        }
+
         /// A store created before key columns compared as bytes keeps its rows
         /// through the migration, and then sorts ids by bytes: "B-2" before
         /// "a-1", where ICU's "en-US" puts "a-1" first.
@@ -890,16 +958,7 @@ mod tests {
             let Some((mut db, url)) = new_database("collation_upgrade") else {
                 return;
             };
-            let mut connection = PgConnection::establish(&url).expect("connection");
-            loop {
-                let version = connection
-                    .run_next_migration(crate::backend::POSTGRES_MIGRATIONS)
-                    .expect("older migration")
-                    .to_string();
-                if version == "20261206000000" {
-                    break;
-                }
-            }
+            let mut connection = migrated_before_byte_order(&url);
             connection
                 .batch_execute(
                     r#"INSERT INTO certificates (certificate_id, pre_enrollment_code, mobile, certificate, dose) VALUES
