@@ -164,7 +164,7 @@ fn render_one(
     };
     let selection = service.in_language(selection, Some(language));
     let certificate_id = selection.certificate_id().to_owned();
-    match service.render(&selection) {
+    match service.render(selection) {
         Ok(Rendered::New(bytes)) => Ok(Ok((certificate_id, bytes))),
         Ok(Rendered::Cached(bytes)) => Ok(Ok((certificate_id, bytes.to_vec()))),
         Err(ServiceError::Store(error)) => Err(PrintError::Store(error)),

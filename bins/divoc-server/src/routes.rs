@@ -348,7 +348,7 @@ pub(crate) async fn run_render(
     let service = Arc::clone(&state.service);
     let result = state
         .render_pool
-        .run(move || service.render(&selection))
+        .run(move || service.render(selection))
         .await;
     match result {
         Ok(Ok(Rendered::Cached(file))) => Ok(file),

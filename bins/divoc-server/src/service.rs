@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::web::Bytes;
-use divoc_model::RegistryRecord;
+use divoc_model::{RegistryRecord, VaccinationCredential};
 use divoc_pdf::{CertificateInput, PdfRenderer};
 use divoc_qr::{CertificateQr, QrOptions};
 use divoc_select::{Candidate, SelectError, latest, match_date_of_birth, previous_doses};
@@ -21,6 +21,9 @@ use crate::cache::{CacheKey, CacheStats, FileKind, RenderCache, TemplateVersion}
 pub struct Selection {
     kind: FileKind,
     records: Vec<RegistryRecord>,
+    /// The credential of each of `records`, in the same order, parsed once
+    /// for the choice and kept for the render.
+    credentials: Vec<VaccinationCredential>,
     certificate_id: String,
     key: CacheKey,
     /// Language of a PDF as resolved by the renderer; `None` prints the
@@ -282,9 +285,14 @@ impl CertificateService {
             FileKind::QrPng => CacheKey::new(&self.template, kind, chosen.record, &[chosen.record]),
         };
         let certificate_id = chosen.certificate_id().to_owned();
+        let credentials = candidates
+            .into_iter()
+            .map(|candidate| candidate.credential)
+            .collect();
         Ok(Selection {
             kind,
             records,
+            credentials,
             certificate_id,
             key,
             language: None,
@@ -314,16 +322,27 @@ impl CertificateService {
     /// Renders the file of `selection`, unless another request has stored it in
     /// the cache since `selection`'s cache lookup. Pass a new file to
     /// [`CertificateService::keep`].
-    pub fn render(&self, selection: &Selection) -> Result<Rendered, ServiceError> {
+    pub fn render(&self, selection: Selection) -> Result<Rendered, ServiceError> {
         if let Some(file) = self.cache.get_uncounted(&selection.key) {
             return Ok(Rendered::Cached(file));
         }
+        let Selection {
+            kind,
+            records,
+            credentials,
+            language,
+            ..
+        } = selection;
+        let candidates: Vec<Candidate<'_>> = records
+            .iter()
+            .zip(credentials)
+            .map(|(record, credential)| Candidate { record, credential })
+            .collect();
         // Selection is deterministic, so this picks the certificate that
         // `select` picked from the same records.
-        let candidates = parse(&selection.records)?;
         let chosen = latest(&candidates).ok_or(ServiceError::NotFound)?;
-        let bytes = match selection.kind {
-            FileKind::Pdf => self.render_pdf(chosen, &candidates, selection.language.as_deref())?,
+        let bytes = match kind {
+            FileKind::Pdf => self.render_pdf(chosen, &candidates, language.as_deref())?,
             FileKind::QrPng => self.render_qr_png(chosen)?,
         };
         self.renders.fetch_add(1, Ordering::Relaxed);

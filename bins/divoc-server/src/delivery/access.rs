@@ -184,7 +184,7 @@ pub fn render_pdf_blocking(
         return Ok(file);
     }
     let key = *selection.key();
-    match service.render(&selection) {
+    match service.render(selection) {
         Ok(Rendered::Cached(file)) => Ok(file),
         Ok(Rendered::New(bytes)) => Ok(service.keep(key, &bytes)),
         Err(error) => Err(service_error(&error)),
