@@ -255,13 +255,14 @@ fn migrate_postgres(connection: &mut PgConnection, target: &str) -> Result<(), S
         })
         .map_err(|error| {
             let reason = error.to_string();
-            if reason.contains("lock timeout") {
+            if reason.contains("lock timeout") || reason.contains("statement timeout") {
                 StoreError::Migration {
                     target: target.to_owned(),
                     reason: format!(
                         "{reason}: another transaction, such as an import, holds a table that \
-                         the schema change needs for more than {MIGRATION_LOCK_TIMEOUT}; \
-                         start again when it has ended"
+                         the schema change needs for more than {MIGRATION_LOCK_TIMEOUT} \
+                         (pg_stat_activity and pg_locks show which); start again when it \
+                         has ended"
                     ),
                 }
             } else {

@@ -908,7 +908,7 @@ mod tests {
             drop(migrated_before_byte_order(&url));
             let mut holder = PgConnection::establish(&url).expect("connection");
             holder
-                .batch_execute("BEGIN; LOCK TABLE certificates IN ACCESS SHARE MODE")
+                .batch_execute("BEGIN; LOCK TABLE email_outbox IN ACCESS SHARE MODE")
                 .expect("lock held");
 
             // On another thread, so that a migration that waits for ever fails
@@ -929,8 +929,9 @@ mod tests {
             assert_eq!(
                 reason,
                 "Failed to run 2026-12-07-000000_byte_order_keys with: canceling statement \
-                 due to lock timeout: another transaction, such as an import, holds a table \
-                 that the schema change needs for more than 2s; start again when it has ended"
+                 due to statement timeout: another transaction, such as an import, holds a table \
+                 that the schema change needs for more than 2s (pg_stat_activity and pg_locks \
+                 show which); start again when it has ended"
             );
 
             holder.batch_execute("COMMIT").expect("lock released");

@@ -11,6 +11,16 @@
 -- Every column that is compared with a column of another table gets the same
 -- collation, so that joins keep using the indexes. The indexes on these
 -- columns are rebuilt; the rows are not rewritten.
+
+-- Every table is locked first, waiting 2 s at most for all of them together,
+-- so that a transaction holding one of them fails the migration before any
+-- index is rebuilt. (The lock timeout of the migration applies to each lock
+-- alone.)
+SET LOCAL statement_timeout = '2s';
+LOCK TABLE certificates, revocations, certificate_mobiles, otp_challenges,
+    rate_limits, audit_events, share_links, email_outbox IN ACCESS EXCLUSIVE MODE;
+SET LOCAL statement_timeout TO DEFAULT;
+
 ALTER TABLE certificates
     ALTER COLUMN certificate_id TYPE TEXT COLLATE "C",
     ALTER COLUMN pre_enrollment_code TYPE TEXT COLLATE "C",
