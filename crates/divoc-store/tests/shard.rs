@@ -149,6 +149,10 @@ const ALLOWED: &[Allowed] = &[
         reason: "migrations: diesel restores the search path",
     },
     Allowed {
+        shape: Shape::Exact("SET LOCAL lock_timeout = '2s'"),
+        reason: "migrations: how long a schema change waits for a table lock",
+    },
+    Allowed {
         shape: Shape::MigrationFile,
         reason: "migrations: schema changes, each applied once per database",
     },
