@@ -254,19 +254,17 @@ fn migrate_postgres(connection: &mut PgConnection, target: &str) -> Result<(), S
             Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         })
         .map_err(|error| {
-            let reason = error.to_string();
+            let mut reason = error.to_string();
             if reason.contains("lock timeout") || reason.contains("statement timeout") {
-                StoreError::Migration {
-                    target: target.to_owned(),
-                    reason: format!(
-                        "{reason}: another transaction, such as an import, holds a table that \
-                         the schema change needs for more than {MIGRATION_LOCK_TIMEOUT} \
-                         (pg_stat_activity and pg_locks show which); start again when it \
-                         has ended"
-                    ),
-                }
-            } else {
-                migration_error(target, &*error)
+                reason.push_str(&format!(
+                    ": another transaction, such as an import, holds a table that the schema \
+                     change needs for more than {MIGRATION_LOCK_TIMEOUT} (pg_stat_activity and \
+                     pg_locks show which); start again when it has ended"
+                ));
+            }
+            StoreError::Migration {
+                target: target.to_owned(),
+                reason,
             }
         })
 }

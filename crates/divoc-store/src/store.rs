@@ -911,7 +911,7 @@ mod tests {
                 .batch_execute("BEGIN; LOCK TABLE email_outbox IN ACCESS SHARE MODE")
                 .expect("lock held");
 
-            // On another thread, so that a migration that waits for ever fails
+            // On another thread, so that a migration that waits indefinitely fails
             // the test instead of hanging it.
             let (sender, receiver) = std::sync::mpsc::channel();
             let opening_url = url.clone();
@@ -988,10 +988,11 @@ mod tests {
             assert!(store.beneficiary_exists("B1").expect("exists"));
         }
 
+        /// One text value of a query's result.
         #[derive(QueryableByName)]
-        struct ColumnName {
+        struct TextValue {
             #[diesel(sql_type = Text)]
-            column: String,
+            value: String,
         }
 
         #[test]
@@ -1002,22 +1003,22 @@ mod tests {
             let store = db.store.as_ref().expect("store");
             let (provider, columns) = with_pg(store, |connection| {
                 let provider: String = diesel::sql_query(
-                    "SELECT datlocprovider::text AS column FROM pg_database \
+                    "SELECT datlocprovider::text AS value FROM pg_database \
                      WHERE datname = current_database()",
                 )
-                .get_result::<ColumnName>(connection)
+                .get_result::<TextValue>(connection)
                 .expect("database locale provider")
-                .column;
+                .value;
                 let columns: Vec<String> = diesel::sql_query(
-                    "SELECT table_name || '.' || column_name AS column \
+                    "SELECT table_name || '.' || column_name AS value \
                      FROM information_schema.columns \
                      WHERE table_schema = 'public' AND collation_name = 'C' \
                      ORDER BY table_name, column_name",
                 )
-                .load::<ColumnName>(connection)
+                .load::<TextValue>(connection)
                 .expect("columns with byte order")
                 .into_iter()
-                .map(|row| row.column)
+                .map(|row| row.value)
                 .collect();
                 (provider, columns)
             });
