@@ -140,8 +140,8 @@ impl TestDb {
         );
         let mut admin = PgConnection::establish(&admin_url)
             .unwrap_or_else(|error| panic!("cannot connect to DIVOC_TEST_POSTGRES_URL: {error}"));
-        // A language's collation as the database default, as on many servers:
-        // every query must still compare ids as bytes and use the indexes.
+        // The database's default collation is a language's, as on many
+        // servers. Every query must still compare ids as bytes and use indexes.
         diesel::sql_query(format!(
             "CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
         ))
