@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{CacheSize, SimpleConnection};
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::result::ConnectionError;
 use diesel::sql_types::BigInt;
-use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel::{Connection, PgConnection, QueryResult, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::url::is_sqlite_memory;
@@ -250,12 +250,18 @@ fn migrate_postgres(connection: &mut PgConnection, target: &str) -> Result<(), S
             connection.batch_execute(&format!(
                 "SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"
             ))?;
+            if connection.has_pending_migration(POSTGRES_MIGRATIONS)? {
+                lock_tables_for_migration(connection)?;
+            }
             connection.run_pending_migrations(POSTGRES_MIGRATIONS)?;
             Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         })
         .map_err(|error| {
             let mut reason = error.to_string();
-            if reason.contains("lock timeout") || reason.contains("statement timeout") {
+            if error
+                .downcast_ref::<diesel::result::Error>()
+                .is_some_and(is_lock_wait_timeout)
+            {
                 reason.push_str(&format!(
                     ": another transaction, such as an import, holds a table that the schema \
                      change needs for more than {MIGRATION_LOCK_TIMEOUT} (pg_stat_activity and \
@@ -267,6 +273,50 @@ fn migrate_postgres(connection: &mut PgConnection, target: &str) -> Result<(), S
                 reason,
             }
         })
+}
+
+/// Locks every table of the store before pending migrations run, waiting
+/// [`MIGRATION_LOCK_TIMEOUT`] at most for all of them together.
+///
+/// While a schema change waits for a lock, PostgreSQL queues every later
+/// reader of that table behind it. Taking all locks first, under one timeout,
+/// means that a migration either holds every table before it changes any, or
+/// fails within that time without having changed one. (`lock_timeout` would
+/// bound each lock alone, so a migration that needs eight tables could wait
+/// eight times as long.)
+fn lock_tables_for_migration(connection: &mut PgConnection) -> QueryResult<()> {
+    #[derive(diesel::QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let tables: Vec<Table> = diesel::sql_query(
+        "SELECT format('%I', tablename) AS name FROM pg_tables \
+         WHERE schemaname = current_schema() AND tablename <> '__diesel_schema_migrations' \
+         ORDER BY tablename",
+    )
+    .load(connection)?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = tables.iter().map(|table| table.name.as_str()).collect();
+    connection.batch_execute(&format!(
+        "SET LOCAL statement_timeout = '{MIGRATION_LOCK_TIMEOUT}'; \
+         LOCK TABLE {} IN ACCESS EXCLUSIVE MODE; \
+         SET LOCAL statement_timeout TO DEFAULT",
+        names.join(", ")
+    ))
+}
+
+/// Returns whether PostgreSQL stopped waiting for a lock: SQLSTATE 55P03
+/// after `lock_timeout`, 57014 after `statement_timeout`.
+fn is_lock_wait_timeout(error: &diesel::result::Error) -> bool {
+    use diesel::pg::sql_state::{LOCK_NOT_AVAILABLE, QUERY_CANCELED};
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(_, information)
+            if matches!(information.sqlstate(), Some(LOCK_NOT_AVAILABLE | QUERY_CANCELED))
+    )
 }
 
 fn migration_error(target: &str, error: &(dyn std::error::Error + Send + Sync)) -> StoreError {
@@ -296,6 +346,63 @@ fn connection_error(target: &str, error: ConnectionError) -> StoreError {
             reason: other.to_string().trim_end().to_owned(),
         },
     }
+}
+
+/// Runs `query` on a PostgreSQL connection, and once more when the server
+/// rejected one of the connection's prepared statements because a schema
+/// change altered its result columns.
+///
+/// diesel prepares each statement once per connection and keeps it. When a
+/// migration then changes a column that a statement returns, such as its
+/// collation, PostgreSQL fails every later run of that statement with "cached
+/// plan must not change result type" (SQLSTATE 0A000) until the connection
+/// closes. A running server would then fail its lookups on every pooled
+/// connection after a server of a later version migrated the database. Here
+/// the connection drops its statements, prepares the query again and runs it
+/// once more. Another error with that SQLSTATE is returned after the second
+/// try.
+///
+/// NOTE: imports take their connection from the pool directly and are not
+/// retried. An import that runs across a schema change fails and can be
+/// started again.
+pub(crate) fn replan_on_schema_change<T>(
+    connection: &mut PgConnection,
+    mut query: impl FnMut(&mut PgConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    match query(connection) {
+        Err(error) if is_stale_statement(&error) => {
+            tracing::warn!(
+                %error,
+                "a schema change altered the result of a prepared statement; \
+                 the connection prepares its statements again"
+            );
+            forget_prepared_statements(connection)?;
+            query(connection)
+        }
+        result => result,
+    }
+}
+
+/// Returns whether `error` has SQLSTATE 0A000 (feature not supported), which
+/// PostgreSQL returns for a prepared statement whose result columns changed.
+/// The code is checked, not the message, because the message is translated
+/// into the server's language.
+fn is_stale_statement(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(_, information)
+            if information.sqlstate() == Some(diesel::pg::sql_state::FEATURE_NOT_SUPPORTED)
+    )
+}
+
+/// Drops diesel's cache of prepared statements and the statements on the
+/// server, so that the next queries are prepared for the current schema.
+fn forget_prepared_statements(connection: &mut PgConnection) -> QueryResult<()> {
+    // A new cache starts empty. diesel numbers statements per connection, not
+    // per cache, so new names do not collide with the deallocated ones.
+    connection.set_prepared_statement_cache_size(CacheSize::Disabled);
+    connection.set_prepared_statement_cache_size(CacheSize::Unbounded);
+    connection.batch_execute("DEALLOCATE ALL")
 }
 
 /// Turns a pool error, such as a timeout while waiting for a connection, into

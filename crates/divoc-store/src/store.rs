@@ -87,10 +87,7 @@ impl Replica {
     /// When the pool gives no connection in time, the replica is skipped for
     /// [`REPLICA_RETRY_AFTER`], so that a replica that is down does not delay
     /// every lookup by the connection timeout.
-    fn run<T>(
-        &self,
-        lookup: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
-    ) -> Result<T, String> {
+    fn run<T>(&self, lookup: impl FnMut(&mut PgConnection) -> QueryResult<T>) -> Result<T, String> {
         if self.elapsed_millis() < self.skip_until.load(Ordering::Relaxed) {
             return Err("skipped after a failed connection; retried later".to_owned());
         }
@@ -102,7 +99,7 @@ impl Replica {
             );
             error.to_string().trim_end().to_owned()
         })?;
-        lookup(&mut connection).map_err(|error| error.to_string())
+        backend::replan_on_schema_change(&mut connection, lookup).map_err(|error| error.to_string())
     }
 
     /// Logs a failed lookup: the first one, then one in every
@@ -125,6 +122,11 @@ impl Replica {
 /// Runs `$body` with `$connection` bound to a pooled connection of whichever
 /// backend the store uses. The body is compiled once per backend, and a pool
 /// error returns [`StoreError::Unavailable`] from the enclosing function.
+///
+/// On PostgreSQL the body runs a second time after a schema change made the
+/// server refuse a prepared statement (see
+/// [`replan_on_schema_change`](crate::backend::replan_on_schema_change)), so
+/// it must return a `QueryResult` and must not move what it captures.
 macro_rules! with_connection {
     ($store:expr, |$connection:ident| $body:expr) => {
         match &$store.backend {
@@ -139,8 +141,10 @@ macro_rules! with_connection {
                 let mut pooled = pool
                     .get()
                     .map_err(|error| $crate::backend::pool_error(&$store.target, &error))?;
-                let $connection: &mut ::diesel::PgConnection = &mut pooled;
-                $body
+                $crate::backend::replan_on_schema_change(
+                    &mut pooled,
+                    |$connection: &mut ::diesel::PgConnection| $body,
+                )
             }
         }
     };
@@ -928,8 +932,7 @@ mod tests {
             };
             assert_eq!(
                 reason,
-                "Failed to run 2026-12-07-000000_byte_order_keys with: canceling statement \
-                 due to statement timeout: another transaction, such as an import, holds a table \
+                "canceling statement due to statement timeout: another transaction, such as an import, holds a table \
                  that the schema change needs for more than 2s (pg_stat_activity and pg_locks \
                  show which); start again when it has ended"
             );
@@ -986,6 +989,58 @@ mod tests {
             let by_mobile = store.certificates_by_mobile("9000000001").expect("lookup");
             assert_eq!(ids(&by_mobile), ["B-2", "a-1"]);
             assert!(store.beneficiary_exists("B1").expect("exists"));
+        }
+
+        /// A running store whose database another server migrates goes on
+        /// answering: its connection prepares the statements whose result
+        /// columns changed again, instead of failing every lookup with "cached
+        /// plan must not change result type". Here the change is the byte-order
+        /// migration undone, which gives the id columns ICU's "en-US" order back.
+        #[test]
+        fn lookups_survive_schema_change() {
+            let Some((mut db, url)) = new_database("schema_change") else {
+                return;
+            };
+            // One connection, so the lookups after the change run on the
+            // connection that prepared them before it.
+            let options = StoreOptions {
+                max_connections: 1,
+                ..StoreOptions::default()
+            };
+            let store = Store::open(&url, &options).expect("store opens");
+            store
+                .import_text(concat!(
+                    r#"{"preEnrollmentCode":"B1","certificateId":"a-1","mobile":"9000000001","certificate":"{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"}"#,
+                    "\n",
+                    r#"{"preEnrollmentCode":"B1","certificateId":"B-2","mobile":"9000000001","certificate":"{\"credentialSubject\":{},\"evidence\":[{\"dose\":2}]}"}"#,
+                ))
+                .expect("import");
+            let before = store.certificates_by_beneficiary("B1").expect("lookup");
+            assert_eq!(ids(&before), ["B-2", "a-1"]);
+            let before = store.certificates_by_mobile("9000000001").expect("lookup");
+            assert_eq!(ids(&before), ["B-2", "a-1"]);
+
+            let mut other = PgConnection::establish(&url).expect("connection");
+            let reverted = other
+                .revert_last_migration(crate::backend::POSTGRES_MIGRATIONS)
+                .expect("schema change")
+                .to_string();
+            assert_eq!(reverted, "20261207000000");
+
+            let after = store
+                .certificates_by_beneficiary("B1")
+                .expect("lookup after the change");
+            assert_eq!(ids(&after), ["a-1", "B-2"]);
+            let after = store
+                .certificates_by_mobile("9000000001")
+                .expect("lookup after the change");
+            assert_eq!(ids(&after), ["a-1", "B-2"]);
+            assert!(
+                store
+                    .beneficiary_exists("B1")
+                    .expect("exists after the change")
+            );
+            db.store = Some(store);
         }
 
         /// One text value of a query's result.

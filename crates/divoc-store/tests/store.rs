@@ -13,6 +13,8 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+mod support;
+
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -1839,12 +1841,10 @@ mod replica {
         );
     }
 
-    /// Against a real hot standby of the test server, when
-    /// `DIVOC_TEST_POSTGRES_REPLICA_URL` names one (`scripts/pg-test-cluster.sh
-    /// standby` starts it): an import on the primary reaches the lookups
-    /// through replication, and no lookup fails over to the primary.
-    #[test]
-    fn hot_standby_serves_replicated_imports() {
+    /// A new database on the test server and its URL and connection on the
+    /// hot standby in `DIVOC_TEST_POSTGRES_REPLICA_URL`, once the standby has
+    /// it. `None` when no standby is configured.
+    fn standby_database(test: &str) -> Option<(TestDb, String, PgConnection)> {
         let replica_admin_url = match std::env::var("DIVOC_TEST_POSTGRES_REPLICA_URL") {
             Ok(url) if !url.trim().is_empty() => url,
             _ => {
@@ -1853,12 +1853,10 @@ mod replica {
                     "DIVOC_REQUIRE_POSTGRES=1 but DIVOC_TEST_POSTGRES_REPLICA_URL is not set"
                 );
                 eprintln!("skipping hot standby test: DIVOC_TEST_POSTGRES_REPLICA_URL is not set");
-                return;
+                return None;
             }
         };
-        let Some(primary) = TestDb::postgres("hot_standby_serves_replicated_imports") else {
-            return;
-        };
+        let primary = TestDb::postgres(test)?;
         let Database::Postgres { name, .. } = &primary.database else {
             panic!("expected a PostgreSQL test database");
         };
@@ -1872,29 +1870,107 @@ mod replica {
         .get_result(&mut standby)
         .expect("recovery state");
         assert!(in_recovery, "{replica_url} is not a standby");
+        Some((primary, replica_url, standby))
+    }
+
+    /// Against a real hot standby of the test server, when
+    /// `DIVOC_TEST_POSTGRES_REPLICA_URL` names one (`scripts/pg-test-cluster.sh
+    /// standby` starts it): an import on the primary reaches the lookups
+    /// through replication, and no lookup fails over to the primary.
+    #[test]
+    fn hot_standby_serves_replicated_imports() {
+        let Some((primary, replica_url, mut standby)) =
+            standby_database("hot_standby_serves_replicated_imports")
+        else {
+            return;
+        };
 
         let store = Store::open(postgres_url(&primary), &options_with_replica(&replica_url))
             .expect("store with replica opens");
         store
             .import_text(&export(&[named_certificate("BEN-S", "3101", "Replicated")]))
             .expect("import on the primary");
-        // Until the standby has replayed the migrations and the import, a
-        // lookup there fails or finds nothing, so wait for the row itself.
-        wait_for(|| {
-            certificates::table
-                .filter(certificates::pre_enrollment_code.eq("BEN-S"))
-                .count()
-                .get_result::<i64>(&mut standby)
-                .ok()
-                .filter(|count| *count == 1)
-        })
-        .expect("the import reaches the standby");
+        wait_for_certificates(&mut standby, "BEN-S", 1);
 
         let found = store.certificates_by_beneficiary("BEN-S").expect("lookup");
         assert_eq!(names(&found), ["Replicated"]);
         assert!(store.beneficiary_exists("BEN-S").expect("exists"));
         assert_eq!(store.replica_failures(), 0);
         drop(store);
+    }
+
+    /// A schema change on the primary that alters the result columns of the
+    /// replica connection's prepared statements: the lookups on the replica go
+    /// on, without falling back to the primary. Here the change is the
+    /// byte-order migration undone, which gives the id columns the database's
+    /// ICU "en-US" order back.
+    #[test]
+    fn replica_lookups_survive_schema_change() {
+        let Some((primary, replica_url, mut standby)) =
+            standby_database("replica_lookups_survive_schema_change")
+        else {
+            return;
+        };
+
+        // One connection per pool, so the lookups after the change run on the
+        // replica connection that prepared them before it.
+        let options = StoreOptions {
+            max_connections: 1,
+            ..options_with_replica(&replica_url)
+        };
+        let store = Store::open(postgres_url(&primary), &options).expect("store opens");
+        store
+            .import_text(&export(&[
+                named_certificate("BEN-S", "a-1", "First"),
+                named_certificate("BEN-S", "B-2", "Second"),
+            ]))
+            .expect("import on the primary");
+        wait_for_certificates(&mut standby, "BEN-S", 2);
+        let before = store.certificates_by_beneficiary("BEN-S").expect("lookup");
+        assert_eq!(names(&before), ["Second", "First"]);
+
+        let mut primary_connection =
+            PgConnection::establish(postgres_url(&primary)).expect("primary connection");
+        support::undo_latest_migration(&mut primary_connection);
+        let applied = |connection: &mut PgConnection| {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM __diesel_schema_migrations)",
+            ))
+            .get_result::<i64>(connection)
+        };
+        let remaining = applied(&mut primary_connection).expect("applied migrations");
+        wait_for(|| {
+            applied(&mut standby)
+                .ok()
+                .filter(|count| *count == remaining)
+        })
+        .expect("the schema change reaches the standby");
+
+        let after = store
+            .certificates_by_beneficiary("BEN-S")
+            .expect("lookup after the change");
+        assert_eq!(names(&after), ["First", "Second"]);
+        let by_mobile = store
+            .certificates_by_mobile("9000000001")
+            .expect("lookup by mobile after the change");
+        assert_eq!(names(&by_mobile), ["First", "Second"]);
+        assert_eq!(store.replica_failures(), 0);
+        drop(store);
+    }
+
+    /// Waits until the standby has `count` certificates of `beneficiary`.
+    /// Until the standby has replayed the migrations and the import, a lookup
+    /// there fails or finds nothing, so the test waits for the rows themselves.
+    fn wait_for_certificates(standby: &mut PgConnection, beneficiary: &str, count: i64) {
+        wait_for(|| {
+            certificates::table
+                .filter(certificates::pre_enrollment_code.eq(beneficiary))
+                .count()
+                .get_result::<i64>(standby)
+                .ok()
+                .filter(|stored| *stored == count)
+        })
+        .expect("the import reaches the standby");
     }
 
     /// Calls `probe` every 50 ms until it returns a value, for at most 20 s.
