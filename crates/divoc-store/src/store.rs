@@ -124,7 +124,7 @@ impl Replica {
 /// error returns [`StoreError::Unavailable`] from the enclosing function.
 ///
 /// On PostgreSQL the body runs a second time after a schema change made the
-/// server refuse a prepared statement (see
+/// server reject a prepared statement (see
 /// [`replan_on_schema_change`](crate::backend::replan_on_schema_change)), so
 /// it must return a `QueryResult` and must not move what it captures.
 macro_rules! with_connection {
@@ -901,6 +901,19 @@ mod tests {
             }
         }
 
+        /// Opens a store on another thread, so that a migration that waits
+        /// indefinitely fails the test after 30 s instead of hanging it.
+        fn open_within_30_seconds(url: &str) -> Result<Store, StoreError> {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let opening_url = url.to_owned();
+            std::thread::spawn(move || {
+                let _ = sender.send(Store::open(&opening_url, &StoreOptions::default()));
+            });
+            receiver
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("the migration still waits after 30 s"))
+        }
+
         /// A schema change that cannot get its table lock within the timeout
         /// fails the open and changes nothing, instead of queueing the
         /// lookups of running servers behind it.
@@ -915,17 +928,8 @@ mod tests {
                 .batch_execute("BEGIN; LOCK TABLE email_outbox IN ACCESS SHARE MODE")
                 .expect("lock held");
 
-            // On another thread, so that a migration that waits indefinitely fails
-            // the test instead of hanging it.
-            let (sender, receiver) = std::sync::mpsc::channel();
-            let opening_url = url.clone();
-            std::thread::spawn(move || {
-                let _ = sender.send(Store::open(&opening_url, &StoreOptions::default()));
-            });
-            let error = match receiver.recv_timeout(std::time::Duration::from_secs(30)) {
-                Ok(Ok(_)) => panic!("the migration ran although the lock was held"),
-                Ok(Err(error)) => error,
-                Err(_) => panic!("the migration still waits for the lock after 30 s"),
+            let Err(error) = open_within_30_seconds(&url) else {
+                panic!("the migration ran although the lock was held");
             };
             let StoreError::Migration { reason, .. } = &error else {
                 panic!("expected a migration error, got {error}");
@@ -946,6 +950,43 @@ mod tests {
             assert_eq!(applied, 5);
 
             db.store = Some(Store::open(&url, &StoreOptions::default()).expect("store opens"));
+        }
+
+        /// A lock on a table of another application in the same schema does
+        /// not hold up the store's migrations, and the store's list of its
+        /// own tables is the list that its migrations create.
+        #[test]
+        fn migration_ignores_other_tables() {
+            let Some((mut db, url)) = new_database("migration_other_tables") else {
+                return;
+            };
+            drop(migrated_before_byte_order(&url));
+            let mut holder = PgConnection::establish(&url).expect("connection");
+            holder
+                .batch_execute("CREATE TABLE other_application (id integer)")
+                .expect("table of another application");
+            holder
+                .batch_execute("BEGIN; LOCK TABLE other_application IN ACCESS SHARE MODE")
+                .expect("lock held");
+
+            db.store = Some(
+                open_within_30_seconds(&url)
+                    .unwrap_or_else(|error| panic!("the migration failed: {error}")),
+            );
+            holder.batch_execute("COMMIT").expect("lock released");
+
+            let tables: Vec<String> = diesel::sql_query(
+                "SELECT tablename AS value FROM pg_tables \
+                 WHERE schemaname = current_schema() \
+                 AND tablename NOT IN ('__diesel_schema_migrations', 'other_application') \
+                 ORDER BY tablename",
+            )
+            .load::<TextValue>(&mut holder)
+            .expect("tables")
+            .into_iter()
+            .map(|row| row.value)
+            .collect();
+            assert_eq!(tables, crate::backend::STORE_TABLES);
         }
 
         #[derive(QueryableByName)]

@@ -157,7 +157,7 @@ const ALLOWED: &[Allowed] = &[
     Allowed {
         shape: Shape::Exact(
             "SELECT format('%I', tablename) AS name FROM pg_tables \
-             WHERE schemaname = current_schema() AND tablename <> '__diesel_schema_migrations' \
+             WHERE schemaname = current_schema() AND tablename = ANY($1) \
              ORDER BY tablename",
         ),
         reason: "migrations: the tables to lock before a schema change",
