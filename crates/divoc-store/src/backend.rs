@@ -328,11 +328,15 @@ fn lock_tables_for_migration(connection: &mut PgConnection) -> QueryResult<()> {
 /// after `lock_timeout`, 57014 after `statement_timeout`.
 fn is_lock_wait_timeout(error: &diesel::result::Error) -> bool {
     use diesel::pg::sql_state::{LOCK_NOT_AVAILABLE, QUERY_CANCELED};
-    matches!(
-        error,
-        diesel::result::Error::DatabaseError(_, information)
-            if matches!(information.sqlstate(), Some(LOCK_NOT_AVAILABLE | QUERY_CANCELED))
-    )
+    matches!(sqlstate(error), Some(LOCK_NOT_AVAILABLE | QUERY_CANCELED))
+}
+
+/// Returns the SQLSTATE of an error that the server reported.
+fn sqlstate(error: &diesel::result::Error) -> Option<diesel::result::SqlState> {
+    match error {
+        diesel::result::Error::DatabaseError(_, information) => information.sqlstate(),
+        _ => None,
+    }
 }
 
 fn migration_error(target: &str, error: &(dyn std::error::Error + Send + Sync)) -> StoreError {
@@ -404,11 +408,7 @@ pub(crate) fn replan_on_schema_change<T>(
 /// The code is checked, not the message, because the message is translated
 /// into the server's language.
 fn is_stale_statement(error: &diesel::result::Error) -> bool {
-    matches!(
-        error,
-        diesel::result::Error::DatabaseError(_, information)
-            if information.sqlstate() == Some(diesel::pg::sql_state::FEATURE_NOT_SUPPORTED)
-    )
+    sqlstate(error) == Some(diesel::pg::sql_state::FEATURE_NOT_SUPPORTED)
 }
 
 /// Drops diesel's cache of prepared statements and the statements on the

@@ -1032,9 +1032,9 @@ mod tests {
             assert!(store.beneficiary_exists("B1").expect("exists"));
         }
 
-        /// A running store whose database another server migrates goes on
-        /// answering: its connection prepares the statements whose result
-        /// columns changed again, instead of failing every lookup with "cached
+        /// A running store keeps serving lookups after another server migrates
+        /// its database. Its connection prepares again the statements whose
+        /// result columns changed, instead of failing every lookup with "cached
         /// plan must not change result type". Here the change is the byte-order
         /// migration undone, which gives the id columns ICU's "en-US" order back.
         #[test]

@@ -1841,9 +1841,9 @@ mod replica {
         );
     }
 
-    /// A new database on the test server and its URL and connection on the
-    /// hot standby in `DIVOC_TEST_POSTGRES_REPLICA_URL`, once the standby has
-    /// it. `None` when no standby is configured.
+    /// Creates a database on the test server and returns it with its URL and a
+    /// connection on the hot standby in `DIVOC_TEST_POSTGRES_REPLICA_URL`, once
+    /// the standby has it. Returns `None` when no standby is configured.
     fn standby_database(test: &str) -> Option<(TestDb, String, PgConnection)> {
         let replica_admin_url = match std::env::var("DIVOC_TEST_POSTGRES_REPLICA_URL") {
             Ok(url) if !url.trim().is_empty() => url,
@@ -1899,9 +1899,9 @@ mod replica {
         drop(store);
     }
 
-    /// A schema change on the primary that alters the result columns of the
-    /// replica connection's prepared statements: the lookups on the replica go
-    /// on, without falling back to the primary. Here the change is the
+    /// A schema change on the primary alters the result columns of the replica
+    /// connection's prepared statements. The lookups on the replica keep
+    /// working, without falling back to the primary. Here the change is the
     /// byte-order migration undone, which gives the id columns the database's
     /// ICU "en-US" order back.
     #[test]
