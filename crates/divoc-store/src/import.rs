@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::mpsc;
 use std::thread;
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use divoc_model::{ExportEntry, ExportItem, ModelError, parse_export};
@@ -1030,18 +1031,41 @@ fn defer_sqlite_indexes(
 
 /// Creates the indexes that [`defer_sqlite_indexes`] dropped, inside the
 /// import's transaction, so that the commit has them or nothing.
+///
+/// SQLite sorts the keys of each build with helper threads (`PRAGMA
+/// threads`), one per core up to [`SQLITE_INDEX_BUILD_THREADS`]. The
+/// import's parsing thread is idle by then. At 10 million records the
+/// `sqlite3` shell built the index in 22 s with 2 threads and 26 s without.
 fn restore_sqlite_indexes(
     connection: &mut diesel::SqliteConnection,
     statements: &[String],
 ) -> Result<(), ImportFailure> {
-    for statement in statements {
-        diesel::sql_query(statement)
-            .execute(connection)
-            .map_err(|error| ImportFailure::Query("building the deferred index", error))?;
-    }
-    tracing::info!(indexes = statements.len(), "deferred indexes built");
+    let threads = thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(SQLITE_INDEX_BUILD_THREADS);
+    let built = connection
+        .batch_execute(&format!("PRAGMA threads = {threads}"))
+        .and_then(|()| {
+            statements.iter().try_for_each(|statement| {
+                diesel::sql_query(statement).execute(connection).map(drop)
+            })
+        });
+    // The connection goes back to the pool, whose queries sort on their own
+    // thread, whether or not the builds succeeded.
+    let reset = connection.batch_execute("PRAGMA threads = 0");
+    built
+        .and(reset)
+        .map_err(|error| ImportFailure::Query("building the deferred index", error))?;
+    tracing::info!(
+        indexes = statements.len(),
+        threads,
+        "deferred indexes built"
+    );
     Ok(())
 }
+
+/// Limit on the helper threads that SQLite sorts with in a deferred index build.
+const SQLITE_INDEX_BUILD_THREADS: usize = 4;
 
 /// The lock of an import that lets readers go on.
 const SHARE_ROW_EXCLUSIVE: &str = "SHARE ROW EXCLUSIVE";
@@ -1207,7 +1231,6 @@ fn set_sqlite_cache(
     cache_kib: u32,
     importing: bool,
 ) -> diesel::QueryResult<()> {
-    use diesel::connection::SimpleConnection;
     let temp_store = if importing { "MEMORY" } else { "DEFAULT" };
     // A negative cache_size counts KiB rather than pages.
     connection.batch_execute(&format!(
@@ -1378,6 +1401,13 @@ mod tests {
             .finish(&mut connection)
             .unwrap_or_else(|_| panic!("index rebuilt"));
         assert_eq!(index_names(&mut connection), all);
+        // The build sorted with helper threads, which the pooled connection
+        // no longer uses.
+        let threads = diesel::sql_query("PRAGMA threads")
+            .get_result::<Threads>(&mut connection)
+            .expect("threads")
+            .threads;
+        assert_eq!(threads, 0);
         let sql: String = diesel::sql_query(
             "SELECT sql FROM sqlite_master WHERE name = 'certificates_pre_enrollment_code'",
         )
@@ -1395,6 +1425,12 @@ mod tests {
             .after_batch(&mut connection, SQLITE_DEFER_INDEXES_AFTER * 2)
             .unwrap_or_else(|_| panic!("after a batch"));
         assert_eq!(index_names(&mut connection).len(), 2);
+    }
+
+    #[derive(QueryableByName)]
+    struct Threads {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        threads: i64,
     }
 
     #[derive(QueryableByName)]
