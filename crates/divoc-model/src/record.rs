@@ -138,20 +138,38 @@ impl RevocationRecord {
     /// replaced certificate, and its sibling service drops exactly those ids. When
     /// `previousCertificateId` is absent or blank, `certificateId` itself is revoked.
     pub fn revoked_certificate_id(&self) -> &str {
-        match self.previous_certificate_id.as_deref() {
-            Some(previous) if !previous.trim().is_empty() => previous,
-            _ => &self.certificate_id,
+        self.previous_id().unwrap_or(&self.certificate_id)
+    }
+
+    /// Names the field that [`RevocationRecord::revoked_certificate_id`] reads:
+    /// `previousCertificateId`, or `certificateId` when that is absent or blank.
+    pub fn revoked_certificate_field(&self) -> &'static str {
+        match self.previous_id() {
+            Some(_) => "previousCertificateId",
+            None => "certificateId",
         }
     }
 
-    /// Checks the ids with [`check_id`].
+    /// `previousCertificateId` unless it is absent or blank.
+    fn previous_id(&self) -> Option<&str> {
+        self.previous_certificate_id
+            .as_deref()
+            .filter(|previous| !previous.trim().is_empty())
+    }
+
+    /// Checks the ids with [`check_id`]: `preEnrollmentCode`, `certificateId`
+    /// and, unless it is absent or blank, `previousCertificateId`.
     ///
     /// # Errors
     ///
-    /// [`ModelError::Record`] for an invalid `preEnrollmentCode` or `certificateId`.
+    /// [`ModelError::Record`] naming the first invalid id field.
     pub fn validate(&self, label: &str) -> Result<(), ModelError> {
         require_id(label, "preEnrollmentCode", &self.pre_enrollment_code)?;
-        require_id(label, "certificateId", &self.certificate_id)
+        require_id(label, "certificateId", &self.certificate_id)?;
+        match self.previous_id() {
+            Some(previous) => require_id(label, "previousCertificateId", previous),
+            None => Ok(()),
+        }
     }
 }
 

@@ -357,7 +357,7 @@ macro_rules! write_items {
                 $items,
                 EntryKind::Revocation,
                 id,
-                "is already revoked by a record of another beneficiary"
+                REVOKED_BY_OTHER_BENEFICIARY
             ),
             |connection: &mut _, rows: &[&NewRevocation<'_>]| {
                 WriteNewRows::insert_new_revocations(connection, rows)
@@ -379,8 +379,8 @@ impl Store {
     /// Certificates are keyed by `certificateId` and revocations by the id they
     /// revoke. An entry whose key is already stored replaces the stored row. A
     /// row that already contains the same values is not written again, so importing
-    /// the same file twice changes nothing. When a key occurs twice in `items`,
-    /// the later entry wins. Timestamps are stored truncated to microseconds.
+    /// the same file twice changes nothing. When a key occurs twice in `items`
+    /// for one beneficiary, the later entry wins. Timestamps are stored truncated to microseconds.
     ///
     /// Blank ids are checked again here, because `items` need not come from
     /// [`parse_export`]. The credential is not parsed again: `dose` is taken as given.
@@ -391,9 +391,10 @@ impl Store {
     ///
     /// * [`StoreError::Import`] for an entry with a blank `preEnrollmentCode` or
     ///   `certificateId`, naming its position and `certificateId`;
-    /// * [`StoreError::Import`] for a certificate whose id is stored for another
-    ///   beneficiary, a revocation of another beneficiary's certificate, or a
-    ///   certificate that another beneficiary's revocation names;
+    /// * [`StoreError::Import`] for a certificate whose id is stored or given in
+    ///   `items` for another beneficiary, a revocation of another beneficiary's
+    ///   certificate, a certificate that another beneficiary's revocation names,
+    ///   or a revoked id that revocations of two beneficiaries name;
     /// * [`StoreError::Unavailable`] or [`StoreError::Query`] when a statement fails.
     pub fn import(&self, items: &[ExportItem]) -> Result<ImportSummary, StoreError> {
         let result = match &self.backend {
@@ -494,7 +495,8 @@ impl RowCounts {
 }
 
 /// Validates the certificate entries and returns their rows sorted by key, the
-/// last entry of each key winning.
+/// last entry of each key winning. Two entries of one key for different
+/// beneficiaries are an error, whichever comes first.
 fn certificate_rows<'a>(
     items: &'a [ExportItem],
     summary: &mut ImportSummary,
@@ -510,13 +512,26 @@ fn certificate_rows<'a>(
         require_non_blank(&label, "certificateId", &record.certificate_id)?;
         summary.certificates += 1;
         let row = NewCertificate::new(record, *dose, &label).map_err(ImportFailure::Invalid)?;
-        rows.insert(record.certificate_id.as_str(), row);
+        if let Some(earlier) = rows.insert(record.certificate_id.as_str(), row)
+            && earlier.owner() != record.pre_enrollment_code
+        {
+            return Err(ImportFailure::Invalid(ModelError::Record {
+                record: label(),
+                field: "certificateId".to_owned(),
+                reason: format!(
+                    "{} is given for another beneficiary in an earlier record; a certificate \
+                     belongs to one beneficiary",
+                    record.certificate_id
+                ),
+            }));
+        }
     }
     Ok(rows.into_values().collect())
 }
 
 /// Validates the revocation entries and returns their rows sorted by key, the
-/// last entry of each key winning.
+/// last entry of each key winning. Two entries of one revoked id for
+/// different beneficiaries are an error, whichever comes first.
 fn revocation_rows<'a>(
     items: &'a [ExportItem],
     summary: &mut ImportSummary,
@@ -530,7 +545,16 @@ fn revocation_rows<'a>(
             .validate(&record_label(item.position, &record.certificate_id))
             .map_err(ImportFailure::Invalid)?;
         summary.revocations += 1;
-        rows.insert(record.revoked_certificate_id(), NewRevocation::new(record));
+        let revoked = record.revoked_certificate_id();
+        if let Some(earlier) = rows.insert(revoked, NewRevocation::new(record))
+            && earlier.owner() != record.pre_enrollment_code
+        {
+            return Err(ImportFailure::Invalid(ModelError::Record {
+                record: record_label(item.position, &record.certificate_id),
+                field: record.revoked_certificate_field().to_owned(),
+                reason: format!("{revoked} {REVOKED_BY_OTHER_BENEFICIARY}"),
+            }));
+        }
     }
     Ok(rows.into_values().collect())
 }
@@ -1241,6 +1265,10 @@ fn set_sqlite_cache(
 /// Error reason for a revocation whose certificate is stored for another beneficiary.
 pub(crate) const REVOKES_OTHER_BENEFICIARY: &str = "revokes a certificate of another beneficiary";
 
+/// Error reason for a revocation of an id that a record of another
+/// beneficiary revokes too.
+const REVOKED_BY_OTHER_BENEFICIARY: &str = "is already revoked by a record of another beneficiary";
+
 /// The kind of entry an ownership error is about.
 #[derive(Debug, Clone, Copy)]
 enum EntryKind {
@@ -1268,14 +1296,10 @@ fn owner_conflict(items: &[ExportItem], kind: EntryKind, id: &str, reason: &str)
                 record_label(item.position, &record.certificate_id),
                 "certificateId",
             ),
-            ExportEntry::Revocation(record) => {
-                let field = if record.revoked_certificate_id() == record.certificate_id {
-                    "certificateId"
-                } else {
-                    "previousCertificateId"
-                };
-                (record_label(item.position, &record.certificate_id), field)
-            }
+            ExportEntry::Revocation(record) => (
+                record_label(item.position, &record.certificate_id),
+                record.revoked_certificate_field(),
+            ),
         },
         None => (format!("certificateId {id}"), "certificateId"),
     };

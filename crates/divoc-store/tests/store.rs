@@ -271,6 +271,8 @@ backend_tests!(
     certificate_of_other_beneficiary_rejected,
     revocation_of_other_beneficiary_rejected,
     certificate_revoked_by_other_beneficiary_rejected,
+    one_id_for_two_beneficiaries_rejected,
+    invalid_previous_certificate_id_rejected,
     mobile_lookup_follows_changed_number,
     blank_mobile_matches_nothing,
     concurrent_imports_and_lookups,
@@ -1047,6 +1049,113 @@ fn certificate_revoked_by_other_beneficiary_rejected(db: &TestDb) {
          record of another beneficiary"
     );
     assert_eq!(db.dump(), before, "nothing written");
+}
+
+fn one_id_for_two_beneficiaries_rejected(db: &TestDb) {
+    db.store
+        .import_text(&export(&[certificate("BEN-HOLD", "9741", "9000000023", 1)]))
+        .expect("certificate import");
+    let before = db.dump();
+
+    // Two certificates with one id in the items of a caller, each order. (A
+    // file with a repeated certificate id is rejected before this check.)
+    for (first, second) in [("BEN-A", "BEN-B"), ("BEN-B", "BEN-A")] {
+        let items: Vec<_> = [first, second]
+            .into_iter()
+            .flat_map(|beneficiary| {
+                parse_export(&export(&[certificate(
+                    beneficiary,
+                    "9742",
+                    "9000000024",
+                    1,
+                )]))
+                .expect("valid")
+            })
+            .collect();
+        let error = db.store.import(&items).expect_err("rejected");
+        assert_eq!(
+            error.to_string(),
+            "import rejected, nothing was written: record 1 (certificateId 9742): field \
+             `certificateId` is invalid: 9742 is given for another beneficiary in an earlier \
+             record; a certificate belongs to one beneficiary"
+        );
+        assert_eq!(db.dump(), before, "nothing written");
+    }
+
+    // Two revocations of the stored certificate, the owner's first or last.
+    for (first, second) in [("BEN-HOLD", "BEN-ELSE"), ("BEN-ELSE", "BEN-HOLD")] {
+        let message = import_error_message(
+            db,
+            &[
+                revocation(first, "9743", Some("9741")),
+                revocation(second, "9744", Some("9741")),
+            ],
+        );
+        assert_eq!(
+            message,
+            "record 2 (certificateId 9744): field `previousCertificateId` is invalid: 9741 is \
+             already revoked by a record of another beneficiary"
+        );
+        assert_eq!(db.dump(), before, "nothing written");
+    }
+
+    // Two revocations of an id that is not stored.
+    let message = import_error_message(
+        db,
+        &[
+            revocation("BEN-A", "9745", Some("9748")),
+            revocation("BEN-B", "9746", Some("9748")),
+        ],
+    );
+    assert_eq!(
+        message,
+        "record 2 (certificateId 9746): field `previousCertificateId` is invalid: 9748 is \
+         already revoked by a record of another beneficiary"
+    );
+    assert_eq!(db.dump(), before, "nothing written");
+
+    // One beneficiary may give an entry twice; the later one wins.
+    let summary = db
+        .store
+        .import_text(&export(&[
+            revocation("BEN-HOLD", "9749", Some("9741")),
+            revocation("BEN-HOLD", "9750", Some("9741")),
+        ]))
+        .expect("revocation import");
+    assert_eq!(summary.revocations, 2);
+    assert_eq!(summary.revocation_rows, counts(1, 0, 0));
+    assert!(!db.store.beneficiary_exists("BEN-HOLD").expect("exists"));
+}
+
+fn invalid_previous_certificate_id_rejected(db: &TestDb) {
+    db.store
+        .import_text(&export(&[certificate("BEN-PREV", "9751", "9000000026", 1)]))
+        .expect("certificate import");
+    let before = db.dump();
+
+    // A value that differs from the stored id would revoke nothing.
+    for previous in [" 9751", "9751\u{0}", "../9751"] {
+        let message = import_error_message(db, &[revocation("BEN-PREV", "9752", Some(previous))]);
+        let rule = if previous.contains("..") {
+            "contains `..`"
+        } else {
+            "only A-Z, a-z, 0-9, '-', '_' and '.' are allowed"
+        };
+        assert_eq!(
+            message,
+            format!(
+                "record 1 (certificateId 9752): field `previousCertificateId` is invalid: not a \
+                 valid id: {rule}"
+            )
+        );
+        assert_eq!(db.dump(), before, "nothing written");
+    }
+
+    // A blank one stands for none, and certificateId is revoked.
+    db.store
+        .import_text(&export(&[revocation("BEN-PREV", "9751", Some(" "))]))
+        .expect("revocation import");
+    assert!(!db.store.beneficiary_exists("BEN-PREV").expect("exists"));
 }
 
 fn mobile_lookup_follows_changed_number(db: &TestDb) {
