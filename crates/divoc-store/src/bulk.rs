@@ -14,8 +14,8 @@
 //! outside of `OR IGNORE`) makes SQLite keep a statement journal: a copy of
 //! every page that the statement changes, so that the statement alone can be
 //! undone. Keys go into the indexes at random places, so by estimate the
-//! journal copies one 16 KiB page per row and index. Without it, 10 million records went
-//! into an empty store in 170 to 176 s instead of 227 to 231 s.
+//! journal copies one 16 KiB page per row and index. Without it, 10 million
+//! records went into an empty store in 170 to 176 s instead of 227 to 231 s.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

@@ -380,7 +380,8 @@ impl Store {
     /// revoke. An entry whose key is already stored replaces the stored row. A
     /// row that already contains the same values is not written again, so importing
     /// the same file twice changes nothing. When a key occurs twice in `items`
-    /// for one beneficiary, the later entry wins. Timestamps are stored truncated to microseconds.
+    /// for one beneficiary, the later entry wins. Timestamps are stored
+    /// truncated to microseconds.
     ///
     /// Blank ids are checked again here, because `items` need not come from
     /// [`parse_export`]. The credential is not parsed again: `dose` is taken as given.
