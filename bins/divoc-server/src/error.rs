@@ -192,6 +192,9 @@ impl ApiError {
                 tracing::info!(kind, reason = %reason, length = value.len(), "request rejected: invalid id");
             }
             ApiError::InvalidParameter { name, reason, .. } => {
+                // A reason may quote the request, such as a body that serde
+                // could not read.
+                let reason = divoc_model::redact_values(reason);
                 tracing::info!(parameter = name, reason = %reason, "request rejected: invalid parameter");
             }
             ApiError::NotFound { .. } => tracing::info!("certificate not found"),

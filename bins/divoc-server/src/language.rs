@@ -38,19 +38,32 @@ pub fn check_language(value: &str) -> Result<(), ApiError> {
 }
 
 /// Reads and checks the optional `language` query parameter.
+///
+/// A repeated `language` is an error, as is any other repeated parameter.
 pub fn query_language(request: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let query =
-        web::Query::<std::collections::HashMap<String, String>>::from_query(request.query_string())
-            .map_err(|error| ApiError::InvalidParameter {
-                name: "query",
-                reason: error.to_string(),
-                value: request.query_string().to_owned(),
-            })?;
-    let Some(value) = query.get("language") else {
+    let query = web::Query::<Vec<(String, String)>>::from_query(request.query_string())
+        .map_err(|error| ApiError::InvalidParameter {
+            name: "query",
+            reason: error.to_string(),
+            value: request.query_string().to_owned(),
+        })?
+        .into_inner();
+    let mut values = query
+        .into_iter()
+        .filter(|(name, _)| name == "language")
+        .map(|(_, value)| value);
+    let Some(value) = values.next() else {
         return Ok(None);
     };
-    check_language(value)?;
-    Ok(Some(value.clone()))
+    if let Some(other) = values.next() {
+        return Err(ApiError::InvalidParameter {
+            name: "language",
+            reason: "given more than once".to_owned(),
+            value: format!("{value}, {other}"),
+        });
+    }
+    check_language(&value)?;
+    Ok(Some(value))
 }
 
 /// Checks `requested` (when given) and returns the language that is printed

@@ -41,9 +41,18 @@ pub struct AppState {
 /// Registers the routes.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+        .app_data(web::QueryConfig::default().error_handler(|error, request| {
             ApiError::InvalidParameter {
                 name: "query string",
+                reason: error.to_string(),
+                value: request.query_string().to_owned(),
+            }
+            .into()
+        }))
+        // Errors of the share-link forms. Without this, actix returns plain text.
+        .app_data(web::FormConfig::default().error_handler(|error, _| {
+            ApiError::InvalidParameter {
+                name: "form",
                 reason: error.to_string(),
                 value: String::new(),
             }

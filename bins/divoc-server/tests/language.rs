@@ -129,6 +129,17 @@ fn head_checks_language() {
     assert_eq!(hindi.header("content-language"), Some("hi"));
     let invalid = head("/certificate/api/certificatePDF/BEN1002?language=hi%3Cx%3E");
     assert_eq!(invalid.status, 400);
+    let twice = server.request(
+        "GET",
+        "/certificate/api/certificatePDF/BEN1002?language=hi&language=ta",
+        &[("Authorization", partner.as_str())],
+    );
+    assert_eq!(twice.status, 400);
+    assert_eq!(
+        twice.json()["message"],
+        "invalid language: given more than once"
+    );
+    assert_eq!(twice.json()["value"], "hi, ta");
     let qr = head("/certificate/api/certificateQRCode/BEN1002");
     assert_eq!(qr.status, 200);
     assert_eq!(qr.header("content-language"), None);

@@ -314,6 +314,29 @@ fn route_rejects_bad_bodies() {
     assert_eq!(empty.status, 400);
     assert_eq!(empty.json()["value"], "0");
 
+    // serde quotes the value it could not read; the log leaves it out.
+    let string = post(
+        &server,
+        PRINT,
+        Some(&token),
+        r#"{"beneficiaryIds": "9000000005"}"#,
+    );
+    assert_eq!(string.status, 400);
+    assert_eq!(
+        string.json()["message"],
+        "invalid body: expected JSON {\"beneficiaryIds\": [\"ID\", ...]}: invalid type: \
+         string \"9000000005\", expected a sequence"
+    );
+    let log = server.log_text();
+    assert!(
+        !log.contains("9000000005"),
+        "the log holds the value:\n{log}"
+    );
+    assert!(
+        log.contains(r#"invalid type: string "…", expected a sequence"#),
+        "{log}"
+    );
+
     let wrong = post(&server, PRINT, Some(&token), r#"{"ids": ["BEN1001"]}"#);
     assert_eq!(wrong.status, 400);
     assert!(

@@ -303,8 +303,7 @@ fn share_link_expires_and_follows_certificate() {
 fn passcode_allows_five_wrong_tries() {
     let server = Server::start(&[]);
     let owner = distribution("partner-1");
-    let body = json!({"certificateId": "772014589", "passcode": "2468"});
-    let token = token_of(&create(&server, &owner, &body).json());
+    let token = link_with_passcode(&server, &owner);
     let target = format!("/certificate/api/shared/{token}");
     let missing = server.request("GET", &target, &[]);
     assert_eq!(missing.status, 401);
@@ -351,6 +350,50 @@ fn passcode_allows_five_wrong_tries() {
         !mentions_number(&log, "2468"),
         "the log holds the passcode:\n{log}"
     );
+}
+
+#[test]
+fn form_and_query_errors_are_json() {
+    let server = Server::start(&[]);
+    let token = link_with_passcode(&server, &distribution("partner-1"));
+
+    for target in [
+        format!("/s/{token}"),
+        format!("/certificate/api/shared/{token}"),
+    ] {
+        let twice = send(
+            &server,
+            "POST",
+            &target,
+            &[],
+            Some((
+                "application/x-www-form-urlencoded",
+                b"passcode=2468&passcode=1357",
+            )),
+        );
+        assert_eq!(twice.status, 400, "{target}");
+        assert_eq!(twice.header("content-type"), Some("application/json"));
+        assert_eq!(twice.json()["error"], "invalid_parameter");
+        assert_eq!(
+            twice.json()["message"],
+            "invalid form: Parse error: duplicate field `passcode`."
+        );
+    }
+
+    let query = format!("/certificate/api/shared/{token}?format=pdf&format=png");
+    let repeated = server.request("GET", &query, &[("X-Share-Passcode", "2468")]);
+    assert_eq!(repeated.status, 400);
+    assert_eq!(
+        repeated.json()["message"],
+        "invalid query string: Query deserialize error: duplicate field `format`"
+    );
+    assert_eq!(repeated.json()["value"], "format=pdf&format=png");
+}
+
+/// Creates a link to certificate 772014589 with passcode 2468 and returns its token.
+fn link_with_passcode(server: &Server, owner: &str) -> String {
+    let body = json!({"certificateId": "772014589", "passcode": "2468"});
+    token_of(&create(server, owner, &body).json())
 }
 
 /// Returns true when `number` occurs in `text` with no digit right before or

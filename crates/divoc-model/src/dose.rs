@@ -72,19 +72,29 @@ pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Removes values from a parse error message, keeping field names and positions,
-/// because records hold personal data and these messages reach logs.
+/// Removes values from a serde parse error message, keeping field names and
+/// positions, because records and request bodies hold personal data and these
+/// messages reach logs.
 ///
 /// Double-quoted strings become `"…"`, and serde's backtick-quoted values after
-/// `integer`, `floating point`, `boolean`, `char` and `variant` become `` `…` ``.
-/// Backtick-quoted field names, as in "missing field `certificateId`", stay.
-pub(crate) fn redact_values(message: &str) -> String {
-    const VALUE_KINDS: [&str; 5] = [
+/// `integer`, `floating point`, `boolean`, `char`, `variant` and `unknown
+/// field` become `` `…` ``. The names of expected fields, as in "missing field
+/// `certificateId`", stay.
+///
+/// ```
+/// assert_eq!(
+///     divoc_model::redact_values(r#"invalid type: string "9000000005", expected a sequence"#),
+///     r#"invalid type: string "…", expected a sequence"#
+/// );
+/// ```
+pub fn redact_values(message: &str) -> String {
+    const VALUE_KINDS: [&str; 6] = [
         "integer ",
         "floating point ",
         "boolean ",
         "char ",
         "variant ",
+        "unknown field ",
     ];
     let mut out = String::with_capacity(message.len());
     let mut chars = message.char_indices().peekable();
@@ -141,6 +151,14 @@ mod tests {
         assert_eq!(
             redact_values("unknown variant `none`, expected `RS256`"),
             "unknown variant `…`, expected `RS256`"
+        );
+        assert_eq!(
+            redact_values("unknown field `9000000005`, expected `beneficiaryIds`"),
+            "unknown field `…`, expected `beneficiaryIds`"
+        );
+        assert_eq!(
+            redact_values("duplicate field `passcode`"),
+            "duplicate field `passcode`"
         );
     }
 

@@ -45,6 +45,7 @@ pub use credential::{
     Address, ContextVersion, CredentialSubject, Evidence, Facility, Proof, VaccinationCredential,
     VaccinationDate, Verifier, parse_calendar_date, parse_vaccination_date,
 };
+pub use dose::redact_values;
 pub use error::ModelError;
 pub use export::{CERTIFICATE_ENTITY, ExportEntry, ExportItem, REVOCATION_ENTITY, parse_export};
 pub use ids::{MAX_ID_BYTES, check_id};
