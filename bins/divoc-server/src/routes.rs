@@ -49,8 +49,17 @@ pub fn configure(config: &mut web::ServiceConfig) {
             }
             .into()
         }))
-        // Errors of the share-link forms. Without this, actix returns plain text.
+        // Unreadable share-link forms. Without this, actix answers 400 in
+        // plain text. Its other statuses, such as 413 and 415, stay as they
+        // are, and `json_extractor_errors` gives them JSON bodies.
         .app_data(web::FormConfig::default().error_handler(|error, _| {
+            use actix_web::error::UrlencodedError;
+            if !matches!(
+                error,
+                UrlencodedError::Parse(_) | UrlencodedError::Encoding | UrlencodedError::Chunked
+            ) {
+                return error.into();
+            }
             ApiError::InvalidParameter {
                 name: "form",
                 reason: error.to_string(),

@@ -327,7 +327,7 @@ fn bad_tokens_rejected() {
         ),
         (
             Some(format!("Bearer {no_expiry}")),
-            "invalid token: the required claim exp is missing",
+            "invalid token: the required claim exp is missing or not a number",
         ),
         (
             Some(format!("Bearer {other_key}")),

@@ -380,6 +380,18 @@ fn form_and_query_errors_are_json() {
         );
     }
 
+    // Other form errors keep their status, with a JSON body.
+    let large = format!("passcode={}", "1".repeat(20_000));
+    let too_large = send(
+        &server,
+        "POST",
+        &format!("/s/{token}"),
+        &[],
+        Some(("application/x-www-form-urlencoded", large.as_bytes())),
+    );
+    assert_eq!(too_large.status, 413);
+    assert_eq!(too_large.json()["error"], "payload_too_large");
+
     let query = format!("/certificate/api/shared/{token}?format=pdf&format=png");
     let repeated = server.request("GET", &query, &[("X-Share-Passcode", "2468")]);
     assert_eq!(repeated.status, 400);

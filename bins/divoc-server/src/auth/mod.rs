@@ -439,6 +439,10 @@ fn describe(error: &JwtError) -> String {
     match error.kind() {
         ErrorKind::ExpiredSignature => "expired".to_owned(),
         ErrorKind::ImmatureSignature => "not valid yet (nbf is in the future)".to_owned(),
+        // jsonwebtoken reports a time claim that is not a number as missing.
+        ErrorKind::MissingRequiredClaim(claim) if claim == "exp" || claim == "nbf" => {
+            format!("the required claim {claim} is missing or not a number")
+        }
         ErrorKind::MissingRequiredClaim(claim) => format!("the required claim {claim} is missing"),
         ErrorKind::InvalidIssuer => "issuer mismatch".to_owned(),
         ErrorKind::InvalidAudience => "audience mismatch".to_owned(),

@@ -362,11 +362,11 @@ fn issuer_and_audience_checked() {
         ),
         (
             json!({"exp": null}),
-            "invalid token: the required claim exp is missing",
+            "invalid token: the required claim exp is missing or not a number",
         ),
         (
             json!({"exp": "tomorrow"}),
-            "invalid token: the required claim exp is missing",
+            "invalid token: the required claim exp is missing or not a number",
         ),
         (
             json!({"nbf": "now"}),
