@@ -49,7 +49,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             }
             .into()
         }))
-        // Unreadable share-link forms. Without this, actix answers 400 in
+        // Unreadable share-link forms. Without this, actix returns 400 in
         // plain text. Its other statuses, such as 413 and 415, stay as they
         // are, and `json_extractor_errors` gives them JSON bodies.
         .app_data(web::FormConfig::default().error_handler(|error, _| {
