@@ -901,6 +901,19 @@ mod tests {
             }
         }
 
+        /// Creates a database migrated up to the byte-order change, and a
+        /// second connection that has run `lock`, a lock in an open transaction.
+        fn locked_before_byte_order(
+            name: &str,
+            lock: &str,
+        ) -> Option<(PostgresDb, String, PgConnection)> {
+            let (db, url) = new_database(name)?;
+            drop(migrated_before_byte_order(&url));
+            let mut holder = PgConnection::establish(&url).expect("connection");
+            holder.batch_execute(lock).expect("lock held");
+            Some((db, url, holder))
+        }
+
         /// Opens a store on another thread, so that a migration that waits
         /// indefinitely fails the test after 30 s instead of hanging it.
         fn open_within_30_seconds(url: &str) -> Result<Store, StoreError> {
@@ -919,14 +932,12 @@ mod tests {
         /// lookups of running servers behind it.
         #[test]
         fn migration_gives_up_on_held_lock() {
-            let Some((mut db, url)) = new_database("migration_lock") else {
+            let Some((mut db, url, mut holder)) = locked_before_byte_order(
+                "migration_lock",
+                "BEGIN; LOCK TABLE email_outbox IN ACCESS SHARE MODE",
+            ) else {
                 return;
             };
-            drop(migrated_before_byte_order(&url));
-            let mut holder = PgConnection::establish(&url).expect("connection");
-            holder
-                .batch_execute("BEGIN; LOCK TABLE email_outbox IN ACCESS SHARE MODE")
-                .expect("lock held");
 
             let Err(error) = open_within_30_seconds(&url) else {
                 panic!("the migration ran although the lock was held");
@@ -957,17 +968,13 @@ mod tests {
         /// own tables is the list that its migrations create.
         #[test]
         fn migration_ignores_other_tables() {
-            let Some((mut db, url)) = new_database("migration_other_tables") else {
+            let Some((mut db, url, mut holder)) = locked_before_byte_order(
+                "migration_other_tables",
+                "CREATE TABLE other_application (id integer); \
+                 BEGIN; LOCK TABLE other_application IN ACCESS SHARE MODE",
+            ) else {
                 return;
             };
-            drop(migrated_before_byte_order(&url));
-            let mut holder = PgConnection::establish(&url).expect("connection");
-            holder
-                .batch_execute("CREATE TABLE other_application (id integer)")
-                .expect("table of another application");
-            holder
-                .batch_execute("BEGIN; LOCK TABLE other_application IN ACCESS SHARE MODE")
-                .expect("lock held");
 
             db.store = Some(
                 open_within_30_seconds(&url)
