@@ -314,7 +314,7 @@ fn route_rejects_bad_bodies() {
     assert_eq!(empty.status, 400);
     assert_eq!(empty.json()["value"], "0");
 
-    // serde quotes the value it could not read; the log leaves it out.
+    // serde quotes the value it could not read, and the log leaves it out.
     let string = post(
         &server,
         PRINT,

@@ -73,7 +73,7 @@ pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
 }
 
 /// Removes values from a serde parse error message, keeping field names and
-/// positions, because records and request bodies hold personal data and these
+/// positions, because records and request bodies contain personal data and these
 /// messages reach logs.
 ///
 /// Double-quoted strings become `"…"`, and serde's backtick-quoted values after

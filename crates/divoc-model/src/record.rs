@@ -150,7 +150,7 @@ impl RevocationRecord {
         }
     }
 
-    /// `previousCertificateId` unless it is absent or blank.
+    /// Returns `previousCertificateId` unless it is absent or blank.
     fn previous_id(&self) -> Option<&str> {
         self.previous_certificate_id
             .as_deref()

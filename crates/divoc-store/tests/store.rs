@@ -1151,7 +1151,7 @@ fn invalid_previous_certificate_id_rejected(db: &TestDb) {
         assert_eq!(db.dump(), before, "nothing written");
     }
 
-    // A blank one stands for none, and certificateId is revoked.
+    // A blank one counts as absent, so certificateId is revoked.
     db.store
         .import_text(&export(&[revocation("BEN-PREV", "9751", Some(" "))]))
         .expect("revocation import");
