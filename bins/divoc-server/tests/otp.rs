@@ -890,12 +890,7 @@ fn failing_gateway_is_retried() {
         assert_eq!(request.header("authkey"), Some("gateway-secret"));
     }
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.log_text().contains("code not delivered") {
-        assert!(Instant::now() < deadline, "{}", server.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let log = server.log_text();
+    let log = server.wait_for_log("code not delivered");
     assert_eq!(
         log.matches("SMS gateway attempt failed").count(),
         3,

@@ -327,10 +327,10 @@ fn route_rejects_bad_bodies() {
         "invalid body: expected JSON {\"beneficiaryIds\": [\"ID\", ...]}: invalid type: \
          string \"9000000005\", expected a sequence"
     );
-    let log = server.log_text();
+    let log = server.wait_for_log("request rejected: invalid parameter parameter=\"body\"");
     assert!(
         !log.contains("9000000005"),
-        "the log holds the value:\n{log}"
+        "the log contains the value:\n{log}"
     );
     assert!(
         log.contains(r#"invalid type: string "…", expected a sequence"#),

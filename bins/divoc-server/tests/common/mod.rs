@@ -247,6 +247,20 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits up to 10 s until the log contains `text`, and returns the log.
+    /// A line can arrive after the response that it belongs to.
+    pub fn wait_for_log(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log_text();
+            if log.contains(text) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "no {text:?} in the log:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let status = Command::new("kill")
