@@ -526,7 +526,7 @@ fn language_parameter_selects_labels() {
             "value": "hi<x>",
         })
     );
-    let log = server.log_text();
+    let log = server.wait_for_log("requested language has no exact label set");
     assert!(
         log.contains("requested language has no exact label set"),
         "{log}"
