@@ -257,7 +257,10 @@ fn import(settings: &Settings, files: &[PathBuf], first_load: bool) -> Result<()
             "no file to import: give one or more export files, or - for standard input".to_owned(),
         );
     };
-    let options = divoc_store::ImportOptions { first_load };
+    let options = divoc_store::ImportOptions {
+        first_load,
+        ..divoc_store::ImportOptions::default()
+    };
     // The first file is opened before the store, so that a file that cannot be
     // read leaves no empty SQLite file behind when the store did not exist yet.
     // NOTE: a first file that opens but is rejected (such as invalid JSON)

@@ -11,8 +11,9 @@ use divoc_model::{ExportEntry, ExportItem, ModelError, parse_export};
 
 use crate::bulk::WriteNewRows;
 use crate::first_load::{
-    ImportOptions, build_certificate_indexes, check_revoked_certificate_owners,
-    drop_certificate_indexes, require_empty_store,
+    ImportOptions, IndexStatements, POSTGRES_DEFER_INDEXES_AFTER, SQLITE_DEFER_INDEXES_AFTER,
+    build_certificate_indexes, check_revoked_certificate_owners, drop_certificate_indexes,
+    require_empty_store, take_tables_when_alone,
 };
 use crate::rows::{
     CERTIFICATE_COLUMNS, NewCertificate, NewRevocation, REVOCATION_COLUMNS, StoredCertificate,
@@ -834,7 +835,12 @@ impl Store {
                         require_empty_store(connection)?;
                     }
                     let fresh = has_no_certificates(connection)?;
-                    let mut deferral = IndexDeferral::new(fresh && rollback_journal);
+                    let mut deferral = IndexDeferral::new(
+                        fresh && rollback_journal,
+                        options
+                            .defer_indexes_after
+                            .unwrap_or(SQLITE_DEFER_INDEXES_AFTER),
+                    );
                     let mut cache = CacheGrowth::default();
                     let summary = stream_items!(
                         connection,
@@ -884,6 +890,15 @@ impl Store {
                     } else {
                         None
                     };
+                    // Only a store of one connection is dedicated to the
+                    // import: a larger pool would hold other sessions.
+                    let mut deferral = PostgresIndexDeferral::new(
+                        !first_load && fresh && pool.max_size() == 1,
+                        options
+                            .defer_indexes_after
+                            .unwrap_or(POSTGRES_DEFER_INDEXES_AFTER),
+                    );
+                    let owner_checks_deferred = std::cell::Cell::new(first_load);
                     let summary = stream_items!(
                         connection,
                         entries,
@@ -891,11 +906,16 @@ impl Store {
                         POSTGRES_MAX_BOUND_PARAMETERS,
                         discard,
                         fresh,
-                        first_load,
-                        |_: &mut diesel::PgConnection, _: usize| Ok::<(), ImportFailure>(())
+                        owner_checks_deferred.get(),
+                        |connection: &mut diesel::PgConnection, entries: usize| {
+                            if deferral.after_batch(connection, entries)? {
+                                owner_checks_deferred.set(true);
+                            }
+                            Ok::<(), ImportFailure>(())
+                        }
                     )?;
                     finish_mobile_rows(connection)?;
-                    if let Some(statements) = deferred {
+                    if let Some(statements) = deferred.or(deferral.dropped) {
                         build_certificate_indexes(connection, &statements)?;
                         check_revoked_certificate_owners(connection)?;
                     }
@@ -965,28 +985,22 @@ impl CacheGrowth {
     }
 }
 
-/// Records written into an empty SQLite store before its secondary indexes
-/// are dropped, to be built once at the end.
-///
-/// Measured at 10 million records, building the index at the end made the
-/// import 36 % faster (35,834 to 48,787 records/s). At 1 million it made it
-/// slower (13.1 to 17.9 s): the index still fit in memory, and the build reads
-/// the whole table again. Smaller imports keep their indexes.
-const SQLITE_DEFER_INDEXES_AFTER: usize = 2_000_000;
-
 /// The secondary indexes of `certificates` during a first load into an empty
 /// SQLite store with a rollback journal: dropped once the import passes
-/// [`SQLITE_DEFER_INDEXES_AFTER`] records, and created again before it commits.
+/// [`ImportOptions::defer_indexes_after`] entries, and created again before
+/// it commits.
 struct IndexDeferral {
     allowed: bool,
+    after: usize,
     /// The statements that create the dropped indexes, once they are dropped.
     dropped: Option<Vec<String>>,
 }
 
 impl IndexDeferral {
-    fn new(allowed: bool) -> Self {
+    fn new(allowed: bool, after: usize) -> Self {
         Self {
             allowed,
+            after,
             dropped: None,
         }
     }
@@ -996,7 +1010,7 @@ impl IndexDeferral {
         connection: &mut diesel::SqliteConnection,
         entries: usize,
     ) -> Result<(), ImportFailure> {
-        if self.allowed && self.dropped.is_none() && entries >= SQLITE_DEFER_INDEXES_AFTER {
+        if self.allowed && self.dropped.is_none() && entries >= self.after {
             self.dropped = Some(defer_sqlite_indexes(connection)?);
         }
         Ok(())
@@ -1007,6 +1021,45 @@ impl IndexDeferral {
             Some(statements) => restore_sqlite_indexes(connection, &statements),
             None => Ok(()),
         }
+    }
+}
+
+/// The indexes of `certificates` during an import into an empty PostgreSQL
+/// store: once the import passes [`ImportOptions::defer_indexes_after`]
+/// entries and has the store to itself, they are dropped, and the import
+/// goes on as a first load (see [`take_tables_when_alone`]).
+struct PostgresIndexDeferral {
+    /// Whether the switch is still to be tried.
+    pending: bool,
+    after: usize,
+    /// The statements that create the dropped indexes, once they are dropped.
+    dropped: Option<Vec<IndexStatements>>,
+}
+
+impl PostgresIndexDeferral {
+    fn new(allowed: bool, after: usize) -> Self {
+        Self {
+            pending: allowed,
+            after,
+            dropped: None,
+        }
+    }
+
+    /// Tries the switch once the import has written `entries`, and returns
+    /// whether the indexes are dropped now, so that the ownership checks of
+    /// the later batches wait for the end.
+    fn after_batch(
+        &mut self,
+        connection: &mut diesel::PgConnection,
+        entries: usize,
+    ) -> Result<bool, ImportFailure> {
+        if self.pending && entries >= self.after {
+            self.pending = false;
+            if take_tables_when_alone(connection) {
+                self.dropped = Some(drop_certificate_indexes(connection)?);
+            }
+        }
+        Ok(self.dropped.is_some())
     }
 }
 
@@ -1402,7 +1455,7 @@ mod tests {
         ];
         assert_eq!(index_names(&mut connection), all);
 
-        let mut deferral = IndexDeferral::new(true);
+        let mut deferral = IndexDeferral::new(true, SQLITE_DEFER_INDEXES_AFTER);
         deferral
             .after_batch(&mut connection, SQLITE_DEFER_INDEXES_AFTER - 1)
             .unwrap_or_else(|_| panic!("after a batch"));
@@ -1445,7 +1498,7 @@ mod tests {
     #[test]
     fn deferral_not_allowed_keeps_indexes() {
         let (_store, mut connection) = memory_connection();
-        let mut deferral = IndexDeferral::new(false);
+        let mut deferral = IndexDeferral::new(false, SQLITE_DEFER_INDEXES_AFTER);
         deferral
             .after_batch(&mut connection, SQLITE_DEFER_INDEXES_AFTER * 2)
             .unwrap_or_else(|_| panic!("after a batch"));

@@ -94,7 +94,7 @@ mod url;
 
 pub use audit::{AuditEvent, AuditQuery};
 pub use error::StoreError;
-pub use first_load::ImportOptions;
+pub use first_load::{ImportOptions, POSTGRES_DEFER_INDEXES_AFTER, SQLITE_DEFER_INDEXES_AFTER};
 pub use import::{IMPORT_BATCH_ENTRIES, ImportSummary, RowCounts};
 pub use options::StoreOptions;
 pub use otp::{OtpChallenge, OtpPurge, RateCount};

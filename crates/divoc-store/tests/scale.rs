@@ -604,7 +604,13 @@ fn revocation_stored_before_guards_empty_certificates(db: &TestDb) {
     assert_eq!(db.dump().0, Vec::new());
 }
 
-const FIRST_LOAD: ImportOptions = ImportOptions { first_load: true };
+/// Options of `import --first-load`.
+fn first_load() -> ImportOptions {
+    ImportOptions {
+        first_load: true,
+        ..ImportOptions::default()
+    }
+}
 
 /// Returns every index of the imported tables, as the migrations create them.
 fn expected_indexes(db: &TestDb) -> Vec<(String, String, String)> {
@@ -679,13 +685,19 @@ fn first_load_keeps_every_index(db: &TestDb) {
 
     let mut lines = export_lines(25_000);
     lines[24_000] = certificate_line(24_001, "B 12000");
-    let (failed, _) = db.import_with(joined(&lines), &FIRST_LOAD);
+    let (failed, _) = db.import_with(joined(&lines), &first_load());
     assert!(matches!(failed, Err(StoreError::Import(_))), "{failed:?}");
     assert_eq!(db.indexes(), expected_indexes(db));
     assert_eq!(db.dump(), (Vec::new(), Vec::new()));
 
-    let (loaded, reports) = db.import_with(joined(&export_lines(25_000)), &FIRST_LOAD);
-    let loaded = loaded.expect("first load");
+    check_full_load(db, &first_load());
+}
+
+/// Imports `export_lines(25_000)` into the empty store as `options` set, and
+/// checks the counts, the indexes and lookups by beneficiary and by mobile.
+fn check_full_load(db: &TestDb, options: &ImportOptions) {
+    let (loaded, reports) = db.import_with(joined(&export_lines(25_000)), options);
+    let loaded = loaded.expect("import");
     assert_eq!(reports.len(), 3);
     assert_eq!(
         loaded.certificate_rows,
@@ -696,28 +708,30 @@ fn first_load_keeps_every_index(db: &TestDb) {
         }
     );
     assert_eq!(loaded.revocations, 1_000);
+    assert_eq!(loaded.revocation_rows.inserted, 1_000);
     assert_eq!(db.indexes(), expected_indexes(db));
 
+    let ids_of = |records: Vec<divoc_model::RegistryRecord>| -> Vec<String> {
+        records
+            .into_iter()
+            .map(|record| record.certificate_id)
+            .collect()
+    };
     // Entries 198 and 199 are B99's certificates, and entry 200 revokes 199.
-    let beneficiary = db
-        .store()
-        .certificates_by_beneficiary("B99")
-        .expect("lookup");
-    let ids: Vec<&str> = beneficiary
-        .iter()
-        .map(|record| record.certificate_id.as_str())
-        .collect();
-    assert_eq!(ids, ["C00000198"]);
+    let beneficiary = db.store().certificates_by_beneficiary("B99");
+    assert_eq!(ids_of(beneficiary.expect("lookup")), ["C00000198"]);
+    // Entries 22,002 and 22,003 are B11001's, after the first batch.
+    let beneficiary = db.store().certificates_by_beneficiary("B11001");
+    assert_eq!(
+        ids_of(beneficiary.expect("lookup")),
+        ["C00022002", "C00022003"]
+    );
     // Entries 20,002 and 20,003 share a mobile number and a beneficiary.
-    let by_mobile = db
-        .store()
-        .certificates_by_mobile("9000010001")
-        .expect("lookup by mobile");
-    let ids: Vec<&str> = by_mobile
-        .iter()
-        .map(|record| record.certificate_id.as_str())
-        .collect();
-    assert_eq!(ids, ["C00020002", "C00020003"]);
+    let by_mobile = db.store().certificates_by_mobile("9000010001");
+    assert_eq!(
+        ids_of(by_mobile.expect("lookup by mobile")),
+        ["C00020002", "C00020003"]
+    );
 }
 
 /// Checks that a first load writes only into a store without rows, and writes
@@ -727,7 +741,7 @@ fn first_load_into_filled_store_rejected(db: &TestDb) {
     let (first, _) = db.import(format!("{revocation}\n"));
     assert_eq!(first.expect("revocation import").revocations, 1);
 
-    let (result, reports) = db.import_with(joined(&export_lines(30)), &FIRST_LOAD);
+    let (result, reports) = db.import_with(joined(&export_lines(30)), &first_load());
     match result {
         Err(error @ StoreError::NotEmpty { .. }) => assert!(
             error.to_string().ends_with(
@@ -755,7 +769,7 @@ fn first_load_revocation_of_other_beneficiary(db: &TestDb) {
     // The revocation comes two batches after the certificate.
     let mut lines = export_lines(25_000);
     lines[24_999] = other.to_owned();
-    let (result, reports) = db.import_with(joined(&lines), &FIRST_LOAD);
+    let (result, reports) = db.import_with(joined(&lines), &first_load());
     assert_eq!(import_error(result), expected);
     assert_eq!(reports.len(), 3);
     assert_eq!(db.dump(), (Vec::new(), Vec::new()));
@@ -765,7 +779,7 @@ fn first_load_revocation_of_other_beneficiary(db: &TestDb) {
     lines[0] = other.to_owned();
     lines[6] = certificate_line(24_001, "B12000");
     lines[24_000] = certificate_line(7, "B3");
-    let (result, _) = db.import_with(joined(&lines), &FIRST_LOAD);
+    let (result, _) = db.import_with(joined(&lines), &first_load());
     assert_eq!(import_error(result), expected);
     assert_eq!(db.dump(), (Vec::new(), Vec::new()));
     assert_eq!(db.indexes(), expected_indexes(db));
@@ -776,7 +790,7 @@ fn first_load_revocation_of_other_beneficiary(db: &TestDb) {
 fn first_load_duplicate_across_batches(db: &TestDb) {
     let mut lines = export_lines(25_000);
     lines[21_999] = certificate_line(3, "B1");
-    let (result, reports) = db.import_with(joined(&lines), &FIRST_LOAD);
+    let (result, reports) = db.import_with(joined(&lines), &first_load());
     assert_eq!(
         import_error(result),
         "record 22000 (certificateId C00000003): field `certificateId` is invalid: \
@@ -785,6 +799,178 @@ fn first_load_duplicate_across_batches(db: &TestDb) {
     assert_eq!(reports.len(), 2);
     assert_eq!(db.dump(), (Vec::new(), Vec::new()));
     assert_eq!(db.indexes(), expected_indexes(db));
+}
+
+// ---------------------------------------------------------------------------
+// Indexes built at the end of a large import into an empty store
+
+/// Options that defer the index build after the first batch.
+fn deferred_after_first_batch() -> ImportOptions {
+    ImportOptions {
+        defer_indexes_after: Some(IMPORT_BATCH_ENTRIES),
+        ..ImportOptions::default()
+    }
+}
+
+impl TestDb {
+    /// Replaces the store's pool by one of a single connection, as
+    /// `divoc-server import` opens it, so that the import may have the store
+    /// to itself. On PostgreSQL it waits until the old pool's sessions have
+    /// ended.
+    fn dedicate(&mut self) {
+        self.store = None;
+        let url = match &self.postgres_admin {
+            Some((admin_url, name)) => {
+                let mut admin = PgConnection::establish(admin_url).expect("admin connection");
+                wait_for_sessions(&mut admin, name, 0);
+                self.raw_url.clone()
+            }
+            None => format!("sqlite://{}", self.raw_url),
+        };
+        let options = StoreOptions {
+            max_connections: 1,
+            ..StoreOptions::default()
+        };
+        self.store = Some(Store::open(&url, &options).expect("store opens"));
+    }
+
+    /// Returns the granted lock modes of other sessions on `certificates`.
+    fn certificate_lock_modes(&self) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Mode {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            mode: String,
+        }
+        let mut connection = PgConnection::establish(&self.raw_url).expect("connection");
+        diesel::sql_query(
+            "SELECT mode FROM pg_locks \
+             WHERE relation = 'certificates'::regclass AND granted \
+             AND pid <> pg_backend_pid() ORDER BY mode",
+        )
+        .load::<Mode>(&mut connection)
+        .expect("lock modes")
+        .into_iter()
+        .map(|row| row.mode)
+        .collect()
+    }
+}
+
+/// Waits up to 10 s until `count` client sessions are connected to database `name`.
+fn wait_for_sessions(admin: &mut PgConnection, name: &str, count: i64) {
+    #[derive(QueryableByName)]
+    struct Sessions {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        sessions: i64,
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let sessions = diesel::sql_query(format!(
+            "SELECT count(*) AS sessions FROM pg_stat_activity \
+             WHERE datname = '{name}' AND backend_type = 'client backend'"
+        ))
+        .get_result::<Sessions>(admin)
+        .expect("session count")
+        .sessions;
+        if sessions == count {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sessions} sessions on {name}, expected {count}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Checks that an import into an empty store past the threshold stores every
+/// row, as without the option, and ends with every index.
+fn deferred_indexes_store_every_row(db: &mut TestDb) {
+    db.dedicate();
+    check_full_load(db, &deferred_after_first_batch());
+}
+
+#[test]
+fn sqlite_deferred_indexes_store_every_row() {
+    deferred_indexes_store_every_row(&mut TestDb::sqlite());
+}
+
+#[test]
+fn postgres_deferred_indexes_store_every_row() {
+    let Some(mut db) = TestDb::postgres("postgres_deferred_indexes_store_every_row") else {
+        return;
+    };
+    deferred_indexes_store_every_row(&mut db);
+}
+
+/// Runs an import of 25,000 entries whose entry 24,999 revokes another
+/// beneficiary's certificate, and returns its error and the lock modes that
+/// the importer held on `certificates` during its second batch.
+fn import_with_late_conflict(db: &TestDb) -> (String, Vec<String>) {
+    let mut lines = export_lines(25_000);
+    lines[24_998] =
+        r#"{"preEnrollmentCode":"B9","certificateId":"R9","dose":1,"previousCertificateId":"C00000007"}"#
+            .to_owned();
+    let mut modes = Vec::new();
+    let result = db.store().import_reader_with(
+        Cursor::new(joined(&lines).into_bytes()),
+        &deferred_after_first_batch(),
+        &mut |progress| {
+            if progress.entries == IMPORT_BATCH_ENTRIES * 2 {
+                modes = db.certificate_lock_modes();
+            }
+        },
+    );
+    (import_error(result), modes)
+}
+
+/// Checks that a PostgreSQL import that has the store to itself takes the
+/// tables and checks the owners of revoked certificates at the end, and that
+/// one beside another session keeps its indexes and checks each batch.
+#[test]
+fn postgres_deferral_only_when_alone() {
+    let Some(mut db) = TestDb::postgres("postgres_deferral_only_when_alone") else {
+        return;
+    };
+    db.dedicate();
+    let (error, modes) = import_with_late_conflict(&db);
+    assert_eq!(
+        error,
+        "revocation (certificateId R9): field `previousCertificateId` is invalid: \
+         C00000007 revokes a certificate of another beneficiary"
+    );
+    assert_eq!(
+        modes,
+        [
+            "AccessExclusiveLock",
+            "AccessShareLock",
+            "RowExclusiveLock",
+            "ShareRowExclusiveLock"
+        ]
+    );
+    assert_eq!(db.dump(), (Vec::new(), Vec::new()));
+    assert_eq!(db.indexes(), expected_indexes(&db));
+
+    // Another session on the database keeps the import as it was.
+    let mut other = PgConnection::establish(&db.raw_url).expect("other session");
+    diesel::sql_query("SELECT 1")
+        .execute(&mut other)
+        .expect("other session works");
+    let (error, modes) = import_with_late_conflict(&db);
+    assert_eq!(
+        error,
+        "record 24999 (certificateId R9): field `previousCertificateId` is invalid: \
+         C00000007 revokes a certificate of another beneficiary"
+    );
+    assert_eq!(
+        modes,
+        [
+            "AccessShareLock",
+            "RowExclusiveLock",
+            "ShareRowExclusiveLock"
+        ]
+    );
+    assert_eq!(db.dump(), (Vec::new(), Vec::new()));
+    drop(other);
 }
 
 // ---------------------------------------------------------------------------

@@ -788,7 +788,10 @@ fn exercise_store(url: &str, mut blocker: PgConnection) {
     let store = Store::open(url, &options()).expect("store opens and migrates");
 
     step("first load into the empty store");
-    let first_load = ImportOptions { first_load: true };
+    let first_load = ImportOptions {
+        first_load: true,
+        ..ImportOptions::default()
+    };
     let summary = store
         .import_reader_with(first_load_lines().as_bytes(), &first_load, &mut |_| {})
         .expect("first load");
