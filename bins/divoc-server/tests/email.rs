@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use common::{Server, have_tool};
-use delivery_common::{audit_rows, citizen, distribution, get_as, post_json, print_role, run_tool};
+use delivery_common::{
+    audit_rows, citizen, distribution, get_as, move_third_dose, post_json, print_role, run_tool,
+};
 use smtp_common::{attachment_of, smtp_env, start_smtp};
 
 const EMAIL: &str = "/certificate/api/email";
@@ -90,6 +92,36 @@ fn email_attachment_matches_download() {
     let no_token = server.request("GET", &format!("{EMAIL}/{id}"), &[]);
     assert_eq!(no_token.status, 401);
     assert!(!server.log_text().contains("asha@example.test"));
+}
+
+#[test]
+fn citizen_email_shows_only_own_doses() {
+    let (port, received) = start_smtp(None);
+    let server = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+    ]);
+    move_third_dose(&server);
+    let owner = citizen("9222222222");
+    let queued = post_json(
+        &server,
+        EMAIL,
+        Some(&owner),
+        &json!({"certificateId": "772014589", "to": "asha@example.test"}),
+    );
+    assert_eq!(queued.status, 202);
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    let outcome = wait_for_outcome(&server, &owner, &id);
+    assert_eq!(outcome["status"], "sent", "{outcome}");
+
+    let messages = received.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    let (_, _, attachment, _) = attachment_of(&messages[0]);
+    let own = get_as(&server, "/certificate/api/certificatePDF/BEN1002", &owner);
+    assert_eq!(own.status, 200);
+    assert_eq!(attachment, own.body);
+    let everything = server.get("/certificate/api/certificatePDF/BEN1002");
+    assert_ne!(attachment, everything.body);
 }
 
 #[test]

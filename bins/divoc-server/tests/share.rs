@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 
 use common::{Server, have_tool};
 use delivery_common::{
-    audit_rows, citizen, distribution, execute_sql, get_as, import_text, post_json, print_role,
-    run_tool, send,
+    audit_rows, citizen, distribution, execute_sql, get_as, import_text, move_third_dose,
+    post_json, print_role, run_tool, send,
 };
 
 const SHARE: &str = "/certificate/api/share";
@@ -169,6 +169,48 @@ fn share_link_serves_and_revokes() {
         .count();
     assert_eq!(link_uses, 3, "{audit:?}");
     assert!(!server.log_text().contains(&token), "token in the log");
+}
+
+#[test]
+fn citizen_link_shows_only_own_doses() {
+    let server = Server::start(&[]);
+    move_third_dose(&server);
+    let owner = citizen("9222222222");
+    let own = get_as(&server, "/certificate/api/certificatePDF/BEN1002", &owner);
+    assert_eq!(own.status, 200);
+    let everything = get_as(
+        &server,
+        "/certificate/api/certificatePDF/BEN1002",
+        &distribution("partner-1"),
+    );
+    assert_eq!(everything.status, 200);
+    // The citizen's own download leaves out the doses of the other number.
+    assert_ne!(own.body, everything.body);
+
+    let created = create(&server, &owner, &json!({"certificateId": "772014589"}));
+    assert_eq!(created.status, 201);
+    let token = token_of(&created.json());
+    let shared = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=pdf"),
+        &[],
+    );
+    assert_eq!(shared.status, 200);
+    assert_eq!(shared.body, own.body);
+
+    // A distribution role's link shows every dose, as its download does.
+    let created = create(
+        &server,
+        &distribution("partner-1"),
+        &json!({"certificateId": "772014589"}),
+    );
+    let token = token_of(&created.json());
+    let shared = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=pdf"),
+        &[],
+    );
+    assert_eq!(shared.body, everything.body);
 }
 
 #[test]

@@ -81,6 +81,9 @@ pub struct NewEmail<'a> {
     pub requester: &'a str,
     /// Request time. The email is due at once.
     pub created_at: DateTime<Utc>,
+    /// For an email that a citizen requests, the citizen's mobile number:
+    /// the attached PDF then shows only the doses registered to it.
+    pub scope_mobile: Option<&'a str>,
 }
 
 /// A row of the outbox.
@@ -110,6 +113,9 @@ pub struct OutboxEmail {
     pub created_at: DateTime<Utc>,
     /// Time of the last change.
     pub updated_at: DateTime<Utc>,
+    /// The mobile number whose doses the attached PDF shows, for a
+    /// citizen's email; `None` for every dose of the beneficiary.
+    pub scope_mobile: Option<String>,
 }
 
 #[derive(Queryable, Selectable, QueryableByName)]
@@ -127,6 +133,7 @@ struct OutboxRow {
     last_error: Option<String>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    scope_mobile: Option<String>,
 }
 
 impl OutboxRow {
@@ -149,13 +156,14 @@ impl OutboxRow {
             last_error: self.last_error,
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
+            scope_mobile: self.scope_mobile,
         })
     }
 }
 
 /// Columns returned by the claim statements, in the order of [`OutboxRow`].
 const RETURNED_COLUMNS: &str = "id, certificate_id, recipient, language, protect, requester, \
-     status, attempts, next_attempt_at, last_error, created_at, updated_at";
+     status, attempts, next_attempt_at, last_error, created_at, updated_at, scope_mobile";
 
 impl Store {
     /// Queues an email, due at its creation time.
@@ -172,6 +180,7 @@ impl Store {
             email_outbox::language.eq(email.language),
             email_outbox::protect.eq(email.protect),
             email_outbox::requester.eq(email.requester),
+            email_outbox::scope_mobile.eq(email.scope_mobile),
             email_outbox::status.eq(EmailStatus::Queued.as_str()),
             email_outbox::attempts.eq(0),
             email_outbox::next_attempt_at.eq(created_at),

@@ -137,6 +137,9 @@ diesel::table! {
         expires_at -> Timestamp,
         /// When the creator revoked the link, UTC.
         revoked_at -> Nullable<Timestamp>,
+        /// For a citizen's link, the citizen's mobile number: the link shows
+        /// only the doses registered to it.
+        scope_mobile -> Nullable<Text>,
     }
 }
 
@@ -167,6 +170,9 @@ diesel::table! {
         created_at -> Timestamp,
         /// When the row last changed, UTC.
         updated_at -> Timestamp,
+        /// For a citizen's email, the citizen's mobile number: the PDF shows
+        /// only the doses registered to it.
+        scope_mobile -> Nullable<Text>,
     }
 }
 

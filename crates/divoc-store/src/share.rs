@@ -32,6 +32,9 @@ pub struct NewShareLink<'a> {
     pub created_at: DateTime<Utc>,
     /// Expiry time; stored with microsecond precision.
     pub expires_at: DateTime<Utc>,
+    /// For a link that a citizen creates, the citizen's mobile number: the
+    /// link then shows only the doses registered to it.
+    pub scope_mobile: Option<&'a str>,
 }
 
 /// A stored share link.
@@ -58,6 +61,9 @@ pub struct ShareLink {
     pub expires_at: NaiveDateTime,
     /// Revocation time, UTC, if the creator revoked the link.
     pub revoked_at: Option<NaiveDateTime>,
+    /// The mobile number whose doses the link shows, for a citizen's link;
+    /// `None` for every dose of the beneficiary.
+    pub scope_mobile: Option<String>,
 }
 
 impl ShareLink {
@@ -85,6 +91,7 @@ impl Store {
             share_links::failed_attempts.eq(0),
             share_links::created_at.eq(to_naive_micros(link.created_at)),
             share_links::expires_at.eq(to_naive_micros(link.expires_at)),
+            share_links::scope_mobile.eq(link.scope_mobile),
         );
         with_connection!(self, |connection| {
             diesel::insert_into(share_links::table)

@@ -129,6 +129,7 @@ fn link<'a>(id: &'a str, creator: &'a str, passcode_hash: Option<&'a str>) -> Ne
         passcode_hash,
         created_at: at(0),
         expires_at: at(3600),
+        scope_mobile: None,
     }
 }
 
@@ -143,6 +144,7 @@ fn share_link_round_trip(test: &TestStore) {
     let found = store.share_link_by_token_hash("link-a").unwrap().unwrap();
     assert_eq!(found.id, "link-a");
     assert_eq!(found.creator, "alice");
+    assert_eq!(found.scope_mobile, None);
     assert_eq!(found.expires_at.and_utc(), at(3600));
     assert!(found.is_live(at(3599)));
     assert!(!found.is_live(at(3600)));
@@ -231,6 +233,7 @@ fn email<'a>(id: &'a str, created_at: DateTime<Utc>) -> NewEmail<'a> {
         protect: None,
         requester: "alice",
         created_at,
+        scope_mobile: Some("9000000001"),
     }
 }
 
@@ -244,6 +247,7 @@ fn outbox_claims_in_due_order(test: &TestStore) {
     assert_eq!(claimed.id, "first");
     assert_eq!(claimed.status, EmailStatus::Sending);
     assert_eq!(claimed.attempts, 1);
+    assert_eq!(claimed.scope_mobile.as_deref(), Some("9000000001"));
     assert_eq!(claimed.next_attempt_at, at(310));
     assert_eq!(
         store.claim_due_email(at(10), at(310)).unwrap().unwrap().id,

@@ -780,9 +780,9 @@ fn exercise_store(url: &str, mut blocker: PgConnection) {
     step("Store::open");
     let store = Store::open(url, &options()).expect("store opens");
 
-    // The latest migration undone on a connection that is not recorded, so
-    // that the next open finds it pending and locks the tables first.
-    support::undo_latest_migration(&mut blocker);
+    // The latest migrations undone on a connection that is not recorded, so
+    // that the next open finds them pending and locks the tables first.
+    support::undo_byte_order_migration(&mut blocker);
     drop(store);
     step("Store::open with a pending schema change");
     let store = Store::open(url, &options()).expect("store opens and migrates");
@@ -1060,6 +1060,7 @@ fn exercise_share_links(store: &Store) {
         passcode_hash: Some("passcode-hash"),
         created_at: now,
         expires_at: now + TimeDelta::days(7),
+        scope_mobile: Some("9000000000"),
     };
 
     step("Store::create_share_link");
@@ -1117,6 +1118,7 @@ fn exercise_outbox(store: &Store) {
             protect: Some("dob"),
             requester: "mobile:9000000000",
             created_at: now,
+            scope_mobile: Some("9000000000"),
         })
         .expect("enqueue");
 

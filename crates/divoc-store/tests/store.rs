@@ -2040,7 +2040,7 @@ mod replica {
 
         let mut primary_connection =
             PgConnection::establish(postgres_url(&primary)).expect("primary connection");
-        support::undo_latest_migration(&mut primary_connection);
+        support::undo_byte_order_migration(&mut primary_connection);
         let applied = |connection: &mut PgConnection| {
             diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "(SELECT count(*) FROM __diesel_schema_migrations)",

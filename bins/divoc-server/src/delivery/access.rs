@@ -134,14 +134,23 @@ pub fn service_error(error: &ServiceError) -> DeliveryError {
     }
 }
 
+/// Returns the scope of what a link or an email shows, as the creator's own
+/// download shows it: the doses registered to the citizen's mobile number,
+/// or every dose of the beneficiary for a distribution role.
+pub fn creator_scope(scope_mobile: Option<&str>) -> Scope {
+    scope_mobile.map_or(Scope::Anyone, |mobile| Scope::Mobile(mobile.to_owned()))
+}
+
 /// Renders (or takes from the cache) the `kind` file of the latest certificate
-/// of `beneficiary`, which must still be `certificate_id`, a PDF in `language`
-/// (a code that [`crate::language::resolve_language`] returned). The bytes are
-/// those of `/certificate/api/certificatePDF/{beneficiaryId}?language=` and
-/// `/certificate/api/certificateQRCode/{beneficiaryId}`.
+/// of `beneficiary` within `scope`, which must still be `certificate_id`, a
+/// PDF in `language` (a code that [`crate::language::resolve_language`]
+/// returned). The bytes are those of
+/// `/certificate/api/certificatePDF/{beneficiaryId}?language=` and
+/// `/certificate/api/certificateQRCode/{beneficiaryId}` for the same scope.
 pub async fn render_file(
     state: &AppState,
     kind: FileKind,
+    scope: Scope,
     beneficiary: &str,
     certificate_id: &str,
     language: &str,
@@ -150,7 +159,7 @@ pub async fn render_file(
     let beneficiary = beneficiary.to_owned();
     let language = language.to_owned();
     let selection = web::block(move || {
-        let selection = service.select_by_beneficiary(kind, &beneficiary, &Scope::Anyone)?;
+        let selection = service.select_by_beneficiary(kind, &beneficiary, &scope)?;
         Ok(in_language(&service, selection, &language))
     })
     .await
@@ -167,14 +176,16 @@ pub async fn render_file(
         .map_err(|error| service_error(&error))
 }
 
-/// Renders the PDF in `language` on the calling thread, for the email worker.
+/// Renders the PDF in `language` within `scope` on the calling thread, for
+/// the email worker.
 pub fn render_pdf_blocking(
     service: &CertificateService,
+    scope: &Scope,
     record: &RegistryRecord,
     language: &str,
 ) -> Result<Bytes, DeliveryError> {
     let selection = service
-        .select_by_beneficiary(FileKind::Pdf, &record.pre_enrollment_code, &Scope::Anyone)
+        .select_by_beneficiary(FileKind::Pdf, &record.pre_enrollment_code, scope)
         .map_err(|error| service_error(&error))?;
     let selection = in_language(service, selection, language);
     if selection.certificate_id() != record.certificate_id {

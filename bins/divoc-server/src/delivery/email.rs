@@ -84,6 +84,7 @@ pub async fn queue(
     let stored_language = language.clone();
     let certificate_id = record.certificate_id.clone();
     let requester_key = requester.key.clone();
+    let scope_mobile = requester.citizen_mobile.clone();
     web::block(move || {
         store.enqueue_email(&NewEmail {
             id: &email_id,
@@ -93,6 +94,7 @@ pub async fn queue(
             protect: (protection == Protection::Dob).then_some("dob"),
             requester: &requester_key,
             created_at: Utc::now(),
+            scope_mobile: scope_mobile.as_deref(),
         })
     })
     .await

@@ -96,7 +96,16 @@ pub async fn unlock(
         Err(error) => return error_page(&error),
     };
     // A QR code has no language, so none is passed.
-    let qr = match shared_file(&state, &record, FileKind::QrPng, Protection::None, "").await {
+    let qr = match shared_file(
+        &state,
+        &link,
+        &record,
+        FileKind::QrPng,
+        Protection::None,
+        "",
+    )
+    .await
+    {
         Ok(file) => file,
         Err(error) => return error_page(&error),
     };

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::access::{
-    Requester, check_certificate_id, check_citizen_rate, check_latest, hex_sha256,
+    Requester, check_certificate_id, check_citizen_rate, check_latest, creator_scope, hex_sha256,
     owned_latest_certificate, record_use, render_file, requester, service_error,
 };
 use super::protect::{dob_password, encrypt, parse_protection};
@@ -138,6 +138,7 @@ pub async fn store_link(
     let certificate_id = record.certificate_id.clone();
     let beneficiary = record.pre_enrollment_code.clone();
     let creator = requester.key.clone();
+    let scope_mobile = requester.citizen_mobile.clone();
     let link_id = id.clone();
     web::block(move || {
         let passcode_hash = match passcode {
@@ -154,6 +155,7 @@ pub async fn store_link(
                 passcode_hash: passcode_hash.as_deref(),
                 created_at: now,
                 expires_at,
+                scope_mobile: scope_mobile.as_deref(),
             })
             .map_err(|error| DeliveryError::store(&error))
     })
@@ -371,7 +373,7 @@ async fn serve_shared(
                 }))
         }
         Some(kind) => {
-            let file = shared_file(state, &record, kind, protection, &language).await?;
+            let file = shared_file(state, &link, &record, kind, protection, &language).await?;
             let mut response = file_response(file, kind, &record.certificate_id);
             if kind == FileKind::Pdf {
                 set_content_language(&mut response, &language);
@@ -389,10 +391,12 @@ async fn serve_shared(
     Ok(response)
 }
 
-/// Renders the file that a link serves, a PDF in `language` and encrypted
-/// when `protection` is `Dob`.
+/// Renders the file that `link` serves, a PDF in `language` and encrypted
+/// when `protection` is `Dob`. A citizen's link shows what the citizen's own
+/// download shows.
 pub async fn shared_file(
     state: &AppState,
+    link: &ShareLink,
     record: &RegistryRecord,
     kind: FileKind,
     protection: Protection,
@@ -401,6 +405,7 @@ pub async fn shared_file(
     let file = render_file(
         state,
         kind,
+        creator_scope(link.scope_mobile.as_deref()),
         &record.pre_enrollment_code,
         &record.certificate_id,
         language,

@@ -12,11 +12,11 @@ use lettre::Transport;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 
-use super::access::{check_latest, render_pdf_blocking};
+use super::access::{check_latest, creator_scope, render_pdf_blocking};
 use super::messages::{fill, messages_or_english};
 use super::protect::{dob_password, encrypt};
 use super::{Delivery, EMAIL_PATH};
-use crate::redact::certificate_ref;
+use crate::redact::{certificate_ref, without_addresses};
 use crate::service::CertificateService;
 
 /// Outcome of one attempt.
@@ -76,7 +76,8 @@ fn attempt(
         .map_err(|error| Failure::Transient(error.to_string()))?
         .ok_or_else(|| Failure::Permanent("the certificate was revoked or removed".to_owned()))?;
     check_latest(service, &record).map_err(|error| Failure::Permanent(error.to_string()))?;
-    let pdf = render_pdf_blocking(service, &record, &email.language)
+    let scope = creator_scope(email.scope_mobile.as_deref());
+    let pdf = render_pdf_blocking(service, &scope, &record, &email.language)
         .map_err(|error| Failure::Transient(error.to_string()))?;
     let protected = email.protect.as_deref() == Some("dob");
     let attachment = if protected {
@@ -145,8 +146,13 @@ fn compose(
         .map_err(|error| Failure::Permanent(format!("the email could not be built: {error}")))
 }
 
-/// Stores the outcome and logs it without the address.
+/// Stores the outcome and logs it without the address. An SMTP server's
+/// reply may quote the recipient, so every error text leaves out addresses.
 fn finish(delivery: &Delivery, email: &OutboxEmail, result: Result<(), Failure>) {
+    let result = result.map_err(|failure| match failure {
+        Failure::Transient(error) => Failure::Transient(without_addresses(&error)),
+        Failure::Permanent(error) => Failure::Permanent(without_addresses(&error)),
+    });
     let now = Utc::now();
     let certificate = certificate_ref(&email.certificate_id);
     let (status, next, error) = match result {
