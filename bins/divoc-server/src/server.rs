@@ -65,14 +65,21 @@ pub enum StartError {
 /// Returns the folder of an SQLite database URL (`sqlite://PATH`, `sqlite:PATH`,
 /// `file:PATH` or a plain path), or `None` for other URLs and in-memory databases.
 pub fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
-    if url.starts_with("postgres://")
-        || url.starts_with("postgresql://")
+    // A URL of another scheme, in any case, is left to the store, which
+    // names the scheme and never shows a password.
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    if scheme
+        .as_deref()
+        .is_some_and(|scheme| scheme != "sqlite" && scheme != "file")
         || url.contains(":memory:")
     {
         return None;
     }
-    let path = url
-        .strip_prefix("sqlite://")
+    let path = scheme
+        .and_then(|_| url.split_once("://"))
+        .map(|(_, path)| path)
         .or_else(|| url.strip_prefix("sqlite:"))
         .or_else(|| url.strip_prefix("file:"))
         .unwrap_or(url);
@@ -409,8 +416,48 @@ async fn wait_for_shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::{RenderPool, lookup_concurrency};
+    use std::path::PathBuf;
+
+    use super::{RenderPool, lookup_concurrency, open_store, sqlite_folder};
     use crate::settings::Settings;
+
+    #[test]
+    fn sqlite_folder_of_each_scheme() {
+        assert_eq!(
+            sqlite_folder("sqlite:///var/lib/divoc/divoc.sqlite"),
+            Some(PathBuf::from("/var/lib/divoc"))
+        );
+        assert_eq!(
+            sqlite_folder("SQLite:///var/lib/divoc/divoc.sqlite"),
+            Some(PathBuf::from("/var/lib/divoc"))
+        );
+        assert_eq!(
+            sqlite_folder("data/divoc.sqlite"),
+            Some(PathBuf::from("data"))
+        );
+        assert_eq!(sqlite_folder("postgres://divoc:secret@db/divoc"), None);
+        assert_eq!(sqlite_folder("POSTGRES://divoc:secret@db/divoc"), None);
+        assert_eq!(sqlite_folder("Postgresql://divoc:secret@db/divoc"), None);
+        assert_eq!(sqlite_folder("mysql://divoc:secret@db/divoc"), None);
+    }
+
+    #[test]
+    fn store_error_hides_password_of_any_scheme() {
+        for url in [
+            "POSTGRES://divoc:s3cret@127.0.0.1:1/divoc",
+            "mysql://divoc:s3cret@127.0.0.1:1/divoc",
+        ] {
+            let mut settings = Settings::default();
+            settings.database.url = url.to_owned();
+            settings.database.connection_timeout_seconds = 1;
+            let Err(error) = open_store(&settings) else {
+                panic!("{url} opened");
+            };
+            let message = error.to_string();
+            assert!(!message.contains("s3cret"), "{message}");
+            assert!(message.contains("divoc:***@127.0.0.1:1"), "{message}");
+        }
+    }
 
     #[test]
     fn lookup_concurrency_per_core_within_pool() {

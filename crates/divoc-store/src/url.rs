@@ -35,8 +35,11 @@ impl StoreTarget {
         if let Some((scheme, rest)) = url.split_once("://") {
             let scheme = scheme.to_ascii_lowercase();
             return match scheme.as_str() {
+                // libpq reads only a lowercase scheme as a URL. Any other
+                // text is a key=value string to it, and its error quotes
+                // the whole text, password included.
                 "postgres" | "postgresql" => Ok(Self::Postgres {
-                    url: url.to_owned(),
+                    url: format!("{scheme}://{rest}"),
                 }),
                 "sqlite" => sqlite_path(rest).ok_or_else(|| invalid("the SQLite path is empty")),
                 _ => Err(invalid(&format!(
@@ -186,11 +189,11 @@ mod tests {
                 url: postgres.to_owned()
             })
         );
-        let postgresql = "PostgreSQL://divoc@127.0.0.1/divoc";
+        // The scheme reaches libpq in lowercase, the rest as it was.
         assert_eq!(
-            StoreTarget::parse(postgresql).ok(),
+            StoreTarget::parse("PostgreSQL://divoc@127.0.0.1/Divoc").ok(),
             Some(StoreTarget::Postgres {
-                url: postgresql.to_owned()
+                url: "postgresql://divoc@127.0.0.1/Divoc".to_owned()
             })
         );
         assert_eq!(
