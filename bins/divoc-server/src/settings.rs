@@ -537,13 +537,18 @@ impl Settings {
             builder =
                 builder.add_source(File::from(path).format(FileFormat::Toml).required(required));
         }
-        builder = builder.add_source(
-            Environment::with_prefix("DIVOC")
-                .separator("__")
-                .try_parsing(true),
-        );
+        let mut environment = Environment::with_prefix("DIVOC")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",");
+        // Only these settings are lists. Any other value keeps its commas.
+        for key in LIST_SETTINGS {
+            environment = environment.with_list_parse_key(key);
+        }
+        builder = builder.add_source(environment);
         let config = builder.build_cloned()?;
         let values: Map<String, Value> = config.clone().try_deserialize()?;
+        check_durations(&values, "")?;
         let mut fractions = Vec::new();
         fractional_numbers(&values, "", &mut fractions);
         if fractions.is_empty() {
@@ -556,6 +561,56 @@ impl Settings {
         }
         Ok(builder.build()?.try_deserialize()?)
     }
+}
+
+/// The settings that are lists, which the environment gives as
+/// comma-separated values.
+const LIST_SETTINGS: [&str; 5] = [
+    "auth.role_claims",
+    "auth.distribution_roles",
+    "auth.print_roles",
+    "auth.mobile_claims",
+    "pdf.font_files",
+];
+
+/// The maximum time a setting may name: 10 years, in seconds. Larger values
+/// overflowed the time arithmetic of the server and its libraries, and
+/// panicked a request or the start.
+const MAX_DURATION_SECONDS: u128 = 315_360_000;
+
+/// Rejects a setting whose name ends in `_seconds`, `_ms` or `_days` and
+/// whose value is longer than [`MAX_DURATION_SECONDS`].
+fn check_durations(table: &Map<String, Value>, prefix: &str) -> Result<(), SettingsError> {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        if let ValueKind::Table(inner) = &value.kind {
+            check_durations(inner, &path)?;
+            continue;
+        }
+        let (limit, unit) = if key.ends_with("_seconds") {
+            (MAX_DURATION_SECONDS, "seconds")
+        } else if key.ends_with("_ms") {
+            (MAX_DURATION_SECONDS * 1_000, "milliseconds")
+        } else if key.ends_with("_days") {
+            (MAX_DURATION_SECONDS / 86_400, "days")
+        } else {
+            continue;
+        };
+        // A value that is not a whole number is left to deserialization,
+        // which names the expected type.
+        if let Ok(number) = value.to_string().parse::<u128>()
+            && number > limit
+        {
+            return Err(SettingsError::Invalid(config::ConfigError::Message(
+                format!("{path} = {number} is too large: at most {limit} {unit} (10 years)"),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Collects the keys and values of numbers with a fraction in `table`, with
@@ -595,6 +650,41 @@ mod tests {
         let path = directory.path().join("divoc.toml");
         std::fs::write(&path, text).unwrap();
         Settings::load(Some(&path), true)
+    }
+
+    #[test]
+    fn durations_over_ten_years_rejected() {
+        let cases = [
+            (
+                "[database]\nconnection_timeout_seconds = 9223372036854775807",
+                "invalid configuration: database.connection_timeout_seconds = \
+                 9223372036854775807 is too large: at most 315360000 seconds (10 years)",
+            ),
+            (
+                "[otp]\ncode_ttl_seconds = 99999999999999",
+                "invalid configuration: otp.code_ttl_seconds = 99999999999999 is too \
+                 large: at most 315360000 seconds (10 years)",
+            ),
+            (
+                "[share]\nmax_days = 4294967295",
+                "invalid configuration: share.max_days = 4294967295 is too large: \
+                 at most 3650 days (10 years)",
+            ),
+            (
+                "[email]\npoll_interval_ms = 315360000001",
+                "invalid configuration: email.poll_interval_ms = 315360000001 is too \
+                 large: at most 315360000000 milliseconds (10 years)",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = load_toml(text).map(|_| ()).unwrap_err();
+            assert_eq!(error.to_string(), expected);
+        }
+        let limits = "[share]\nmax_days = 3650\ndefault_days = 3650\n\
+                      [otp]\ncode_ttl_seconds = 315360000";
+        let settings = load_toml(limits).unwrap();
+        assert_eq!(settings.share.max_days, 3650);
+        assert_eq!(settings.otp.code_ttl_seconds, 315_360_000);
     }
 
     fn server_bind(bind: &str) -> ServerSettings {

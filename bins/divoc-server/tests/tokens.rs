@@ -415,6 +415,29 @@ fn roles_decide_scope() {
 }
 
 #[test]
+fn role_lists_from_environment() {
+    // Lists in the environment are comma-separated.
+    let server = Server::start(&[
+        ("DIVOC__AUTH__ROLE_CLAIMS", "groups,realm_access.roles"),
+        ("DIVOC__AUTH__DISTRIBUTION_ROLES", "partner,api"),
+    ]);
+    let now = chrono::Utc::now().timestamp();
+    let rsa = |claims: &Value| Keys::sign("test-rsa-private.pem", Algorithm::RS256, claims);
+
+    let partner = rsa(&json!({"sub": "svc", "exp": now + 600, "groups": ["partner"]}));
+    assert_eq!(get_pdf(&server, "BEN1003", &partner).status, 200);
+    let api = rsa(&json!({"sub": "svc", "exp": now + 600, "realm_access": {"roles": ["api"]}}));
+    assert_eq!(get_pdf(&server, "BEN1003", &api).status, 200);
+    // `certificate-distribution` is a default role, which the list replaced.
+    let default_role = rsa(&json!({
+        "sub": "svc",
+        "exp": now + 600,
+        "realm_access": {"roles": ["certificate-distribution"]},
+    }));
+    assert_eq!(get_pdf(&server, "BEN1003", &default_role).status, 403);
+}
+
+#[test]
 fn registration_key_tokens_are_citizens() {
     let registration = fixture_path("keys/registration-rsa-public.pem");
     let server = Server::start(&[
