@@ -175,27 +175,34 @@ fn render_one(
 /// Formats one manifest line as RFC 4180 CSV.
 fn manifest_row(page: &str, beneficiary_id: &str, certificate_id: &str, reason: &str) -> String {
     let beneficiary = if divoc_model::check_id(beneficiary_id).is_ok() {
-        beneficiary_id.to_owned()
+        defused(beneficiary_id.to_owned())
     } else {
         echo(beneficiary_id)
     };
-    let cells = [page, &beneficiary, certificate_id, reason];
+    let certificate = defused(certificate_id.to_owned());
+    let cells = [page, &beneficiary, &certificate, reason];
     let mut line = cells.map(csv_cell).join(",");
     line.push('\n');
     line
 }
 
-/// Shortens a rejected id and defuses a leading formula character, so that a
-/// spreadsheet opening the manifest does not run it.
+/// Shortens a rejected id and defuses a leading formula character.
 fn echo(value: &str) -> String {
     let mut echoed: String = value.chars().take(ECHO_LIMIT).collect();
     if value.chars().count() > ECHO_LIMIT {
         echoed.push('…');
     }
-    if echoed.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        echoed.insert(0, '\'');
+    defused(echoed)
+}
+
+/// Puts `'` before a leading formula character, so that a spreadsheet
+/// opening the manifest shows the value instead of running it. A valid id
+/// may start with `-`.
+fn defused(mut value: String) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        value.insert(0, '\'');
     }
-    echoed
+    value
 }
 
 fn csv_cell(value: &str) -> String {
@@ -245,6 +252,60 @@ fn check_output_path(path: &Path) -> Result<(), String> {
     Err(format!("cannot create {}: {problem}", path.display()))
 }
 
+/// Returns the full path of `path`, whose folder exists: symbolic links and
+/// `..` resolved, also for a file that does not exist yet.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    if let Ok(full) = std::fs::canonicalize(path) {
+        return Some(full);
+    }
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
+}
+
+/// Rejects a PDF or manifest path that names the other output, the ids file
+/// or a file of the SQLite store, which creating the output would empty.
+fn check_no_input_overwritten(
+    settings: &Settings,
+    args: &PrintArgs,
+    manifest_path: &Path,
+) -> Result<(), String> {
+    let mut inputs: Vec<(&str, PathBuf)> = Vec::new();
+    if let Some(ids_file) = &args.ids_file {
+        inputs.push(("the ids file", ids_file.clone()));
+    }
+    if let Some(store) = crate::server::sqlite_path(&settings.database.url) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut file = store.clone().into_os_string();
+            file.push(suffix);
+            inputs.push(("a file of the certificate store", PathBuf::from(file)));
+        }
+    }
+    let outputs = [
+        ("the PDF", &args.out),
+        ("the manifest", &manifest_path.to_path_buf()),
+    ];
+    for (index, (_, output)) in outputs.iter().enumerate() {
+        let Some(target) = resolved(output) else {
+            continue;
+        };
+        let others = outputs[index + 1..]
+            .iter()
+            .map(|(what, path)| (*what, (*path).clone()));
+        for (what, input) in inputs.iter().cloned().chain(others) {
+            if resolved(&input).as_ref() == Some(&target) {
+                return Err(format!(
+                    "cannot write {}: it is {what}; give another file name",
+                    output.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs `divoc-server print`.
 #[expect(
     clippy::print_stdout,
@@ -269,6 +330,7 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
     for path in [&args.out, &manifest_path] {
         check_output_path(path)?;
     }
+    check_no_input_overwritten(settings, &args, &manifest_path)?;
     let store = crate::server::open_store(settings).map_err(|error| error.to_string())?;
     let service =
         crate::server::build_service(settings, store).map_err(|error| error.to_string())?;
@@ -565,4 +627,23 @@ fn manifest_response(manifest: Vec<u8>, pages: usize, skipped: usize) -> HttpRes
         .insert_header(("X-Print-Pages", pages.to_string()))
         .insert_header(("X-Print-Skipped", skipped.to_string()))
         .body(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::manifest_row;
+
+    #[test]
+    fn manifest_defuses_formulas() {
+        assert!(divoc_model::check_id("-A1").is_ok());
+        assert_eq!(manifest_row("1", "-A1", "@C1", ""), "1,'-A1,'@C1,\n");
+        assert_eq!(
+            manifest_row("2", "BEN1001", "712988986", ""),
+            "2,BEN1001,712988986,\n"
+        );
+        assert_eq!(
+            manifest_row("", "=1+2", "", "invalid id"),
+            ",'=1+2,,invalid id\n"
+        );
+    }
 }

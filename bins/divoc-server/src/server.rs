@@ -63,8 +63,20 @@ pub enum StartError {
 }
 
 /// Returns the folder of an SQLite database URL (`sqlite://PATH`, `sqlite:PATH`,
-/// `file:PATH` or a plain path), or `None` for other URLs and in-memory databases.
+/// `file:PATH` or a plain path), or `None` for other URLs, in-memory databases
+/// and a file in the current folder.
 pub fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
+    let path = sqlite_path(url)?;
+    let folder = path.parent()?;
+    if folder.as_os_str().is_empty() {
+        return None;
+    }
+    Some(folder.to_path_buf())
+}
+
+/// Returns the database file of an SQLite database URL, or `None` for other
+/// URLs and in-memory databases.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     // A URL of another scheme, in any case, is left to the store, which
     // names the scheme and never shows a password.
     let scheme = url
@@ -84,11 +96,7 @@ pub fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
         .or_else(|| url.strip_prefix("file:"))
         .unwrap_or(url);
     let path = path.split('?').next().unwrap_or(path);
-    let folder = std::path::Path::new(path).parent()?;
-    if folder.as_os_str().is_empty() {
-        return None;
-    }
-    Some(folder.to_path_buf())
+    Some(std::path::PathBuf::from(path))
 }
 
 /// Opens the store named by the settings.

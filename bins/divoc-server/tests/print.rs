@@ -210,6 +210,70 @@ fn command_bad_output_path_fails_first() {
 }
 
 #[test]
+fn command_never_overwrites_inputs() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = folder.path().join("divoc.sqlite");
+    let url = format!("sqlite://{}", store.display());
+    Server::import_samples(&url);
+    let stored = std::fs::read(&store).unwrap();
+    let ids_file = folder.path().join("ids.txt");
+    std::fs::write(&ids_file, "BEN1001\n").unwrap();
+    let pdf = folder.path().join("batch.pdf");
+    let manifest = folder.path().join("batch.csv");
+
+    // The same files by other names: through `..`, and the store's journal.
+    let store_again = folder.path().join("sub/../divoc.sqlite");
+    std::fs::create_dir(folder.path().join("sub")).unwrap();
+    let journal = folder.path().join("divoc.sqlite-journal");
+    let cases = [
+        (&store, &manifest, &store, "a file of the certificate store"),
+        (
+            &pdf,
+            &store_again,
+            &store_again,
+            "a file of the certificate store",
+        ),
+        (
+            &journal,
+            &manifest,
+            &journal,
+            "a file of the certificate store",
+        ),
+        (&pdf, &ids_file, &ids_file, "the ids file"),
+        (
+            &pdf,
+            &folder.path().join("sub/../batch.pdf"),
+            &pdf,
+            "the manifest",
+        ),
+    ];
+    for (out, manifest, named, what) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+            .env_clear()
+            .env("DIVOC__DATABASE__URL", &url)
+            .args(["print", "--out"])
+            .arg(out)
+            .arg("--manifest")
+            .arg(manifest)
+            .arg("--ids-file")
+            .arg(&ids_file)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let expected = format!(
+            "cannot write {}: it is {what}; give another file name",
+            named.display()
+        );
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    }
+
+    assert_eq!(std::fs::read(&store).unwrap(), stored);
+    assert_eq!(std::fs::read_to_string(&ids_file).unwrap(), "BEN1001\n");
+    assert!(!journal.exists());
+}
+
+#[test]
 fn command_without_printable_ids_fails() {
     let folder = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
