@@ -111,6 +111,19 @@ pub(crate) fn open_sqlite(
             StoreError::from_query(target, operation, error)
         })?;
         migrate_sqlite(&mut connection, target)?;
+        // A store whose migrations are applied is opened without a write. A
+        // file this process may only read would then fail every write later.
+        connection
+            .batch_execute("DELETE FROM rate_limits WHERE 0")
+            .map_err(|error| {
+                StoreError::from_query(
+                    target,
+                    "checking that the SQLite database can be written (the file and its \
+                     folder must be writable for this process, and the URL must not open it \
+                     read-only)",
+                    error,
+                )
+            })?;
         warn_without_stable_plans(&mut connection);
     }
 

@@ -41,7 +41,7 @@ impl StoreTarget {
                 "postgres" | "postgresql" => Ok(Self::Postgres {
                     url: format!("{scheme}://{rest}"),
                 }),
-                "sqlite" => sqlite_path(rest).ok_or_else(|| invalid("the SQLite path is empty")),
+                "sqlite" => sqlite_path(rest).map_err(invalid),
                 _ => Err(invalid(&format!(
                     "unsupported scheme {scheme:?}; use postgres://, postgresql://, sqlite:// or a file path"
                 ))),
@@ -56,8 +56,7 @@ impl StoreTarget {
         if let Some(prefix) = url.get(.."sqlite:".len())
             && prefix.eq_ignore_ascii_case("sqlite:")
         {
-            return sqlite_path(&url[prefix.len()..])
-                .ok_or_else(|| invalid("the SQLite path is empty"));
+            return sqlite_path(&url[prefix.len()..]).map_err(invalid);
         }
         Ok(Self::Sqlite {
             path: url.to_owned(),
@@ -65,14 +64,22 @@ impl StoreTarget {
     }
 }
 
-fn sqlite_path(path: &str) -> Option<StoreTarget> {
+/// Returns the SQLite target of the path of a `sqlite:` URL, or why it is invalid.
+fn sqlite_path(path: &str) -> Result<StoreTarget, &'static str> {
     if path.is_empty() {
-        None
-    } else {
-        Some(StoreTarget::Sqlite {
-            path: path.to_owned(),
-        })
+        return Err("the SQLite path is empty");
     }
+    // SQLite would take the query as part of the file name and create a new,
+    // empty database under that name.
+    if path.contains('?') {
+        return Err(
+            "a sqlite: URL takes no parameters; for SQLite's URI parameters, such as \
+             mode=ro, write file:PATH?mode=ro",
+        );
+    }
+    Ok(StoreTarget::Sqlite {
+        path: path.to_owned(),
+    })
 }
 
 /// Returns `true` for SQLite paths that open a private in-memory database.
@@ -234,6 +241,8 @@ mod tests {
             "mysql://root@localhost/divoc",
             "sqlite://",
             "sqlite:",
+            "sqlite:///var/lib/divoc.db?mode=ro",
+            "sqlite:divoc.db?mode=ro",
         ] {
             let result = StoreTarget::parse(url);
             assert!(

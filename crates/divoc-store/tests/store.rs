@@ -1358,6 +1358,28 @@ fn store_is_shareable_across_threads() {
 }
 
 #[test]
+fn read_only_sqlite_rejected_at_open() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let path = folder.path().join("store.sqlite");
+    let url = format!("sqlite://{}", path.display());
+    drop(Store::open(&url, &StoreOptions::default()).expect("store created"));
+
+    // SQLite's URI form opens the migrated file for reading only, as it does
+    // a file that the process may not write.
+    let read_only = format!("file:{}?mode=ro", path.display());
+    let error = Store::open(&read_only, &StoreOptions::default()).expect_err("read-only store");
+    let message = error.to_string();
+    assert!(
+        message.contains("checking that the SQLite database can be written"),
+        "{message}"
+    );
+    assert!(
+        message.contains("attempt to write a readonly database"),
+        "{message}"
+    );
+}
+
+#[test]
 fn unsupported_scheme_is_invalid_url() {
     let error = Store::open(
         "mysql://root:hunter2@127.0.0.1/divoc",

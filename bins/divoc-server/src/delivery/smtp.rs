@@ -17,6 +17,9 @@ use percent_encoding::percent_decode_str;
 use super::DeliveryStartError;
 use crate::settings::EmailSettings;
 
+/// The line that opens a certificate in a PEM file.
+const PEM_CERTIFICATE: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
 /// Transport security of the SMTP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
@@ -106,7 +109,8 @@ impl SmtpConfig {
         Ok(config)
     }
 
-    /// Builds the lettre transport.
+    /// Builds the lettre transport. A CA file without a certificate, or
+    /// with one that cannot be read, is an error.
     pub fn transport(&self) -> Result<SmtpTransport, String> {
         let mut builder = SmtpTransport::builder_dangerous(self.host.clone())
             .port(self.port)
@@ -114,6 +118,15 @@ impl SmtpConfig {
         if self.security != Security::Plain {
             let mut parameters = TlsParameters::builder(self.host.clone());
             if let Some(pem) = &self.ca_pem {
+                // lettre reads a file without a certificate as an empty list.
+                if !pem
+                    .windows(PEM_CERTIFICATE.len())
+                    .any(|window| window == PEM_CERTIFICATE)
+                {
+                    return Err("invalid CA certificate: the file has no PEM \
+                                certificate (-----BEGIN CERTIFICATE-----)"
+                        .to_owned());
+                }
                 let certificate = Certificate::from_pem(pem)
                     .map_err(|error| format!("invalid CA certificate: {error}"))?;
                 parameters = parameters.add_root_certificate(certificate);
@@ -282,6 +295,31 @@ mod tests {
         .unwrap_err();
         assert!(!error.to_string().contains("secret"), "{error}");
         assert!(error.to_string().contains("user:***@"), "{error}");
+    }
+
+    #[test]
+    fn ca_file_without_certificate_rejected() {
+        let folder = tempfile::tempdir().unwrap();
+        let cases = [
+            ("garbage", "the file has no PEM certificate"),
+            (
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                "TLS settings rejected: tls error: invalid peer certificate: BadEncoding",
+            ),
+        ];
+        for (text, expected) in cases {
+            let path = folder.path().join("ca.pem");
+            std::fs::write(&path, text).unwrap();
+            let settings = EmailSettings {
+                ca_file: Some(path),
+                ..EmailSettings::default()
+            };
+            let error = SmtpConfig::from_settings("smtps://127.0.0.1", &settings)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("email.ca_file"), "{error}");
+            assert!(error.contains(expected), "{error}");
+        }
     }
 
     #[test]

@@ -58,6 +58,23 @@ impl HttpGateway {
                 ));
             }
         }
+        // The URL parser takes any text after the host's colon, and the
+        // request would then go to the scheme's default port.
+        let host_and_port = uri
+            .authority()
+            .map_or("", |authority| authority.as_str())
+            .rsplit('@')
+            .next()
+            .unwrap_or_default();
+        if let Some((_, port)) = host_and_port.rsplit_once(':')
+            && !port.contains(']')
+            && port.parse::<u16>().is_err()
+        {
+            return Err(invalid(
+                "sms.url",
+                format!("invalid port {port:?}: expected a number from 0 to 65535"),
+            ));
+        }
         check_body_template(&settings.body)?;
         let headers = parse_headers(&settings.headers)?;
         if settings.timeout_seconds == 0 {
@@ -268,7 +285,7 @@ fn json_escaped(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "test code")]
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
 
     use super::*;
 
@@ -316,6 +333,24 @@ mod tests {
         assert!(HttpGateway::from_settings("ftp://127.0.0.1/sms", &settings).is_err());
         assert!(HttpGateway::from_settings("not a url", &settings).is_err());
         assert!(HttpGateway::from_settings("http://127.0.0.1:9/sms", &settings).is_ok());
+        assert!(HttpGateway::from_settings("http://[::1]:9/sms", &settings).is_ok());
+        assert!(HttpGateway::from_settings("http://[::1]/sms", &settings).is_ok());
+        for (url, port) in [
+            ("http://user:secret@127.0.0.1:bad/", "bad"),
+            ("http://127.0.0.1:99999/sms", "99999"),
+            ("http://[::1]:x/sms", "x"),
+        ] {
+            let Err(error) = HttpGateway::from_settings(url, &settings) else {
+                panic!("{url} accepted");
+            };
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "invalid setting sms.url: invalid port \"{port}\": expected a number \
+                     from 0 to 65535"
+                )
+            );
+        }
         let mut bad_header = SmsSettings::default();
         bad_header
             .headers
