@@ -100,8 +100,8 @@ enum Command {
         /// Token subject (`sub`) to look up.
         #[arg(long)]
         subject: Option<String>,
-        /// Most recent rows to print.
-        #[arg(long, default_value_t = 100)]
+        /// Most recent rows to print, at least 1.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
         limit: i64,
     },
     /// Render the latest certificate of each beneficiary into one PDF for a print

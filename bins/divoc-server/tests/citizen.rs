@@ -425,6 +425,27 @@ fn audit_trail_records_served_certificates() {
     assert!(!text.contains("eyJ"), "a token was stored: {text}");
 
     assert_eq!(audit_rows(&url, &["--subject", "api-user"], 1).len(), 1);
+    assert_eq!(
+        audit_rows(&url, &["--certificate", "772014589", "--limit", "1"], 1).len(),
+        1
+    );
+    for limit in ["0", "-3"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+            .env_clear()
+            .env("DIVOC__DATABASE__URL", &url)
+            .args(["audit", "--certificate", "772014589"])
+            .arg(format!("--limit={limit}"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains(&format!(
+                "invalid value '{limit}' for '--limit <LIMIT>': {limit} is not in 1..9223372036854775807"
+            )),
+            "{stderr}"
+        );
+    }
 }
 
 /// Runs `divoc-server audit` with `filter` until it prints at least `expected`
