@@ -94,9 +94,11 @@ pub(crate) fn take_tables_when_alone(connection: &mut PgConnection) -> bool {
     // transaction.
     let locked = connection.transaction(|connection| {
         let others = diesel::sql_query(
+            // PostgreSQL shows a role without pg_read_all_stats the backend
+            // type of its own sessions only, so a hidden type counts.
             "SELECT count(*) AS others FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid() \
-             AND backend_type = 'client backend'",
+             AND coalesce(backend_type, 'client backend') = 'client backend'",
         )
         .get_result::<Others>(connection)?
         .others;

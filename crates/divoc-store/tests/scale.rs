@@ -14,6 +14,7 @@
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use divoc_store::schema::{certificates, revocations};
@@ -923,6 +924,26 @@ fn import_with_late_conflict(db: &TestDb) -> (String, Vec<String>) {
     (import_error(result), modes)
 }
 
+/// Runs [`import_with_late_conflict`] and checks that the import kept its
+/// indexes: it held only the lock that lets readers go on, and it rejected
+/// the revocation in its batch, with its position.
+fn check_indexes_kept(db: &TestDb) {
+    let (error, modes) = import_with_late_conflict(db);
+    assert_eq!(
+        error,
+        "record 24999 (certificateId R9): field `previousCertificateId` is invalid: \
+         C00000007 revokes a certificate of another beneficiary"
+    );
+    assert_eq!(
+        modes,
+        [
+            "AccessShareLock",
+            "RowExclusiveLock",
+            "ShareRowExclusiveLock"
+        ]
+    );
+}
+
 /// Checks that a PostgreSQL import that has the store to itself takes the
 /// tables and checks the owners of revoked certificates at the end, and that
 /// one beside another session keeps its indexes and checks each batch.
@@ -955,22 +976,47 @@ fn postgres_deferral_only_when_alone() {
     diesel::sql_query("SELECT 1")
         .execute(&mut other)
         .expect("other session works");
-    let (error, modes) = import_with_late_conflict(&db);
-    assert_eq!(
-        error,
-        "record 24999 (certificateId R9): field `previousCertificateId` is invalid: \
-         C00000007 revokes a certificate of another beneficiary"
-    );
-    assert_eq!(
-        modes,
-        [
-            "AccessShareLock",
-            "RowExclusiveLock",
-            "ShareRowExclusiveLock"
-        ]
-    );
+    check_indexes_kept(&db);
     assert_eq!(db.dump(), (Vec::new(), Vec::new()));
     drop(other);
+}
+
+/// Checks that an import as a role without the right to read other roles'
+/// session details still sees their sessions, and keeps its indexes.
+#[test]
+fn postgres_deferral_sees_other_roles() {
+    let Some(mut db) = TestDb::postgres("postgres_deferral_sees_other_roles") else {
+        return;
+    };
+    let (admin_url, name) = db.postgres_admin.clone().expect("a PostgreSQL test");
+    let role = format!("{name}_importer");
+    let mut admin = PgConnection::establish(&admin_url).expect("admin connection");
+    diesel::sql_query(format!("CREATE ROLE {role} LOGIN"))
+        .execute(&mut admin)
+        .expect("role created");
+    let mut owner = PgConnection::establish(&db.raw_url).expect("connection");
+    owner
+        .batch_execute(&format!(
+            "GRANT ALL ON SCHEMA public TO {role}; \
+             GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}"
+        ))
+        .expect("grants");
+
+    // The owner's session stays open while the role imports.
+    db.store = None;
+    let (scheme, address) = db.raw_url.split_once("://").expect("a URL");
+    let host = address.split_once('@').map_or(address, |(_, host)| host);
+    let options = StoreOptions {
+        max_connections: 1,
+        ..StoreOptions::default()
+    };
+    db.store = Some(Store::open(&format!("{scheme}://{role}@{host}"), &options).expect("store"));
+    check_indexes_kept(&db);
+    drop(owner);
+    drop(db);
+    diesel::sql_query(format!("DROP ROLE {role}"))
+        .execute(&mut admin)
+        .expect("role dropped");
 }
 
 // ---------------------------------------------------------------------------
