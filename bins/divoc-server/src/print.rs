@@ -252,17 +252,46 @@ fn check_output_path(path: &Path) -> Result<(), String> {
     Err(format!("cannot create {}: {problem}", path.display()))
 }
 
-/// Returns the full path of `path`, whose folder exists: symbolic links and
-/// `..` resolved, also for a file that does not exist yet.
-fn resolved(path: &Path) -> Option<PathBuf> {
-    if let Ok(full) = std::fs::canonicalize(path) {
-        return Some(full);
+/// A file as the file system names it: its device and inode when it exists,
+/// else the full path it would be created at.
+#[derive(PartialEq, Eq)]
+enum FileIdentity {
+    Existing { device: u64, inode: u64 },
+    New(PathBuf),
+}
+
+/// Returns the identity of `path`, whose folder exists, following symbolic
+/// links, also one whose target does not exist yet. Hard links to one file
+/// have one identity.
+fn identity(path: &Path) -> Option<FileIdentity> {
+    use std::os::unix::fs::MetadataExt;
+    let mut path = path.to_path_buf();
+    // Links are followed a bounded number of times, as the kernel does.
+    for _ in 0..40 {
+        if let Ok(metadata) = std::fs::metadata(&path) {
+            return Some(FileIdentity::Existing {
+                device: metadata.dev(),
+                inode: metadata.ino(),
+            });
+        }
+        match std::fs::read_link(&path) {
+            // A link whose target is missing: creating the output creates
+            // the target.
+            Ok(target) => {
+                let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                path = folder.join(target);
+            }
+            Err(_) => {
+                let folder = match path.parent() {
+                    Some(folder) if !folder.as_os_str().is_empty() => folder,
+                    _ => Path::new("."),
+                };
+                let full = std::fs::canonicalize(folder).ok()?.join(path.file_name()?);
+                return Some(FileIdentity::New(full));
+            }
+        }
     }
-    let folder = match path.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() => folder,
-        _ => Path::new("."),
-    };
-    Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
+    None
 }
 
 /// Rejects a PDF or manifest path that names the other output, the ids file
@@ -288,14 +317,14 @@ fn check_no_input_overwritten(
         ("the manifest", &manifest_path.to_path_buf()),
     ];
     for (index, (_, output)) in outputs.iter().enumerate() {
-        let Some(target) = resolved(output) else {
+        let Some(target) = identity(output) else {
             continue;
         };
         let others = outputs[index + 1..]
             .iter()
             .map(|(what, path)| (*what, (*path).clone()));
         for (what, input) in inputs.iter().cloned().chain(others) {
-            if resolved(&input).as_ref() == Some(&target) {
+            if identity(&input).as_ref() == Some(&target) {
                 return Err(format!(
                     "cannot write {}: it is {what}; give another file name",
                     output.display()

@@ -74,29 +74,35 @@ pub fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
     Some(folder.to_path_buf())
 }
 
-/// Returns the database file of an SQLite database URL, or `None` for other
-/// URLs and in-memory databases.
+/// Returns the database file of an SQLite database URL, read as the store
+/// reads it, or `None` for other URLs and in-memory databases. The URL is
+/// `sqlite://PATH` or `sqlite:PATH` with the scheme in any case, SQLite's URI
+/// form `file:PATH?PARAMETERS` with `%XX` escapes, or a plain path.
 pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
-    // A URL of another scheme, in any case, is left to the store, which
-    // names the scheme and never shows a password.
-    let scheme = url
-        .split_once("://")
-        .map(|(scheme, _)| scheme.to_ascii_lowercase());
-    if scheme
-        .as_deref()
-        .is_some_and(|scheme| scheme != "sqlite" && scheme != "file")
-        || url.contains(":memory:")
-    {
+    if url.contains(":memory:") || url.contains("mode=memory") {
         return None;
     }
-    let path = scheme
-        .and_then(|_| url.split_once("://"))
-        .map(|(_, path)| path)
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .or_else(|| url.strip_prefix("file:"))
-        .unwrap_or(url);
-    let path = path.split('?').next().unwrap_or(path);
-    Some(std::path::PathBuf::from(path))
+    // A URL of another scheme, in any case, is left to the store, which
+    // names the scheme and never shows a password.
+    if let Some((scheme, rest)) = url.split_once("://") {
+        return scheme
+            .eq_ignore_ascii_case("sqlite")
+            .then(|| std::path::PathBuf::from(rest));
+    }
+    if let Some(prefix) = url.get(.."sqlite:".len())
+        && prefix.eq_ignore_ascii_case("sqlite:")
+    {
+        return Some(std::path::PathBuf::from(&url[prefix.len()..]));
+    }
+    if let Some(uri) = url.strip_prefix("file:") {
+        use std::os::unix::ffi::OsStringExt;
+        let path = uri.split(['?', '#']).next().unwrap_or(uri);
+        let decoded = percent_encoding::percent_decode_str(path).collect::<Vec<u8>>();
+        return Some(std::path::PathBuf::from(std::ffi::OsString::from_vec(
+            decoded,
+        )));
+    }
+    Some(std::path::PathBuf::from(url))
 }
 
 /// Opens the store named by the settings.
@@ -426,8 +432,26 @@ async fn wait_for_shutdown_signal() {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{RenderPool, lookup_concurrency, open_store, sqlite_folder};
+    use super::{RenderPool, lookup_concurrency, open_store, sqlite_folder, sqlite_path};
     use crate::settings::Settings;
+
+    #[test]
+    fn sqlite_path_read_as_the_store_reads_it() {
+        let path = |url| sqlite_path(url).map(|path| path.display().to_string());
+        assert_eq!(path("SQLITE:store.sqlite").as_deref(), Some("store.sqlite"));
+        assert_eq!(
+            path("SQLite:/srv/s.sqlite").as_deref(),
+            Some("/srv/s.sqlite")
+        );
+        assert_eq!(
+            path("file:my%20store.sqlite?mode=rwc").as_deref(),
+            Some("my store.sqlite")
+        );
+        assert_eq!(path("plain.sqlite").as_deref(), Some("plain.sqlite"));
+        assert_eq!(path(":memory:"), None);
+        assert_eq!(path("file:certs?mode=memory"), None);
+        assert_eq!(path("file:///srv/s.sqlite"), None);
+    }
 
     #[test]
     fn sqlite_folder_of_each_scheme() {

@@ -551,15 +551,36 @@ impl Settings {
         check_durations(&values, "")?;
         let mut fractions = Vec::new();
         fractional_numbers(&values, "", &mut fractions);
-        if fractions.is_empty() {
-            return Ok(config.try_deserialize()?);
+        let settings: Settings = if fractions.is_empty() {
+            config.try_deserialize()?
+        } else {
+            // Each such number goes in again as text, so that an integer
+            // setting rejects it with its key, and a string setting keeps it
+            // as written.
+            for (key, number) in fractions {
+                builder = builder.set_override(key, number.to_string())?;
+            }
+            builder.build()?.try_deserialize()?
+        };
+        Ok(settings.with_trimmed_names())
+    }
+
+    /// Trims the claim paths and role names of `auth`, which the
+    /// environment gives comma-separated, often with a space after each
+    /// comma. A space at either end of a name is taken as such a space.
+    fn with_trimmed_names(mut self) -> Self {
+        let auth = &mut self.auth;
+        for list in [
+            &mut auth.role_claims,
+            &mut auth.distribution_roles,
+            &mut auth.print_roles,
+            &mut auth.mobile_claims,
+        ] {
+            for name in list.iter_mut() {
+                *name = name.trim().to_owned();
+            }
         }
-        // Each such number goes in again as text, so that an integer setting
-        // rejects it with its key, and a string setting keeps it as written.
-        for (key, number) in fractions {
-            builder = builder.set_override(key, number.to_string())?;
-        }
-        Ok(builder.build()?.try_deserialize()?)
+        self
     }
 }
 

@@ -221,36 +221,40 @@ fn command_never_overwrites_inputs() {
     let pdf = folder.path().join("batch.pdf");
     let manifest = folder.path().join("batch.csv");
 
-    // The same files by other names: through `..`, and the store's journal.
+    // The same files by other names: through `..`, a hard link, a link to a
+    // file that creating the output would make, the store's journal, and
+    // URLs that name the store in other ways.
     let store_again = folder.path().join("sub/../divoc.sqlite");
     std::fs::create_dir(folder.path().join("sub")).unwrap();
     let journal = folder.path().join("divoc.sqlite-journal");
+    let hard_link = folder.path().join("linked.pdf");
+    std::fs::hard_link(&store, &hard_link).unwrap();
+    let dangling = folder.path().join("dangling.pdf");
+    std::os::unix::fs::symlink("divoc.sqlite-journal", &dangling).unwrap();
+    let capitals = format!("SQLITE:{}", store.display());
+    let escaped = format!("file:{}/divoc%2Esqlite?mode=rwc", folder.path().display());
+    let in_store = "a file of the certificate store";
     let cases = [
-        (&store, &manifest, &store, "a file of the certificate store"),
+        (&url, &store, &manifest, &store, in_store),
+        (&url, &pdf, &store_again, &store_again, in_store),
+        (&url, &journal, &manifest, &journal, in_store),
+        (&url, &hard_link, &manifest, &hard_link, in_store),
+        (&url, &dangling, &manifest, &dangling, in_store),
+        (&capitals, &store, &manifest, &store, in_store),
+        (&escaped, &pdf, &store, &store, in_store),
+        (&url, &pdf, &ids_file, &ids_file, "the ids file"),
         (
-            &pdf,
-            &store_again,
-            &store_again,
-            "a file of the certificate store",
-        ),
-        (
-            &journal,
-            &manifest,
-            &journal,
-            "a file of the certificate store",
-        ),
-        (&pdf, &ids_file, &ids_file, "the ids file"),
-        (
+            &url,
             &pdf,
             &folder.path().join("sub/../batch.pdf"),
             &pdf,
             "the manifest",
         ),
     ];
-    for (out, manifest, named, what) in cases {
+    for (url, out, manifest, named, what) in cases {
         let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
             .env_clear()
-            .env("DIVOC__DATABASE__URL", &url)
+            .env("DIVOC__DATABASE__URL", url)
             .args(["print", "--out"])
             .arg(out)
             .arg("--manifest")
@@ -265,7 +269,7 @@ fn command_never_overwrites_inputs() {
             "cannot write {}: it is {what}; give another file name",
             named.display()
         );
-        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+        assert!(stderr.contains(&expected), "{url}: {expected}\n{stderr}");
     }
 
     assert_eq!(std::fs::read(&store).unwrap(), stored);

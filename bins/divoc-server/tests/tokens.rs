@@ -416,10 +416,10 @@ fn roles_decide_scope() {
 
 #[test]
 fn role_lists_from_environment() {
-    // Lists in the environment are comma-separated.
+    // Lists in the environment are comma-separated, with spaces trimmed.
     let server = Server::start(&[
         ("DIVOC__AUTH__ROLE_CLAIMS", "groups,realm_access.roles"),
-        ("DIVOC__AUTH__DISTRIBUTION_ROLES", "partner,api"),
+        ("DIVOC__AUTH__DISTRIBUTION_ROLES", "partner, api"),
     ]);
     let now = chrono::Utc::now().timestamp();
     let rsa = |claims: &Value| Keys::sign("test-rsa-private.pem", Algorithm::RS256, claims);

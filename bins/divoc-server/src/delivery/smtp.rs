@@ -67,6 +67,15 @@ impl SmtpConfig {
         let parsed = parse_url(url).map_err(|reason| invalid("email.smtp_url", reason))?;
 
         let ca_pem = match &email.ca_file {
+            // A connection without TLS checks no certificate, so the file
+            // would be ignored without a word.
+            Some(_) if parsed.security == Security::Plain => {
+                return Err(invalid(
+                    "email.ca_file",
+                    "is set, but email.smtp_url uses no TLS; add ?tls=required or use smtps://"
+                        .to_owned(),
+                ));
+            }
             Some(path) => Some(std::fs::read(path).map_err(|error| {
                 invalid(
                     "email.ca_file",
@@ -320,6 +329,22 @@ mod tests {
             assert!(error.contains("email.ca_file"), "{error}");
             assert!(error.contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn ca_file_without_tls_rejected() {
+        let settings = EmailSettings {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..EmailSettings::default()
+        };
+        let error = SmtpConfig::from_settings("smtp://127.0.0.1", &settings)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid setting email.ca_file: is set, but email.smtp_url uses no TLS; \
+             add ?tls=required or use smtps://"
+        );
     }
 
     #[test]

@@ -68,11 +68,11 @@ impl HttpGateway {
             .unwrap_or_default();
         if let Some((_, port)) = host_and_port.rsplit_once(':')
             && !port.contains(']')
-            && port.parse::<u16>().is_err()
+            && !port.parse::<u16>().is_ok_and(|port| port > 0)
         {
             return Err(invalid(
                 "sms.url",
-                format!("invalid port {port:?}: expected a number from 0 to 65535"),
+                format!("invalid port {port:?}: expected a number from 1 to 65535"),
             ));
         }
         check_body_template(&settings.body)?;
@@ -339,6 +339,7 @@ mod tests {
             ("http://user:secret@127.0.0.1:bad/", "bad"),
             ("http://127.0.0.1:99999/sms", "99999"),
             ("http://[::1]:x/sms", "x"),
+            ("http://127.0.0.1:0/sms", "0"),
         ] {
             let Err(error) = HttpGateway::from_settings(url, &settings) else {
                 panic!("{url} accepted");
@@ -347,7 +348,7 @@ mod tests {
                 error.to_string(),
                 format!(
                     "invalid setting sms.url: invalid port \"{port}\": expected a number \
-                     from 0 to 65535"
+                     from 1 to 65535"
                 )
             );
         }
