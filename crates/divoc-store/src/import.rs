@@ -733,6 +733,9 @@ impl Store {
     /// lasts, other processes cannot open the file: they fail at once with
     /// "database is locked". On PostgreSQL, an import locks the three imported tables against other
     /// writers (readers go on), so a second import waits for the first.
+    /// An import into a store without certificates may also lock out
+    /// readers and build the indexes at the end, as
+    /// [`ImportOptions::defer_indexes_after`] describes.
     ///
     /// The row counts of the summary count each key once, also a revocation
     /// that repeats in several batches. Such a revocation, when it was stored
