@@ -68,6 +68,26 @@ fn page_sends_security_headers() {
     assert_eq!(redirect.header("Location"), Some("/portal/"));
     let post = server.request("POST", "/portal/", &[]);
     assert_eq!(post.status, 405);
+    assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+
+    // HEAD gets the headers of GET and no body.
+    for path in ["/portal/", "/portal/portal.js", "/portal/config.json"] {
+        let get = server.request("GET", path, &[]);
+        let head = server.request("HEAD", path, &[]);
+        assert_eq!(head.status, 200, "{path}");
+        assert_eq!(
+            head.header("Content-Type"),
+            get.header("Content-Type"),
+            "{path}"
+        );
+        assert_eq!(
+            head.header("Content-Length"),
+            Some(get.body.len().to_string().as_str()),
+            "{path}"
+        );
+        assert!(head.body.is_empty(), "{path}");
+    }
+    assert_eq!(server.request("HEAD", "/portal", &[]).status, 308);
 }
 
 #[test]

@@ -128,45 +128,54 @@ fn web_origin(url: &str) -> Option<String> {
 }
 
 /// Registers the portal page, its assets and `GET /certificate/api/citizen/beneficiaries`.
+/// The page and its assets also answer HEAD, with the headers of GET.
 pub fn configure(config: &mut web::ServiceConfig, portal: &PortalConfig) {
     let portal = web::Data::new(portal.clone());
     config
         .service(
             web::resource("/portal")
-                .route(web::get().to(redirect_to_page))
-                .default_service(method_not_allowed("GET")),
+                .route(get_or_head().to(redirect_to_page))
+                .default_service(method_not_allowed("GET, HEAD")),
         )
         .service(
             web::scope("/portal")
                 .app_data(portal)
                 .service(
                     web::resource("/")
-                        .route(web::get().to(|portal: web::Data<PortalConfig>| async move {
-                            asset(&portal, INDEX_HTML, "text/html; charset=utf-8")
-                        }))
-                        .default_service(method_not_allowed("GET")),
+                        .route(
+                            get_or_head().to(|portal: web::Data<PortalConfig>| async move {
+                                asset(&portal, INDEX_HTML, "text/html; charset=utf-8")
+                            }),
+                        )
+                        .default_service(method_not_allowed("GET, HEAD")),
                 )
                 .service(
                     web::resource("/portal.js")
-                        .route(web::get().to(|portal: web::Data<PortalConfig>| async move {
-                            asset(&portal, PORTAL_JS, "text/javascript; charset=utf-8")
-                        }))
-                        .default_service(method_not_allowed("GET")),
+                        .route(
+                            get_or_head().to(|portal: web::Data<PortalConfig>| async move {
+                                asset(&portal, PORTAL_JS, "text/javascript; charset=utf-8")
+                            }),
+                        )
+                        .default_service(method_not_allowed("GET, HEAD")),
                 )
                 .service(
                     web::resource("/portal.css")
-                        .route(web::get().to(|portal: web::Data<PortalConfig>| async move {
-                            asset(&portal, PORTAL_CSS, "text/css; charset=utf-8")
-                        }))
-                        .default_service(method_not_allowed("GET")),
+                        .route(
+                            get_or_head().to(|portal: web::Data<PortalConfig>| async move {
+                                asset(&portal, PORTAL_CSS, "text/css; charset=utf-8")
+                            }),
+                        )
+                        .default_service(method_not_allowed("GET, HEAD")),
                 )
                 .service(
                     web::resource("/config.json")
-                        .route(web::get().to(|portal: web::Data<PortalConfig>| async move {
-                            let body = serde_json::json!({ "keycloak": portal.keycloak });
-                            asset(&portal, body.to_string(), "application/json")
-                        }))
-                        .default_service(method_not_allowed("GET")),
+                        .route(
+                            get_or_head().to(|portal: web::Data<PortalConfig>| async move {
+                                let body = serde_json::json!({ "keycloak": portal.keycloak });
+                                asset(&portal, body.to_string(), "application/json")
+                            }),
+                        )
+                        .default_service(method_not_allowed("GET, HEAD")),
                 ),
         )
         .service(
@@ -174,6 +183,11 @@ pub fn configure(config: &mut web::ServiceConfig, portal: &PortalConfig) {
                 .route(web::get().to(beneficiaries))
                 .default_service(method_not_allowed("GET")),
         );
+}
+
+/// A route for GET and HEAD. actix-web sends no body in a response to HEAD.
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
 
 async fn redirect_to_page() -> HttpResponse {
