@@ -128,7 +128,7 @@ fn web_origin(url: &str) -> Option<String> {
 }
 
 /// Registers the portal page, its assets and `GET /certificate/api/citizen/beneficiaries`.
-/// The page and its assets also answer HEAD, with the headers of GET.
+/// The page and its assets also serve HEAD, with the headers of GET.
 pub fn configure(config: &mut web::ServiceConfig, portal: &PortalConfig) {
     let portal = web::Data::new(portal.clone());
     config
@@ -185,7 +185,8 @@ pub fn configure(config: &mut web::ServiceConfig, portal: &PortalConfig) {
         );
 }
 
-/// A route for GET and HEAD. actix-web sends no body in a response to HEAD.
+/// Returns a route for GET and HEAD. actix-web sends no body in a response
+/// to HEAD.
 fn get_or_head() -> actix_web::Route {
     web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
