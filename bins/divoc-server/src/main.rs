@@ -152,7 +152,7 @@ fn main() -> ExitCode {
             beneficiaries,
             seed,
             out,
-        } => generate(beneficiaries, seed, out.as_deref()),
+        } => generate(&settings, beneficiaries, seed, out.as_deref()),
         Command::Demo => demo(&settings),
         Command::Print {
             out,
@@ -440,10 +440,16 @@ impl<'a> ImportProgressReport<'a> {
     }
 }
 
-fn generate(beneficiaries: u64, seed: u64, out: Option<&Path>) -> Result<(), String> {
+fn generate(
+    settings: &Settings,
+    beneficiaries: u64,
+    seed: u64,
+    out: Option<&Path>,
+) -> Result<(), String> {
     let started = Instant::now();
     let counts = match out {
         Some(path) => {
+            print::check_not_store_file(settings, path)?;
             let file = std::fs::File::create(path)
                 .map_err(|error| format!("cannot create {}: {error}", path.display()))?;
             let mut writer = std::io::BufWriter::with_capacity(IMPORT_READ_BUFFER, file);

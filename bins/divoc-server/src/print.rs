@@ -294,6 +294,43 @@ fn identity(path: &Path) -> Option<FileIdentity> {
     None
 }
 
+/// The name, in errors, of a file of the store that an output would replace.
+const STORE_FILE: &str = "a file of the certificate store";
+
+/// Returns the files of the configured SQLite store: the database and its
+/// `-wal`, `-shm` and `-journal` files. None for PostgreSQL.
+fn store_files(settings: &Settings) -> Vec<PathBuf> {
+    let Some(store) = crate::server::sqlite_path(&settings.database.url) else {
+        return Vec::new();
+    };
+    ["", "-wal", "-shm", "-journal"]
+        .into_iter()
+        .map(|suffix| {
+            let mut file = store.clone().into_os_string();
+            file.push(suffix);
+            PathBuf::from(file)
+        })
+        .collect()
+}
+
+/// Rejects an output path of a command that names a file of the configured
+/// SQLite store, which creating the output would empty.
+pub fn check_not_store_file(settings: &Settings, output: &Path) -> Result<(), String> {
+    let Some(target) = identity(output) else {
+        return Ok(());
+    };
+    if store_files(settings)
+        .iter()
+        .any(|file| identity(file).as_ref() == Some(&target))
+    {
+        return Err(format!(
+            "cannot write {}: it is {STORE_FILE}; give another file name",
+            output.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Rejects a PDF or manifest path that names the other output, the ids file
 /// or a file of the SQLite store, which creating the output would empty.
 fn check_no_input_overwritten(
@@ -305,12 +342,8 @@ fn check_no_input_overwritten(
     if let Some(ids_file) = &args.ids_file {
         inputs.push(("the ids file", ids_file.clone()));
     }
-    if let Some(store) = crate::server::sqlite_path(&settings.database.url) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut file = store.clone().into_os_string();
-            file.push(suffix);
-            inputs.push(("a file of the certificate store", PathBuf::from(file)));
-        }
+    for file in store_files(settings) {
+        inputs.push((STORE_FILE, file));
     }
     let outputs = [
         ("the PDF", &args.out),
@@ -333,6 +366,42 @@ fn check_no_input_overwritten(
         }
     }
     Ok(())
+}
+
+/// Opens the PDF and the manifest for writing, and empties them only once
+/// both are open. When the manifest cannot be opened, a PDF file that did
+/// not exist before is removed and an existing one keeps its content.
+fn create_outputs(
+    out: &Path,
+    manifest: &Path,
+) -> Result<(BufWriter<std::fs::File>, BufWriter<std::fs::File>), String> {
+    let open = |path: &Path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|error| format!("cannot create {}: {error}", path.display()))
+    };
+    let out_existed = out.exists();
+    let out_file = open(out)?;
+    let manifest_file = match open(manifest) {
+        Ok(file) => file,
+        Err(error) => {
+            if !out_existed {
+                let _ = std::fs::remove_file(out);
+            }
+            return Err(error);
+        }
+    };
+    for (file, path) in [(&out_file, out), (&manifest_file, manifest)] {
+        file.set_len(0)
+            .map_err(|error| format!("cannot empty {}: {error}", path.display()))?;
+    }
+    Ok((
+        BufWriter::with_capacity(1 << 20, out_file),
+        BufWriter::with_capacity(1 << 20, manifest_file),
+    ))
 }
 
 /// Runs `divoc-server print`.
@@ -370,13 +439,7 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
         )
     })?;
 
-    let create = |path: &Path| {
-        std::fs::File::create(path)
-            .map(|file| BufWriter::with_capacity(1 << 20, file))
-            .map_err(|error| format!("cannot create {}: {error}", path.display()))
-    };
-    let out = create(&args.out)?;
-    let mut manifest = create(&manifest_path)?;
+    let (out, mut manifest) = create_outputs(&args.out, &manifest_path)?;
     let mut progress = Progress::new(ids.len());
     let result = print_certificates(&service, &ids, &language, out, &mut manifest, |done| {
         progress.update(done)

@@ -562,7 +562,36 @@ impl Settings {
             }
             builder.build()?.try_deserialize()?
         };
+        settings.check_thread_counts()?;
         Ok(settings.with_trimmed_names())
+    }
+
+    /// Rejects thread counts that the server cannot start: actix-web stops
+    /// at more than 512 workers, and every render slot is a thread.
+    fn check_thread_counts(&self) -> Result<(), SettingsError> {
+        let server = &self.server;
+        for (key, value, limit) in [
+            ("server.workers", server.workers, MAX_WORKERS),
+            (
+                "server.render_concurrency",
+                server.render_concurrency,
+                MAX_THREADS,
+            ),
+            (
+                "server.lookup_concurrency",
+                server.lookup_concurrency,
+                MAX_THREADS,
+            ),
+        ] {
+            if let Some(value) = value
+                && value > limit
+            {
+                return Err(SettingsError::Invalid(config::ConfigError::Message(
+                    format!("{key} = {value} is too large: at most {limit}"),
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Trims the claim paths and role names of `auth`, which the
@@ -583,6 +612,14 @@ impl Settings {
         self
     }
 }
+
+/// The maximum of `server.workers`: actix-web panics above 512.
+const MAX_WORKERS: usize = 512;
+
+/// The maximum of `server.render_concurrency` and
+/// `server.lookup_concurrency`. A render slot is a thread, and 100,000 of
+/// them ran the server out of memory at startup.
+const MAX_THREADS: usize = 1024;
 
 /// The settings that are lists, which the environment gives as
 /// comma-separated values.
@@ -671,6 +708,34 @@ mod tests {
         let path = directory.path().join("divoc.toml");
         std::fs::write(&path, text).unwrap();
         Settings::load(Some(&path), true)
+    }
+
+    #[test]
+    fn thread_counts_over_limit_rejected() {
+        let cases = [
+            (
+                "[server]\nworkers = 513",
+                "invalid configuration: server.workers = 513 is too large: at most 512",
+            ),
+            (
+                "[server]\nrender_concurrency = 100000",
+                "invalid configuration: server.render_concurrency = 100000 is too large: \
+                 at most 1024",
+            ),
+            (
+                "[server]\nlookup_concurrency = 1025",
+                "invalid configuration: server.lookup_concurrency = 1025 is too large: \
+                 at most 1024",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = load_toml(text).map(|_| ()).unwrap_err();
+            assert_eq!(error.to_string(), expected);
+        }
+        let limits = "[server]\nworkers = 512\nrender_concurrency = 1024";
+        let settings = load_toml(limits).unwrap();
+        assert_eq!(settings.server.workers, Some(512));
+        assert_eq!(settings.server.render_concurrency, Some(1024));
     }
 
     #[test]

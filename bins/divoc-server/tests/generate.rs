@@ -101,6 +101,27 @@ fn assert_imported(
 }
 
 #[test]
+fn out_never_replaces_the_store() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let store = folder.path().join("divoc.sqlite");
+    std::fs::write(&store, "a store").expect("store file");
+    let path = store.display().to_string();
+    let output = run(
+        &["generate", "--beneficiaries", "1", "--out", &path],
+        Some(&store),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot write {path}: it is a file of the certificate store; give another file name"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&store).expect("store"), "a store");
+}
+
+#[test]
 fn same_seed_gives_identical_bytes() {
     let first = generate(BENEFICIARIES, 42);
     let second = generate(BENEFICIARIES, 42);

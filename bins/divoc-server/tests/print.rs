@@ -278,6 +278,35 @@ fn command_never_overwrites_inputs() {
 }
 
 #[test]
+fn command_keeps_old_pdf_when_manifest_fails() {
+    let folder = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
+    Server::import_samples(&url);
+    let old = folder.path().join("old.pdf");
+    std::fs::write(&old, "an earlier batch").unwrap();
+    let new = folder.path().join("new.pdf");
+    // A file name over the 255 bytes that Linux allows.
+    let manifest = folder.path().join(format!("{}.csv", "m".repeat(300)));
+    for out in [&old, &new] {
+        let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+            .env_clear()
+            .env("DIVOC__DATABASE__URL", &url)
+            .args(["print", "--out"])
+            .arg(out)
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg("BEN1001")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("File name too long"), "{stderr}");
+    }
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), "an earlier batch");
+    assert!(!new.exists());
+}
+
+#[test]
 fn command_without_printable_ids_fails() {
     let folder = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
