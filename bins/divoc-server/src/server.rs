@@ -78,6 +78,10 @@ pub fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
 /// reads it, or `None` for other URLs and in-memory databases. The URL is
 /// `sqlite://PATH` or `sqlite:PATH` with the scheme in any case, SQLite's URI
 /// form `file:PATH?PARAMETERS` with `%XX` escapes, or a plain path.
+///
+/// NOTE: this repeats the SQLite rules of the store's URL parser
+/// (`StoreTarget::parse`, private to divoc-store), so a change there must be
+/// made here too.
 pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     if url.contains(":memory:") || url.contains("mode=memory") {
         return None;

@@ -586,8 +586,8 @@ impl Settings {
             if let Some(value) = value
                 && value > limit
             {
-                return Err(SettingsError::Invalid(config::ConfigError::Message(
-                    format!("{key} = {value} is too large: at most {limit}"),
+                return Err(out_of_range(format!(
+                    "{key} = {value} is too large: at most {limit}"
                 )));
             }
         }
@@ -640,11 +640,7 @@ const MAX_DURATION_SECONDS: u128 = 315_360_000;
 /// whose value is longer than [`MAX_DURATION_SECONDS`].
 fn check_durations(table: &Map<String, Value>, prefix: &str) -> Result<(), SettingsError> {
     for (key, value) in table {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let path = key_path(prefix, key);
         if let ValueKind::Table(inner) = &value.kind {
             check_durations(inner, &path)?;
             continue;
@@ -663,23 +659,35 @@ fn check_durations(table: &Map<String, Value>, prefix: &str) -> Result<(), Setti
         if let Ok(number) = value.to_string().parse::<u128>()
             && number > limit
         {
-            return Err(SettingsError::Invalid(config::ConfigError::Message(
-                format!("{path} = {number} is too large: at most {limit} {unit} (10 years)"),
+            return Err(out_of_range(format!(
+                "{path} = {number} is too large: at most {limit} {unit} (10 years)"
             )));
         }
     }
     Ok(())
 }
 
+/// Returns the config crate's path of `key` in the table at `prefix`, such
+/// as `server.workers`.
+fn key_path(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// Returns the error of a setting that the config crate read but that is
+/// out of range.
+fn out_of_range(message: String) -> SettingsError {
+    SettingsError::Invalid(config::ConfigError::Message(message))
+}
+
 /// Collects the keys and values of numbers with a fraction in `table`, with
 /// keys in the config crate's path form (`server.workers`, `list[0]`).
 fn fractional_numbers(table: &Map<String, Value>, prefix: &str, found: &mut Vec<(String, f64)>) {
     for (key, value) in table {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let path = key_path(prefix, key);
         fractional_value(value, path, found);
     }
 }
