@@ -982,7 +982,7 @@ fn postgres_deferral_only_when_alone() {
 }
 
 /// Checks that an import as a role without the right to read other roles'
-/// session details still sees their sessions, and keeps its indexes.
+/// session details still counts their sessions, and keeps its indexes.
 #[test]
 fn postgres_deferral_sees_other_roles() {
     let Some(mut db) = TestDb::postgres("postgres_deferral_sees_other_roles") else {
