@@ -316,17 +316,30 @@ fn store_files(settings: &Settings) -> Vec<PathBuf> {
 /// Rejects an output path of a command that names a file of the configured
 /// SQLite store, which creating the output would empty.
 pub fn check_not_store_file(settings: &Settings, output: &Path) -> Result<(), String> {
+    check_no_clash(
+        output,
+        store_files(settings)
+            .into_iter()
+            .map(|file| (STORE_FILE, file)),
+    )
+}
+
+/// Rejects `output` when it is the same file as one of `inputs`, each given
+/// with its name in the error.
+fn check_no_clash<'a>(
+    output: &Path,
+    inputs: impl IntoIterator<Item = (&'a str, PathBuf)>,
+) -> Result<(), String> {
     let Some(target) = identity(output) else {
         return Ok(());
     };
-    if store_files(settings)
-        .iter()
-        .any(|file| identity(file).as_ref() == Some(&target))
-    {
-        return Err(format!(
-            "cannot write {}: it is {STORE_FILE}; give another file name",
-            output.display()
-        ));
+    for (what, input) in inputs {
+        if identity(&input).as_ref() == Some(&target) {
+            return Err(format!(
+                "cannot write {}: it is {what}; give another file name",
+                output.display()
+            ));
+        }
     }
     Ok(())
 }
@@ -345,27 +358,9 @@ fn check_no_input_overwritten(
     for file in store_files(settings) {
         inputs.push((STORE_FILE, file));
     }
-    let outputs = [
-        ("the PDF", &args.out),
-        ("the manifest", &manifest_path.to_path_buf()),
-    ];
-    for (index, (_, output)) in outputs.iter().enumerate() {
-        let Some(target) = identity(output) else {
-            continue;
-        };
-        let others = outputs[index + 1..]
-            .iter()
-            .map(|(what, path)| (*what, (*path).clone()));
-        for (what, input) in inputs.iter().cloned().chain(others) {
-            if identity(&input).as_ref() == Some(&target) {
-                return Err(format!(
-                    "cannot write {}: it is {what}; give another file name",
-                    output.display()
-                ));
-            }
-        }
-    }
-    Ok(())
+    let manifest_input = ("the manifest", manifest_path.to_path_buf());
+    check_no_clash(&args.out, inputs.iter().cloned().chain([manifest_input]))?;
+    check_no_clash(manifest_path, inputs)
 }
 
 /// Opens the PDF and the manifest for writing, and empties them only once
