@@ -12,8 +12,8 @@ use crate::error::ApiError;
 use crate::language::{request_language, set_content_language};
 use crate::principal::{Access, Principal};
 use crate::routes::{
-    AppState, authenticate, check_id, last_path_id, map_service_error, method_not_allowed,
-    serve_file,
+    AppState, authenticate, check_id, get_or_head, last_path_id, map_service_error,
+    method_not_allowed, parse_query, serve_file,
 };
 
 /// Registers the citizen and facility routes.
@@ -21,36 +21,36 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
             web::resource("/certificate/api/certificatePDF")
-                .route(web::get().to(pdf_by_query))
-                .default_service(method_not_allowed("GET")),
+                .route(get_or_head().to(pdf_by_query))
+                .default_service(method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource("/certificate/api/certificate/QRCode/{certificateId}")
                 .route(
-                    web::get().to(|request, state, query: web::Query<AuthTokenQuery>| {
+                    get_or_head().to(|request, state, query: web::Query<AuthTokenQuery>| {
                         file_by_auth_token(request, state, query, FileKind::QrPng)
                     }),
                 )
-                .default_service(method_not_allowed("GET")),
+                .default_service(method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource("/certificate/api/certificate/{certificateId}")
                 .route(
-                    web::get().to(|request, state, query: web::Query<AuthTokenQuery>| {
+                    get_or_head().to(|request, state, query: web::Query<AuthTokenQuery>| {
                         file_by_auth_token(request, state, query, FileKind::Pdf)
                     }),
                 )
-                .default_service(method_not_allowed("GET")),
+                .default_service(method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource("/certificate/api/citizen/certificates")
-                .route(web::get().to(list_certificates))
-                .default_service(method_not_allowed("GET")),
+                .route(get_or_head().to(list_certificates))
+                .default_service(method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource("/certificate/api/beneficiaries")
-                .route(web::get().to(search))
-                .default_service(method_not_allowed("GET")),
+                .route(get_or_head().to(search))
+                .default_service(method_not_allowed("GET, HEAD")),
         );
 }
 
@@ -76,11 +76,11 @@ struct SearchQuery {
 async fn pdf_by_query(
     request: HttpRequest,
     state: web::Data<AppState>,
-    query: web::Query<CertificateQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&request, &state)?;
     let mobile = citizen_mobile(&principal)?;
-    let Some(certificate_id) = query.into_inner().certificate_id else {
+    let query: CertificateQuery = parse_query(&request)?;
+    let Some(certificate_id) = query.certificate_id else {
         return Err(ApiError::InvalidId {
             kind: "certificate id",
             reason: "the certificateId query parameter is missing".to_owned(),
@@ -134,7 +134,6 @@ async fn list_certificates(
 async fn search(
     request: HttpRequest,
     state: web::Data<AppState>,
-    query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&request, &state)?;
     if !principal.print {
@@ -142,7 +141,7 @@ async fn search(
             "searching beneficiaries needs a print role".to_owned(),
         ));
     }
-    let SearchQuery { phoneno, dob } = query.into_inner();
+    let SearchQuery { phoneno, dob } = parse_query(&request)?;
     let mobile = check_phone(phoneno.unwrap_or_default())?;
     let dob_text = dob.unwrap_or_default();
     let date_of_birth =

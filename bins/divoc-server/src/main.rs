@@ -182,8 +182,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Log directive that leaves out actix-web's lines about connections that
+/// break HTTP, such as a header block over its limit. actix-web logs them at ERROR level, so
+/// any client could write error lines. `RUST_LOG` that names `actix_http`
+/// keeps them.
+const CLIENT_ERRORS_OFF: &str = "actix_http::h1::dispatcher=off";
+
 fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let names_actix = std::env::var("RUST_LOG").is_ok_and(|value| value.contains("actix_http"));
+    if !names_actix && let Ok(directive) = CLIENT_ERRORS_OFF.parse() {
+        filter = filter.add_directive(directive);
+    }
     let ansi = std::io::stderr().is_terminal();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -308,10 +318,6 @@ fn open_import_input(file: &Path) -> Result<Box<dyn BufRead + Send>, String> {
 }
 
 /// Imports one export as one transaction and prints its counts.
-#[expect(
-    clippy::print_stdout,
-    reason = "the import summary is the command's output"
-)]
 fn import_file(
     store: &divoc_store::Store,
     file: &Path,
@@ -342,13 +348,13 @@ fn import_file(
             counts.inserted, counts.updated, counts.unchanged
         )
     };
-    println!(
+    output_line(&format!(
         "{name}: {} ({}), {} ({})",
         count_of(summary.certificates, "certificate"),
         rows(&summary.certificate_rows),
         count_of(summary.revocations, "revocation"),
         rows(&summary.revocation_rows)
-    );
+    ))?;
     Ok(())
 }
 
@@ -459,8 +465,11 @@ fn generate(
         None => {
             let mut writer =
                 std::io::BufWriter::with_capacity(IMPORT_READ_BUFFER, std::io::stdout().lock());
-            generate::write_export(&mut writer, beneficiaries, seed)
-                .map_err(|error| format!("writing to standard output failed: {error}"))?
+            match generate::write_export(&mut writer, beneficiaries, seed) {
+                Ok(counts) => counts,
+                Err(error) if reader_left(&error) => return Ok(()),
+                Err(error) => return Err(format!("writing to standard output failed: {error}")),
+            }
         }
     };
     let seconds = started.elapsed().as_secs_f64();
@@ -475,10 +484,28 @@ fn generate(
     Ok(())
 }
 
-#[expect(
-    clippy::print_stdout,
-    reason = "the audit rows are the command's output"
-)]
+/// Tells whether a write to standard output failed because its reader
+/// closed it, as `| head` does. The command then stops and exits with
+/// status 0.
+fn reader_left(error: &std::io::Error) -> bool {
+    let left = error.kind() == std::io::ErrorKind::BrokenPipe;
+    if left {
+        tracing::info!("standard output was closed by its reader; stopped writing");
+    }
+    left
+}
+
+/// Writes one line of a command's output to standard output. Returns
+/// false when the reader has left (see [`reader_left`]).
+pub(crate) fn output_line(line: &str) -> Result<bool, String> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(true),
+        Err(error) if reader_left(&error) => Ok(false),
+        Err(error) => Err(format!("writing to standard output failed: {error}")),
+    }
+}
+
 fn audit(
     settings: &Settings,
     certificate: Option<&str>,
@@ -502,7 +529,9 @@ fn audit(
             "subject": event.subject,
             "role": event.role,
         });
-        println!("{line}");
+        if !output_line(&line.to_string())? {
+            break;
+        }
     }
     Ok(())
 }

@@ -400,10 +400,6 @@ fn create_outputs(
 }
 
 /// Runs `divoc-server print`.
-#[expect(
-    clippy::print_stdout,
-    reason = "the print summary is the command's output"
-)]
 pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
     let manifest_path = args
         .manifest
@@ -452,14 +448,14 @@ pub fn run_command(settings: &Settings, args: PrintArgs) -> Result<(), String> {
             return Err(format!("{}: {error}", args.out.display()));
         }
     };
-    println!(
+    crate::output_line(&format!(
         "{}: {}, {} skipped, {} bytes, language {language}; manifest {}",
         args.out.display(),
         crate::count_of(summary.pages, "page"),
         summary.skipped,
         summary.bytes,
         manifest_path.display()
-    );
+    ))?;
     Ok(())
 }
 
@@ -582,7 +578,6 @@ async fn print_route(
     request: HttpRequest,
     state: web::Data<AppState>,
     limit: web::Data<PrintLimit>,
-    query: web::Query<PrintQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&request, &state)?;
@@ -593,7 +588,7 @@ async fn print_route(
     }
     // The body is parsed after the token check, so a caller without a valid
     // token learns nothing about the expected body.
-    let want_manifest = manifest_flag(query.into_inner())?;
+    let want_manifest = manifest_flag(crate::routes::parse_query(&request)?)?;
     let (ids, requested) = print_request(&body, limit.0)?;
     let language = resolve_language(&state.service, requested.as_deref())?;
 

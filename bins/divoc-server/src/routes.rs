@@ -41,14 +41,10 @@ pub struct AppState {
 /// Registers the routes.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .app_data(web::QueryConfig::default().error_handler(|error, request| {
-            ApiError::InvalidParameter {
-                name: "query string",
-                reason: error.to_string(),
-                value: request.query_string().to_owned(),
-            }
-            .into()
-        }))
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|error, request| query_error(&error, request).into()),
+        )
         // Unreadable share-link forms. Without this, actix returns 400 in
         // plain text. Its other statuses, such as 413 and 415, stay as they
         // are, and `json_extractor_errors` gives them JSON bodies.
@@ -83,14 +79,27 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .default_service(web::to(no_route));
 }
 
+/// Returns a route for GET and HEAD. actix-web sends no body in a response
+/// to HEAD. A route that writes an audit row for GET writes none for HEAD
+/// (see [`is_head`]).
+pub(crate) fn get_or_head() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+}
+
+/// Tells whether `request` is a HEAD request, which sends no file and so
+/// goes into no audit trail.
+pub(crate) fn is_head(request: &HttpRequest) -> bool {
+    request.method() == actix_web::http::Method::HEAD
+}
+
 /// Registers `GET /metrics`: counters of the render cache and the file routes
 /// in the Prometheus text format. The route needs no token and shows no personal
 /// data, and it is meant for an internal network.
 pub fn configure_metrics(config: &mut web::ServiceConfig) {
     config.service(
         web::resource("/metrics")
-            .route(web::get().to(metrics))
-            .default_service(method_not_allowed("GET")),
+            .route(get_or_head().to(metrics))
+            .default_service(method_not_allowed("GET, HEAD")),
     );
 }
 
@@ -173,17 +182,44 @@ fn prometheus_text(metrics: &ServiceMetrics) -> String {
     text
 }
 
+/// Parses the query string into `T`. Routes with a bearer token call it after
+/// the token check, so that a caller without a valid token gets 401 whatever
+/// its query, and learns nothing about the parameters.
+pub(crate) fn parse_query<T: serde::de::DeserializeOwned>(
+    request: &HttpRequest,
+) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(request.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|error| query_error(&error, request))
+}
+
+/// Builds the 400 of a query string that does not fit its route's parameters.
+fn query_error(error: &actix_web::error::QueryPayloadError, request: &HttpRequest) -> ApiError {
+    ApiError::InvalidParameter {
+        name: "query string",
+        reason: error.to_string(),
+        value: request.query_string().to_owned(),
+    }
+}
+
 async fn certificate_pdf(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    let principal = authenticate(&request, &state)?;
     // `?protect=dob` requests an encrypted PDF. Without it the route is unchanged.
     if crate::delivery::wants_protection(&request)? {
-        return crate::delivery::protected_download(request, state).await;
+        return crate::delivery::protected_download(request, state, principal).await;
     }
     let language = crate::language::request_language(&state.service, &request)?;
-    let mut response =
-        by_beneficiary(request, state, FileKind::Pdf, Some(language.clone())).await?;
+    let mut response = by_beneficiary(
+        request,
+        state,
+        principal,
+        FileKind::Pdf,
+        Some(language.clone()),
+    )
+    .await?;
     set_content_language(&mut response, &language);
     Ok(response)
 }
@@ -192,6 +228,7 @@ async fn certificate_qr(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&request, &state)?;
     let asks_protection = request
         .query_string()
         .split('&')
@@ -203,18 +240,18 @@ async fn certificate_qr(
             value: request.query_string().to_owned(),
         });
     }
-    by_beneficiary(request, state, FileKind::QrPng, None).await
+    by_beneficiary(request, state, principal, FileKind::QrPng, None).await
 }
 
 /// Serves the `kind` file of the latest certificate of the beneficiary in the
-/// path, a PDF in `language` when one is given.
+/// path to `principal`, a PDF in `language` when one is given.
 async fn by_beneficiary(
     request: HttpRequest,
     state: web::Data<AppState>,
+    principal: Principal,
     kind: FileKind,
     language: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&request, &state)?;
     let (scope, access) = beneficiary_scope(&principal)?;
     let beneficiary_id = beneficiary_id(&request)?;
     let id = beneficiary_id.clone();
@@ -337,7 +374,8 @@ where
 
 /// Evaluates `If-None-Match` as RFC 9110 (section 13.1.2) defines it for GET:
 /// true when the field is `*` or lists a tag equal to `etag` by weak comparison,
-/// which ignores the `W/` prefix. A field that cannot be parsed is ignored.
+/// which ignores the `W/` prefix. actix-web skips the items of a list that
+/// are not quoted tags.
 fn none_match(request: &HttpRequest, etag: &EntityTag) -> bool {
     match IfNoneMatch::parse(request) {
         Ok(IfNoneMatch::Any) => true,
@@ -475,6 +513,9 @@ pub(crate) fn record_served(
     access: Access,
     certificate_id: &str,
 ) {
+    if is_head(request) {
+        return;
+    }
     let event = AuditEvent {
         served_at: chrono::Utc::now(),
         certificate_id: certificate_id.to_owned(),

@@ -563,6 +563,12 @@ impl Settings {
             builder.build()?.try_deserialize()?
         };
         settings.check_thread_counts()?;
+        if settings.print.max_beneficiaries == 0 {
+            return Err(out_of_range(
+                "print.max_beneficiaries = 0 is too small: at least 1, or every print is rejected"
+                    .to_owned(),
+            ));
+        }
         Ok(settings.with_trimmed_names())
     }
 
@@ -744,6 +750,20 @@ mod tests {
         let settings = load_toml(limits).unwrap();
         assert_eq!(settings.server.workers, Some(512));
         assert_eq!(settings.server.render_concurrency, Some(1024));
+    }
+
+    #[test]
+    fn print_limit_of_zero_rejected() {
+        let error = load_toml("[print]\nmax_beneficiaries = 0")
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: print.max_beneficiaries = 0 is too small: at least 1, \
+             or every print is rejected"
+        );
+        let settings = load_toml("[print]\nmax_beneficiaries = 1").unwrap();
+        assert_eq!(settings.print.max_beneficiaries, 1);
     }
 
     #[test]

@@ -276,6 +276,10 @@ fn if_none_match_cases() {
         ],
     );
     assert_not_modified(&response, &tag, "two fields");
+
+    // An item that is not a quoted tag is skipped; the one after it counts.
+    let response = get_if_none_match(&server, &target, &format!("garbage, {tag}"));
+    assert_not_modified(&response, &tag, "garbage before the tag");
 }
 
 #[test]

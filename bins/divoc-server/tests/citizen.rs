@@ -208,6 +208,47 @@ fn other_citizens_certificate_is_plain_404() {
 }
 
 #[test]
+fn head_matches_get_on_citizen_routes() {
+    let server = Server::start(&[]);
+    let citizen = format!("Bearer {}", citizen_token(FAMILY_MOBILE));
+    let print = format!("Bearer {}", role_token("facility-staff"));
+    let targets = [
+        (
+            "/certificate/api/certificatePDF?certificateId=772014589",
+            &citizen,
+        ),
+        ("/certificate/api/certificate/772014589", &citizen),
+        ("/certificate/api/certificate/QRCode/772014589", &citizen),
+        ("/certificate/api/citizen/certificates", &citizen),
+        (
+            "/certificate/api/beneficiaries?phoneno=9000000001&dob=1990-01-01",
+            &print,
+        ),
+    ];
+    for (target, authorization) in targets {
+        let headers = [("Authorization", authorization.as_str())];
+        let get = server.request("GET", target, &headers);
+        let head = server.request("HEAD", target, &headers);
+        assert_eq!(get.status, 200, "{target}");
+        assert_eq!(head.status, 200, "{target}");
+        assert!(head.body.is_empty(), "{target}");
+        for name in ["Content-Type", "ETag", "Content-Disposition"] {
+            assert_eq!(head.header(name), get.header(name), "{target}: {name}");
+        }
+        assert_eq!(
+            head.header("Content-Length"),
+            Some(get.body.len().to_string().as_str()),
+            "{target}"
+        );
+        // HEAD checks the token as GET does.
+        assert_eq!(server.request("HEAD", target, &[]).status, 401, "{target}");
+    }
+    let post = server.request("POST", "/certificate/api/citizen/certificates", &[]);
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+}
+
+#[test]
 fn revoked_certificate_not_downloadable() {
     let server = Server::start(&[]);
     let response = get(
@@ -361,6 +402,17 @@ fn facility_search_checks_role_and_input() {
 fn audit_trail_records_served_certificates() {
     let server = Server::start(&[]);
     let citizen = citizen_token(FAMILY_MOBILE);
+    // HEAD sends no file, so it writes no audit row. These come first, so a
+    // row of theirs would be stored before those of the GETs below.
+    let authorization = format!("Bearer {citizen}");
+    for target in [
+        "/certificate/api/certificatePDF?certificateId=772014589",
+        "/certificate/api/certificate/772014589",
+        "/certificate/api/certificate/QRCode/772014589",
+    ] {
+        let head = server.request("HEAD", target, &[("Authorization", &authorization)]);
+        assert_eq!(head.status, 200, "{target}");
+    }
     assert_eq!(
         get(
             &server,
@@ -446,6 +498,26 @@ fn audit_trail_records_served_certificates() {
             "{stderr}"
         );
     }
+
+    // A reader that closed the output before the rows came ends the command
+    // with status 0, as with `| head`. Before, `println!` panicked.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .env_clear()
+        .env("DIVOC__DATABASE__URL", &url)
+        .args(["audit", "--certificate", "772014589"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("standard output was closed by its reader; stopped writing"),
+        "{stderr}"
+    );
 }
 
 /// Runs `divoc-server audit` with `filter` until it prints at least `expected`
@@ -592,6 +664,50 @@ fn every_route_checks_tokens_and_roles() {
         }
         assert_eq!(call(Some(refused)), 403, "{method} {target}: wrong role");
         assert_eq!(call(Some(allowed)), status, "{method} {target}: right role");
+    }
+    // A query that cannot be read is checked after the token: the status is
+    // 401 without a token, and 400 with an allowed one.
+    let unreadable: [(&str, &str, &str); 6] = [
+        (
+            "GET",
+            "/certificate/api/certificatePDF/BEN1001?language=en&language=hi",
+            &distribution,
+        ),
+        (
+            "GET",
+            "/certificate/api/certificatePDF/BEN1001?protect=dob&protect=none",
+            &distribution,
+        ),
+        (
+            "GET",
+            "/certificate/api/certificateQRCode/BEN1001?protect=dob",
+            &distribution,
+        ),
+        (
+            "GET",
+            "/certificate/api/certificatePDF?certificateId=529130864&certificateId=1",
+            &citizen,
+        ),
+        (
+            "GET",
+            "/certificate/api/beneficiaries?phoneno=9000000001&phoneno=9000000002",
+            &print,
+        ),
+        (
+            "POST",
+            "/certificate/api/print?manifest=1&manifest=2",
+            &print,
+        ),
+    ];
+    for (method, target, allowed) in unreadable {
+        assert_eq!(
+            server.request(method, target, &[]).status,
+            401,
+            "{method} {target}: no token"
+        );
+        let authorization = format!("Bearer {allowed}");
+        let response = server.request(method, target, &[("Authorization", &authorization)]);
+        assert_eq!(response.status, 400, "{method} {target}: right role");
     }
     // Another citizen's certificate, on every citizen route: 404 as for an unknown one.
     for target in [

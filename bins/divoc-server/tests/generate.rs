@@ -341,6 +341,32 @@ fn import_reads_standard_input() {
 }
 
 #[test]
+fn reader_leaving_early_ends_generate_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .args(["generate", "--beneficiaries", "1000000", "--seed", "1"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("divoc-server starts");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).expect("first line");
+    assert!(line.starts_with('{'), "{line}");
+    // Closing the pipe, as `| head -1` does once it has its line.
+    drop(stdout);
+    let output = child.wait_with_output().expect("divoc-server ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("ERROR"), "{stderr}");
+    assert!(!stderr.contains("export generated"), "{stderr}");
+    assert!(
+        stderr.contains("standard output was closed by its reader; stopped writing"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn first_load_only_into_empty_store() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let database = directory.path().join("store.db");

@@ -133,7 +133,10 @@ fn other_methods_get_json_405() {
         for (target, allow) in [
             (format!("{PDF}/BEN1001"), "GET, HEAD"),
             (format!("{QR}/BEN1001"), "GET, HEAD"),
-            ("/certificate/api/citizen/certificates".to_owned(), "GET"),
+            (
+                "/certificate/api/citizen/certificates".to_owned(),
+                "GET, HEAD",
+            ),
         ] {
             let response = server.request(
                 method,
@@ -553,4 +556,39 @@ fn wrong_content_type_gets_json_415() {
     let json = response.json();
     assert_eq!(json["error"], "unsupported_media_type");
     assert_eq!(json["value"], "application/json");
+}
+
+#[test]
+fn oversized_header_writes_no_error_line() {
+    use std::io::{Read, Write};
+
+    let server = Server::start(&[]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut request = format!("GET {PDF}/BEN1001 HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for index in 0..300 {
+        request.push_str(&format!("X-Filler-{index}: {}\r\n", "a".repeat(1000)));
+    }
+    request.push_str("\r\n");
+    // The server may respond and close before it has read everything.
+    let _ = stream.write_all(request.as_bytes());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    assert!(
+        raw.starts_with(b"HTTP/1.1 431 "),
+        "{}",
+        String::from_utf8_lossy(&raw[..raw.len().min(80)])
+    );
+
+    // A later request's log line shows that the server has logged whatever
+    // it logs about the broken one.
+    let bearer = format!("Bearer {}", Keys::rs256());
+    let next = server.request(
+        "HEAD",
+        &format!("{QR}/BEN1001"),
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(next.status, 200);
+    let log =
+        server.wait_for_log("route=/certificate/api/certificateQRCode/{beneficiaryId} status=200");
+    assert!(!log.contains("ERROR"), "{log}");
 }

@@ -106,6 +106,27 @@ fn share_link_serves_and_revokes() {
     assert_eq!(bad_format.status, 400);
     assert_eq!(bad_format.json()["value"], "doc");
 
+    // HEAD answers as GET without a body, and is not counted as a use below.
+    let head = server.request(
+        "HEAD",
+        &format!("/certificate/api/shared/{token}?format=pdf"),
+        &[],
+    );
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("application/pdf"));
+    assert_eq!(
+        head.header("content-length"),
+        Some(pdf.body.len().to_string().as_str())
+    );
+    assert!(head.body.is_empty());
+    let head_page = server.request("HEAD", &format!("/s/{token}"), &[]);
+    assert_eq!(head_page.status, 200);
+    assert_eq!(
+        head_page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(head_page.body.is_empty());
+
     let page = server.request("GET", &format!("/s/{token}"), &[]);
     assert_eq!(page.status, 200);
     let html = String::from_utf8(page.body.clone()).unwrap();
@@ -168,6 +189,11 @@ fn share_link_serves_and_revokes() {
         .filter(|row| row["role"] == "share-link" && row["subject"] == format!("share-link:{id}"))
         .count();
     assert_eq!(link_uses, 3, "{audit:?}");
+    let page_views = audit
+        .iter()
+        .filter(|row| row["role"] == "share-link-page")
+        .count();
+    assert_eq!(page_views, 1, "{audit:?}");
     assert!(!server.log_text().contains(&token), "token in the log");
 }
 

@@ -50,4 +50,4 @@ pub use error::ModelError;
 pub use export::{CERTIFICATE_ENTITY, ExportEntry, ExportItem, REVOCATION_ENTITY, parse_export};
 pub use ids::{MAX_ID_BYTES, check_id};
 pub use record::{RegistryRecord, RevocationRecord};
-pub use stream::ExportReader;
+pub use stream::{ExportReader, MAX_LINE_BYTES};

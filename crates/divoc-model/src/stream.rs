@@ -1,6 +1,6 @@
 //! Reading registry exports entry by entry, for files too large to hold in memory.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use serde_json::Value;
 
@@ -25,6 +25,9 @@ use crate::{ExportEntry, ExportItem, ModelError, RegistryRecord};
 /// memory for every id of the file. The store's streaming import does that check.
 /// For a single JSON document, [`parse_export`] rejects duplicates as usual.
 ///
+/// A line of a JSON-lines export longer than [`MAX_LINE_BYTES`] is an
+/// error, so that reading such a file needs bounded memory.
+///
 /// After the first error the iterator ends.
 pub struct ExportReader<R> {
     reader: R,
@@ -36,6 +39,12 @@ pub struct ExportReader<R> {
     /// Entries yielded so far.
     position: usize,
 }
+
+/// The longest line of a JSON-lines export that [`ExportReader`] reads, in
+/// bytes, without its line end: 8 MiB. A certificate record takes a few KB.
+/// The first line, which tells the layout, has no limit, because a single
+/// JSON document on one line is read whole anyway.
+pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 enum State {
     /// Nothing read yet.
@@ -78,6 +87,45 @@ impl<R: BufRead> ExportReader<R> {
             return Ok(false);
         }
         self.line_number += 1;
+        Ok(true)
+    }
+
+    /// Reads the next line of a JSON-lines export into `self.line`, as
+    /// [`ExportReader::read_line`] does, but stops with an error at a line
+    /// longer than [`MAX_LINE_BYTES`] instead of reading all of it.
+    fn read_record_line(&mut self) -> Result<bool, ModelError> {
+        let number = self.line_number + 1;
+        let mut bytes = std::mem::take(&mut self.line).into_bytes();
+        bytes.clear();
+        // One byte more than the limit and the line end: a longer line shows
+        // as one that filled the whole allowance without ending.
+        let allowance = MAX_LINE_BYTES as u64 + 3;
+        let read = (&mut self.reader)
+            .take(allowance)
+            .read_until(b'\n', &mut bytes)
+            .map_err(|error| ModelError::Export {
+                reason: format!("reading line {number} failed: {error}"),
+            })?;
+        if read == 0 {
+            return Ok(false);
+        }
+
+        let content = bytes
+            .strip_suffix(b"\n")
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .unwrap_or(&bytes);
+        if content.len() > MAX_LINE_BYTES {
+            return Err(ModelError::Export {
+                reason: format!(
+                    "line {number} is longer than {MAX_LINE_BYTES} bytes; a record line \
+                     takes a few KB"
+                ),
+            });
+        }
+        self.line = String::from_utf8(bytes).map_err(|_| ModelError::Export {
+            reason: format!("reading line {number} failed: stream did not contain valid UTF-8"),
+        })?;
+        self.line_number = number;
         Ok(true)
     }
 
@@ -163,7 +211,7 @@ impl<R: BufRead> ExportReader<R> {
                     if let Some(line) = first.take() {
                         return self.parse_line(&line).map(Some);
                     }
-                    if !self.read_line()? {
+                    if !self.read_record_line()? {
                         self.state = State::Done;
                         return Ok(None);
                     }
@@ -289,6 +337,57 @@ mod tests {
             error
                 .to_string()
                 .starts_with("invalid registry export: line 2 is not a JSON object"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn line_over_limit_fails_without_reading_it_whole() {
+        let first = certificate("BEN-1", "101");
+        // A line of exactly the limit is read, and fails as JSON.
+        let at_limit = format!("{first}\r\n{}\r\n", "x".repeat(MAX_LINE_BYTES));
+        let results = read_all(&at_limit);
+        assert_eq!(results.len(), 2);
+        let error = results[1].as_ref().expect_err("not JSON");
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid registry export: line 2 is not a JSON object"),
+            "{error}"
+        );
+
+        let over = format!("{first}\n{}\n{first}\n", "x".repeat(MAX_LINE_BYTES + 1));
+        let mut reader = ExportReader::new(over.as_bytes());
+        assert!(reader.next().expect("first").is_ok());
+        let error = reader.next().expect("second").expect_err("too long");
+        assert_eq!(
+            error.to_string(),
+            "invalid registry export: line 2 is longer than 8388608 bytes; a record line \
+             takes a few KB"
+        );
+        assert!(reader.next().is_none());
+
+        // A line without an end, far over the limit, fails the same way.
+        let endless = format!("{first}\n{}", "x".repeat(3 * MAX_LINE_BYTES));
+        let error = read_all(&endless)
+            .pop()
+            .expect("two")
+            .expect_err("too long");
+        assert_eq!(
+            error.to_string(),
+            "invalid registry export: line 2 is longer than 8388608 bytes; a record line \
+             takes a few KB"
+        );
+    }
+
+    #[test]
+    fn line_numbers_count_after_limited_reads() {
+        let text = format!("{}\n\n{{bad\n", certificate("BEN-1", "101"),);
+        let error = read_all(&text).pop().expect("two").expect_err("bad");
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid registry export: line 3 is not a JSON object"),
             "{error}"
         );
     }

@@ -218,6 +218,9 @@ pub fn record_use(
     subject: Option<String>,
     role: &str,
 ) {
+    if crate::routes::is_head(request) {
+        return;
+    }
     let event = AuditEvent {
         served_at: chrono::Utc::now(),
         certificate_id: certificate_id.to_owned(),

@@ -38,7 +38,7 @@ pub use self::protect::{protected_download, wants_protection};
 use self::smtp::SmtpConfig;
 use crate::otp::OtpError;
 use crate::otp::sms::{DevelopmentLog, HttpGateway, SmsSender};
-use crate::routes::method_not_allowed;
+use crate::routes::{get_or_head, method_not_allowed};
 use crate::service::CertificateService;
 use crate::settings::{EmailSettings, NotifySettings, Protection, Settings, ShareSettings};
 
@@ -218,8 +218,8 @@ pub fn configure(config: &mut web::ServiceConfig, delivery: web::Data<Delivery>)
             web::resource(SHARE_PATH)
                 .app_data(delivery.clone())
                 .route(web::post().to(share::create))
-                .route(web::get().to(share::list))
-                .default_service(method_not_allowed("GET, POST")),
+                .route(get_or_head().to(share::list))
+                .default_service(method_not_allowed("GET, HEAD, POST")),
         )
         .service(
             web::resource("/certificate/api/share/{id}")
@@ -230,16 +230,16 @@ pub fn configure(config: &mut web::ServiceConfig, delivery: web::Data<Delivery>)
         .service(
             web::resource("/certificate/api/shared/{token}")
                 .app_data(delivery.clone())
-                .route(web::get().to(share::shared_get))
+                .route(get_or_head().to(share::shared_get))
                 .route(web::post().to(share::shared_post))
-                .default_service(method_not_allowed("GET, POST")),
+                .default_service(method_not_allowed("GET, HEAD, POST")),
         )
         .service(
             web::resource("/s/{token}")
                 .app_data(delivery.clone())
-                .route(web::get().to(page::show))
+                .route(get_or_head().to(page::show))
                 .route(web::post().to(page::unlock))
-                .default_service(method_not_allowed("GET, POST")),
+                .default_service(method_not_allowed("GET, HEAD, POST")),
         )
         .service(
             web::resource(EMAIL_PATH)
@@ -250,8 +250,8 @@ pub fn configure(config: &mut web::ServiceConfig, delivery: web::Data<Delivery>)
         .service(
             web::resource("/certificate/api/email/{id}")
                 .app_data(delivery.clone())
-                .route(web::get().to(email::status))
-                .default_service(method_not_allowed("GET")),
+                .route(get_or_head().to(email::status))
+                .default_service(method_not_allowed("GET, HEAD")),
         )
         .service(
             web::resource(NOTIFY_PATH)

@@ -19,9 +19,9 @@ use rand_core::{OsRng, RngCore};
 use super::DeliveryError;
 use crate::cache::FileKind;
 use crate::language::{request_language, set_content_language};
+use crate::principal::Principal;
 use crate::routes::{
-    AppState, authenticate, beneficiary_id, beneficiary_scope, map_service_error, record_served,
-    run_render,
+    AppState, beneficiary_id, beneficiary_scope, map_service_error, record_served, run_render,
 };
 use crate::service::ServiceError;
 use crate::settings::Protection;
@@ -111,8 +111,8 @@ pub fn wants_protection(request: &HttpRequest) -> Result<bool, DeliveryError> {
 pub async fn protected_download(
     request: HttpRequest,
     state: web::Data<AppState>,
+    principal: Principal,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let principal = authenticate(&request, &state)?;
     let (scope, access) = beneficiary_scope(&principal)?;
     let beneficiary = beneficiary_id(&request)?;
     let language = request_language(&state.service, &request)?;

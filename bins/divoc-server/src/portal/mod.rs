@@ -15,7 +15,7 @@ use divoc_select::{Candidate, latest, previous_doses};
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::routes::{AppState, authenticate, map_service_error, method_not_allowed};
+use crate::routes::{AppState, authenticate, get_or_head, map_service_error, method_not_allowed};
 use crate::server::StartError;
 use crate::service::ServiceError;
 use crate::settings::PortalSettings;
@@ -180,15 +180,9 @@ pub fn configure(config: &mut web::ServiceConfig, portal: &PortalConfig) {
         )
         .service(
             web::resource("/certificate/api/citizen/beneficiaries")
-                .route(web::get().to(beneficiaries))
-                .default_service(method_not_allowed("GET")),
+                .route(get_or_head().to(beneficiaries))
+                .default_service(method_not_allowed("GET, HEAD")),
         );
-}
-
-/// Returns a route for GET and HEAD. actix-web sends no body in a response
-/// to HEAD.
-fn get_or_head() -> actix_web::Route {
-    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
 
 async fn redirect_to_page() -> HttpResponse {
