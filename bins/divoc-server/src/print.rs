@@ -300,7 +300,7 @@ const STORE_FILE: &str = "a file of the certificate store";
 /// Returns the files of the configured SQLite store: the database and its
 /// `-wal`, `-shm` and `-journal` files. None for PostgreSQL.
 fn store_files(settings: &Settings) -> Vec<PathBuf> {
-    let Some(store) = crate::server::sqlite_path(&settings.database.url) else {
+    let Some(store) = divoc_store::sqlite_file(&settings.database.url) else {
         return Vec::new();
     };
     ["", "-wal", "-shm", "-journal"]

@@ -66,47 +66,12 @@ pub enum StartError {
 /// `file:PATH` or a plain path), or `None` for other URLs, in-memory databases
 /// and a file in the current folder.
 pub fn sqlite_folder(url: &str) -> Option<std::path::PathBuf> {
-    let path = sqlite_path(url)?;
+    let path = divoc_store::sqlite_file(url)?;
     let folder = path.parent()?;
     if folder.as_os_str().is_empty() {
         return None;
     }
     Some(folder.to_path_buf())
-}
-
-/// Returns the database file of an SQLite database URL, read as the store
-/// reads it, or `None` for other URLs and in-memory databases. The URL is
-/// `sqlite://PATH` or `sqlite:PATH` with the scheme in any case, SQLite's URI
-/// form `file:PATH?PARAMETERS` with `%XX` escapes, or a plain path.
-///
-/// NOTE: this repeats the SQLite rules of the store's URL parser
-/// (`StoreTarget::parse`, private to divoc-store), so a change there must be
-/// made here too.
-pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
-    if url.contains(":memory:") || url.contains("mode=memory") {
-        return None;
-    }
-    // A URL of another scheme, in any case, is left to the store, which
-    // names the scheme and never shows a password.
-    if let Some((scheme, rest)) = url.split_once("://") {
-        return scheme
-            .eq_ignore_ascii_case("sqlite")
-            .then(|| std::path::PathBuf::from(rest));
-    }
-    if let Some(prefix) = url.get(.."sqlite:".len())
-        && prefix.eq_ignore_ascii_case("sqlite:")
-    {
-        return Some(std::path::PathBuf::from(&url[prefix.len()..]));
-    }
-    if let Some(uri) = url.strip_prefix("file:") {
-        use std::os::unix::ffi::OsStringExt;
-        let path = uri.split(['?', '#']).next().unwrap_or(uri);
-        let decoded = percent_encoding::percent_decode_str(path).collect::<Vec<u8>>();
-        return Some(std::path::PathBuf::from(std::ffi::OsString::from_vec(
-            decoded,
-        )));
-    }
-    Some(std::path::PathBuf::from(url))
 }
 
 /// Opens the store named by the settings.
@@ -436,26 +401,8 @@ async fn wait_for_shutdown_signal() {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{RenderPool, lookup_concurrency, open_store, sqlite_folder, sqlite_path};
+    use super::{RenderPool, lookup_concurrency, open_store, sqlite_folder};
     use crate::settings::Settings;
-
-    #[test]
-    fn sqlite_path_read_as_the_store_reads_it() {
-        let path = |url| sqlite_path(url).map(|path| path.display().to_string());
-        assert_eq!(path("SQLITE:store.sqlite").as_deref(), Some("store.sqlite"));
-        assert_eq!(
-            path("SQLite:/srv/s.sqlite").as_deref(),
-            Some("/srv/s.sqlite")
-        );
-        assert_eq!(
-            path("file:my%20store.sqlite?mode=rwc").as_deref(),
-            Some("my store.sqlite")
-        );
-        assert_eq!(path("plain.sqlite").as_deref(), Some("plain.sqlite"));
-        assert_eq!(path(":memory:"), None);
-        assert_eq!(path("file:certs?mode=memory"), None);
-        assert_eq!(path("file:///srv/s.sqlite"), None);
-    }
 
     #[test]
     fn sqlite_folder_of_each_scheme() {

@@ -102,4 +102,4 @@ pub use outbox::{EmailStatus, NewEmail, OutboxEmail};
 pub use share::{NewShareLink, ShareLink};
 pub use store::Store;
 pub use stream::ImportProgress;
-pub use url::redact_url;
+pub use url::{redact_url, sqlite_file};

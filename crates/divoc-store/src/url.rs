@@ -1,5 +1,9 @@
 //! Choosing the backend from a store URL, and hiding passwords in URLs.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
 use crate::StoreError;
 
 /// Location of a store, with the backend chosen by the scheme of its URL.
@@ -80,6 +84,41 @@ fn sqlite_path(path: &str) -> Result<StoreTarget, &'static str> {
     Ok(StoreTarget::Sqlite {
         path: path.to_owned(),
     })
+}
+
+/// Returns the database file that a store URL names, as SQLite opens it, or
+/// `None` for a PostgreSQL URL, an in-memory SQLite database and a URL that
+/// [`Store::open`](crate::Store::open) rejects.
+///
+/// A `file:` URI gives its path with the `%XX` escapes decoded and without
+/// its `?` parameters. The other SQLite forms give their path as written.
+/// A program can use it to create the database's folder before the store
+/// opens it, or to keep its own output files apart from the database.
+///
+/// ```
+/// use std::path::Path;
+///
+/// use divoc_store::sqlite_file;
+///
+/// assert_eq!(sqlite_file("sqlite:///srv/divoc.sqlite").as_deref(), Some(Path::new("/srv/divoc.sqlite")));
+/// assert_eq!(sqlite_file("file:my%20store.sqlite?mode=rwc").as_deref(), Some(Path::new("my store.sqlite")));
+/// assert_eq!(sqlite_file("data/divoc.sqlite").as_deref(), Some(Path::new("data/divoc.sqlite")));
+/// assert_eq!(sqlite_file(":memory:"), None);
+/// assert_eq!(sqlite_file("postgres://divoc@db/divoc"), None);
+/// ```
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let StoreTarget::Sqlite { path } = StoreTarget::parse(url).ok()? else {
+        return None;
+    };
+    if is_sqlite_memory(&path) {
+        return None;
+    }
+    let Some(uri) = path.strip_prefix("file:") else {
+        return Some(PathBuf::from(path));
+    };
+    let file = uri.split(['?', '#']).next().unwrap_or(uri);
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(file).collect();
+    Some(PathBuf::from(OsString::from_vec(decoded)))
 }
 
 /// Returns `true` for SQLite paths that open a private in-memory database.
@@ -250,6 +289,32 @@ mod tests {
                 "{url:?} gave {result:?}"
             );
         }
+    }
+
+    #[test]
+    fn sqlite_file_of_each_form() {
+        let file = |url| sqlite_file(url).map(|path| path.display().to_string());
+        assert_eq!(file("SQLITE:store.sqlite").as_deref(), Some("store.sqlite"));
+        assert_eq!(
+            file("SQLite:/srv/s.sqlite").as_deref(),
+            Some("/srv/s.sqlite")
+        );
+        assert_eq!(
+            file("sqlite:///srv/s.sqlite").as_deref(),
+            Some("/srv/s.sqlite")
+        );
+        assert_eq!(
+            file("file:my%20store.sqlite?mode=rwc").as_deref(),
+            Some("my store.sqlite")
+        );
+        assert_eq!(file("plain.sqlite").as_deref(), Some("plain.sqlite"));
+        assert_eq!(file(":memory:"), None);
+        assert_eq!(file("sqlite://:memory:"), None);
+        assert_eq!(file("file:certs?mode=memory"), None);
+        assert_eq!(file("file:///srv/s.sqlite"), None);
+        assert_eq!(file("sqlite:store.sqlite?mode=ro"), None);
+        assert_eq!(file("POSTGRES://divoc:secret@db/divoc"), None);
+        assert_eq!(file(""), None);
     }
 
     #[test]
