@@ -13,6 +13,7 @@ mod delivery;
 mod devkey;
 mod error;
 mod generate;
+mod health;
 mod json_body;
 mod language;
 mod otp;

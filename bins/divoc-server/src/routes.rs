@@ -573,13 +573,13 @@ pub async fn log_request(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "(no route)".to_owned());
-    tracing::info!(
-        target: "http",
-        method = %method,
-        route = %route,
-        status = response.status().as_u16(),
-        duration_ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
-        "request"
-    );
+    let status = response.status().as_u16();
+    let duration_ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0);
+    // A load balancer asks every few seconds; only a failed check is news.
+    if status == 200 && matches!(route.as_str(), "/healthz" | "/readyz") {
+        tracing::debug!(target: "http", method = %method, route = %route, status, duration_ms, "request");
+    } else {
+        tracing::info!(target: "http", method = %method, route = %route, status, duration_ms, "request");
+    }
     Ok(response)
 }

@@ -236,6 +236,7 @@ pub async fn run(
                 }
             })
             .configure(|config| crate::print::configure(config, max_print))
+            .configure(crate::health::configure)
             .configure(configure)
     })
     .workers(workers)

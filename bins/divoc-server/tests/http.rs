@@ -592,3 +592,48 @@ fn oversized_header_writes_no_error_line() {
         server.wait_for_log("route=/certificate/api/certificateQRCode/{beneficiaryId} status=200");
     assert!(!log.contains("ERROR"), "{log}");
 }
+
+#[test]
+fn health_routes_report_store_state() {
+    let server = Server::start(&[]);
+    let live = server.request("GET", "/healthz", &[]);
+    assert_eq!(live.status, 200);
+    assert_eq!(live.json(), json!({"status": "ok"}));
+    assert_eq!(live.header("cache-control"), Some("no-store"));
+    let ready = server.request("GET", "/readyz", &[]);
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json(), json!({"status": "ready"}));
+    assert_eq!(server.request("HEAD", "/readyz", &[]).status, 200);
+    let post = server.request("POST", "/readyz", &[("Content-Length", "0")]);
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+
+    // The database file deleted under the running server: writes would be
+    // lost, so the server is no longer ready, and says why in its log only.
+    let database = server.folder.path().join("divoc.sqlite");
+    std::fs::remove_file(&database).unwrap();
+    let unready = server.request("GET", "/readyz", &[]);
+    assert_eq!(unready.status, 503);
+    assert_eq!(
+        unready.json(),
+        json!({
+            "status": "unavailable",
+            "error": "store_unavailable",
+            "message": "the certificate store failed its health check; the server log has the reason",
+        })
+    );
+    assert_eq!(server.request("HEAD", "/readyz", &[]).status, 503);
+    assert_eq!(server.request("GET", "/healthz", &[]).status, 200);
+    let log = server.wait_for_log("readiness check failed");
+    let canonical = std::fs::canonicalize(server.folder.path()).unwrap();
+    assert!(
+        log.contains(&format!(
+            "the database file {} is gone",
+            canonical.join("divoc.sqlite").display()
+        )),
+        "{log}"
+    );
+    // Successful checks are logged at debug level only.
+    assert!(!log.contains("route=/healthz status=200"), "{log}");
+    assert!(log.contains("route=/readyz status=503"), "{log}");
+}

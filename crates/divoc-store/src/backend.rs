@@ -142,8 +142,13 @@ pub(crate) fn open_sqlite(
         // failed transaction rollback), and the in-memory data goes with it.
         builder = builder.max_size(1).idle_timeout(None).max_lifetime(None);
     }
+    let pool_path = if memory {
+        path.to_owned()
+    } else {
+        open_existing(path)
+    };
     let pool = builder
-        .build(ConnectionManager::new(path))
+        .build(ConnectionManager::new(pool_path))
         .map_err(|error| pool_error(target, &error))?;
 
     if memory {
@@ -151,6 +156,28 @@ pub(crate) fn open_sqlite(
         migrate_sqlite(&mut connection, target)?;
     }
     Ok(Backend::Sqlite(pool))
+}
+
+/// Returns the SQLite URI that opens the file at `path` without creating it,
+/// for the pool's connections once the store has created and migrated the
+/// file. A new connection after the file was deleted then fails, instead of
+/// creating an empty database without tables at the same path. A `file:` URI
+/// is returned as written, with its own `mode`.
+fn open_existing(path: &str) -> String {
+    if path.starts_with("file:") {
+        return path.to_owned();
+    }
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'/');
+    let encoded = percent_encoding::utf8_percent_encode(path, KEEP);
+    // An absolute path goes after an empty authority, so that a path that
+    // starts with `//` is not read as one.
+    let authority = if path.starts_with('/') { "//" } else { "" };
+    format!("file:{authority}{encoded}?mode=rw")
 }
 
 /// One row of `PRAGMA compile_options`.
@@ -485,6 +512,37 @@ mod tests {
     fn sqlite_plans_are_stable() {
         let mut connection = SqliteConnection::establish(":memory:").unwrap();
         assert!(has_stable_plans(&mut connection).unwrap());
+    }
+
+    #[test]
+    fn pool_opens_existing_file_only() {
+        assert_eq!(
+            open_existing("/srv/divoc/store.sqlite"),
+            "file:///srv/divoc/store.sqlite?mode=rw"
+        );
+        assert_eq!(
+            open_existing("data/my store?#%.sqlite"),
+            "file:data/my%20store%3F%23%25.sqlite?mode=rw"
+        );
+        assert_eq!(open_existing("//x/y.db"), "file:////x/y.db?mode=rw");
+        assert_eq!(
+            open_existing("file:certs.db?mode=rwc"),
+            "file:certs.db?mode=rwc"
+        );
+
+        // The URI opens the file that the path names, with a space, `?`, `#`
+        // and `%` in its name, and never creates one.
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("my store?#%.sqlite");
+        let path = path.to_str().unwrap();
+        assert!(SqliteConnection::establish(&open_existing(path)).is_err());
+        assert!(!std::path::Path::new(path).exists());
+        let mut created = SqliteConnection::establish(path).unwrap();
+        created.batch_execute("CREATE TABLE marker (x)").unwrap();
+        let mut opened = SqliteConnection::establish(&open_existing(path)).unwrap();
+        opened
+            .batch_execute("INSERT INTO marker VALUES (1)")
+            .unwrap();
     }
 
     #[test]

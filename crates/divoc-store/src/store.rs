@@ -30,6 +30,53 @@ pub struct Store {
     /// Page cache of a pooled SQLite connection in KiB, which an import
     /// restores when it is done with its connection.
     pub(crate) sqlite_cache_kib: u32,
+    /// The SQLite database file as opened, which the health check compares
+    /// with the file now at its path. `None` for PostgreSQL and in-memory
+    /// databases.
+    opened_file: Option<Arc<OpenedFile>>,
+}
+
+/// Path and identity of the SQLite database file that a store opened.
+#[derive(Debug)]
+struct OpenedFile {
+    /// The path, made absolute when the store opened.
+    path: std::path::PathBuf,
+    /// Device and inode numbers of the file.
+    identity: (u64, u64),
+}
+
+impl OpenedFile {
+    /// Records the file at `path`, which the store has just opened.
+    fn record(path: &std::path::Path) -> Option<Self> {
+        let path = std::fs::canonicalize(path).ok()?;
+        let identity = file_identity(&path).ok()?;
+        Some(Self { path, identity })
+    }
+
+    /// Returns why the file at the path is no longer the opened one, if it
+    /// is not: it was deleted, or replaced by another file.
+    fn change(&self) -> Option<String> {
+        match file_identity(&self.path) {
+            Ok(identity) if identity == self.identity => None,
+            Ok(_) => Some(format!(
+                "the database file {} was replaced by another file while the store was open; \
+                 writes go to the replaced file, so restart the server",
+                self.path.display()
+            )),
+            Err(error) => Some(format!(
+                "the database file {} is gone ({error}) while the store is open; writes go \
+                 to the deleted file, so restore it and restart the server",
+                self.path.display()
+            )),
+        }
+    }
+}
+
+fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+
+    let metadata = std::fs::metadata(path)?;
+    Ok((metadata.dev(), metadata.ino()))
 }
 
 impl fmt::Debug for Store {
@@ -285,11 +332,18 @@ impl Store {
         };
         let replica = replica_url
             .map(|url| Arc::new(Replica::new(backend::open_replica(&url, options), &url)));
+        let opened_file = match &backend {
+            Backend::Sqlite(_) => crate::url::sqlite_file(url)
+                .and_then(|path| OpenedFile::record(&path))
+                .map(Arc::new),
+            Backend::Postgres(_) => None,
+        };
         let store = Self {
             backend,
             target,
             replica,
             sqlite_cache_kib: SqliteSettings::of(options).cache_kib,
+            opened_file,
         };
         tracing::info!(
             backend = store.backend_name(),
@@ -472,13 +526,23 @@ impl Store {
         .map_err(|error| self.query_error("beneficiary existence check", error))
     }
 
-    /// Runs `SELECT 1` on a pooled connection.
+    /// Runs `SELECT 1` on a pooled connection. For an SQLite file, it first
+    /// checks that the file at the store's path is still the one it opened.
+    /// SQLite goes on writing to a file that was deleted or replaced, and
+    /// those writes are lost.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when no connection is available or the
-    /// statement fails.
+    /// [`StoreError::Unavailable`] when the SQLite file was deleted or
+    /// replaced, when no connection is available, or when the statement
+    /// fails.
     pub fn health_check(&self) -> Result<(), StoreError> {
+        if let Some(reason) = self.opened_file.as_ref().and_then(|file| file.change()) {
+            return Err(StoreError::Unavailable {
+                target: self.target.to_string(),
+                reason,
+            });
+        }
         with_connection!(self, |connection| diesel::sql_query("SELECT 1")
             .execute(connection))
         .map(|_| ())

@@ -1380,6 +1380,53 @@ fn read_only_sqlite_rejected_at_open() {
 }
 
 #[test]
+fn health_check_sees_sqlite_file_deleted_or_replaced() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let path = folder.path().join("store.sqlite");
+    let store = Store::open(
+        &format!("sqlite://{}", path.display()),
+        &StoreOptions::default(),
+    )
+    .expect("store opens");
+    store.health_check().expect("healthy at first");
+    let canonical = std::fs::canonicalize(&path).expect("absolute path");
+
+    // Replaced: another file at the same path, as a restore from backup might do.
+    let replacement = folder.path().join("replacement.sqlite");
+    std::fs::copy(&path, &replacement).expect("copy");
+    std::fs::rename(&replacement, &path).expect("rename over the store");
+    let error = store.health_check().expect_err("file replaced");
+    assert!(error.is_unavailable(), "{error}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "store sqlite://{} is unavailable: the database file {} was replaced by another \
+             file while the store was open; writes go to the replaced file, so restart the server",
+            path.display(),
+            canonical.display()
+        )
+    );
+
+    std::fs::remove_file(&path).expect("delete");
+    let error = store.health_check().expect_err("file deleted");
+    assert!(error.is_unavailable(), "{error}");
+    assert!(
+        error.to_string().contains(&format!(
+            "the database file {} is gone (No such file or directory (os error 2)) while the \
+             store is open; writes go to the deleted file, so restore it and restart the server",
+            canonical.display()
+        )),
+        "{error}"
+    );
+    // The pool opens the file without creating it, so a lookup leaves no
+    // empty database in its place.
+    store
+        .beneficiary_exists("BEN-1")
+        .expect("the open connection still reads");
+    assert!(!path.exists());
+}
+
+#[test]
 fn unsupported_scheme_is_invalid_url() {
     let error = Store::open(
         "mysql://root:hunter2@127.0.0.1/divoc",
