@@ -72,11 +72,19 @@ impl OpenedFile {
     }
 }
 
+#[cfg(unix)]
 fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
 
     let metadata = std::fs::metadata(path)?;
     Ok((metadata.dev(), metadata.ino()))
+}
+
+/// Outside Unix the check only sees a deleted file: every existing file has
+/// the same identity.
+#[cfg(not(unix))]
+fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    std::fs::metadata(path).map(|_| (0, 0))
 }
 
 impl fmt::Debug for Store {

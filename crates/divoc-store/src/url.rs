@@ -1,7 +1,5 @@
 //! Choosing the backend from a store URL, and hiding passwords in URLs.
 
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use crate::StoreError;
@@ -118,7 +116,22 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     };
     let file = uri.split(['?', '#']).next().unwrap_or(uri);
     let decoded: Vec<u8> = percent_encoding::percent_decode_str(file).collect();
-    Some(PathBuf::from(OsString::from_vec(decoded)))
+    Some(path_of_bytes(decoded))
+}
+
+/// Returns the path of a file name's bytes, which need not be UTF-8 on Unix.
+#[cfg(unix)]
+fn path_of_bytes(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
+/// Returns the path of a file name's bytes, with bytes that are not UTF-8
+/// replaced.
+#[cfg(not(unix))]
+fn path_of_bytes(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Returns `true` for SQLite paths that open a private in-memory database.
