@@ -43,8 +43,10 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         Err(error) => format!("the health check could not run: {error}"),
     };
     tracing::warn!(%reason, "readiness check failed");
+    let mut unavailable = HttpResponse::ServiceUnavailable();
+    unavailable.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
     status_response(
-        HttpResponse::ServiceUnavailable(),
+        unavailable,
         serde_json::json!({
             "status": "unavailable",
             "error": "store_unavailable",

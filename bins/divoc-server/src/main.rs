@@ -190,7 +190,13 @@ fn main() -> ExitCode {
 const CLIENT_ERRORS_OFF: &str = "actix_http::h1::dispatcher=off";
 
 fn init_tracing() {
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (mut filter, invalid) = match EnvFilter::try_from_default_env() {
+        Ok(filter) => (filter, None),
+        Err(error) => (
+            EnvFilter::new("info"),
+            std::env::var("RUST_LOG").ok().map(|value| (value, error)),
+        ),
+    };
     let names_actix = std::env::var("RUST_LOG").is_ok_and(|value| value.contains("actix_http"));
     if !names_actix && let Ok(directive) = CLIENT_ERRORS_OFF.parse() {
         filter = filter.add_directive(directive);
@@ -201,6 +207,9 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
+    if let Some((value, error)) = invalid {
+        tracing::warn!(rust_log = %value, %error, "RUST_LOG is invalid; logging at info level");
+    }
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -355,7 +364,13 @@ fn import_file(
         rows(&summary.certificate_rows),
         count_of(summary.revocations, "revocation"),
         rows(&summary.revocation_rows)
-    ))?;
+    ))
+    .map_err(|error| {
+        format!(
+            "{name} was imported and committed, but its summary could not be written ({error}); \
+             later files were not imported"
+        )
+    })?;
     Ok(())
 }
 
@@ -460,8 +475,12 @@ fn generate(
             let file = std::fs::File::create(path)
                 .map_err(|error| format!("cannot create {}: {error}", path.display()))?;
             let mut writer = std::io::BufWriter::with_capacity(IMPORT_READ_BUFFER, file);
-            generate::write_export(&mut writer, beneficiaries, seed)
-                .map_err(|error| format!("writing {} failed: {error}", path.display()))?
+            match generate::write_export(&mut writer, beneficiaries, seed) {
+                Ok(counts) => counts,
+                // `--out` may name a pipe, such as /dev/stdout.
+                Err(error) if reader_left(&error) => return Ok(()),
+                Err(error) => return Err(format!("writing {} failed: {error}", path.display())),
+            }
         }
         None => {
             let mut writer =
@@ -538,6 +557,13 @@ fn audit(
 }
 
 fn demo(settings: &Settings) -> Result<(), String> {
+    if divoc_store::is_in_memory(&settings.database.url) {
+        return Err(format!(
+            "demo needs a database file or PostgreSQL: it loads the samples, then serves \
+             them from a new store, and an in-memory database ({}) would be empty by then",
+            settings.database.url
+        ));
+    }
     if let Some(folder) = server::sqlite_folder(&settings.database.url) {
         std::fs::create_dir_all(&folder)
             .map_err(|error| format!("cannot create {}: {error}", folder.display()))?;

@@ -229,6 +229,12 @@ async fn certificate_qr(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&request, &state)?;
+    reject_qr_protection(&request)?;
+    by_beneficiary(request, state, principal, FileKind::QrPng, None).await
+}
+
+/// Rejects `protect` on a QR code route with 400: only PDFs can be encrypted.
+fn reject_qr_protection(request: &HttpRequest) -> Result<(), ApiError> {
     let asks_protection = request
         .query_string()
         .split('&')
@@ -240,7 +246,7 @@ async fn certificate_qr(
             value: request.query_string().to_owned(),
         });
     }
-    by_beneficiary(request, state, principal, FileKind::QrPng, None).await
+    Ok(())
 }
 
 /// Serves the `kind` file of the latest certificate of the beneficiary in the
@@ -275,8 +281,18 @@ async fn by_beneficiary(
 async fn certificate_exists(
     request: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, actix_web::Error> {
     let principal = authenticate(&request, &state)?;
+    let is_qr = request
+        .path()
+        .starts_with("/certificate/api/certificateQRCode/");
+    if is_qr {
+        reject_qr_protection(&request)?;
+    } else if crate::delivery::wants_protection(&request)? {
+        // The encrypted PDF needs the date of birth of the chosen record, so
+        // HEAD runs the GET route, whose body actix-web leaves out.
+        return crate::delivery::protected_download(request, state, principal).await;
+    }
     let (scope, _) = beneficiary_scope(&principal)?;
     let beneficiary_id = beneficiary_id(&request)?;
     let service = Arc::clone(&state.service);
@@ -284,10 +300,7 @@ async fn certificate_exists(
     let found = web::block(move || service.exists(&id, &scope))
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?;
-    let content_type = if request
-        .path()
-        .starts_with("/certificate/api/certificateQRCode/")
-    {
+    let content_type = if is_qr {
         "image/png"
     } else {
         "application/pdf"
@@ -312,7 +325,8 @@ async fn certificate_exists(
         }
         false => Err(ApiError::NotFound {
             source_id: beneficiary_id,
-        }),
+        }
+        .into()),
     }
 }
 
@@ -575,7 +589,7 @@ pub async fn log_request(
         .unwrap_or_else(|| "(no route)".to_owned());
     let status = response.status().as_u16();
     let duration_ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0);
-    // A load balancer asks every few seconds; only a failed check is news.
+    // A load balancer checks every few seconds, so only a failed check is logged at info.
     if status == 200 && matches!(route.as_str(), "/healthz" | "/readyz") {
         tracing::debug!(target: "http", method = %method, route = %route, status, duration_ms, "request");
     } else {

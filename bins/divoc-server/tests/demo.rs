@@ -132,3 +132,26 @@ fn demo_starts_in_empty_folder() {
         "{head}"
     );
 }
+
+#[test]
+fn demo_rejects_in_memory_store() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .arg("demo")
+        .current_dir(folder.path())
+        .env_clear()
+        .env("DIVOC__DATABASE__URL", "sqlite://:memory:")
+        .env("DIVOC__SERVER__BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "demo needs a database file or PostgreSQL: it loads the samples, then serves them \
+             from a new store, and an in-memory database (sqlite://:memory:) would be empty by then"
+        ),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}

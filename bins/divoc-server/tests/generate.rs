@@ -367,6 +367,25 @@ fn reader_leaving_early_ends_generate_quietly() {
 }
 
 #[test]
+fn invalid_rust_log_is_reported() {
+    let output = Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .args(["generate", "--beneficiaries", "1"])
+        .env("RUST_LOG", "warn,divoc_server=dbug")
+        .output()
+        .expect("divoc-server runs");
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("RUST_LOG is invalid; logging at info level"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rust_log=warn,divoc_server=dbug"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn first_load_only_into_empty_store() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let database = directory.path().join("store.db");

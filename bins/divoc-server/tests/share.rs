@@ -784,6 +784,30 @@ fn download_route_protects_on_request() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["value"], "pin");
 
+    // HEAD answers each of these as GET does.
+    let bearer = format!("Bearer {}", common::Keys::rs256());
+    for (target, status) in [
+        (target, 200),
+        ("/certificate/api/certificatePDF/BEN1005?protect=dob", 422),
+        ("/certificate/api/certificatePDF/BEN1003?protect=pin", 400),
+        ("/certificate/api/certificatePDF/BEN1003?protect=none", 200),
+        (
+            "/certificate/api/certificateQRCode/BEN1003?protect=dob",
+            400,
+        ),
+        (
+            "/certificate/api/certificateQRCode/BEN1003?protect=none",
+            400,
+        ),
+    ] {
+        let head = server.request("HEAD", target, &[("Authorization", &bearer)]);
+        assert_eq!(head.status, status, "{target}");
+        assert!(head.body.is_empty(), "{target}");
+    }
+    let head = server.request("HEAD", target, &[("Authorization", &bearer)]);
+    assert_eq!(head.header("cache-control"), Some("no-store"));
+    assert_eq!(head.header("content-type"), Some("application/pdf"));
+
     if have_tool("pdftotext", "poppler-utils") {
         let file = server.folder.path().join("download.pdf");
         std::fs::write(&file, &protected.body).unwrap();

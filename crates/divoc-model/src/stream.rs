@@ -110,10 +110,8 @@ impl<R: BufRead> ExportReader<R> {
             return Ok(false);
         }
 
-        let content = bytes
-            .strip_suffix(b"\n")
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-            .unwrap_or(&bytes);
+        let content = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
         if content.len() > MAX_LINE_BYTES {
             return Err(ModelError::Export {
                 reason: format!(
@@ -366,6 +364,19 @@ mod tests {
              takes a few KB"
         );
         assert!(reader.next().is_none());
+
+        // A last line of the limit with a lone `\r` and no `\n` is read.
+        let lone_return = format!("{first}\n{}\r", "x".repeat(MAX_LINE_BYTES));
+        let error = read_all(&lone_return)
+            .pop()
+            .expect("two")
+            .expect_err("not JSON");
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid registry export: line 2 is not a JSON object"),
+            "{error}"
+        );
 
         // A line without an end, far over the limit, fails the same way.
         let endless = format!("{first}\n{}", "x".repeat(3 * MAX_LINE_BYTES));

@@ -129,9 +129,14 @@ pub(crate) fn open_sqlite(
 
     // No `SELECT 1` before each checkout: a connection to a file cannot lose
     // its server, and the check cost a statement per lookup.
+    // Connections to a file stay open for the pool's life. When the last
+    // one closes, SQLite deletes the write-ahead log, and the next one makes
+    // a new one, which the health check would take for a replaced file.
     let mut builder = Pool::builder()
         .max_size(options.max_connections.max(1))
         .min_idle(Some(1))
+        .idle_timeout(None)
+        .max_lifetime(None)
         .test_on_check_out(false)
         .connection_timeout(pool_timeout(options))
         .connection_customizer(Box::new(settings));
@@ -162,10 +167,24 @@ pub(crate) fn open_sqlite(
 /// for the pool's connections once the store has created and migrated the
 /// file. A new connection after the file was deleted then fails, instead of
 /// creating an empty database without tables at the same path. A `file:` URI
-/// is returned as written, with its own `mode`.
+/// gets `mode=rw` among its parameters, unless it names a `mode` itself or
+/// has a fragment.
 fn open_existing(path: &str) -> String {
-    if path.starts_with("file:") {
-        return path.to_owned();
+    if let Some(uri) = path.strip_prefix("file:") {
+        if uri.contains('#') {
+            return path.to_owned();
+        }
+        return match uri.split_once('?') {
+            Some((_, parameters))
+                if parameters
+                    .split('&')
+                    .any(|parameter| parameter.starts_with("mode=")) =>
+            {
+                path.to_owned()
+            }
+            Some(_) => format!("{path}&mode=rw"),
+            None => format!("{path}?mode=rw"),
+        };
     }
     const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
@@ -528,6 +547,11 @@ mod tests {
         assert_eq!(
             open_existing("file:certs.db?mode=rwc"),
             "file:certs.db?mode=rwc"
+        );
+        assert_eq!(open_existing("file:certs.db"), "file:certs.db?mode=rw");
+        assert_eq!(
+            open_existing("file:certs.db?cache=private"),
+            "file:certs.db?cache=private&mode=rw"
         );
 
         // The URI opens the file that the path names, with a space, `?`, `#`

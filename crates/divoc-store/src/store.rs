@@ -11,6 +11,7 @@ use diesel::r2d2::{ConnectionManager, Pool};
 use divoc_model::RegistryRecord;
 
 use crate::backend::{self, Backend, SqliteSettings};
+use crate::file_check::OpenedFiles;
 use crate::rows::CertificateRow;
 use crate::schema::{certificate_mobiles, certificates, revocations};
 use crate::url::{StoreTarget, redact_url};
@@ -30,61 +31,10 @@ pub struct Store {
     /// Page cache of a pooled SQLite connection in KiB, which an import
     /// restores when it is done with its connection.
     pub(crate) sqlite_cache_kib: u32,
-    /// The SQLite database file as opened, which the health check compares
-    /// with the file now at its path. `None` for PostgreSQL and in-memory
+    /// The SQLite database files as opened, which the health check compares
+    /// with the files now at their paths. `None` for PostgreSQL and in-memory
     /// databases.
-    opened_file: Option<Arc<OpenedFile>>,
-}
-
-/// Path and identity of the SQLite database file that a store opened.
-#[derive(Debug)]
-struct OpenedFile {
-    /// The path, made absolute when the store opened.
-    path: std::path::PathBuf,
-    /// Device and inode numbers of the file.
-    identity: (u64, u64),
-}
-
-impl OpenedFile {
-    /// Records the file at `path`, which the store has just opened.
-    fn record(path: &std::path::Path) -> Option<Self> {
-        let path = std::fs::canonicalize(path).ok()?;
-        let identity = file_identity(&path).ok()?;
-        Some(Self { path, identity })
-    }
-
-    /// Returns why the file at the path is no longer the opened one, if it
-    /// is not: it was deleted, or replaced by another file.
-    fn change(&self) -> Option<String> {
-        match file_identity(&self.path) {
-            Ok(identity) if identity == self.identity => None,
-            Ok(_) => Some(format!(
-                "the database file {} was replaced by another file while the store was open; \
-                 writes go to the replaced file, so restart the server",
-                self.path.display()
-            )),
-            Err(error) => Some(format!(
-                "the database file {} is gone ({error}) while the store is open; writes go \
-                 to the deleted file, so restore it and restart the server",
-                self.path.display()
-            )),
-        }
-    }
-}
-
-#[cfg(unix)]
-fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-
-    let metadata = std::fs::metadata(path)?;
-    Ok((metadata.dev(), metadata.ino()))
-}
-
-/// Outside Unix the check only sees a deleted file: every existing file has
-/// the same identity.
-#[cfg(not(unix))]
-fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
-    std::fs::metadata(path).map(|_| (0, 0))
+    opened_files: Option<Arc<OpenedFiles>>,
 }
 
 impl fmt::Debug for Store {
@@ -340,9 +290,9 @@ impl Store {
         };
         let replica = replica_url
             .map(|url| Arc::new(Replica::new(backend::open_replica(&url, options), &url)));
-        let opened_file = match &backend {
+        let opened_files = match &backend {
             Backend::Sqlite(_) => crate::url::sqlite_file(url)
-                .and_then(|path| OpenedFile::record(&path))
+                .and_then(|path| OpenedFiles::record(&path))
                 .map(Arc::new),
             Backend::Postgres(_) => None,
         };
@@ -351,7 +301,7 @@ impl Store {
             target,
             replica,
             sqlite_cache_kib: SqliteSettings::of(options).cache_kib,
-            opened_file,
+            opened_files,
         };
         tracing::info!(
             backend = store.backend_name(),
@@ -535,17 +485,18 @@ impl Store {
     }
 
     /// Runs `SELECT 1` on a pooled connection. For an SQLite file, it first
-    /// checks that the file at the store's path is still the one it opened.
-    /// SQLite goes on writing to a file that was deleted or replaced, and
-    /// those writes are lost.
+    /// checks that the file at the store's path (links followed) is still
+    /// the one it opened and can still be written, and that its write-ahead
+    /// log files (`-wal`, `-shm`) are still those it opened. SQLite goes on
+    /// writing to files that were deleted or replaced, and those writes are
+    /// lost.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when the SQLite file was deleted or
-    /// replaced, when no connection is available, or when the statement
-    /// fails.
+    /// [`StoreError::Unavailable`] when one of those SQLite checks fails,
+    /// when no connection is available, or when the statement fails.
     pub fn health_check(&self) -> Result<(), StoreError> {
-        if let Some(reason) = self.opened_file.as_ref().and_then(|file| file.change()) {
+        if let Some(reason) = self.opened_files.as_ref().and_then(|files| files.change()) {
             return Err(StoreError::Unavailable {
                 target: self.target.to_string(),
                 reason,

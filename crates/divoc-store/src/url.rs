@@ -134,9 +134,35 @@ fn path_of_bytes(bytes: Vec<u8>) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Returns `true` for SQLite paths that open a private in-memory database.
+/// Returns `true` when a store URL names a private in-memory SQLite
+/// database, whose data lives only as long as the store that opened it.
+///
+/// ```
+/// assert!(divoc_store::is_in_memory("sqlite://:memory:"));
+/// assert!(divoc_store::is_in_memory("file:certs?mode=memory"));
+/// assert!(!divoc_store::is_in_memory("sqlite://data/divoc.sqlite"));
+/// assert!(!divoc_store::is_in_memory("postgres://divoc@db/divoc"));
+/// ```
+pub fn is_in_memory(url: &str) -> bool {
+    matches!(StoreTarget::parse(url), Ok(StoreTarget::Sqlite { path }) if is_sqlite_memory(&path))
+}
+
+/// Returns `true` for SQLite paths that open a private in-memory database:
+/// `:memory:`, and a `file:` URI whose file is `:memory:` or whose
+/// parameters include `mode=memory`.
 pub(crate) fn is_sqlite_memory(path: &str) -> bool {
-    path == ":memory:" || (path.starts_with("file:") && path.contains("mode=memory"))
+    if path == ":memory:" {
+        return true;
+    }
+    let Some(uri) = path.strip_prefix("file:") else {
+        return false;
+    };
+    let uri = uri.split('#').next().unwrap_or(uri);
+    let (file, parameters) = uri.split_once('?').unwrap_or((uri, ""));
+    file == ":memory:"
+        || parameters
+            .split('&')
+            .any(|parameter| parameter == "mode=memory")
 }
 
 /// Replaces the password in a URL, in the user-info part or as a `password=`
@@ -335,6 +361,10 @@ mod tests {
         assert!(is_sqlite_memory(":memory:"));
         assert!(is_sqlite_memory("file:certs?mode=memory"));
         assert!(!is_sqlite_memory("memory.db"));
+        assert!(is_sqlite_memory("file::memory:"));
+        assert!(is_sqlite_memory("file:certs?cache=shared&mode=memory"));
+        assert!(!is_sqlite_memory("file:db/mode=memory.sqlite"));
+        assert!(!is_sqlite_memory("file:certs?mode=memoryless"));
     }
 
     #[test]
