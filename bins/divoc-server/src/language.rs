@@ -17,21 +17,30 @@ use crate::service::CertificateService;
 /// under 20 characters.
 const MAX_LANGUAGE_LENGTH: usize = 35;
 
-/// Checks the form of a requested language code, such as `hi` or `hi-IN`:
-/// 1 to 35 ASCII letters, digits, hyphens and underscores.
+/// Checks the form of a requested language code, such as `hi` or `hi-IN`, in
+/// the shape of a BCP 47 tag. It has at most 35 characters: a first subtag of
+/// 2 to 8 ASCII letters, then subtags of 1 to 8 ASCII letters and digits
+/// after hyphens or underscores. The code is logged when it falls back, so
+/// the shape also keeps other text, such as a mobile number, out of the log.
 pub fn check_language(value: &str) -> Result<(), ApiError> {
-    let valid = !value.is_empty()
-        && value.len() <= MAX_LANGUAGE_LENGTH
-        && value
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    let mut subtags = value.split(['-', '_']);
+    let primary = subtags.next().unwrap_or_default();
+    let valid = value.len() <= MAX_LANGUAGE_LENGTH
+        && (2..=8).contains(&primary.len())
+        && primary.bytes().all(|byte| byte.is_ascii_alphabetic())
+        && subtags.all(|subtag| {
+            (1..=8).contains(&subtag.len())
+                && subtag.bytes().all(|byte| byte.is_ascii_alphanumeric())
+        });
     if valid {
         return Ok(());
     }
     Err(ApiError::InvalidParameter {
         name: "language",
         reason: format!(
-            "expected a language code such as hi or hi-IN: 1 to {MAX_LANGUAGE_LENGTH} letters, digits, hyphens and underscores"
+            "expected a language code such as hi or hi-IN: up to {MAX_LANGUAGE_LENGTH} \
+             characters, 2 to 8 letters, then parts of 1 to 8 letters and digits after \
+             hyphens or underscores"
         ),
         value: value.to_owned(),
     })

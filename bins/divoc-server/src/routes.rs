@@ -194,11 +194,21 @@ pub(crate) fn parse_query<T: serde::de::DeserializeOwned>(
 }
 
 /// Builds the 400 of a query string that does not fit its route's parameters.
+/// The value of an `authToken` parameter is left out of the echoed query.
 fn query_error(error: &actix_web::error::QueryPayloadError, request: &HttpRequest) -> ApiError {
+    let value = request
+        .query_string()
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("authToken") => format!("{name}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
     ApiError::InvalidParameter {
         name: "query string",
         reason: error.to_string(),
-        value: request.query_string().to_owned(),
+        value,
     }
 }
 

@@ -526,7 +526,7 @@ fn language_parameter_selects_labels() {
         invalid.json(),
         json!({
             "error": "invalid_parameter",
-            "message": "invalid language: expected a language code such as hi or hi-IN: 1 to 35 letters, digits, hyphens and underscores",
+            "message": "invalid language: expected a language code such as hi or hi-IN: up to 35 characters, 2 to 8 letters, then parts of 1 to 8 letters and digits after hyphens or underscores",
             "value": "hi<x>",
         })
     );

@@ -128,6 +128,14 @@ fn citizen_downloads_own_certificate() {
         by_auth_token.header("content-type"),
         Some("application/pdf")
     );
+    // A repeated authToken is 400, and the echoed query hides the tokens.
+    let twice = server.request(
+        "GET",
+        &format!("/certificate/api/certificate/772014589?authToken={citizen}&authToken=x"),
+        &[],
+    );
+    assert_eq!(twice.status, 400);
+    assert_eq!(twice.json()["value"], "authToken=***&authToken=***");
 
     let qr = server.request(
         "GET",

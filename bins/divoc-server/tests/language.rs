@@ -104,10 +104,34 @@ fn citizen_routes_print_language() {
         invalid.json(),
         json!({
             "error": "invalid_parameter",
-            "message": "invalid language: expected a language code such as hi or hi-IN: 1 to 35 letters, digits, hyphens and underscores",
+            "message": "invalid language: expected a language code such as hi or hi-IN: up to 35 characters, 2 to 8 letters, then parts of 1 to 8 letters and digits after hyphens or underscores",
             "value": "hi<x>",
         })
     );
+
+    // Only the shape of a BCP 47 tag passes, so a mobile number or a name
+    // cannot reach the log as a language.
+    for value in ["9000000077Farhan", "h", "hi--IN", "hi-", "hi-INDIANREGION"] {
+        let invalid = get_as(
+            &server,
+            &format!(
+                "/certificate/api/certificatePDF?certificateId={CERTIFICATE}&language={value}"
+            ),
+            &owner,
+        );
+        assert_eq!(invalid.status, 400, "{value}");
+        assert_eq!(invalid.json()["value"], value);
+    }
+    for value in ["hi", "hi-IN", "zh-Hant-TW", "en_GB", "es-419"] {
+        let valid = get_as(
+            &server,
+            &format!(
+                "/certificate/api/certificatePDF?certificateId={CERTIFICATE}&language={value}"
+            ),
+            &owner,
+        );
+        assert_eq!(valid.status, 200, "{value}");
+    }
 
     // The QR route takes no language and has no Content-Language.
     let qr = server.get(&format!(

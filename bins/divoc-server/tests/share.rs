@@ -240,6 +240,66 @@ fn citizen_link_shows_only_own_doses() {
 }
 
 #[test]
+fn citizen_shares_latest_of_own_doses() {
+    let server = Server::start(&[]);
+    move_third_dose(&server);
+    // The third dose is now another number's, so the second is the latest of
+    // the doses registered to 9000000001, as that citizen's download shows.
+    let owner = citizen("9000000001");
+    let created = create(&server, &owner, &json!({"certificateId": "347521093"}));
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let token = token_of(&created.json());
+    let shared = server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format=pdf"),
+        &[],
+    );
+    assert_eq!(shared.status, 200);
+    let own = get_as(&server, "/certificate/api/certificatePDF/BEN1002", &owner);
+    assert_eq!(shared.body, own.body);
+    let listed = get_as(&server, SHARE, &owner).json();
+    assert_eq!(listed["links"][0]["status"], "active");
+    // The first dose is superseded within the same doses.
+    let older = create(&server, &owner, &json!({"certificateId": "231907446"}));
+    assert_eq!(older.status, 410);
+    assert_eq!(older.json()["error"], "certificate_superseded");
+}
+
+#[test]
+fn citizen_link_ends_when_certificate_moves() {
+    let server = Server::start(&[]);
+    move_third_dose(&server);
+    let owner = citizen("9222222222");
+    let created = create(&server, &owner, &json!({"certificateId": "772014589"}));
+    assert_eq!(created.status, 201);
+    let token = token_of(&created.json());
+
+    // The registry moves the certificate back to the first number.
+    let third = delivery_common::sample_record("772014589");
+    delivery_common::import_text(&server, &format!("{third}\n"));
+
+    for format in ["json", "pdf", "qr"] {
+        let shared = server.request(
+            "GET",
+            &format!("/certificate/api/shared/{token}?format={format}"),
+            &[],
+        );
+        assert_eq!(shared.status, 410, "{format}");
+        assert_eq!(shared.json()["error"], "certificate_moved", "{format}");
+        assert_eq!(shared.json()["value"], "772014589", "{format}");
+    }
+    let page = server.request("GET", &format!("/s/{token}"), &[]);
+    assert_eq!(page.status, 410);
+    let listed = get_as(&server, SHARE, &owner).json();
+    assert_eq!(listed["links"][0]["status"], "certificate_revoked");
+}
+
+#[test]
 fn share_rejects_wrong_callers() {
     let server = Server::start(&[]);
     let body = json!({"certificateId": "772014589"});

@@ -81,12 +81,100 @@ pub(super) fn load_pem_file(path: &Path, source: KeySource) -> Result<Verificati
     let (key, algorithms) = pem_key(&pem).ok_or_else(|| KeyError::Unsupported {
         path: path.display().to_string(),
     })?;
+    if algorithms.contains(&Algorithm::RS256) {
+        let weak = |reason: String| KeyError::WeakKey {
+            path: path.display().to_string(),
+            reason,
+        };
+        let bits = pem_rsa_modulus_bits(&pem)
+            .ok_or_else(|| weak("the RSA modulus cannot be read".to_owned()))?;
+        if bits < MIN_RSA_BITS {
+            return Err(weak(format!(
+                "RSA modulus has {bits} bits, fewer than {MIN_RSA_BITS}"
+            )));
+        }
+    }
     Ok(VerificationKey {
         kid: None,
         algorithms,
         key,
         source,
     })
+}
+
+/// Returns the bits of the RSA modulus in a PEM public key, either a
+/// `PUBLIC KEY` (SubjectPublicKeyInfo) or an `RSA PUBLIC KEY` (PKCS #1).
+fn pem_rsa_modulus_bits(pem: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let body: String = text
+        .lines()
+        .skip_while(|line| !line.starts_with("-----BEGIN "))
+        .skip(1)
+        .take_while(|line| !line.starts_with("-----END "))
+        .map(str::trim)
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+
+    let (tag, outer, _) = der_element(&der)?;
+    if tag != DER_SEQUENCE {
+        return None;
+    }
+    let (first_tag, _, rest) = der_element(outer)?;
+    let rsa_key = if first_tag == DER_SEQUENCE {
+        // SubjectPublicKeyInfo: the algorithm, then a bit string whose first
+        // byte counts unused bits, followed by the PKCS #1 key.
+        let (bits_tag, bit_string, _) = der_element(rest)?;
+        if bits_tag != DER_BIT_STRING {
+            return None;
+        }
+        let (tag, key, _) = der_element(bit_string.get(1..)?)?;
+        (tag == DER_SEQUENCE).then_some(key)?
+    } else {
+        outer
+    };
+
+    let (tag, modulus, _) = der_element(rsa_key)?;
+    if tag != DER_INTEGER {
+        return None;
+    }
+    let significant: Vec<u8> = modulus
+        .iter()
+        .copied()
+        .skip_while(|byte| *byte == 0)
+        .collect();
+    let first = significant.first()?;
+    Some(significant.len() * 8 - first.leading_zeros() as usize)
+}
+
+const DER_INTEGER: u8 = 0x02;
+const DER_BIT_STRING: u8 = 0x03;
+const DER_SEQUENCE: u8 = 0x30;
+
+/// Splits one DER element off `bytes`: its tag, its content and the bytes
+/// after it.
+fn der_element(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = bytes.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (length, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let (length_bytes, rest) = rest.split_at(count);
+        let length = length_bytes
+            .iter()
+            .fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
+        (length, rest)
+    };
+    if rest.len() < length {
+        return None;
+    }
+    let (content, after) = rest.split_at(length);
+    Some((tag, content, after))
 }
 
 /// Reads a PEM public key and the algorithms of its type; `None` when no
@@ -336,6 +424,68 @@ mod tests {
             .find(|entry| entry["kid"] == kid)
             .unwrap()
             .clone()
+    }
+
+    /// Writes `pem` to a file and loads it as `auth.public_key_file`.
+    fn load_pem_text(pem: &str) -> Result<VerificationKey, KeyError> {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("key.pem");
+        std::fs::write(&path, pem).unwrap();
+        load_pem_file(&path, KeySource::PublicKeyFile)
+    }
+
+    #[test]
+    fn short_rsa_pem_rejected() {
+        let spki_1024 = concat!(
+            "-----BEGIN PUBLIC KEY-----\n",
+            "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDw/4JfITgf7eJK2OjyTQ7Bft6s\n",
+            "h0y1Bddne/iOxPpHgJ/AGWGCSbizVM4BwWjBxqOxx5igj56dqeSuypvzHoxHwTxf\n",
+            "wa6XW7hcrawTx4oUW5PX6zzGbB7Pt1KERDZ8obU1Za4F7XyEba3rx7d8GN4x99MH\n",
+            "5rPlnubsfIDL2clS9QIDAQAB\n",
+            "-----END PUBLIC KEY-----\n",
+        );
+        let pkcs1_1024 = concat!(
+            "-----BEGIN RSA PUBLIC KEY-----\n",
+            "MIGJAoGBAPD/gl8hOB/t4krY6PJNDsF+3qyHTLUF12d7+I7E+keAn8AZYYJJuLNU\n",
+            "zgHBaMHGo7HHmKCPnp2p5K7Km/MejEfBPF/BrpdbuFytrBPHihRbk9frPMZsHs+3\n",
+            "UoRENnyhtTVlrgXtfIRtrevHt3wY3jH30wfms+We5ux8gMvZyVL1AgMBAAE=\n",
+            "-----END RSA PUBLIC KEY-----\n",
+        );
+        for pem in [spki_1024, pkcs1_1024] {
+            let Err(error) = load_pem_text(pem) else {
+                panic!("a 1024-bit key was accepted");
+            };
+            assert!(
+                error.to_string().ends_with(
+                    "key.pem: RSA modulus has 1024 bits, fewer than 2048; use an RSA key of \
+                     at least 2048 bits"
+                ),
+                "{error}"
+            );
+        }
+        assert_eq!(pem_rsa_modulus_bits(spki_1024.as_bytes()), Some(1024));
+        assert_eq!(pem_rsa_modulus_bits(pkcs1_1024.as_bytes()), Some(1024));
+    }
+
+    #[test]
+    fn rsa_pem_of_2048_bits_loads() {
+        let pkcs1_2048 = concat!(
+            "-----BEGIN RSA PUBLIC KEY-----\n",
+            "MIIBCgKCAQEAsHk6GYlENhaGa1Pv5jHndDPSHy224KrLpQX9l8HQ2U5Qzhe2uKFg\n",
+            "1Pjj0CbI5VVgR/DjAVEPBtcyqQQ5SVjdQWldGTQfr0PlgpU+7jQirdCUQ532jGpi\n",
+            "AQJnUjFtqrxE5pUn3YminvP8BilbTJS/pna/RjngvMwn9gHZc5qlwpFq/owGvSwi\n",
+            "EZ4AC8lvxNinQe4BwLX09XG4zbo1Q5BE9fa/LGwqklDi2QQeblY/F+ms/VfDEPrH\n",
+            "Y1Ec6F4dMl658SwZReLI2BaZE25vo7NPVY7y4njA4d5CUfLsjRDvjdERSvvyx167\n",
+            "o+vTs4txsWK5OWHoiO0tkck76q/tKKdtLwIDAQAB\n",
+            "-----END RSA PUBLIC KEY-----\n",
+        );
+        assert_eq!(pem_rsa_modulus_bits(pkcs1_2048.as_bytes()), Some(2048));
+        assert!(load_pem_text(pkcs1_2048).is_ok());
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys/test-rsa-public.pem");
+        let spki = std::fs::read(&fixture).unwrap();
+        assert_eq!(pem_rsa_modulus_bits(&spki), Some(2048));
+        assert!(load_pem_file(&fixture, KeySource::PublicKeyFile).is_ok());
     }
 
     #[test]

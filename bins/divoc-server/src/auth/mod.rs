@@ -117,6 +117,15 @@ pub enum KeyError {
         /// The configured path.
         path: String,
     },
+    /// An RSA key in a PEM file is shorter than [`keys::MIN_RSA_BITS`], or
+    /// its modulus cannot be read.
+    #[error("{path}: {reason}; use an RSA key of at least 2048 bits")]
+    WeakKey {
+        /// The configured path.
+        path: String,
+        /// The modulus size found, or why it could not be read.
+        reason: String,
+    },
     /// The JWKS file is not a JWKS document or has no usable signing key.
     #[error("invalid JWKS file {path}: {reason}")]
     Jwks {
@@ -403,6 +412,18 @@ impl Verifier {
     }
 
     fn check_required(&self, claims: &Value, source: KeySource) -> Result<(), AuthError> {
+        // RFC 7519 makes both a single string. A list of issuers would pass
+        // jsonwebtoken's issuer check when any entry matches, and a subject
+        // of another type would leave the audit trail without one.
+        for claim in ["iss", "sub"] {
+            if let Some(value) = claims.get(claim)
+                && !value.is_string()
+            {
+                return Err(AuthError::Invalid(format!(
+                    "the claim {claim} must be a string"
+                )));
+            }
+        }
         if source.is_citizen_login() {
             return Ok(());
         }

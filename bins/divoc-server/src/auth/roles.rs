@@ -35,12 +35,10 @@ impl RoleRules {
             .or_else(|| claims.get("azp").and_then(Value::as_str).map(str::to_owned));
         let mut roles: Vec<&str> = Vec::new();
         for path in &self.role_claims {
-            let path = match (&client, path.contains("<client>")) {
-                (Some(client), true) => path.replace("<client>", client),
-                (None, true) => continue,
-                (_, false) => path.clone(),
-            };
-            if let Some(Value::Array(list)) = claim_at(claims, &path) {
+            if path.contains("<client>") && client.is_none() {
+                continue;
+            }
+            if let Some(Value::Array(list)) = claim_at(claims, path, client.as_deref()) {
                 roles.extend(list.iter().filter_map(Value::as_str));
             }
         }
@@ -91,9 +89,13 @@ fn subject(claims: &Value) -> Option<String> {
 }
 
 /// Follows a dotted path such as `realm_access.roles` through nested objects.
-fn claim_at<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.')
-        .try_fold(claims, |value, key| value.get(key))
+/// `<client>` in a segment stands for `client`, which stays within that one
+/// key even when it contains dots, as client ids such as `divoc.facility` may.
+fn claim_at<'a>(claims: &'a Value, path: &str, client: Option<&str>) -> Option<&'a Value> {
+    path.split('.').try_fold(claims, |value, key| match client {
+        Some(client) if key.contains("<client>") => value.get(key.replace("<client>", client)),
+        _ => value.get(key),
+    })
 }
 
 #[cfg(test)]
@@ -155,6 +157,22 @@ mod tests {
         let principal = RoleRules::from_settings(&settings).principal(&claims);
         assert!(principal.distribution);
         assert!(!principal.print);
+    }
+
+    #[test]
+    fn client_id_with_dots_is_one_key() {
+        let claims = json!({
+            "azp": "divoc.facility",
+            "resource_access": {"divoc.facility": {"roles": ["facility-staff"]}},
+        });
+        let principal = rules().principal(&claims);
+        assert!(principal.print);
+        // The same roles nested under `divoc` and `facility` are another client's.
+        let nested = json!({
+            "azp": "divoc.facility",
+            "resource_access": {"divoc": {"facility": {"roles": ["facility-staff"]}}},
+        });
+        assert!(!rules().principal(&nested).print);
     }
 
     #[test]

@@ -572,3 +572,38 @@ fn verified_token_remembered_until_expiry() {
         "invalid token: the signature does not verify"
     );
 }
+
+#[test]
+fn issuer_and_subject_must_be_strings() {
+    let settings = AuthSettings {
+        issuer: Some("https://id.example.test/realms/divoc".to_owned()),
+        ..pem_settings()
+    };
+    let verifier = verifier(&settings);
+    let mut listed = claims();
+    listed["iss"] = json!([
+        "https://evil.example.test",
+        "https://id.example.test/realms/divoc"
+    ]);
+    let token = sign("test-rsa-private.pem", Algorithm::RS256, None, &listed);
+    assert!(
+        rejection(&verifier, &token).ends_with("the claim iss must be a string"),
+        "{}",
+        rejection(&verifier, &token)
+    );
+
+    let mut numbered = claims();
+    numbered["iss"] = json!("https://id.example.test/realms/divoc");
+    numbered["sub"] = json!(12345);
+    let token = sign("test-rsa-private.pem", Algorithm::RS256, None, &numbered);
+    assert!(
+        rejection(&verifier, &token).ends_with("the claim sub must be a string"),
+        "{}",
+        rejection(&verifier, &token)
+    );
+
+    numbered["sub"] = json!("12345");
+    let token = sign("test-rsa-private.pem", Algorithm::RS256, None, &numbered);
+    let principal = verifier.authenticate_token(&token).unwrap();
+    assert_eq!(principal.subject.as_deref(), Some("12345"));
+}

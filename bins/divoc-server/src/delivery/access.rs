@@ -85,25 +85,40 @@ pub async fn owned_latest_certificate(
             .certificate_by_id(&id)
             .map_err(|error| DeliveryError::store(&error))?
             .ok_or_else(|| DeliveryError::certificate_not_found(&id))?;
-        if let Some(mobile) = mobile
+        if let Some(mobile) = &mobile
             && record.mobile.as_deref() != Some(mobile.as_str())
         {
             return Err(DeliveryError::certificate_not_found(&id));
         }
-        check_latest(&service, &record)?;
+        check_latest(&service, &record, &creator_scope(mobile.as_deref()))?;
         Ok(record)
     })
     .await
     .map_err(|error| DeliveryError::internal(error.to_string()))?
 }
 
-/// Returns 410 unless `record` is the latest certificate of its beneficiary.
+/// Returns 410 unless `record` is the latest certificate of its beneficiary
+/// within `scope`, the creator scope of a link or an email. For a citizen,
+/// that is among the doses registered to the citizen's mobile number, which
+/// must include `record`.
 pub fn check_latest(
     service: &CertificateService,
     record: &RegistryRecord,
+    scope: &Scope,
 ) -> Result<(), DeliveryError> {
+    if let Scope::Mobile(mobile) = scope
+        && record.mobile.as_deref() != Some(mobile.as_str())
+    {
+        return Err(DeliveryError::new(
+            StatusCode::GONE,
+            "certificate_moved",
+            "the certificate is no longer registered to the mobile number that handed it on; \
+             ask its owner for a new link",
+        )
+        .with_value(&record.certificate_id));
+    }
     let latest = service
-        .select_by_beneficiary(FileKind::QrPng, &record.pre_enrollment_code, &Scope::Anyone)
+        .select_by_beneficiary(FileKind::QrPng, &record.pre_enrollment_code, scope)
         .map_err(|error| service_error(&error))?;
     if latest.certificate_id() != record.certificate_id {
         return Err(superseded(&record.certificate_id));

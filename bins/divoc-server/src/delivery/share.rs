@@ -33,7 +33,7 @@ use super::{Delivery, DeliveryError};
 use crate::cache::FileKind;
 use crate::language::{resolve_language, set_content_language};
 use crate::routes::AppState;
-use crate::service::{CertificateService, Scope, ServiceError};
+use crate::service::{CertificateService, ServiceError};
 use crate::settings::Protection;
 
 /// Header that carries a link's passcode.
@@ -193,7 +193,7 @@ pub async fn list(
         .iter()
         .map(|link| {
             let state = LinkState {
-                latest: latest.get(&link.pre_enrollment_code).map(Option::as_deref),
+                latest: latest.get(&latest_key(link)).map(Option::as_deref),
                 max_attempts,
             };
             link_json(link, now, &state)
@@ -238,28 +238,35 @@ pub async fn revoke(
 }
 
 /// Looks up the latest certificate id of each beneficiary that `links` point
-/// to: `None` when the beneficiary has no certificate left to serve.
+/// to, within each link's creator scope: `None` when no certificate is left
+/// to serve.
 fn latest_certificates(
     service: &CertificateService,
     links: &[ShareLink],
-) -> Result<HashMap<String, Option<String>>, DeliveryError> {
+) -> Result<HashMap<LatestKey, Option<String>>, DeliveryError> {
     let mut latest = HashMap::new();
     for link in links {
-        if latest.contains_key(&link.pre_enrollment_code) {
+        let key = latest_key(link);
+        if latest.contains_key(&key) {
             continue;
         }
-        let id = match service.select_by_beneficiary(
-            FileKind::QrPng,
-            &link.pre_enrollment_code,
-            &Scope::Anyone,
-        ) {
+        let scope = creator_scope(link.scope_mobile.as_deref());
+        let id = match service.select_by_beneficiary(FileKind::QrPng, &key.0, &scope) {
             Ok(selection) => Some(selection.certificate_id().to_owned()),
             Err(ServiceError::NotFound) => None,
             Err(error) => return Err(service_error(&error)),
         };
-        latest.insert(link.pre_enrollment_code.clone(), id);
+        latest.insert(key, id);
     }
     Ok(latest)
+}
+
+/// A beneficiary id and the mobile number of a citizen's link, which limits
+/// the doses that the link's latest certificate is chosen from.
+type LatestKey = (String, Option<String>);
+
+fn latest_key(link: &ShareLink) -> LatestKey {
+    (link.pre_enrollment_code.clone(), link.scope_mobile.clone())
 }
 
 /// Facts about a link that its row lacks, looked up for a listing.
@@ -471,7 +478,11 @@ pub async fn open_link(
             .certificate_by_beneficiary_and_id(&link.pre_enrollment_code, &link.certificate_id)
             .map_err(|error| DeliveryError::store(&error))?
             .ok_or_else(|| service_error(&crate::service::ServiceError::NotFound))?;
-        check_latest(&service, &record)?;
+        check_latest(
+            &service,
+            &record,
+            &creator_scope(link.scope_mobile.as_deref()),
+        )?;
         if link.passcode_hash.is_some() {
             check_passcode(store, &link, passcode.as_deref(), max_attempts)?;
         }

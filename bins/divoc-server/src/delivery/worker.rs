@@ -75,8 +75,9 @@ fn attempt(
         .certificate_by_id(&email.certificate_id)
         .map_err(|error| Failure::Transient(error.to_string()))?
         .ok_or_else(|| Failure::Permanent("the certificate was revoked or removed".to_owned()))?;
-    check_latest(service, &record).map_err(|error| Failure::Permanent(error.to_string()))?;
     let scope = creator_scope(email.scope_mobile.as_deref());
+    check_latest(service, &record, &scope)
+        .map_err(|error| Failure::Permanent(error.to_string()))?;
     let pdf = render_pdf_blocking(service, &scope, &record, &email.language)
         .map_err(|error| Failure::Transient(error.to_string()))?;
     let protected = email.protect.as_deref() == Some("dob");

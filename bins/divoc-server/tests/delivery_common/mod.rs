@@ -196,19 +196,24 @@ pub fn import_text(server: &Server, text: &str) {
     assert!(status.success());
 }
 
-/// Moves certificate 772014589 (BEN1002, dose 3) to mobile number
-/// 9222222222. BEN1002's doses 1 and 2 stay registered to 9000000001.
-pub fn move_third_dose(server: &Server) {
+/// Returns the record of `certificate_id` from the sample fixtures.
+pub fn sample_record(certificate_id: &str) -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../fixtures/sample-records.json"
     );
     let records: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut third = records
+    records
         .into_iter()
-        .find(|record| record["certificateId"] == "772014589")
-        .unwrap();
+        .find(|record| record["certificateId"] == certificate_id)
+        .unwrap()
+}
+
+/// Moves certificate 772014589 (BEN1002, dose 3) to mobile number
+/// 9222222222. BEN1002's doses 1 and 2 stay registered to 9000000001.
+pub fn move_third_dose(server: &Server) {
+    let mut third = sample_record("772014589");
     third["mobile"] = json!("9222222222");
     import_text(server, &format!("{third}\n"));
 }
