@@ -13,7 +13,7 @@ use crate::language::{request_language, set_content_language};
 use crate::principal::{Access, Principal};
 use crate::routes::{
     AppState, authenticate, check_id, get_or_head, last_path_id, map_service_error,
-    method_not_allowed, parse_query, serve_file,
+    method_not_allowed, parse_query, serve_file, with_fresh_keys,
 };
 
 /// Registers the citizen and facility routes.
@@ -77,7 +77,7 @@ async fn pdf_by_query(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state).await?;
     let mobile = citizen_mobile(&principal)?;
     let query: CertificateQuery = parse_query(&request)?;
     let Some(certificate_id) = query.certificate_id else {
@@ -107,7 +107,7 @@ async fn file_by_auth_token(
     query: web::Query<AuthTokenQuery>,
     kind: FileKind,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = token_from_query_or_header(&request, &state, query.into_inner())?;
+    let principal = token_from_query_or_header(&request, &state, query.into_inner()).await?;
     let mobile = citizen_mobile(&principal)?;
     let certificate_id = last_path_id(&request, "certificate id")?;
     serve_by_certificate(&request, &state, &principal, mobile, certificate_id, kind).await
@@ -118,7 +118,7 @@ async fn list_certificates(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state).await?;
     let mobile = citizen_mobile(&principal)?;
     let service = Arc::clone(&state.service);
     let summaries = web::block(move || service.citizen_summaries(&mobile))
@@ -135,7 +135,7 @@ async fn search(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state).await?;
     if !principal.print {
         return Err(ApiError::Forbidden(
             "searching beneficiaries needs a print role".to_owned(),
@@ -198,14 +198,16 @@ async fn serve_by_certificate(
 
 /// Verifies `?authToken=` when present (DIVOC's citizen portal sends it), else
 /// the `Authorization` header.
-fn token_from_query_or_header(
+async fn token_from_query_or_header(
     request: &HttpRequest,
     state: &AppState,
     query: AuthTokenQuery,
 ) -> Result<Principal, ApiError> {
     match query.auth_token {
-        Some(token) => Ok(state.verifier.authenticate_token(&token)?),
-        None => authenticate(request, state),
+        Some(token) => {
+            Ok(with_fresh_keys(state, || state.verifier.authenticate_token(&token)).await?)
+        }
+        None => authenticate(request, state).await,
     }
 }
 

@@ -580,7 +580,7 @@ async fn print_route(
     limit: web::Data<PrintLimit>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state).await?;
     if !principal.print {
         return Err(ApiError::Forbidden(
             "bulk printing needs a print role".to_owned(),

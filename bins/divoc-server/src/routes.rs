@@ -216,7 +216,7 @@ async fn certificate_pdf(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let principal = authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state).await?;
     // `?protect=dob` requests an encrypted PDF. Without it the route is unchanged.
     if crate::delivery::wants_protection(&request)? {
         return crate::delivery::protected_download(request, state, principal).await;
@@ -238,7 +238,7 @@ async fn certificate_qr(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state).await?;
     reject_qr_protection(&request)?;
     by_beneficiary(request, state, principal, FileKind::QrPng, None).await
 }
@@ -292,7 +292,7 @@ async fn certificate_exists(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let principal = authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state).await?;
     let is_qr = request
         .path()
         .starts_with("/certificate/api/certificateQRCode/");
@@ -501,7 +501,11 @@ fn safe_filename(certificate_id: &str) -> String {
         .collect()
 }
 
-pub(crate) fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
+/// Verifies the request's `Authorization` header and returns the caller.
+pub(crate) async fn authenticate(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<Principal, ApiError> {
     let mut values = request.headers().get_all(header::AUTHORIZATION);
     let header = values.next().map(HeaderValue::as_bytes);
     if values.next().is_some() {
@@ -509,7 +513,32 @@ pub(crate) fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Pr
             "more than one Authorization header",
         )));
     }
-    Ok(state.verifier.authenticate(header)?)
+    Ok(with_fresh_keys(state, || state.verifier.authenticate(header)).await?)
+}
+
+/// Runs a token check. When the token needs a key that the JWKS URL may have
+/// gained, the key set is fetched on the blocking pool and the check runs once
+/// more. A slow key server then never holds up the worker's other requests.
+pub(crate) async fn with_fresh_keys(
+    state: &AppState,
+    check: impl Fn() -> Result<Principal, AuthError>,
+) -> Result<Principal, AuthError> {
+    match check() {
+        Err(AuthError::KeysOutdated) => {
+            let verifier = state.verifier.clone();
+            if let Err(error) = web::block(move || verifier.fetch_keys_if_due()).await {
+                tracing::warn!(%error, "fetching the JWKS again could not run");
+            }
+            match check() {
+                // The fetch could not run, so the key is still unknown.
+                Err(AuthError::KeysOutdated) => Err(AuthError::Invalid(
+                    "no configured key verifies this token".to_owned(),
+                )),
+                other => other,
+            }
+        }
+        other => other,
+    }
 }
 
 /// Decides whose certificates a lookup by beneficiary id may reach: anyone's with

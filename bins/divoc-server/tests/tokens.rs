@@ -487,15 +487,25 @@ fn registration_key_tokens_are_citizens() {
 struct JwksServer {
     port: u16,
     request_lines: Arc<Mutex<Vec<String>>>,
+    /// Responses written so far.
+    answered: Arc<AtomicUsize>,
 }
 
 impl JwksServer {
     fn start(responses: Vec<(u16, String)>) -> JwksServer {
+        JwksServer::start_slow(responses, Duration::ZERO)
+    }
+
+    /// Starts the endpoint, which waits `delay` before each response after
+    /// the first.
+    fn start_slow(responses: Vec<(u16, String)>, delay: Duration) -> JwksServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let request_lines = Arc::new(Mutex::new(Vec::new()));
         let recorded = Arc::clone(&request_lines);
         let served = AtomicUsize::new(0);
+        let answered = Arc::new(AtomicUsize::new(0));
+        let written = Arc::clone(&answered);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -503,20 +513,24 @@ impl JwksServer {
                     continue;
                 };
                 recorded.lock().unwrap().push(line);
-                let index = served
-                    .fetch_add(1, Ordering::SeqCst)
-                    .min(responses.len() - 1);
+                let count = served.fetch_add(1, Ordering::SeqCst);
+                if count > 0 {
+                    std::thread::sleep(delay);
+                }
+                let index = count.min(responses.len() - 1);
                 let (status, body) = &responses[index];
                 let response = format!(
                     "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = stream.write_all(response.as_bytes());
+                written.fetch_add(1, Ordering::SeqCst);
             }
         });
         JwksServer {
             port,
             request_lines,
+            answered,
         }
     }
 
@@ -612,6 +626,49 @@ fn jwks_url_refetched_once_a_minute() {
     );
     let log = server.log_text();
     assert!(log.contains("JWKS refetched for an unknown key"), "{log}");
+}
+
+#[test]
+fn slow_jwks_fetch_holds_up_no_other_request() {
+    let ec = Keys::public_jwk("jwks-ec-private.pem", Algorithm::ES256, "jwks-ec-1");
+    let endpoint = JwksServer::start_slow(
+        vec![(200, jwks(std::slice::from_ref(&ec)))],
+        Duration::from_secs(3),
+    );
+    let url = endpoint.url();
+    // One worker: before the fix, its thread waited for the key server.
+    let server = Arc::new(Server::start(&[
+        ("DIVOC__AUTH__JWKS_URL", &url),
+        ("DIVOC__SERVER__WORKERS", "1"),
+    ]));
+
+    // A token with an unknown kid and a made-up signature: anyone can send one.
+    let token = format!(
+        "{}AAAA",
+        unsigned(
+            r#"{"alg":"RS256","kid":"attacker-random"}"#,
+            &json!({"exp": 9_999_999_999_i64}),
+        )
+    );
+    let slow = {
+        let server = Arc::clone(&server);
+        std::thread::spawn(move || get_pdf(&server, "BEN1001", &token).status)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while endpoint.requests() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no second fetch");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The key server now holds its response for 3 s. A worker that waited
+    // for it could serve the health check only after that response.
+    assert_eq!(server.request("GET", "/healthz", &[]).status, 200);
+    assert_eq!(
+        endpoint.answered.load(Ordering::SeqCst),
+        1,
+        "the health check waited for the key server"
+    );
+    assert_eq!(slow.join().unwrap(), 401);
+    assert_eq!(endpoint.answered.load(Ordering::SeqCst), 2);
 }
 
 #[test]

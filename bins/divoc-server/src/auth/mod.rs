@@ -98,6 +98,12 @@ pub enum AuthError {
     /// The token failed verification.
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// The token names a key that the JWKS URL may have gained since it was
+    /// last fetched, and a fetch is due. The caller runs
+    /// [`TokenVerifier::fetch_keys_if_due`] on a thread that may block, then
+    /// checks the token again.
+    #[error("invalid token: the key set of auth.jwks_url must be fetched again first")]
+    KeysOutdated,
 }
 
 /// Errors from loading the keys at startup.
@@ -209,7 +215,10 @@ impl TokenVerifier {
         })
     }
 
-    /// Verifies the value of an `Authorization` header and returns the caller.
+    /// Verifies the value of an `Authorization` header and returns the
+    /// caller. A token that needs a key the JWKS URL may have gained gives
+    /// [`AuthError::KeysOutdated`] when a fetch is due, so that no request
+    /// thread waits for the key server.
     pub fn authenticate(&self, header: Option<&[u8]>) -> Result<Principal, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         if header.len() > MAX_AUTHORIZATION_BYTES {
@@ -229,7 +238,16 @@ impl TokenVerifier {
         self.authenticate_token(token)
     }
 
-    /// Verifies a compact JWT, such as an `authToken` query parameter, and returns the caller.
+    /// Fetches the key set of the JWKS URL again, unless there is none or a
+    /// fetch started less than a minute ago. Blocks for at most the fetch
+    /// timeout.
+    pub fn fetch_keys_if_due(&self) {
+        self.inner.reload_remote();
+    }
+
+    /// Verifies a compact JWT, such as an `authToken` query parameter, and
+    /// returns the caller, with [`AuthError::KeysOutdated`] as for
+    /// [`TokenVerifier::authenticate`].
     pub fn authenticate_token(&self, token: &str) -> Result<Principal, AuthError> {
         if token.len() > MAX_AUTHORIZATION_BYTES {
             return Err(AuthError::Invalid("longer than 8 KiB".to_owned()));
@@ -325,11 +343,9 @@ impl Verifier {
     fn verify(&self, token: &str, header: &TokenHeader) -> Result<(Value, KeySource), AuthError> {
         let algorithm = header.algorithm;
         let Some(kid) = &header.kid else {
-            let mut candidates = self.keys_matching(|key| key.accepts(algorithm));
-            if candidates.is_empty() && self.reload_remote() {
-                candidates = self.keys_matching(|key| key.accepts(algorithm));
-            }
+            let candidates = self.keys_matching(|key| key.accepts(algorithm));
             if candidates.is_empty() {
+                self.check_fetch_due()?;
                 return Err(AuthError::Invalid(format!(
                     "no configured key accepts algorithm {}",
                     algorithm_name(algorithm)
@@ -340,8 +356,8 @@ impl Verifier {
 
         let has_kid = |key: &VerificationKey| key.kid.as_deref() == Some(kid.as_str());
         let mut named = self.keys_matching(has_kid);
-        if named.is_empty() && self.reload_remote() {
-            named = self.keys_matching(has_kid);
+        if named.is_empty() {
+            self.check_fetch_due()?;
         }
         if !named.is_empty() {
             named.retain(|key| key.accepts(algorithm));
@@ -381,6 +397,15 @@ impl Verifier {
     /// minute. Returns true when the key set was replaced.
     fn reload_remote(&self) -> bool {
         self.remote.as_ref().is_some_and(RemoteJwks::reload_if_due)
+    }
+
+    /// Returns [`AuthError::KeysOutdated`] when the JWKS URL is configured and
+    /// [`Verifier::reload_remote`] would fetch it.
+    fn check_fetch_due(&self) -> Result<(), AuthError> {
+        if self.remote.as_ref().is_some_and(RemoteJwks::reload_due) {
+            return Err(AuthError::KeysOutdated);
+        }
+        Ok(())
     }
 
     /// Tries the candidates in order. The first key whose signature check passes

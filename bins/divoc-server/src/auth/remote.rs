@@ -87,6 +87,16 @@ impl RemoteJwks {
         Ok(count)
     }
 
+    /// Returns true when no token-triggered reload started in the last
+    /// [`REFETCH_INTERVAL`], so that [`RemoteJwks::reload_if_due`] would fetch.
+    pub(super) fn reload_due(&self) -> bool {
+        let last = self
+            .last_refetch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        !last.is_some_and(|started| started.elapsed() < REFETCH_INTERVAL)
+    }
+
     /// Reloads the keys unless a token-triggered reload started less than
     /// [`REFETCH_INTERVAL`] ago. Blocks for at most [`FETCH_TIMEOUT`], and a
     /// request that arrives while another one is reloading does not wait for it.

@@ -29,8 +29,11 @@ pub struct Requester {
 
 /// Authenticates the request and checks that the token may hand certificates
 /// on: a distribution role with a `sub`, or a citizen token with a mobile number.
-pub fn requester(request: &HttpRequest, state: &AppState) -> Result<Requester, actix_web::Error> {
-    let principal = authenticate(request, state)?;
+pub async fn requester(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<Requester, actix_web::Error> {
+    let principal = authenticate(request, state).await?;
     Ok(requester_of(&principal)?)
 }
 

@@ -39,7 +39,7 @@ pub async fn queue(
     delivery: web::Data<Delivery>,
     body: Bytes,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let requester = requester(&request, &state)?;
+    let requester = requester(&request, &state).await?;
     let body: EmailRequest = parse_body(&body)?;
     check_certificate_id(&body.certificate_id)?;
     let to = body.to.trim();
@@ -119,7 +119,7 @@ pub async fn status(
     delivery: web::Data<Delivery>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let requester = requester(&request, &state)?;
+    let requester = requester(&request, &state).await?;
     let id = path.into_inner();
     let not_found = |id: String| {
         DeliveryError::new(

@@ -34,7 +34,7 @@ pub async fn send(
     delivery: web::Data<Delivery>,
     body: Bytes,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let requester = requester(&request, &state)?;
+    let requester = requester(&request, &state).await?;
     let body: NotifyRequest = parse_body(&body)?;
     check_certificate_id(&body.certificate_id)?;
     if body.channel != "sms" {

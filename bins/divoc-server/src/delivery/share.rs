@@ -72,7 +72,7 @@ pub async fn create(
     delivery: web::Data<Delivery>,
     body: Bytes,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let requester = requester(&request, &state)?;
+    let requester = requester(&request, &state).await?;
     let body: CreateRequest = parse_body(&body)?;
     check_certificate_id(&body.certificate_id)?;
     let days = expiry_days(&delivery, body.expires_in_days)?;
@@ -175,7 +175,7 @@ pub async fn list(
     state: web::Data<AppState>,
     delivery: web::Data<Delivery>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let requester = requester(&request, &state)?;
+    let requester = requester(&request, &state).await?;
     let store = delivery.store.clone();
     let service = std::sync::Arc::clone(&state.service);
     let (links, latest) = web::block(move || {
@@ -211,7 +211,7 @@ pub async fn revoke(
     delivery: web::Data<Delivery>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let requester = requester(&request, &state)?;
+    let requester = requester(&request, &state).await?;
     let id = path.into_inner();
     if id.len() != 24 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         return Err(DeliveryError::invalid("share link id", "expected 24 hex digits", id).into());

@@ -257,7 +257,7 @@ async fn beneficiaries(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = authenticate(&request, &state)?;
+    let principal = authenticate(&request, &state).await?;
     if !principal.is_citizen() {
         return Err(ApiError::Forbidden(
             "citizen routes need a citizen token, not one with a distribution or print role"
