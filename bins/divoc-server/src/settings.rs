@@ -700,7 +700,11 @@ fn fractional_numbers(table: &Map<String, Value>, prefix: &str, found: &mut Vec<
 
 fn fractional_value(value: &Value, path: String, found: &mut Vec<(String, f64)>) {
     match &value.kind {
-        ValueKind::Float(number) if number.fract() != 0.0 => found.push((path, *number)),
+        // A whole number too large for 64 bits is read as a float, which
+        // would saturate to the largest value of the setting's type.
+        ValueKind::Float(number) if number.fract() != 0.0 || number.abs() >= 9.2e18 => {
+            found.push((path, *number));
+        }
         ValueKind::Table(table) => fractional_numbers(table, &path, found),
         ValueKind::Array(items) => {
             for (index, item) in items.iter().enumerate() {
@@ -764,6 +768,18 @@ mod tests {
         );
         let settings = load_toml("[print]\nmax_beneficiaries = 1").unwrap();
         assert_eq!(settings.print.max_beneficiaries, 1);
+    }
+
+    #[test]
+    fn whole_number_beyond_64_bits_rejected() {
+        let error = load_toml("[print]\nmax_beneficiaries = 1e20")
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: invalid type: string \"100000000000000000000\", expected an \
+             integer for key `print.max_beneficiaries`"
+        );
     }
 
     #[test]
