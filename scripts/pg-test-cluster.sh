@@ -141,8 +141,12 @@ standby() {
     data="$dir/data"
 
     echo "copying the cluster on port $primary_port into $data" >&2
+    # The replication slot makes the primary keep its WAL until the standby
+    # has it. Without one, a standby that fell behind the tests' writes could
+    # find the WAL it needed removed, and then never catch up.
     as_owner "$bin/pg_basebackup" --host=127.0.0.1 --port="$primary_port" --username=postgres \
         --pgdata="$data" --write-recovery-conf --wal-method=stream --checkpoint=fast \
+        --create-slot --slot="divoc_standby_$port" \
         >"$dir/basebackup.log" 2>&1 || {
         cat "$dir/basebackup.log" >&2
         exit 1

@@ -2245,8 +2245,11 @@ mod replica {
     /// Calls `probe` every 50 ms until it returns a value, for at most 90 s.
     ///
     /// NOTE: in one run of the whole suite, a new test database had not
-    /// reached the standby after 20 s, the earlier limit. The cause was not
-    /// found. Replay behind the other tests' writes is the likely one.
+    /// reached the standby after 20 s, the earlier limit, and in a later run
+    /// not after 90 s. A standby that falls behind the other tests' writes
+    /// could find the WAL it needed removed and never catch up, so
+    /// `scripts/pg-test-cluster.sh` now streams through a replication slot.
+    /// That cause was inferred, not seen in a log.
     fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
         let deadline = std::time::Instant::now() + Duration::from_secs(90);
         loop {
