@@ -566,6 +566,24 @@ pub(crate) fn record_served(
     access: Access,
     certificate_id: &str,
 ) {
+    record_audit(
+        &state.service,
+        request,
+        certificate_id,
+        principal.subject.clone(),
+        access.as_str(),
+    );
+}
+
+/// Writes an audit row for a certificate that `request` served to `subject`
+/// in `role`, unless the request is HEAD, which sends no file.
+pub(crate) fn record_audit(
+    service: &CertificateService,
+    request: &HttpRequest,
+    certificate_id: &str,
+    subject: Option<String>,
+    role: &str,
+) {
     if is_head(request) {
         return;
     }
@@ -575,10 +593,10 @@ pub(crate) fn record_served(
         route: request
             .match_pattern()
             .unwrap_or_else(|| "(no route)".to_owned()),
-        subject: principal.subject.clone(),
-        role: access.as_str().to_owned(),
+        subject,
+        role: role.to_owned(),
     };
-    state.service.record_served(&event);
+    service.record_served(&event);
 }
 
 /// Reads the `{beneficiaryId}` segment from the raw path and checks it.

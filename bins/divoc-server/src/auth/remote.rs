@@ -94,7 +94,7 @@ impl RemoteJwks {
             .last_refetch
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        !last.is_some_and(|started| started.elapsed() < REFETCH_INTERVAL)
+        !started_recently(*last)
     }
 
     /// Reloads the keys unless a token-triggered reload started less than
@@ -107,7 +107,7 @@ impl RemoteJwks {
                 .last_refetch
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if last.is_some_and(|started| started.elapsed() < REFETCH_INTERVAL) {
+            if started_recently(*last) {
                 tracing::debug!(url = %self.display_url, "JWKS refetch skipped: fetched less than a minute ago");
                 return false;
             }
@@ -150,4 +150,10 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|address| address.is_loopback())
+}
+
+/// Tells whether a token-triggered reload started less than
+/// [`REFETCH_INTERVAL`] ago.
+fn started_recently(last: Option<Instant>) -> bool {
+    last.is_some_and(|started| started.elapsed() < REFETCH_INTERVAL)
 }

@@ -8,7 +8,7 @@ use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use divoc_model::RegistryRecord;
-use divoc_store::{AuditEvent, Store};
+use divoc_store::Store;
 use sha2::{Digest, Sha256};
 
 use super::DeliveryError;
@@ -226,29 +226,6 @@ fn in_language(service: &CertificateService, selection: Selection, language: &st
         FileKind::Pdf => service.in_language(selection, Some(language)),
         FileKind::QrPng => selection,
     }
-}
-
-/// Writes an audit row for a certificate handed on.
-pub fn record_use(
-    store_owner: &CertificateService,
-    request: &HttpRequest,
-    certificate_id: &str,
-    subject: Option<String>,
-    role: &str,
-) {
-    if crate::routes::is_head(request) {
-        return;
-    }
-    let event = AuditEvent {
-        served_at: chrono::Utc::now(),
-        certificate_id: certificate_id.to_owned(),
-        route: request
-            .match_pattern()
-            .unwrap_or_else(|| "(no route)".to_owned()),
-        subject,
-        role: role.to_owned(),
-    };
-    store_owner.record_served(&event);
 }
 
 /// Counts a citizen request in the store's fixed-window counter `purpose` for

@@ -18,12 +18,12 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::access::record_use;
 use super::share::{open_link, shared_file};
 use super::{Delivery, DeliveryError};
 use crate::cache::FileKind;
 use crate::language::query_language;
 use crate::routes::AppState;
+use crate::routes::record_audit;
 use crate::settings::Protection;
 
 /// The page's only style. Images keep their natural size (up to the page
@@ -224,7 +224,7 @@ fn escape(text: &str) -> String {
 
 /// Writes the audit row of a share page that showed a certificate.
 fn record_page_view(state: &AppState, request: &HttpRequest, certificate_id: &str, link_id: &str) {
-    record_use(
+    record_audit(
         &state.service,
         request,
         certificate_id,

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use super::access::{
     Requester, check_certificate_id, check_citizen_rate, check_latest, creator_scope, hex_sha256,
-    owned_latest_certificate, record_use, render_file, requester, service_error,
+    owned_latest_certificate, render_file, requester, service_error,
 };
 use super::protect::{dob_password, encrypt, parse_protection};
 use super::{Delivery, DeliveryError};
@@ -388,7 +388,7 @@ async fn serve_shared(
             response
         }
     };
-    record_use(
+    crate::routes::record_audit(
         &state.service,
         request,
         &record.certificate_id,
