@@ -609,7 +609,7 @@ fn health_routes_report_store_state() {
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
 
     // The database file deleted under the running server: writes would be
-    // lost, so the server is no longer ready, and says why in its log only.
+    // lost, so the server is no longer ready, and logs the reason only.
     let database = server.folder.path().join("divoc.sqlite");
     std::fs::remove_file(&database).unwrap();
     let unready = server.request("GET", "/readyz", &[]);

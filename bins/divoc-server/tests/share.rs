@@ -29,6 +29,15 @@ fn create(server: &Server, authorization: &str, body: &Value) -> common::Respons
     post_json(server, SHARE, Some(authorization), body)
 }
 
+/// Fetches the file of a share link in `format`, without a token.
+fn get_shared(server: &Server, token: &str, format: &str) -> common::Response {
+    server.request(
+        "GET",
+        &format!("/certificate/api/shared/{token}?format={format}"),
+        &[],
+    )
+}
+
 fn token_of(created: &Value) -> String {
     created["token"].as_str().unwrap().to_owned()
 }
@@ -106,7 +115,8 @@ fn share_link_serves_and_revokes() {
     assert_eq!(bad_format.status, 400);
     assert_eq!(bad_format.json()["value"], "doc");
 
-    // HEAD answers as GET without a body, and is not counted as a use below.
+    // HEAD gets the status and headers of GET without a body, and is not
+    // counted as a use below.
     let head = server.request(
         "HEAD",
         &format!("/certificate/api/shared/{token}?format=pdf"),
@@ -216,11 +226,7 @@ fn citizen_link_shows_only_own_doses() {
     let created = create(&server, &owner, &json!({"certificateId": "772014589"}));
     assert_eq!(created.status, 201);
     let token = token_of(&created.json());
-    let shared = server.request(
-        "GET",
-        &format!("/certificate/api/shared/{token}?format=pdf"),
-        &[],
-    );
+    let shared = get_shared(&server, &token, "pdf");
     assert_eq!(shared.status, 200);
     assert_eq!(shared.body, own.body);
 
@@ -231,11 +237,7 @@ fn citizen_link_shows_only_own_doses() {
         &json!({"certificateId": "772014589"}),
     );
     let token = token_of(&created.json());
-    let shared = server.request(
-        "GET",
-        &format!("/certificate/api/shared/{token}?format=pdf"),
-        &[],
-    );
+    let shared = get_shared(&server, &token, "pdf");
     assert_eq!(shared.body, everything.body);
 }
 
@@ -254,11 +256,7 @@ fn citizen_shares_latest_of_own_doses() {
         String::from_utf8_lossy(&created.body)
     );
     let token = token_of(&created.json());
-    let shared = server.request(
-        "GET",
-        &format!("/certificate/api/shared/{token}?format=pdf"),
-        &[],
-    );
+    let shared = get_shared(&server, &token, "pdf");
     assert_eq!(shared.status, 200);
     let own = get_as(&server, "/certificate/api/certificatePDF/BEN1002", &owner);
     assert_eq!(shared.body, own.body);
@@ -284,11 +282,7 @@ fn citizen_link_ends_when_certificate_moves() {
     delivery_common::import_text(&server, &format!("{third}\n"));
 
     for format in ["json", "pdf", "qr"] {
-        let shared = server.request(
-            "GET",
-            &format!("/certificate/api/shared/{token}?format={format}"),
-            &[],
-        );
+        let shared = get_shared(&server, &token, format);
         assert_eq!(shared.status, 410, "{format}");
         assert_eq!(shared.json()["error"], "certificate_moved", "{format}");
         assert_eq!(shared.json()["value"], "772014589", "{format}");
@@ -844,7 +838,7 @@ fn download_route_protects_on_request() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["value"], "pin");
 
-    // HEAD answers each of these as GET does.
+    // HEAD gets the status of GET for each of these.
     let bearer = format!("Bearer {}", common::Keys::rs256());
     for (target, status) in [
         (target, 200),

@@ -636,7 +636,7 @@ fn slow_jwks_fetch_holds_up_no_other_request() {
         Duration::from_secs(3),
     );
     let url = endpoint.url();
-    // One worker: before the fix, its thread waited for the key server.
+    // One worker, so that a fetch on its thread would delay every other request.
     let server = Arc::new(Server::start(&[
         ("DIVOC__AUTH__JWKS_URL", &url),
         ("DIVOC__SERVER__WORKERS", "1"),
@@ -659,7 +659,7 @@ fn slow_jwks_fetch_holds_up_no_other_request() {
         assert!(std::time::Instant::now() < deadline, "no second fetch");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // The key server now holds its response for 3 s. A worker that waited
+    // The key server now delays its response by 3 s. A worker that waited
     // for it could serve the health check only after that response.
     assert_eq!(server.request("GET", "/healthz", &[]).status, 200);
     assert_eq!(

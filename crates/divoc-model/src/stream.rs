@@ -40,10 +40,10 @@ pub struct ExportReader<R> {
     position: usize,
 }
 
-/// The longest line of a JSON-lines export that [`ExportReader`] reads, in
-/// bytes, without its line end: 8 MiB. A certificate record takes a few KB.
-/// The first line, which tells the layout, has no limit, because a single
-/// JSON document on one line is read whole anyway.
+/// The maximum length of a line of a JSON-lines export that [`ExportReader`]
+/// reads, in bytes, without its line end: 8 MiB. A certificate record takes
+/// a few KB. The first line, which decides the layout, has no limit, because
+/// a single JSON document on one line is read whole anyway.
 pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 enum State {
