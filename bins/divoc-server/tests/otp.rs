@@ -742,7 +742,7 @@ fn malformed_bodies_are_rejected() {
     let key = KeyFile::ed25519();
     let server = start_login(&key, Some(&gateway), &[]);
 
-    let cases: [(&str, &str, &str, Option<&str>); 12] = [
+    let cases: [(&str, &str, &str, Option<&str>); 13] = [
         (
             CODE_PATH,
             "not json",
@@ -813,6 +813,12 @@ fn malformed_bodies_are_rejected() {
             TOKEN_PATH,
             "",
             "the body is not JSON: EOF while parsing a value at line 1 column 0",
+            None,
+        ),
+        (
+            CODE_PATH,
+            "{\"mobile\": \"9000000001\", \"mobile\": \"9000000002\"}",
+            "the key \"mobile\" is given twice",
             None,
         ),
     ];

@@ -887,6 +887,26 @@ fn array_body_rejected() {
 }
 
 #[test]
+fn repeated_field_rejected() {
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let body = br#"{"certificateId": "680325917", "certificateId": "772014589"}"#;
+    let response = send(
+        &server,
+        "POST",
+        SHARE,
+        &[("Authorization", &owner)],
+        Some(("application/json", body)),
+    );
+    assert_eq!(response.status, 400);
+    assert_eq!(response.json()["error"], "invalid_body");
+    assert_eq!(
+        response.json()["message"],
+        "the request body is not the expected JSON object: duplicate field `certificateId`"
+    );
+}
+
+#[test]
 fn protect_parameter_misuse_rejected() {
     let server = Server::start(&[]);
     let owner = distribution("partner-1");

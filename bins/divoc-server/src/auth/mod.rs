@@ -449,6 +449,7 @@ impl Verifier {
                 )));
             }
         }
+        check_issued_at(claims, self.leeway_seconds)?;
         if source.is_citizen_login() {
             return Ok(());
         }
@@ -461,6 +462,28 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+/// Rejects a token whose `iat` is not a number, or lies further in the
+/// future than `leeway_seconds`. RFC 7519 leaves `iat` optional. An issuer
+/// sets it to the time of signing, so an `iat` in the future means a wrong
+/// clock or a forged time.
+fn check_issued_at(claims: &Value, leeway_seconds: u64) -> Result<(), AuthError> {
+    let Some(value) = claims.get("iat") else {
+        return Ok(());
+    };
+    let Some(issued_at) = value.as_f64() else {
+        return Err(AuthError::Invalid(
+            "the claim iat must be a number".to_owned(),
+        ));
+    };
+    let latest = chrono::Utc::now().timestamp() as f64 + leeway_seconds as f64;
+    if issued_at > latest {
+        return Err(AuthError::Invalid(
+            "issued in the future (iat is later than now)".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Message of a token whose signature no candidate key verifies.

@@ -607,3 +607,32 @@ fn issuer_and_subject_must_be_strings() {
     let principal = verifier.authenticate_token(&token).unwrap();
     assert_eq!(principal.subject.as_deref(), Some("12345"));
 }
+
+#[test]
+fn future_issued_at_rejected() {
+    let settings = AuthSettings {
+        leeway_seconds: 60,
+        ..pem_settings()
+    };
+    let verifier = verifier(&settings);
+    let now = chrono::Utc::now().timestamp();
+    let with_iat = |iat: Value| {
+        let mut claims = claims();
+        claims["iat"] = iat;
+        sign("test-rsa-private.pem", Algorithm::RS256, None, &claims)
+    };
+    assert!(verifier.authenticate_token(&with_iat(json!(now))).is_ok());
+    assert!(
+        verifier
+            .authenticate_token(&with_iat(json!(now + 30)))
+            .is_ok()
+    );
+    assert_eq!(
+        rejection(&verifier, &with_iat(json!(now + 600))),
+        "invalid token: issued in the future (iat is later than now)"
+    );
+    assert_eq!(
+        rejection(&verifier, &with_iat(json!("yesterday"))),
+        "invalid token: the claim iat must be a number"
+    );
+}

@@ -340,7 +340,7 @@ impl OtpService {
 }
 
 /// Reads a body of at most [`MAX_BODY_BYTES`] and parses it as JSON, whatever
-/// its `Content-Type`.
+/// its `Content-Type`. A key given twice in one object is rejected.
 async fn read_json(payload: web::Payload) -> Result<Value, OtpApiError> {
     let bytes = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
         Ok(Ok(bytes)) => bytes,
@@ -352,10 +352,15 @@ async fn read_json(payload: web::Payload) -> Result<Value, OtpApiError> {
         }
         Err(_) => return Err(OtpApiError::TooLarge),
     };
-    serde_json::from_slice(&bytes).map_err(|error| OtpApiError::BadRequest {
+    let body = serde_json::from_slice(&bytes).map_err(|error| OtpApiError::BadRequest {
         message: format!("the body is not JSON: {error}"),
         value: None,
-    })
+    })?;
+    crate::json_body::check_unique_keys(&bytes).map_err(|message| OtpApiError::BadRequest {
+        message,
+        value: None,
+    })?;
+    Ok(body)
 }
 
 /// Reads `mobile`: 10 to 15 ASCII digits after an optional `+`, kept exactly as
