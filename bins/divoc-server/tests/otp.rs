@@ -981,3 +981,53 @@ fn disabled_login_has_no_routes() {
     assert_eq!(request_code(&server, MOBILE).status, 404);
     assert_eq!(server.request("GET", JWKS_PATH, &[]).status, 404);
 }
+
+#[test]
+fn purge_keeps_delivery_limits() {
+    let gateway = Gateway::start(200);
+    let key = KeyFile::ed25519();
+    // The login's windows end after a second; the share limit's after an hour.
+    let server = start_login(
+        &key,
+        Some(&gateway),
+        &[
+            ("DIVOC__OTP__RATE_WINDOW_SECONDS", "1"),
+            ("DIVOC__SHARE__MAX_PER_MOBILE", "1"),
+        ],
+    );
+    let citizen = format!(
+        "Bearer {}",
+        common::Keys::sign(
+            "test-rsa-private.pem",
+            Algorithm::RS256,
+            &common::Keys::citizen_claims(MOBILE)
+        )
+    );
+    let body = br#"{"certificateId": "772014589"}"#;
+    let length = body.len().to_string();
+    let share = || {
+        server.request_with_body(
+            "POST",
+            "/certificate/api/share",
+            &[
+                ("Authorization", citizen.as_str()),
+                ("Content-Type", "application/json"),
+                ("Content-Length", length.as_str()),
+            ],
+            body,
+        )
+    };
+    assert_eq!(share().status, 201);
+    assert_eq!(share().status, 429);
+
+    // A code request makes the SMS worker purge the login state once the
+    // request is handled, two seconds after the share bucket started.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(request_code(&server, MOBILE).status, 202);
+    gateway.wait_for(1);
+    std::thread::sleep(Duration::from_millis(500));
+
+    let limited = share();
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["error"], "rate_limited");
+}

@@ -16,6 +16,21 @@ use crate::schema::{certificates, otp_challenges, rate_limits};
 use crate::store::{mobile_beneficiaries, not_revoked, with_connection};
 use crate::{Store, StoreError};
 
+/// Deletes the buckets named `prefix…` whose window ended by `now`, on
+/// either backend's connection. `prefix` is matched with `LIKE`, its
+/// wildcards escaped.
+macro_rules! delete_ended_buckets {
+    ($connection:ident, $prefix:expr, $now:expr, $window:expr) => {{
+        let cutoff = to_naive_micros(window_cutoff($now, $window));
+        diesel::delete(
+            rate_limits::table
+                .filter(rate_limits::bucket.like(like_prefix($prefix)).escape('\\'))
+                .filter(rate_limits::window_start.le(cutoff)),
+        )
+        .execute($connection)
+    }};
+}
+
 /// The live one-time password of a mobile number, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtpChallenge {
@@ -244,7 +259,10 @@ impl Store {
     }
 
     /// Deletes, in one transaction, challenges that expired at or before `now`
-    /// and rate-limit buckets whose window of length `window` ended by `now`.
+    /// and the rate-limit buckets of the citizen login, whose names start with
+    /// `otp:`, once their window of length `window` ended by `now`. Buckets of
+    /// other names count against windows of their own, so they are left to
+    /// [`Store::purge_rate_limits`].
     ///
     /// # Errors
     ///
@@ -255,7 +273,6 @@ impl Store {
         window: Duration,
     ) -> Result<OtpPurge, StoreError> {
         let now_naive = to_naive_micros(now);
-        let cutoff = to_naive_micros(window_cutoff(now, window));
         with_connection!(self, |connection| {
             connection.transaction(|connection| {
                 let challenges = diesel::delete(
@@ -263,8 +280,7 @@ impl Store {
                 )
                 .execute(connection)?;
                 let rate_limits =
-                    diesel::delete(rate_limits::table.filter(rate_limits::window_start.le(cutoff)))
-                        .execute(connection)?;
+                    delete_ended_buckets!(connection, OTP_BUCKET_PREFIX, now, window)?;
                 Ok(OtpPurge {
                     challenges,
                     rate_limits,
@@ -272,6 +288,51 @@ impl Store {
             })
         })
         .map_err(|error| self.query_error("one-time password purge", error))
+    }
+
+    /// Deletes the rate-limit buckets whose name starts with `prefix` and whose
+    /// window of length `window` ended by `now`, and returns how many it
+    /// deleted. Each kind of limit has its own window, so each is purged with
+    /// its own prefix and window.
+    ///
+    /// NOTE: the prefix is compared with `LIKE`, which SQLite runs without
+    /// regard to ASCII case, so there `Email:` matches `email:` buckets too.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// use chrono::{TimeDelta, Utc};
+    /// use divoc_store::{Store, StoreOptions};
+    ///
+    /// let store = Store::open(":memory:", &StoreOptions::default())?;
+    /// let hour = Duration::from_secs(3600);
+    /// let now = Utc::now();
+    /// store.count_rate_hit("email:mobile:1", now, hour)?;
+    /// store.count_rate_hit("share:mobile:1", now, hour)?;
+    /// let later = now + TimeDelta::hours(2);
+    /// assert_eq!(store.purge_rate_limits("email:", later, hour)?, 1);
+    /// // The share bucket is still counting.
+    /// assert_eq!(store.count_rate_hit("share:mobile:1", now, hour)?.hits, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn purge_rate_limits(
+        &self,
+        prefix: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<usize, StoreError> {
+        with_connection!(self, |connection| delete_ended_buckets!(
+            connection, prefix, now, window
+        ))
+        .map_err(|error| self.query_error("rate-limit purge", error))
     }
 
     /// Returns `true` if at least one certificate that is not revoked is
@@ -305,6 +366,23 @@ impl Store {
 }
 
 /// Returns the latest window start whose window has ended at `now`.
+/// Name prefix of the rate-limit buckets of the citizen login.
+const OTP_BUCKET_PREFIX: &str = "otp:";
+
+/// Returns the `LIKE` pattern of names that start with `prefix`, with `\`
+/// as the escape character.
+fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 fn window_cutoff(now: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
     let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
     now.checked_sub_signed(window)

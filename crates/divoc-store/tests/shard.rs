@@ -309,8 +309,12 @@ const ALLOWED: &[Allowed] = &[
         reason: "Store::purge_otp_state: periodic deletion of expired challenges",
     },
     Allowed {
-        shape: Shape::Exact("DELETE FROM rate_limits WHERE (rate_limits.window_start <= $1)"),
-        reason: "Store::purge_otp_state: periodic deletion of ended rate-limit windows",
+        shape: Shape::Exact(
+            "DELETE FROM rate_limits WHERE ((rate_limits.bucket LIKE $1 ESCAPE $2) \
+             AND (rate_limits.window_start <= $3))",
+        ),
+        reason: "Store::purge_otp_state and Store::purge_rate_limits: periodic deletion of \
+                 ended rate-limit windows, one kind of limit at a time",
     },
 ];
 
@@ -1010,6 +1014,11 @@ fn exercise_citizen_login(store: &Store) {
     step("Store::purge_otp_state");
     store
         .purge_otp_state(now + TimeDelta::hours(1), window)
+        .expect("purge");
+
+    step("Store::purge_rate_limits");
+    store
+        .purge_rate_limits("email:", now + TimeDelta::hours(1), window)
         .expect("purge");
 
     step("Store::mobile_has_certificates");

@@ -1660,6 +1660,7 @@ mod otp_state {
         rate_window_counts_and_resets,
         concurrent_rate_hits_all_count,
         purge_removes_only_ended_state,
+        rate_limit_purge_by_prefix,
         mobile_has_certificates_cases,
     );
 
@@ -1893,10 +1894,14 @@ mod otp_state {
             )
             .expect("challenge saves");
         db.store
-            .count_rate_hit("old", utc("2026-01-02T03:44:59Z"), WINDOW)
+            .count_rate_hit("otp:old", utc("2026-01-02T03:44:59Z"), WINDOW)
             .expect("count");
         db.store
-            .count_rate_hit("live", utc("2026-01-02T03:45:01Z"), WINDOW)
+            .count_rate_hit("otp:live", utc("2026-01-02T03:45:01Z"), WINDOW)
+            .expect("count");
+        // Buckets of other limits have windows of their own.
+        db.store
+            .count_rate_hit("email:old", utc("2026-01-02T03:44:59Z"), WINDOW)
             .expect("count");
 
         let purge = db.store.purge_otp_state(now, WINDOW).expect("purge");
@@ -1915,9 +1920,48 @@ mod otp_state {
                 .is_some()
         );
         // The purged bucket starts again at 1; the live one goes on.
-        let old = db.store.count_rate_hit("old", now, WINDOW).expect("count");
+        let old = db
+            .store
+            .count_rate_hit("otp:old", now, WINDOW)
+            .expect("count");
         assert_eq!(old.hits, 1);
-        let live = db.store.count_rate_hit("live", now, WINDOW).expect("count");
+        let live = db
+            .store
+            .count_rate_hit("otp:live", now, WINDOW)
+            .expect("count");
+        assert_eq!(live.hits, 2);
+    }
+
+    fn rate_limit_purge_by_prefix(db: &TestDb) {
+        let ended = utc("2026-01-02T03:44:59Z");
+        for bucket in ["email:a", "email:b", "share:a", "x_y:a", "xzy:a", "x%:a"] {
+            db.store
+                .count_rate_hit(bucket, ended, WINDOW)
+                .expect("count");
+        }
+        db.store
+            .count_rate_hit("email:live", utc("2026-01-02T03:45:01Z"), WINDOW)
+            .expect("count");
+        let now = utc("2026-01-02T04:00:00Z");
+
+        let purge = |prefix: &str| {
+            db.store
+                .purge_rate_limits(prefix, now, WINDOW)
+                .expect("purge")
+        };
+        assert_eq!(purge("email:"), 2);
+        // `_` and `%` in a prefix match themselves only.
+        assert_eq!(purge("x_"), 1);
+        assert_eq!(purge("x%"), 1);
+        assert_eq!(purge("email:"), 0);
+        // The ended buckets of other prefixes were kept until now.
+        assert_eq!(purge("share:"), 1);
+        assert_eq!(purge("xzy:"), 1);
+
+        let live = db
+            .store
+            .count_rate_hit("email:live", now, WINDOW)
+            .expect("count");
         assert_eq!(live.hits, 2);
     }
 

@@ -39,6 +39,8 @@ struct WorkerContext {
     message_template: String,
     code_minutes: u64,
     rate_window: Duration,
+    /// Bucket name prefixes of the delivery limits, each with its window.
+    delivery_windows: Vec<(&'static str, Duration)>,
     /// Unix time of the last purge, so that only one worker purges a minute.
     last_purge: AtomicI64,
 }
@@ -57,6 +59,9 @@ pub(super) struct DispatchSettings {
     pub message_template: String,
     pub code_ttl: Duration,
     pub rate_window: Duration,
+    /// Bucket name prefixes of the citizen limits on email, share links and
+    /// SMS, each with its window, so that the purge keeps their counts.
+    pub delivery_windows: Vec<(&'static str, Duration)>,
 }
 
 impl Dispatcher {
@@ -74,6 +79,7 @@ impl Dispatcher {
             message_template: settings.message_template,
             code_minutes: settings.code_ttl.as_secs().div_ceil(60).max(1),
             rate_window: settings.rate_window,
+            delivery_windows: settings.delivery_windows,
             last_purge: AtomicI64::new(0),
         });
         for index in 0..WORKERS {
@@ -179,5 +185,13 @@ fn purge_if_due(context: &WorkerContext) {
             "purged expired citizen login state"
         ),
         Err(error) => tracing::warn!(%error, "failed to purge expired citizen login state"),
+    }
+    for (prefix, window) in &context.delivery_windows {
+        match context.store.purge_rate_limits(prefix, now, *window) {
+            Ok(purged) => tracing::debug!(prefix, purged, "purged ended rate-limit windows"),
+            Err(error) => {
+                tracing::warn!(%error, prefix, "failed to purge ended rate-limit windows")
+            }
+        }
     }
 }

@@ -129,6 +129,7 @@ impl OtpService {
                 message_template: settings.sms.message.clone(),
                 code_ttl: limits.code_ttl,
                 rate_window: limits.rate_window,
+                delivery_windows: delivery_windows(settings),
             },
         )?;
         let pepper = Pepper::from_signing_secret(signer.secret());
@@ -152,6 +153,19 @@ impl OtpService {
     pub fn public_jwk(&self) -> Value {
         self.signer.public_jwk().clone()
     }
+}
+
+/// Returns the bucket name prefix and window of each citizen limit on
+/// deliveries, as `check_citizen_rate` names the buckets.
+fn delivery_windows(settings: &Settings) -> Vec<(&'static str, Duration)> {
+    [
+        ("email:", settings.email.rate_window_seconds),
+        ("share:", settings.share.rate_window_seconds),
+        ("notify:", settings.notify.rate_window_seconds),
+    ]
+    .into_iter()
+    .map(|(prefix, seconds)| (prefix, Duration::from_secs(seconds.max(1))))
+    .collect()
 }
 
 fn limits_from_settings(settings: &Settings) -> Result<Limits, OtpError> {
