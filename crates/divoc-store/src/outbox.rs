@@ -270,8 +270,10 @@ impl Store {
 
     /// Records the end of an attempt on a claimed email: `Sent`, `Queued` again
     /// with a new due time `next_attempt_at`, or `Failed`. `error` is the
-    /// attempt's error, kept in `last_error`. Returns false when the row is no
-    /// longer `sending`.
+    /// attempt's error, kept in `last_error`. `attempt` is the `attempts` count
+    /// of the claim. Returns false, and changes nothing, when the row is no
+    /// longer `sending` or was claimed again since: an attempt that outlived
+    /// its lease must not overwrite the result of the worker that took over.
     ///
     /// # Errors
     ///
@@ -279,6 +281,7 @@ impl Store {
     pub fn finish_email_attempt(
         &self,
         id: &str,
+        attempt: u32,
         status: EmailStatus,
         now: DateTime<Utc>,
         next_attempt_at: Option<DateTime<Utc>>,
@@ -286,11 +289,16 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = to_naive_micros(now);
         let next = next_attempt_at.map_or(now, to_naive_micros);
+        // A count beyond the column's range matches no claim.
+        let Ok(attempt) = i32::try_from(attempt) else {
+            return Ok(false);
+        };
         let changed = with_connection!(self, |connection| {
             diesel::update(
                 email_outbox::table
                     .filter(email_outbox::id.eq(id))
-                    .filter(email_outbox::status.eq(EmailStatus::Sending.as_str())),
+                    .filter(email_outbox::status.eq(EmailStatus::Sending.as_str()))
+                    .filter(email_outbox::attempts.eq(attempt)),
             )
             .set((
                 email_outbox::status.eq(status.as_str()),

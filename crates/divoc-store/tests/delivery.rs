@@ -259,6 +259,7 @@ fn outbox_claims_in_due_order(test: &TestStore) {
         store
             .finish_email_attempt(
                 "first",
+                1,
                 EmailStatus::Queued,
                 at(11),
                 Some(at(60)),
@@ -268,12 +269,12 @@ fn outbox_claims_in_due_order(test: &TestStore) {
     );
     assert!(
         store
-            .finish_email_attempt("second", EmailStatus::Sent, at(11), None, None)
+            .finish_email_attempt("second", 1, EmailStatus::Sent, at(11), None, None)
             .unwrap()
     );
     assert!(
         !store
-            .finish_email_attempt("second", EmailStatus::Failed, at(12), None, None)
+            .finish_email_attempt("second", 1, EmailStatus::Failed, at(12), None, None)
             .unwrap()
     );
     let first = store.email("first").unwrap().unwrap();
@@ -305,6 +306,25 @@ fn outbox_lease_lapses(test: &TestStore) {
     let reclaimed = store.claim_due_email(at(301), at(601)).unwrap().unwrap();
     assert_eq!(reclaimed.id, "stuck");
     assert_eq!(reclaimed.attempts, 2);
+
+    // The first attempt ends after the second claim: its result is dropped.
+    assert!(
+        !store
+            .finish_email_attempt("stuck", 1, EmailStatus::Failed, at(302), None, Some("550"))
+            .unwrap()
+    );
+    let stuck = store.email("stuck").unwrap().unwrap();
+    assert_eq!(stuck.status, EmailStatus::Sending);
+    assert_eq!(stuck.last_error, None);
+    assert!(
+        store
+            .finish_email_attempt("stuck", 2, EmailStatus::Sent, at(303), None, None)
+            .unwrap()
+    );
+    assert_eq!(
+        store.email("stuck").unwrap().unwrap().status,
+        EmailStatus::Sent
+    );
 }
 
 fn outbox_claims_each_row_once(test: &TestStore) {

@@ -1143,7 +1143,7 @@ fn exercise_outbox(store: &Store) {
     step("Store::finish_email_attempt");
     assert!(
         store
-            .finish_email_attempt("email-1", EmailStatus::Sent, now, None, None)
+            .finish_email_attempt("email-1", 1, EmailStatus::Sent, now, None, None)
             .expect("finish")
     );
 }

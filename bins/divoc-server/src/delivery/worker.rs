@@ -189,12 +189,20 @@ fn finish(delivery: &Delivery, email: &OutboxEmail, result: Result<(), Failure>)
             (EmailStatus::Failed, None, Some(error))
         }
     };
-    match delivery
-        .store
-        .finish_email_attempt(&email.id, status, now, next, error.as_deref())
-    {
+    match delivery.store.finish_email_attempt(
+        &email.id,
+        email.attempts,
+        status,
+        now,
+        next,
+        error.as_deref(),
+    ) {
         Ok(true) => {}
-        Ok(false) => tracing::warn!(email = %email.id, "email row changed during the attempt"),
+        Ok(false) => tracing::warn!(
+            email = %email.id,
+            attempt = email.attempts,
+            "email row was claimed again or changed during the attempt; its result is not stored"
+        ),
         Err(error) => {
             tracing::error!(email = %email.id, %error, "email status could not be stored")
         }
