@@ -293,6 +293,27 @@ fn email_rejects_wrong_callers() {
     );
     assert_eq!(bad_address.status, 400);
     assert_eq!(bad_address.json()["value"], "not an address");
+    // Addresses that parse as such but that the worker could never send to.
+    for to in [
+        "\"a b\"@example.test",
+        "a@[127.0.0.1]",
+        "Asha <asha@example.test>",
+    ] {
+        let unsendable = post_json(
+            &server,
+            EMAIL,
+            Some(&distribution("p")),
+            &json!({"certificateId": "772014589", "to": to}),
+        );
+        assert_eq!(unsendable.status, 400, "{to}");
+        assert_eq!(unsendable.json()["value"], to);
+        assert_eq!(
+            unsendable.json()["message"],
+            "invalid to: not an email address that can be sent to: expected \
+             local-part@domain, without a display name, quotes or an address literal",
+            "{to}"
+        );
+    }
     let no_dob = post_json(
         &server,
         EMAIL,
@@ -521,4 +542,36 @@ fn email_over_starttls_with_private_ca() {
     let outcome = wait_for_outcome(&untrusted, &partner, &id);
     assert_eq!(outcome["status"], "failed", "{outcome}");
     assert_eq!(received.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn email_to_unicode_address_fails_at_once() {
+    // The test SMTP server does not offer SMTPUTF8, so the address cannot
+    // be sent through it, on any attempt.
+    let (port, received) = start_smtp(None);
+    let server = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", &smtp_env(port)),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+        ("DIVOC__EMAIL__BACKOFF_SECONDS", "1"),
+    ]);
+    let partner = distribution("partner-1");
+    let queued = post_json(
+        &server,
+        EMAIL,
+        Some(&partner),
+        &json!({"certificateId": "772014589", "to": "ünï@example.test"}),
+    );
+    assert_eq!(queued.status, 202);
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    let outcome = wait_for_outcome(&server, &partner, &id);
+    assert_eq!(outcome["status"], "failed", "{outcome}");
+    assert_eq!(outcome["attempts"], 1);
+    assert!(
+        outcome["lastError"]
+            .as_str()
+            .unwrap()
+            .starts_with("the email cannot be sent through this SMTP server"),
+        "{outcome}"
+    );
+    assert!(received.lock().unwrap().is_empty());
 }

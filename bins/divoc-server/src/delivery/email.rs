@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 use divoc_store::{NewEmail, OutboxEmail};
 use lettre::Address;
+use lettre::message::Mailbox;
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -43,9 +44,7 @@ pub async fn queue(
     let body: EmailRequest = parse_body(&body)?;
     check_certificate_id(&body.certificate_id)?;
     let to = body.to.trim();
-    if to.parse::<Address>().is_err() {
-        return Err(DeliveryError::invalid("to", "not an email address", to).into());
-    }
+    check_recipient(to)?;
     // The language of the attachment; the subject and body are in English
     // when it has no email texts.
     let language = resolve_language(&state.service, body.language.as_deref())?;
@@ -158,4 +157,24 @@ fn status_json(email: &OutboxEmail) -> Value {
         "createdAt": timestamp(email.created_at),
         "updatedAt": timestamp(email.updated_at),
     })
+}
+
+/// Checks `to` as the worker will read it: a bare address (no display name)
+/// that lettre also reads as a mailbox. An address that passes only the
+/// first check, such as `"a b"@example.org` or `a@[127.0.0.1]`, would be
+/// queued and then fail at every attempt.
+fn check_recipient(to: &str) -> Result<(), DeliveryError> {
+    let bare = to.parse::<Address>().is_ok();
+    let mailbox = to
+        .parse::<Mailbox>()
+        .is_ok_and(|mailbox| mailbox.name.is_none());
+    if bare && mailbox {
+        return Ok(());
+    }
+    Err(DeliveryError::invalid(
+        "to",
+        "not an email address that can be sent to: expected local-part@domain, \
+         without a display name, quotes or an address literal",
+        to,
+    ))
 }

@@ -76,8 +76,15 @@ fn attempt(
         .map_err(|error| Failure::Transient(error.to_string()))?
         .ok_or_else(|| Failure::Permanent("the certificate was revoked or removed".to_owned()))?;
     let scope = creator_scope(email.scope_mobile.as_deref());
-    check_latest(service, &record, &scope)
-        .map_err(|error| Failure::Permanent(error.to_string()))?;
+    check_latest(service, &record, &scope).map_err(|error| {
+        // A failed store read is tried again. A moved, replaced or revoked
+        // certificate stays so.
+        if actix_web::ResponseError::status_code(&error).is_server_error() {
+            Failure::Transient(error.to_string())
+        } else {
+            Failure::Permanent(error.to_string())
+        }
+    })?;
     let pdf = render_pdf_blocking(service, &scope, &record, &email.language)
         .map_err(|error| Failure::Transient(error.to_string()))?;
     let protected = email.protect.as_deref() == Some("dob");
@@ -92,6 +99,12 @@ fn attempt(
     transport.send(&message).map_err(|error| {
         if error.is_permanent() {
             Failure::Permanent(format!("SMTP server rejected the email: {error}"))
+        } else if error.is_client() {
+            // lettre refused the message before the server saw it, such as a
+            // non-ASCII address for a server without SMTPUTF8. A retry fails alike.
+            Failure::Permanent(format!(
+                "the email cannot be sent through this SMTP server: {error}"
+            ))
         } else {
             Failure::Transient(format!("SMTP delivery failed: {error}"))
         }
