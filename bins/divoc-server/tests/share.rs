@@ -294,6 +294,32 @@ fn citizen_link_ends_when_certificate_moves() {
 }
 
 #[test]
+fn passcode_checked_before_certificate_state() {
+    let server = Server::start(&[]);
+    move_third_dose(&server);
+    let owner = citizen("9222222222");
+    let token = link_with_passcode(&server, &owner);
+    let third = delivery_common::sample_record("772014589");
+    delivery_common::import_text(&server, &format!("{third}\n"));
+
+    // Without the passcode, the link tells nothing about its certificate.
+    let without = get_shared(&server, &token, "pdf");
+    assert_eq!(without.status, 401);
+    assert_eq!(without.json()["error"], "passcode_required");
+    assert_eq!(without.json().get("value"), None);
+    let page = server.request("GET", &format!("/s/{token}"), &[]);
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("passcode"), "{html}");
+    assert!(!html.contains("772014589"), "{html}");
+
+    let target = format!("/certificate/api/shared/{token}?format=pdf");
+    let with = server.request("GET", &target, &[("X-Share-Passcode", "2468")]);
+    assert_eq!(with.status, 410);
+    assert_eq!(with.json()["error"], "certificate_moved");
+}
+
+#[test]
 fn share_rejects_wrong_callers() {
     let server = Server::start(&[]);
     let body = json!({"certificateId": "772014589"});

@@ -474,6 +474,11 @@ pub async fn open_link(
             )
             .with_field("expiredAt", json!(timestamp(link.expires_at.and_utc()))));
         }
+        // The passcode comes before the certificate's state, which names the
+        // certificate and tells whether its owner's number changed.
+        if link.passcode_hash.is_some() {
+            check_passcode(store, &link, passcode.as_deref(), max_attempts)?;
+        }
         let record = store
             .certificate_by_beneficiary_and_id(&link.pre_enrollment_code, &link.certificate_id)
             .map_err(|error| DeliveryError::store(&error))?
@@ -483,9 +488,6 @@ pub async fn open_link(
             &record,
             &creator_scope(link.scope_mobile.as_deref()),
         )?;
-        if link.passcode_hash.is_some() {
-            check_passcode(store, &link, passcode.as_deref(), max_attempts)?;
-        }
         Ok((link, record))
     })
     .await
