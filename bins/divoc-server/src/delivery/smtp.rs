@@ -118,6 +118,20 @@ impl SmtpConfig {
         Ok(config)
     }
 
+    /// Returns true when the URL has credentials, the connection may run
+    /// without TLS (`smtp://` with no `tls` option or `tls=opportunistic`),
+    /// and the host is not a loopback address, where no network carries
+    /// the password.
+    pub fn sends_password_in_clear(&self) -> bool {
+        let may_be_plain = matches!(self.security, Security::Plain | Security::Opportunistic);
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|address| address.is_loopback());
+        self.credentials.is_some() && may_be_plain && !loopback
+    }
+
     /// Builds the lettre transport. A CA file without a certificate, or
     /// with one that cannot be read, is an error.
     pub fn transport(&self) -> Result<SmtpTransport, String> {
@@ -156,6 +170,29 @@ impl SmtpConfig {
     }
 }
 
+/// Reads the query string of `email.smtp_url`, whose one option is `tls`,
+/// and returns its value in lower case. Any other option is an error: a
+/// misspelt `tls` would otherwise leave the connection without TLS, and the
+/// password would cross the network in clear text.
+fn tls_option(query: Option<&str>) -> Result<Option<String>, String> {
+    let mut tls = None;
+    for pair in query.into_iter().flat_map(|query| query.split('&')) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !key.eq_ignore_ascii_case("tls") {
+            return Err(format!(
+                "unknown option {:?} in the query string; the only option is tls=required \
+                 or tls=opportunistic",
+                crate::error::truncate(key)
+            ));
+        }
+        if tls.is_some() {
+            return Err("the option tls is given twice".to_owned());
+        }
+        tls = Some(value.to_ascii_lowercase());
+    }
+    Ok(tls)
+}
+
 /// The parts of `email.smtp_url`.
 struct ParsedUrl {
     host: String,
@@ -174,11 +211,9 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
         None => (rest, None),
     };
     let authority = authority.trim_end_matches('/');
-    let tls = query
-        .into_iter()
-        .flat_map(|query| query.split('&'))
-        .find_map(|pair| pair.strip_prefix("tls="));
-    let security = match (scheme, tls) {
+    let tls = tls_option(query)?;
+    let scheme = scheme.to_ascii_lowercase();
+    let security = match (scheme.as_str(), tls.as_deref()) {
         ("smtp", None) => Security::Plain,
         ("smtp", Some("required")) => Security::StartTls,
         ("smtp", Some("opportunistic")) => Security::Opportunistic,
@@ -292,6 +327,56 @@ mod tests {
                 error.to_string().contains("email.smtp_url"),
                 "{url}: {error}"
             );
+        }
+    }
+
+    #[test]
+    fn tls_option_case_and_misspellings() {
+        let upper = config("SMTP://mail.example.org?TLS=Required");
+        assert_eq!(upper.security, Security::StartTls);
+        let cases = [
+            (
+                "smtp://user:secret@mail.example.org?tsl=required",
+                "unknown option \"tsl\" in the query string; the only option is tls=required \
+                 or tls=opportunistic",
+            ),
+            (
+                "smtp://mail.example.org?tls=required&starttls=1",
+                "unknown option \"starttls\" in the query string; the only option is \
+                 tls=required or tls=opportunistic",
+            ),
+            (
+                "smtp://mail.example.org?tls=required&tls=opportunistic",
+                "the option tls is given twice",
+            ),
+        ];
+        for (url, reason) in cases {
+            let error = SmtpConfig::from_settings(url, &EmailSettings::default()).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("invalid setting email.smtp_url: {reason}"),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn clear_text_password_detected() {
+        let cases = [
+            ("smtp://user:secret@mail.example.org", true),
+            (
+                "smtp://user:secret@mail.example.org?tls=opportunistic",
+                true,
+            ),
+            ("smtp://user:secret@mail.example.org?tls=required", false),
+            ("smtps://user:secret@mail.example.org", false),
+            ("smtp://mail.example.org", false),
+            ("smtp://user:secret@127.0.0.1:2525", false),
+            ("smtp://user:secret@localhost", false),
+            ("smtp://user:secret@[::1]:2525", false),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(config(url).sends_password_in_clear(), expected, "{url}");
         }
     }
 

@@ -43,6 +43,13 @@ pub fn run(delivery: &Delivery, service: &CertificateService) {
         security = ?smtp.security,
         "email worker started"
     );
+    if smtp.sends_password_in_clear() {
+        tracing::warn!(
+            host = %smtp.host,
+            "email.smtp_url has a user name and password but may connect without TLS, so \
+             the password can cross the network in clear text; use ?tls=required or smtps://"
+        );
+    }
     let lease = chrono::Duration::seconds(delivery.email.lease_seconds.max(1) as i64);
     loop {
         let now = Utc::now();
