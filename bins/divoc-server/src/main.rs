@@ -353,10 +353,17 @@ fn import_file(
         ));
     }
     let rows = |counts: &divoc_store::RowCounts| {
-        format!(
+        let mut text = format!(
             "{} new, {} updated, {} unchanged",
             counts.inserted, counts.updated, counts.unchanged
-        )
+        );
+        if counts.older > 0 {
+            text.push_str(&format!(
+                ", {} kept because the stored record is newer",
+                counts.older
+            ));
+        }
+        text
     };
     output_line(&format!(
         "{name}: {} ({}), {} ({})",

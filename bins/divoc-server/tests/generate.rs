@@ -309,6 +309,26 @@ fn import_summary_singular_for_one() {
              0 revocations (0 new, 0 updated, 0 unchanged)\n"
         )
     );
+
+    // The same certificate from an export older than the stored record.
+    let mut older: serde_json::Value = serde_json::from_str(certificate).expect("JSON line");
+    older["osUpdatedAt"] = serde_json::json!("2000-01-01T00:00:00Z");
+    let stale = directory.path().join("stale.ndjson");
+    std::fs::write(&stale, format!("{older}\n")).expect("write export");
+    let stale_arg = stale.to_str().expect("UTF-8 path");
+    let output = run(&["import", stale_arg], Some(&database));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "{stale_arg}: 1 certificate (0 new, 0 updated, 0 unchanged, 1 kept because the \
+             stored record is newer), 0 revocations (0 new, 0 updated, 0 unchanged)\n"
+        )
+    );
 }
 
 #[test]

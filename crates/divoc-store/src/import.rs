@@ -31,7 +31,7 @@ pub(crate) const SQLITE_MAX_BOUND_PARAMETERS: usize = 32_000;
 pub(crate) const POSTGRES_MAX_BOUND_PARAMETERS: usize = 65_000;
 
 /// Row counts of one table after an import. Each distinct key counts once, so
-/// the three numbers add up to the distinct keys of the import, not to its entries.
+/// the four numbers add up to the distinct keys of the import, not to its entries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RowCounts {
     /// Rows whose key was not stored before.
@@ -40,6 +40,10 @@ pub struct RowCounts {
     pub updated: usize,
     /// Stored rows that already contained exactly the imported values.
     pub unchanged: usize,
+    /// Stored certificates left as they were because their `osUpdatedAt` is
+    /// later than the imported record's, as when an older export is imported
+    /// again. Always 0 for revocations, which have no update time.
+    pub older: usize,
 }
 
 /// The result of a committed import.
@@ -157,6 +161,9 @@ macro_rules! upsert_rows {
                     }
                     Some(stored) if row.matches(stored) => {
                         counted_keys.count(counts, row.$key, RowChange::Unchanged);
+                    }
+                    Some(stored) if row.is_older_than(stored) => {
+                        counted_keys.count(counts, row.$key, RowChange::Older);
                     }
                     Some(_) => {
                         counted_keys.count(counts, row.$key, RowChange::Updated);
@@ -378,7 +385,10 @@ impl Store {
     /// Writes validated export entries in one transaction.
     ///
     /// Certificates are keyed by `certificateId` and revocations by the id they
-    /// revoke. An entry whose key is already stored replaces the stored row. A
+    /// revoke. An entry whose key is already stored replaces the stored row,
+    /// unless both have an `osUpdatedAt` and the stored one is later. Then the
+    /// stored row stays and counts in [`RowCounts::older`], so that importing
+    /// an older export again does not undo the registry's later changes. A
     /// row that already contains the same values is not written again, so importing
     /// the same file twice changes nothing. When a key occurs twice in `items`
     /// for one beneficiary, the later entry wins. Timestamps are stored
@@ -478,6 +488,7 @@ pub(crate) fn log_summary(backend: &'static str, summary: &ImportSummary) {
         certificates_inserted = summary.certificate_rows.inserted,
         certificates_updated = summary.certificate_rows.updated,
         certificates_unchanged = summary.certificate_rows.unchanged,
+        certificates_older = summary.certificate_rows.older,
         revocations_inserted = summary.revocation_rows.inserted,
         revocations_updated = summary.revocation_rows.updated,
         revocations_unchanged = summary.revocation_rows.unchanged,
@@ -492,6 +503,7 @@ impl RowCounts {
             RowChange::Inserted => self.inserted += 1,
             RowChange::Updated => self.updated += 1,
             RowChange::Unchanged => self.unchanged += 1,
+            RowChange::Older => self.older += 1,
         }
     }
 }

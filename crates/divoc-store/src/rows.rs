@@ -189,6 +189,16 @@ impl NewCertificate<'_> {
             })
     }
 
+    /// Returns `true` when both rows have an `osUpdatedAt` and this one is
+    /// earlier: the registry changed the certificate after the export that
+    /// this row comes from, so writing it would undo that change.
+    pub(crate) fn is_older_than(&self, stored: &StoredCertificate) -> bool {
+        match (self.os_updated_at, stored.os_updated_at) {
+            (Some(imported), Some(stored)) => imported < stored,
+            _ => false,
+        }
+    }
+
     /// Returns `true` if writing this row would leave `stored` as it is.
     pub(crate) fn matches(&self, stored: &StoredCertificate) -> bool {
         self.certificate_id == stored.certificate_id
@@ -257,6 +267,11 @@ impl NewRevocation<'_> {
     /// Returns the beneficiary id of the revocation record.
     pub(crate) fn owner(&self) -> &str {
         self.pre_enrollment_code
+    }
+
+    /// Returns `false`: a revocation record has no update time to compare.
+    pub(crate) fn is_older_than(&self, _stored: &StoredRevocation) -> bool {
+        false
     }
 
     /// Returns `true` if writing this row would leave `stored` as it is.

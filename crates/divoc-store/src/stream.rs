@@ -58,6 +58,8 @@ pub(crate) enum RowChange {
     Inserted,
     Updated,
     Unchanged,
+    /// Not written, because the stored row was updated later.
+    Older,
 }
 
 /// The keys that earlier batches of one import counted, so that a key that

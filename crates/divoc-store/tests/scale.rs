@@ -357,7 +357,8 @@ fn reimport_changes_nothing(db: &TestDb) {
         RowCounts {
             inserted: 24_000,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            older: 0,
         }
     );
     let after_first = db.dump();
@@ -371,7 +372,8 @@ fn reimport_changes_nothing(db: &TestDb) {
         RowCounts {
             inserted: 0,
             updated: 0,
-            unchanged: 24_000
+            unchanged: 24_000,
+            older: 0,
         }
     );
     assert_eq!(
@@ -379,7 +381,8 @@ fn reimport_changes_nothing(db: &TestDb) {
         RowCounts {
             inserted: 0,
             updated: 0,
-            unchanged: 1_000
+            unchanged: 1_000,
+            older: 0,
         }
     );
     assert_eq!(db.dump(), after_first);
@@ -458,7 +461,8 @@ fn overlapping_import_counts_each_row_once(db: &TestDb) {
         RowCounts {
             inserted: 11_520,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            older: 0,
         }
     );
     let mut changed = lines.clone();
@@ -469,7 +473,8 @@ fn overlapping_import_counts_each_row_once(db: &TestDb) {
         RowCounts {
             inserted: 11_520,
             updated: 1,
-            unchanged: 11_519
+            unchanged: 11_519,
+            older: 0,
         }
     );
     let (certificates, revocations) = db.dump();
@@ -506,7 +511,8 @@ fn repeated_revocation_counts_once(db: &TestDb) {
         RowCounts {
             inserted: 24_000,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            older: 0,
         }
     );
     assert_eq!(
@@ -514,7 +520,8 @@ fn repeated_revocation_counts_once(db: &TestDb) {
         RowCounts {
             inserted: 1_000,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            older: 0,
         }
     );
     assert_eq!(reports.len(), 3);
@@ -552,7 +559,8 @@ fn repeated_revocation_update_counts_once(db: &TestDb) {
         RowCounts {
             inserted: 1_000,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            older: 0,
         }
     );
 
@@ -567,7 +575,8 @@ fn repeated_revocation_update_counts_once(db: &TestDb) {
         RowCounts {
             inserted: 0,
             updated: 0,
-            unchanged: 24_000
+            unchanged: 24_000,
+            older: 0,
         }
     );
     assert_eq!(
@@ -575,7 +584,8 @@ fn repeated_revocation_update_counts_once(db: &TestDb) {
         RowCounts {
             inserted: 0,
             updated: 1,
-            unchanged: 999
+            unchanged: 999,
+            older: 0,
         }
     );
     let (_, revocations) = db.dump();
@@ -705,7 +715,8 @@ fn check_full_load(db: &TestDb, options: &ImportOptions) {
         RowCounts {
             inserted: 24_000,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            older: 0,
         }
     );
     assert_eq!(loaded.revocations, 1_000);
@@ -1166,12 +1177,14 @@ fn postgres_concurrent_imports_wait_for_each_other() {
             RowCounts {
                 inserted: 0,
                 updated: 0,
-                unchanged: 19_200
+                unchanged: 19_200,
+                older: 0,
             },
             RowCounts {
                 inserted: 19_200,
                 updated: 0,
-                unchanged: 0
+                unchanged: 0,
+                older: 0,
             },
         ]
     );

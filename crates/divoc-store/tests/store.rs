@@ -262,6 +262,7 @@ backend_tests!(
     envelope_file_imports,
     json_lines_file_imports,
     import_twice_changes_nothing,
+    older_export_keeps_newer_row,
     duplicate_keys_last_entry_wins,
     invalid_third_record_writes_nothing,
     invalid_revocation_rolls_back_certificates,
@@ -337,6 +338,7 @@ fn counts(inserted: usize, updated: usize, unchanged: usize) -> RowCounts {
         inserted,
         updated,
         unchanged,
+        older: 0,
     }
 }
 
@@ -1156,6 +1158,50 @@ fn invalid_previous_certificate_id_rejected(db: &TestDb) {
         .import_text(&export(&[revocation("BEN-PREV", "9751", Some(" "))]))
         .expect("revocation import");
     assert!(!db.store.beneficiary_exists("BEN-PREV").expect("exists"));
+}
+
+fn older_export_keeps_newer_row(db: &TestDb) {
+    let original = certificate("BEN-OLD", "9741", "9000000031", 1);
+    db.store
+        .import_text(&export(std::slice::from_ref(&original)))
+        .expect("first import");
+    let mut corrected = original.clone();
+    corrected["name"] = json!("Asha R.");
+    corrected["osUpdatedAt"] = json!("2022-02-01T00:00:00Z");
+    let newer = db
+        .store
+        .import_text(&export(&[corrected]))
+        .expect("newer import");
+    assert_eq!(newer.certificate_rows, counts(0, 1, 0));
+
+    // The first export again: its record is older than the stored one.
+    let replay = db
+        .store
+        .import_text(&export(std::slice::from_ref(&original)))
+        .expect("older import");
+    assert_eq!(
+        replay.certificate_rows,
+        RowCounts {
+            inserted: 0,
+            updated: 0,
+            unchanged: 0,
+            older: 1,
+        }
+    );
+    assert_eq!(db.dump().certificates[0].3.as_deref(), Some("Asha R."));
+
+    // Without an update time there is nothing to compare, so it is written.
+    let mut undated = original;
+    undated
+        .as_object_mut()
+        .expect("object")
+        .remove("osUpdatedAt");
+    let written = db
+        .store
+        .import_text(&export(&[undated]))
+        .expect("undated import");
+    assert_eq!(written.certificate_rows, counts(0, 1, 0));
+    assert_eq!(db.dump().certificates[0].3.as_deref(), Some("Asha Rao"));
 }
 
 fn mobile_lookup_follows_changed_number(db: &TestDb) {
