@@ -324,9 +324,15 @@ async fn certificate_exists(
         // The size of the file is not known without rendering it, so the response
         // has no Content-Length rather than a wrong one.
         true => {
+            // Content-Disposition names the certificate id, which the index
+            // check does not read, so it is left out with the ETag.
             let mut response = HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(content_type)))
                 .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("private")))
+                .insert_header((
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
                 .body(actix_web::body::None::new());
             if let Some(language) = &language {
                 set_content_language(&mut response, language);

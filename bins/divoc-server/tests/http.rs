@@ -83,6 +83,17 @@ fn head_reports_existence() {
     );
     assert_eq!(found.status, 200);
     assert!(found.body.is_empty());
+    assert_eq!(found.header("content-type"), Some("application/pdf"));
+    assert_eq!(found.header("cache-control"), Some("private"));
+    assert_eq!(found.header("x-content-type-options"), Some("nosniff"));
+    let qr = server.request(
+        "HEAD",
+        &format!("{QR}/BEN1001"),
+        &[("Authorization", &authorization)],
+    );
+    assert_eq!(qr.status, 200);
+    assert_eq!(qr.header("content-type"), Some("image/png"));
+    assert_eq!(qr.header("x-content-type-options"), Some("nosniff"));
     let missing = server.request(
         "HEAD",
         &format!("{PDF}/NOBODY"),
