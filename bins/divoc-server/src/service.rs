@@ -197,6 +197,11 @@ pub struct CertificateService {
 }
 
 impl CertificateService {
+    /// Returns the zone in which vaccination times are shown (`pdf.timezone`).
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.renderer.settings().time_zone
+    }
+
     /// Composes a service from its parts and computes the template version of
     /// its cache keys from the renderer settings.
     pub fn new(

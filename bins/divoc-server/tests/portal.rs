@@ -271,6 +271,25 @@ fn beneficiaries_lists_dose_history() {
     let booster = &people[1];
     assert_eq!(booster["certificateId"], "772014589");
     assert_eq!(booster["doses"].as_array().unwrap().len(), 3);
+
+    // Vaccinated late in the UTC day: the day in UTC, the default zone.
+    let late = &people[3];
+    assert_eq!(late["date"], "2021-10-17T22:00:00.000Z");
+    assert_eq!(late["localDate"], "2021-10-17");
+}
+
+#[test]
+fn beneficiaries_dates_in_configured_zone() {
+    let server = Server::start(&[("DIVOC__PDF__TIMEZONE", "Asia/Kolkata")]);
+    let token = bearer(&Keys::citizen_claims("9000000001"));
+    let body = server
+        .request("GET", BENEFICIARIES, &[("Authorization", &token)])
+        .json();
+    let late = &body["beneficiaries"][3];
+    assert_eq!(late["preEnrollmentCode"], "BEN1012");
+    assert_eq!(late["date"], "2021-10-17T22:00:00.000Z");
+    assert_eq!(late["localDate"], "2021-10-18");
+    assert_eq!(late["doses"][0]["localDate"], "2021-10-18");
 }
 
 #[test]

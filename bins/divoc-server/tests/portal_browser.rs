@@ -554,6 +554,7 @@ fn portal_in_headless_chromium() {
         ("DIVOC__SMS__URL", &sms_url),
         ("DIVOC__EMAIL__SMTP_URL", &smtp_env(smtp_port)),
         ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+        ("DIVOC__PDF__TIMEZONE", "Asia/Kolkata"),
     ]);
     let profile = tempfile::tempdir().unwrap();
     let downloads = tempfile::tempdir().unwrap();
@@ -601,6 +602,20 @@ fn portal_in_headless_chromium() {
         "return document.querySelectorAll('li[data-beneficiary=BEN1002] table.doses tbody tr').length;",
     );
     assert_eq!(rows, 3, "BEN1002 has three doses");
+    // Vaccinated at 22:00 UTC on 17 October: the 18th in Asia/Kolkata, as in the PDF.
+    assert_eq!(
+        browser.script(
+            "return document.querySelector('li[data-beneficiary=BEN1012] table.doses tbody td:nth-child(3)').textContent;"
+        ),
+        "2021-10-18"
+    );
+    let latest = browser.script(
+        "return document.querySelector('li[data-beneficiary=BEN1012] p.latest').textContent;",
+    );
+    assert!(
+        latest.as_str().unwrap().ends_with(", 2021-10-18"),
+        "{latest}"
+    );
     assert_eq!(
         browser.script("return document.documentElement.scrollWidth <= window.innerWidth;"),
         true,

@@ -208,6 +208,30 @@ pub enum VaccinationDate {
     Date(NaiveDate),
 }
 
+impl VaccinationDate {
+    /// Returns the calendar day of the vaccination in `zone`: an instant is
+    /// converted into the zone, and a calendar date is kept as written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chrono::{FixedOffset, NaiveDate};
+    /// use divoc_model::parse_vaccination_date;
+    ///
+    /// let india = FixedOffset::east_opt(5 * 3600 + 1800).expect("valid offset");
+    /// let late = parse_vaccination_date("2021-10-17T22:00:00Z").expect("a timestamp");
+    /// assert_eq!(late.day_in(&india), NaiveDate::from_ymd_opt(2021, 10, 18).expect("a date"));
+    /// let day = parse_vaccination_date("2021-10-17").expect("a date");
+    /// assert_eq!(day.day_in(&india), NaiveDate::from_ymd_opt(2021, 10, 17).expect("a date"));
+    /// ```
+    pub fn day_in<Z: chrono::TimeZone>(&self, zone: &Z) -> NaiveDate {
+        match self {
+            VaccinationDate::Instant(instant) => instant.with_timezone(zone).date_naive(),
+            VaccinationDate::Date(day) => *day,
+        }
+    }
+}
+
 impl VaccinationCredential {
     /// Parses a credential from the signed JSON text of a record.
     ///

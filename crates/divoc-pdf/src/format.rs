@@ -29,10 +29,7 @@ pub(crate) fn format_date(date: NaiveDate, months: &[String]) -> String {
 /// Returns the calendar day of a vaccination: an instant is converted into
 /// `zone`, a calendar date is kept as written.
 pub(crate) fn vaccination_day(date: VaccinationDate, zone: Tz) -> NaiveDate {
-    match date {
-        VaccinationDate::Instant(instant) => instant.with_timezone(&zone).date_naive(),
-        VaccinationDate::Date(day) => day,
-    }
+    date.day_in(&zone)
 }
 
 /// Formats a vaccination time as written in `evidence.date`.

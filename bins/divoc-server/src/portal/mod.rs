@@ -223,18 +223,28 @@ struct DoseEntry {
     certificate_id: String,
     dose: Option<u32>,
     total_doses: Option<u32>,
+    /// `evidence[0].date` as written in the credential.
     date: Option<String>,
+    /// The day of that date in `pdf.timezone`, as `YYYY-MM-DD`: the day the
+    /// PDF prints. `None` when the date is missing or cannot be read.
+    local_date: Option<String>,
     vaccine: Option<String>,
 }
 
 impl DoseEntry {
-    fn of(candidate: &Candidate<'_>) -> Self {
+    fn of(candidate: &Candidate<'_>, zone: chrono_tz::Tz) -> Self {
         let evidence = candidate.credential.evidence();
+        let date = evidence.and_then(|e| e.date.clone());
+        let local_date = date
+            .as_deref()
+            .and_then(divoc_model::parse_vaccination_date)
+            .map(|date| date.day_in(&zone).format("%Y-%m-%d").to_string());
         DoseEntry {
             certificate_id: candidate.certificate_id().to_owned(),
             dose: evidence.and_then(|e| e.dose),
             total_doses: evidence.and_then(|e| e.total_doses),
-            date: evidence.and_then(|e| e.date.clone()),
+            date,
+            local_date,
             vaccine: evidence.and_then(|e| e.vaccine.clone()),
         }
     }
@@ -269,7 +279,8 @@ async fn beneficiaries(
         .clone()
         .ok_or_else(|| ApiError::Forbidden("the token has no mobile number".to_owned()))?;
     let service = Arc::clone(&state.service);
-    let histories = web::block(move || histories(service.store(), &mobile))
+    let zone = state.service.time_zone();
+    let histories = web::block(move || histories(service.store(), &mobile, zone))
         .await
         .map_err(|error| ApiError::Internal(error.to_string()))?;
     let histories = map_service_error(histories, "")?;
@@ -286,6 +297,7 @@ async fn beneficiaries(
 fn histories(
     store: &divoc_store::Store,
     mobile: &str,
+    zone: chrono_tz::Tz,
 ) -> Result<Vec<BeneficiaryHistory>, ServiceError> {
     let records = store.certificates_by_mobile(mobile)?;
     let candidates = crate::service::parse(&records)?;
@@ -304,8 +316,11 @@ fn histories(
         histories.push(BeneficiaryHistory {
             pre_enrollment_code: (*beneficiary).to_owned(),
             name: chosen.credential.credential_subject.name.clone(),
-            latest: DoseEntry::of(chosen),
-            doses: previous_doses(own).into_iter().map(DoseEntry::of).collect(),
+            latest: DoseEntry::of(chosen, zone),
+            doses: previous_doses(own)
+                .into_iter()
+                .map(|dose| DoseEntry::of(dose, zone))
+                .collect(),
         });
     }
     Ok(histories)

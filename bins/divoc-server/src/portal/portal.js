@@ -276,6 +276,12 @@
       : "dose " + entry.dose + " of " + entry.totalDoses;
   }
 
+  // The day the PDF prints: the server converts the vaccination time into its
+  // configured zone. A date it cannot read is shown as written.
+  function shownDate(entry) {
+    return entry.localDate || entry.date.slice(0, 10);
+  }
+
   function renderBeneficiary(person) {
     const item = element("li", "beneficiary");
     item.dataset.beneficiary = person.preEnrollmentCode;
@@ -288,7 +294,7 @@
     item.append(element("p", "latest",
       "Latest certificate " + person.certificateId + ": " + doseText(person) +
       (person.vaccine ? ", " + person.vaccine : "") +
-      (person.date ? ", " + person.date.slice(0, 10) : "")));
+      (person.date ? ", " + shownDate(person) : "")));
 
     const wrap = element("div", "table-wrap");
     const table = element("table", "doses");
@@ -307,7 +313,7 @@
       row.append(
         element("td", null, doseText(dose)),
         element("td", null, dose.vaccine || ""),
-        element("td", null, dose.date ? dose.date.slice(0, 10) : ""),
+        element("td", null, dose.date ? shownDate(dose) : ""),
         element("td", null, dose.certificateId));
       tbody.append(row);
     });
