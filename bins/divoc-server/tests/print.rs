@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -574,4 +575,71 @@ fn route_prints_in_language() {
     );
     assert_eq!(invalid.status, 400);
     assert_eq!(invalid.json()["value"], "");
+}
+
+/// Name and object number of each font in a PDF file, as pdffonts lists them.
+fn pdf_fonts(path: &Path) -> Vec<(String, String)> {
+    let output = Command::new("pdffonts").arg(path).output().unwrap();
+    assert!(output.status.success(), "pdffonts failed: {output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    // Two header lines, then the name first and the object number and
+    // generation last on each line.
+    text.lines()
+        .skip(2)
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            assert!(fields.len() >= 3, "unexpected pdffonts line: {line}");
+            (fields[0].to_owned(), fields[fields.len() - 2].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn route_gives_each_subset_its_own_tag() {
+    if !have_tool("pdffonts", "poppler-utils") {
+        return;
+    }
+    let server = Server::start(&[]);
+    // Hindi pages with different names embed different subsets of the same
+    // faces, and BEN1001 twice embeds the same subsets twice.
+    let ids = [
+        "BEN1012", "BEN1009", "BEN1001", "BEN1001", "NOBODY", "BEN1010", "BEN1006", "BEN1003",
+        "BEN1007", "BEN1011",
+    ];
+    let body = json!({"beneficiaryIds": ids, "language": "hi"}).to_string();
+    let response = post(&server, PRINT, Some(&print_token()), &body);
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.header("X-Print-Pages"), Some("8"));
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("hindi.pdf");
+    std::fs::write(&path, &response.body).unwrap();
+
+    let fonts = pdf_fonts(&path);
+    let mut objects_by_tag: HashMap<String, (String, String)> = HashMap::new();
+    for (name, object) in fonts {
+        let Some((tag, _)) = name.split_once('+') else {
+            continue;
+        };
+        if let Some((first_name, first_object)) =
+            objects_by_tag.insert(tag.to_owned(), (name.clone(), object.clone()))
+        {
+            assert_eq!(
+                first_object, object,
+                "{first_name} and {name} share a subset tag but are different fonts"
+            );
+        }
+    }
+    // The case under test: several different subsets of one font in one file.
+    let mut subsets_by_font: HashMap<&str, usize> = HashMap::new();
+    for (name, _) in objects_by_tag.values() {
+        let (_, font) = name.split_once('+').unwrap();
+        *subsets_by_font.entry(font).or_default() += 1;
+    }
+    let max_subsets = subsets_by_font.values().max().copied().unwrap_or(0);
+    assert!(max_subsets >= 2, "{subsets_by_font:?}");
 }

@@ -3,19 +3,29 @@
 //! [`BulkPdfWriter`] takes finished PDFs one at a time (the output of
 //! [`crate::PdfRenderer::render`]), copies their pages into one document and
 //! writes every object to the output as soon as it is copied. Memory therefore
-//! grows only with the number of objects written (an offset and a hash each),
-//! never with the page content.
+//! grows only with the number of objects written (an offset and a hash each,
+//! and a subset tag for each font program), never with the page content.
 //!
 //! Objects that are byte-for-byte the same after renumbering, such as the
 //! built-in Helvetica font dictionaries that every certificate carries, are
 //! written once and shared by all pages that use them. Two objects are the
 //! same when the SHA-256 hashes of their serialized forms are equal.
+//!
+//! PDF requires different font subsets in one file to have different subset
+//! tags, the six capital letters before the `+` of the font name (PDF
+//! 32000-1:2008, section 9.6.4). The renderer derives each tag from a hash of
+//! the subset, so two different subsets get the same tag only by chance, but
+//! with 26^6 tags that chance grows with the square of the number of subsets.
+//! The writer therefore gives a subset a new tag when its tag already belongs
+//! to another font program in the merged file.
 
 use std::collections::HashMap;
 use std::io::Write;
 
 use lopdf::{Dictionary, Document, Object, ObjectId, Writer};
 use sha2::{Digest, Sha256};
+
+use crate::embed::tag_letters;
 
 /// Object number of the catalog in the merged file.
 const CATALOG_ID: u32 = 1;
@@ -24,6 +34,8 @@ const PAGES_ID: u32 = 2;
 /// Page attributes that a page may inherit from its ancestors in the page
 /// tree (PDF 32000-1:2008, section 7.7.3.4).
 const INHERITED_KEYS: [&[u8]; 4] = [b"Resources", b"MediaBox", b"CropBox", b"Rotate"];
+/// Font descriptor keys that refer to an embedded font program.
+const FONT_FILE_KEYS: [&[u8]; 3] = [b"FontFile", b"FontFile2", b"FontFile3"];
 
 /// Failure to merge a PDF or to write the merged file.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +89,8 @@ pub struct BulkPdfWriter<W: Write> {
     /// Object number of each written object that may be shared, by content hash.
     shared: HashMap<[u8; 32], u32>,
     shared_objects: usize,
+    /// Object number of the font program of each subset tag written.
+    subset_tags: HashMap<[u8; 6], u32>,
 }
 
 impl<W: Write> BulkPdfWriter<W> {
@@ -93,6 +107,7 @@ impl<W: Write> BulkPdfWriter<W> {
             pages: Vec::new(),
             shared: HashMap::new(),
             shared_objects: 0,
+            subset_tags: HashMap::new(),
         };
         // The comment's bytes above 127 mark the file as binary for transfer tools.
         writer.write_bytes(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n")?;
@@ -124,6 +139,7 @@ impl<W: Write> BulkPdfWriter<W> {
             document: &document,
             mapped: HashMap::new(),
             in_progress: Vec::new(),
+            retagged: HashMap::new(),
         };
         let mut new_pages = Vec::with_capacity(page_ids.len());
         for page_id in page_ids {
@@ -249,6 +265,36 @@ impl<W: Write> BulkPdfWriter<W> {
         Ok(number)
     }
 
+    /// Returns a new name for the subset font `name` whose font program is
+    /// object `program` when the tag of `name` already belongs to another
+    /// program, or `None` to keep `name`. Records the tag kept or given.
+    ///
+    /// A new tag is derived from `name` and a counter, so the same subset gets
+    /// the same new tag in every input and stays shared.
+    fn claim_subset_tag(&mut self, name: &[u8], program: u32) -> Option<Vec<u8>> {
+        let (tag, base_name) = split_subset_name(name)?;
+        let mut candidate = tag;
+        let mut attempt: u32 = 0;
+        loop {
+            match self.subset_tags.get(&candidate) {
+                None => {
+                    self.subset_tags.insert(candidate, program);
+                    break;
+                }
+                Some(&owner) if owner == program => break,
+                Some(_) => {
+                    attempt += 1;
+                    let digest = Sha256::new()
+                        .chain_update(name)
+                        .chain_update(attempt.to_be_bytes())
+                        .finalize();
+                    candidate = tag_letters(&digest);
+                }
+            }
+        }
+        (candidate != tag).then(|| [&candidate[..], b"+", base_name].concat())
+    }
+
     fn allocate(&mut self) -> u32 {
         self.offsets.push(None);
         u32::try_from(self.offsets.len()).unwrap_or(u32::MAX)
@@ -285,6 +331,8 @@ struct DocumentCopy<'d> {
     mapped: HashMap<ObjectId, u32>,
     /// Objects being copied, to detect reference cycles.
     in_progress: Vec<ObjectId>,
+    /// Subset font names of this input that got a new tag, old to new.
+    retagged: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 impl DocumentCopy<'_> {
@@ -312,11 +360,54 @@ impl DocumentCopy<'_> {
             .get_object(id)
             .map_err(|error| BulkError::Input(format!("object {} {}: {error}", id.0, id.1)))?;
         self.in_progress.push(id);
-        let rewritten = self.rewrite(writer, object)?;
+        let mut rewritten = self.rewrite(writer, object)?;
+        if let Object::Dictionary(dictionary) = &mut rewritten {
+            self.retag_subset(writer, dictionary);
+        }
         self.in_progress.pop();
         let number = writer.write_shared(&rewritten)?;
         self.mapped.insert(id, number);
         Ok(number)
+    }
+
+    /// Gives the subset font of a font descriptor a new name when its tag
+    /// belongs to another font program in the merged file, and gives each font
+    /// dictionary of that subset the same new `BaseFont`.
+    ///
+    /// The descriptor is copied before the font dictionaries that refer to it,
+    /// so the new name is known when they are written.
+    fn retag_subset<W: Write>(
+        &mut self,
+        writer: &mut BulkPdfWriter<W>,
+        dictionary: &mut Dictionary,
+    ) {
+        let program = FONT_FILE_KEYS
+            .iter()
+            .find_map(|key| dictionary.get(key).and_then(Object::as_reference).ok());
+        let font_name = dictionary
+            .get(b"FontName")
+            .and_then(Object::as_name)
+            .map(<[u8]>::to_vec);
+        if let (Some((program, _)), Ok(font_name)) = (program, font_name)
+            && let Some(renamed) = writer.claim_subset_tag(&font_name, program)
+        {
+            dictionary.set("FontName", Object::Name(renamed.clone()));
+            self.retagged.insert(font_name, renamed);
+        }
+
+        // NOTE: renames are looked up by name, so an input with two different
+        // subsets of the same name, which PDF forbids, may get a `BaseFont`
+        // that differs from its descriptor's `FontName`. The renderer never
+        // writes such an input.
+        let renamed = dictionary
+            .get(b"BaseFont")
+            .and_then(Object::as_name)
+            .ok()
+            .and_then(|name| self.retagged.get(name))
+            .cloned();
+        if let Some(renamed) = renamed {
+            dictionary.set("BaseFont", Object::Name(renamed));
+        }
     }
 
     fn rewrite<W: Write>(
@@ -360,6 +451,16 @@ impl DocumentCopy<'_> {
     }
 }
 
+/// Splits a subset font name such as `EOODIA+NotoSans` into its tag and the
+/// name after the `+`, or returns `None` for a name without a subset tag.
+fn split_subset_name(name: &[u8]) -> Option<([u8; 6], &[u8])> {
+    let (tag, rest) = name.split_first_chunk::<6>()?;
+    let base_name = rest.strip_prefix(b"+")?;
+    tag.iter()
+        .all(u8::is_ascii_uppercase)
+        .then_some((*tag, base_name))
+}
+
 fn dictionary(document: &Document, id: ObjectId) -> Result<&Dictionary, BulkError> {
     document
         .get_object(id)
@@ -378,6 +479,7 @@ mod tests {
 
     use divoc_model::{Evidence, VaccinationCredential};
     use divoc_qr::{CertificateQr, QrOptions};
+    use lopdf::Stream;
 
     use super::*;
     use crate::{CertificateInput, PdfRenderer, PdfSettings};
@@ -438,6 +540,218 @@ mod tests {
         // Both certificates use the same built-in fonts, so each is written once.
         assert_eq!(font_objects(&merged).len(), single_fonts);
         assert_eq!(merged.objects.len(), summary.objects);
+    }
+
+    /// Returns the `FontName` and the decoded `FontFile2` program of each
+    /// font descriptor in a document.
+    fn font_programs(document: &Document) -> Vec<(String, Vec<u8>)> {
+        let mut programs = Vec::new();
+        for object in document.objects.values() {
+            let Ok(descriptor) = object.as_dict() else {
+                continue;
+            };
+            let (Ok(name), Ok(program)) = (
+                descriptor.get(b"FontName").and_then(Object::as_name),
+                descriptor.get(b"FontFile2").and_then(Object::as_reference),
+            ) else {
+                continue;
+            };
+            let stream = document.get_object(program).unwrap().as_stream().unwrap();
+            programs.push((
+                String::from_utf8(name.to_vec()).unwrap(),
+                stream.get_plain_content().unwrap(),
+            ));
+        }
+        programs
+    }
+
+    /// Asserts that each subset tag in `programs` names one font program.
+    fn assert_one_program_per_tag(programs: &[(String, Vec<u8>)]) {
+        let mut by_tag: HashMap<&str, (&str, &[u8])> = HashMap::new();
+        for (name, program) in programs {
+            let (tag, _) = name.split_once('+').unwrap();
+            if let Some((first_name, first_program)) = by_tag.insert(tag, (name, program)) {
+                assert!(
+                    first_program == program.as_slice(),
+                    "{first_name} and {name} have the same tag but different font programs"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn merged_subset_tags_name_one_program() {
+        // The names print in bold, with glyphs of an embedded Liberation Sans
+        // Bold subset. They differ in one letter at the same place, so each
+        // subset has different glyphs used in the same pattern.
+        let names = ["Łucja Bąk", "Łucja Bęk", "Łucja Bśk", "Ńucja Bąk"];
+        let pdfs: Vec<Vec<u8>> = names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| render(&format!("10000002{index}"), name))
+            .collect();
+
+        let mut rendered = Vec::new();
+        for pdf in &pdfs {
+            rendered.extend(font_programs(&Document::load_mem(pdf).unwrap()));
+        }
+        assert_eq!(rendered.len(), names.len(), "{rendered:?}");
+        assert_one_program_per_tag(&rendered);
+
+        let mut writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        for pdf in &pdfs {
+            writer.add_pdf(pdf).unwrap();
+        }
+        let (bytes, _) = writer.finish().unwrap();
+        let merged = font_programs(&Document::load_mem(&bytes).unwrap());
+        assert_eq!(merged.len(), names.len(), "{merged:?}");
+        assert_one_program_per_tag(&merged);
+    }
+
+    /// Builds a one-page PDF with a Type0 font `name` whose font program is `program`.
+    fn subset_font_pdf(name: &str, program: &[u8]) -> Vec<u8> {
+        let mut document = Document::with_version("1.7");
+        let name = || Object::Name(name.as_bytes().to_vec());
+
+        let font_file = document.add_object(Stream::new(Dictionary::new(), program.to_vec()));
+        let descriptor = document.add_object(Dictionary::from_iter([
+            ("Type", Object::Name(b"FontDescriptor".to_vec())),
+            ("FontName", name()),
+            ("FontFile2", Object::Reference(font_file)),
+        ]));
+        let cid_font = document.add_object(Dictionary::from_iter([
+            ("Type", Object::Name(b"Font".to_vec())),
+            ("Subtype", Object::Name(b"CIDFontType2".to_vec())),
+            ("BaseFont", name()),
+            ("FontDescriptor", Object::Reference(descriptor)),
+        ]));
+        let font = document.add_object(Dictionary::from_iter([
+            ("Type", Object::Name(b"Font".to_vec())),
+            ("Subtype", Object::Name(b"Type0".to_vec())),
+            ("BaseFont", name()),
+            (
+                "DescendantFonts",
+                Object::Array(vec![Object::Reference(cid_font)]),
+            ),
+        ]));
+
+        let resources = Dictionary::from_iter([(
+            "Font",
+            Object::Dictionary(Dictionary::from_iter([("F1", Object::Reference(font))])),
+        )]);
+        let pages_id = document.new_object_id();
+        let page = document.add_object(Dictionary::from_iter([
+            ("Type", Object::Name(b"Page".to_vec())),
+            ("Parent", Object::Reference(pages_id)),
+            ("Resources", Object::Dictionary(resources)),
+        ]));
+        document.objects.insert(
+            pages_id,
+            Object::Dictionary(Dictionary::from_iter([
+                ("Type", Object::Name(b"Pages".to_vec())),
+                ("Kids", Object::Array(vec![Object::Reference(page)])),
+                ("Count", Object::Integer(1)),
+            ])),
+        );
+        let catalog = document.add_object(Dictionary::from_iter([
+            ("Type", Object::Name(b"Catalog".to_vec())),
+            ("Pages", Object::Reference(pages_id)),
+        ]));
+        document.trailer.set("Root", Object::Reference(catalog));
+
+        let mut bytes = Vec::new();
+        document.save_to(&mut bytes).unwrap();
+        bytes
+    }
+
+    /// Returns the `BaseFont` of each Type0 font in a document with the
+    /// `BaseFont` of its descendant and the `FontName` of its descriptor.
+    fn type0_names(document: &Document) -> Vec<[String; 3]> {
+        let name_of = |dictionary: &Dictionary, key: &[u8]| {
+            String::from_utf8(dictionary.get(key).unwrap().as_name().unwrap().to_vec()).unwrap()
+        };
+        let mut names = Vec::new();
+        for object in document.objects.values() {
+            let Ok(font) = object.as_dict() else {
+                continue;
+            };
+            let Ok(descendants) = font.get(b"DescendantFonts").and_then(Object::as_array) else {
+                continue;
+            };
+            let cid_font = document
+                .get_dictionary(descendants[0].as_reference().unwrap())
+                .unwrap();
+            let descriptor = document
+                .get_dictionary(
+                    cid_font
+                        .get(b"FontDescriptor")
+                        .unwrap()
+                        .as_reference()
+                        .unwrap(),
+                )
+                .unwrap();
+            names.push([
+                name_of(font, b"BaseFont"),
+                name_of(cid_font, b"BaseFont"),
+                name_of(descriptor, b"FontName"),
+            ]);
+        }
+        names
+    }
+
+    #[test]
+    fn merge_retags_colliding_subsets() {
+        let first = subset_font_pdf("ABCDEF+Test", b"first program");
+        let second = subset_font_pdf("ABCDEF+Test", b"second program");
+        let mut writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        // Each subset comes twice, so the second copy of each must reuse the
+        // name and the objects of the first.
+        for pdf in [&first, &second, &second, &first] {
+            writer.add_pdf(pdf).unwrap();
+        }
+        let (bytes, summary) = writer.finish().unwrap();
+        assert_eq!(summary.pages, 4);
+        let merged = Document::load_mem(&bytes).unwrap();
+
+        let programs = font_programs(&merged);
+        assert_eq!(programs.len(), 2, "{programs:?}");
+        assert_one_program_per_tag(&programs);
+        let (first_name, _) = programs
+            .iter()
+            .find(|(_, program)| program == b"first program")
+            .unwrap();
+        assert_eq!(first_name, "ABCDEF+Test");
+        let (second_name, _) = programs
+            .iter()
+            .find(|(_, program)| program == b"second program")
+            .unwrap();
+        assert_ne!(second_name, "ABCDEF+Test");
+        let (tag, base_name) = split_subset_name(second_name.as_bytes()).unwrap();
+        assert!(tag.iter().all(u8::is_ascii_uppercase), "{second_name}");
+        assert_eq!(base_name, b"Test");
+
+        let names = type0_names(&merged);
+        assert_eq!(names.len(), 2, "{names:?}");
+        for [base_font, descendant, font_name] in &names {
+            assert_eq!(base_font, font_name);
+            assert_eq!(descendant, font_name);
+        }
+    }
+
+    #[test]
+    fn subset_names_split_at_tag() {
+        assert_eq!(
+            split_subset_name(b"EOODIA+NotoSans"),
+            Some((*b"EOODIA", &b"NotoSans"[..]))
+        );
+        for name in [
+            &b"Helvetica"[..],
+            b"EOODIa+NotoSans",
+            b"EOODIA-NotoSans",
+            b"ABCDE+X",
+        ] {
+            assert_eq!(split_subset_name(name), None, "{name:?}");
+        }
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub(crate) fn add_font(
 
     let base_font = format!(
         "{}+{}",
-        subset_tag(&face.file_name, &glyphs),
+        subset_tag(&face.file_name, &program, &usage.entries),
         face.postscript_name
     );
     let font_file = document.add_object(deflated(
@@ -246,19 +246,41 @@ fn font_descriptor(
     ])
 }
 
-/// Derives the six capital letters that PDF requires before the name of a subset font.
-fn subset_tag(file_name: &str, glyphs: &[u16]) -> String {
+/// Derives the six capital letters that PDF requires before the name of a
+/// subset font from everything that differs between two subsets of one face:
+/// the subset font program and the glyph, text and width of each CID.
+///
+/// The remapped glyph ids in the CIDToGIDMap are no input. The remapper numbers
+/// glyphs 1, 2, 3 and so on in order of use, so subsets with different glyphs
+/// but the same order of first use have the same ids. The same content always
+/// gets the same tag, so renders stay byte-identical.
+fn subset_tag(file_name: &str, program: &[u8], entries: &[(u16, String, i32)]) -> String {
+    // Each variable-length part is preceded by its length, so that no two
+    // different inputs hash the same bytes.
     let mut hasher = Sha256::new();
+    hasher.update((file_name.len() as u64).to_be_bytes());
     hasher.update(file_name.as_bytes());
-    for glyph in glyphs {
+    hasher.update((program.len() as u64).to_be_bytes());
+    hasher.update(program);
+    for (glyph, text, width) in entries {
         hasher.update(glyph.to_be_bytes());
+        hasher.update(width.to_be_bytes());
+        hasher.update((text.len() as u64).to_be_bytes());
+        hasher.update(text.as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|byte| char::from(b'A' + byte % 26))
+    tag_letters(&hasher.finalize())
+        .into_iter()
+        .map(char::from)
         .collect()
+}
+
+/// Maps the first six bytes of `digest` to six capital ASCII letters.
+pub(crate) fn tag_letters(digest: &[u8]) -> [u8; 6] {
+    let mut tag = [b'A'; 6];
+    for (letter, byte) in tag.iter_mut().zip(digest) {
+        *letter = b'A' + byte % 26;
+    }
+    tag
 }
 
 /// Builds a ToUnicode CMap that maps each CID to its text. CIDs with an
@@ -294,6 +316,7 @@ fn to_unicode_cmap(entries: &[(u16, String, i32)]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fonts::FontSet;
 
     #[test]
     fn cmap_maps_each_cid() {
@@ -324,12 +347,66 @@ mod tests {
         assert_eq!(usage.uncovered, 1);
     }
 
+    /// Returns a usage that prints each `(glyph, text, width)` in order.
+    fn usage_of(entries: &[(u16, &str, i32)]) -> FaceUsage {
+        let mut usage = FaceUsage::default();
+        for (glyph, text, width) in entries {
+            usage.encode(*glyph, text, *width).unwrap();
+        }
+        usage
+    }
+
+    /// Returns the `BaseFont` of the Type0 font that `add_font` writes for `usage`.
+    fn base_font(face: &EmbeddableFace, usage: &FaceUsage) -> String {
+        let mut document = lopdf::Document::with_version("1.7");
+        let font = add_font(&mut document, face, usage).unwrap();
+        let name = document
+            .get_dictionary(font.font_id)
+            .unwrap()
+            .get(b"BaseFont")
+            .unwrap()
+            .as_name()
+            .unwrap()
+            .to_vec();
+        String::from_utf8(name).unwrap()
+    }
+
     #[test]
     fn tag_is_six_capitals() {
-        let tag = subset_tag("a.ttf", &[0, 5, 9]);
+        let entries = [(5, "a".to_owned(), 500), (9, "b".to_owned(), 600)];
+        let tag = subset_tag("a.ttf", b"program", &entries);
         assert_eq!(tag.len(), 6);
-        assert!(tag.chars().all(|c| c.is_ascii_uppercase()));
-        assert_eq!(tag, subset_tag("a.ttf", &[0, 5, 9]));
-        assert_ne!(tag, subset_tag("b.ttf", &[0, 5, 9]));
+        assert!(tag.chars().all(|c| c.is_ascii_uppercase()), "{tag}");
+        assert_eq!(tag, subset_tag("a.ttf", b"program", &entries));
+        assert_ne!(tag, subset_tag("b.ttf", b"program", &entries));
+    }
+
+    #[test]
+    fn tag_follows_subset_content() {
+        let fonts = FontSet::load(&[]).unwrap();
+        let face = fonts.face(Weight::Regular);
+        let glyph_a = face.glyph('A').unwrap().0;
+        let glyph_b = face.glyph('B').unwrap().0;
+        let glyph_c = face.glyph('C').unwrap().0;
+        let base_entries = [(glyph_a, "A", 667), (glyph_b, "B", 667)];
+        let base = base_font(face, &usage_of(&base_entries));
+        assert!(base.ends_with("+LiberationSans"), "{base}");
+        assert_eq!(
+            base,
+            base_font(face, &usage_of(&base_entries)),
+            "the same content must get the same tag"
+        );
+
+        // Each variant has the same usage pattern, two CIDs for two glyphs,
+        // so the remapped glyph ids are 1 and 2 in every case.
+        let variants = [
+            ("other glyph", [(glyph_a, "A", 667), (glyph_c, "B", 667)]),
+            ("glyphs swapped", [(glyph_b, "A", 667), (glyph_a, "B", 667)]),
+            ("other text", [(glyph_a, "A", 667), (glyph_b, "C", 667)]),
+            ("other width", [(glyph_a, "A", 667), (glyph_b, "B", 700)]),
+        ];
+        for (case, entries) in variants {
+            assert_ne!(base, base_font(face, &usage_of(&entries)), "{case}");
+        }
     }
 }
