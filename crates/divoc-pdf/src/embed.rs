@@ -101,7 +101,7 @@ pub(crate) fn add_font(
 
     let base_font = format!(
         "{}+{}",
-        subset_tag(&face.file_name, &program, &usage.entries),
+        subset_tag(&face.file_name, &usage.entries),
         face.postscript_name
     );
     let font_file = document.add_object(deflated(
@@ -248,20 +248,19 @@ fn font_descriptor(
 
 /// Derives the six capital letters that PDF requires before the name of a
 /// subset font from everything that differs between two subsets of one face:
-/// the subset font program and the glyph, text and width of each CID.
+/// the original glyph, text and width of each CID. The subset program follows
+/// from the face and those glyphs, so it need not be hashed too.
 ///
 /// The remapped glyph ids in the CIDToGIDMap are no input. The remapper numbers
 /// glyphs 1, 2, 3 and so on in order of use, so subsets with different glyphs
 /// but the same order of first use have the same ids. The same content always
 /// gets the same tag, so renders stay byte-identical.
-fn subset_tag(file_name: &str, program: &[u8], entries: &[(u16, String, i32)]) -> String {
+fn subset_tag(file_name: &str, entries: &[(u16, String, i32)]) -> String {
     // Each variable-length part is preceded by its length, so that no two
     // different inputs hash the same bytes.
     let mut hasher = Sha256::new();
     hasher.update((file_name.len() as u64).to_be_bytes());
     hasher.update(file_name.as_bytes());
-    hasher.update((program.len() as u64).to_be_bytes());
-    hasher.update(program);
     for (glyph, text, width) in entries {
         hasher.update(glyph.to_be_bytes());
         hasher.update(width.to_be_bytes());
@@ -374,11 +373,11 @@ mod tests {
     #[test]
     fn tag_is_six_capitals() {
         let entries = [(5, "a".to_owned(), 500), (9, "b".to_owned(), 600)];
-        let tag = subset_tag("a.ttf", b"program", &entries);
+        let tag = subset_tag("a.ttf", &entries);
         assert_eq!(tag.len(), 6);
         assert!(tag.chars().all(|c| c.is_ascii_uppercase()), "{tag}");
-        assert_eq!(tag, subset_tag("a.ttf", b"program", &entries));
-        assert_ne!(tag, subset_tag("b.ttf", b"program", &entries));
+        assert_eq!(tag, subset_tag("a.ttf", &entries));
+        assert_ne!(tag, subset_tag("b.ttf", &entries));
     }
 
     #[test]
