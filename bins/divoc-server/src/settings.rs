@@ -1,11 +1,16 @@
 //! Service configuration: defaults, then an optional TOML file, then `DIVOC__*`
 //! environment variables (`DIVOC__DATABASE__URL` sets `database.url`).
 
+mod sources;
+mod strict;
+
 use std::path::{Path, PathBuf};
 
-use config::{Config, Environment, File, FileFormat, Map, Value, ValueKind};
+use config::{Config, Environment, Map, Source, Value, ValueKind};
 use divoc_pdf::Labels;
 use serde::Deserialize;
+
+use self::strict::{SettingError, WholeNumberBounds};
 
 /// All settings of the service.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -519,85 +524,61 @@ pub enum QrPayload {
 /// Errors from loading settings.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    /// The file or an environment variable could not be read or has a wrong value.
+    /// The settings file exists (or was named with `--config`) but cannot
+    /// be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The settings file is not valid TOML.
+    #[error("invalid configuration file {path}: {reason}")]
+    Parse {
+        /// The path as given.
+        path: String,
+        /// The parser's message, with the line and column.
+        reason: String,
+    },
+    /// A setting has a value that it does not accept, or a key names no setting.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// The environment could not be read, such as a variable that is not UTF-8.
     #[error("invalid configuration: {0}")]
     Invalid(#[from] config::ConfigError),
 }
 
 impl Settings {
-    /// Loads settings from `file` (TOML; skipped when `None` or missing and not
-    /// `required`) and the environment.
-    ///
-    /// Every setting is a whole number, a string, a boolean or a list, so a
-    /// number with a fraction, such as `workers = 1.5`, is rejected. The config
-    /// crate would round it to an integer without a word.
+    /// Loads settings from `file` (TOML; skipped when `None`, or when missing
+    /// and not `required`) and the `DIVOC__*` environment variables.
     pub fn load(file: Option<&Path>, required: bool) -> Result<Settings, SettingsError> {
-        let mut builder = Config::builder();
-        if let Some(path) = file {
-            builder =
-                builder.add_source(File::from(path).format(FileFormat::Toml).required(required));
-        }
-        let mut environment = Environment::with_prefix("DIVOC")
-            .separator("__")
-            .try_parsing(true)
-            .list_separator(",");
-        // Only these settings are lists. Any other value keeps its commas.
-        for key in LIST_SETTINGS {
-            environment = environment.with_list_parse_key(key);
-        }
-        builder = builder.add_source(environment);
-        let config = builder.build_cloned()?;
-        let values: Map<String, Value> = config.clone().try_deserialize()?;
-        check_durations(&values, "")?;
-        let mut fractions = Vec::new();
-        fractional_numbers(&values, "", &mut fractions);
-        let settings: Settings = if fractions.is_empty() {
-            config.try_deserialize()?
-        } else {
-            // Each such number goes in again as text, so that an integer
-            // setting rejects it with its key, and a string setting keeps it
-            // as written.
-            for (key, number) in fractions {
-                builder = builder.set_override(key, number.to_string())?;
-            }
-            builder.build()?.try_deserialize()?
-        };
-        settings.check_thread_counts()?;
-        if settings.print.max_beneficiaries == 0 {
-            return Err(out_of_range(
-                "print.max_beneficiaries = 0 is too small: at least 1, or every print is rejected"
-                    .to_owned(),
-            ));
-        }
-        Ok(settings.with_trimmed_names())
+        let environment = Environment::with_prefix(sources::ENVIRONMENT_PREFIX).separator("__");
+        Settings::load_from(file, required, environment)
     }
 
-    /// Rejects thread counts that the server cannot start: actix-web stops
-    /// at more than 512 workers, and every render slot is a thread.
-    fn check_thread_counts(&self) -> Result<(), SettingsError> {
-        let server = &self.server;
-        for (key, value, limit) in [
-            ("server.workers", server.workers, MAX_WORKERS),
-            (
-                "server.render_concurrency",
-                server.render_concurrency,
-                MAX_THREADS,
-            ),
-            (
-                "server.lookup_concurrency",
-                server.lookup_concurrency,
-                MAX_THREADS,
-            ),
-        ] {
-            if let Some(value) = value
-                && value > limit
-            {
-                return Err(out_of_range(format!(
-                    "{key} = {value} is too large: at most {limit}"
-                )));
-            }
+    /// Loads settings from `file` and `environment`.
+    ///
+    /// Every value must fit its setting (see [`strict`]): a whole number
+    /// within its bounds, `true` or `false`, a string, a list or a table.
+    fn load_from(
+        file: Option<&Path>,
+        required: bool,
+        environment: Environment,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder = Config::builder();
+        if let Some(path) = file
+            && let Some(table) = sources::read_file(path, required)?
+        {
+            builder = builder.add_source(sources::Table(table));
         }
-        Ok(())
+        let environment = sources::environment_table(environment, &LIST_SETTINGS, &PATH_SETTINGS)?;
+        builder = builder.add_source(sources::Table(environment));
+        let mut table = builder.build()?.collect()?;
+        unset_empty_paths(&mut table)?;
+        check_bind(&table)?;
+        let settings = Settings::deserialize(strict::Setting::root(table))?;
+        Ok(settings.with_trimmed_names())
     }
 
     /// Trims the claim paths and role names of `auth`, which the
@@ -619,14 +600,6 @@ impl Settings {
     }
 }
 
-/// The maximum of `server.workers`: actix-web panics above 512.
-const MAX_WORKERS: usize = 512;
-
-/// The maximum of `server.render_concurrency` and
-/// `server.lookup_concurrency`. A render slot is a thread, and 100,000 of
-/// them ran the server out of memory at startup.
-const MAX_THREADS: usize = 1024;
-
 /// The settings that are lists, which the environment gives as
 /// comma-separated values.
 const LIST_SETTINGS: [&str; 5] = [
@@ -637,83 +610,189 @@ const LIST_SETTINGS: [&str; 5] = [
     "pdf.font_files",
 ];
 
-/// The maximum time a setting may name: 10 years, in seconds. Larger values
-/// overflowed the time arithmetic of the server and its libraries, and
-/// panicked a request or the start.
-const MAX_DURATION_SECONDS: u128 = 315_360_000;
+/// The settings that name files or folders. An empty value (or one of
+/// spaces only) leaves such a setting unset, also over a path in the file,
+/// because compose files often set a variable to an empty value.
+const PATH_SETTINGS: [&str; 7] = [
+    "auth.public_key_file",
+    "auth.registration_public_key_file",
+    "auth.jwks_file",
+    "otp.signing_key_file",
+    "email.ca_file",
+    "pdf.labels_dir",
+    "pdf.font_files",
+];
 
-/// Rejects a setting whose name ends in `_seconds`, `_ms` or `_days` and
-/// whose value is longer than [`MAX_DURATION_SECONDS`].
-fn check_durations(table: &Map<String, Value>, prefix: &str) -> Result<(), SettingsError> {
-    for (key, value) in table {
-        let path = key_path(prefix, key);
-        if let ValueKind::Table(inner) = &value.kind {
-            check_durations(inner, &path)?;
-            continue;
-        }
-        let (limit, unit) = if key.ends_with("_seconds") {
-            (MAX_DURATION_SECONDS, "seconds")
-        } else if key.ends_with("_ms") {
-            (MAX_DURATION_SECONDS * 1_000, "milliseconds")
-        } else if key.ends_with("_days") {
-            (MAX_DURATION_SECONDS / 86_400, "days")
-        } else {
+/// Removes the path settings of [`PATH_SETTINGS`] whose value is empty, and
+/// rejects an empty item in a list of paths.
+fn unset_empty_paths(table: &mut Map<String, Value>) -> Result<(), SettingError> {
+    for key in PATH_SETTINGS {
+        let Some((section, name)) = key.split_once('.') else {
             continue;
         };
-        // A value that is not a whole number is left to deserialization,
-        // which names the expected type.
-        if let Ok(number) = value.to_string().parse::<u128>()
-            && number > limit
-        {
-            return Err(out_of_range(format!(
-                "{path} = {number} is too large: at most {limit} {unit} (10 years)"
-            )));
+        let Some(ValueKind::Table(settings)) = table.get_mut(section).map(|value| &mut value.kind)
+        else {
+            continue;
+        };
+        let Some(value) = settings.get(name) else {
+            continue;
+        };
+        match &value.kind {
+            ValueKind::String(path) if path.trim().is_empty() => {
+                settings.remove(name);
+            }
+            ValueKind::Array(items) => {
+                let empty = items.iter().enumerate().find(|(_, item)| {
+                    matches!(&item.kind, ValueKind::String(path) if path.trim().is_empty())
+                });
+                if let Some((index, item)) = empty {
+                    return Err(strict::invalid_value(
+                        &format!("{key}[{index}]"),
+                        item,
+                        "expected a file path; an empty path may only stand for the whole \
+                         setting, which leaves it unset",
+                    ));
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
 }
 
-/// Returns the config crate's path of `key` in the table at `prefix`, such
-/// as `server.workers`.
-fn key_path(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_owned()
+/// Rejects a `server.bind` that is not HOST:PORT, before the listener or
+/// the share-link URL, which is built from it, fail on it with less clear
+/// errors.
+fn check_bind(table: &Map<String, Value>) -> Result<(), SettingError> {
+    let Some(ValueKind::Table(server)) = table.get("server").map(|value| &value.kind) else {
+        return Ok(());
+    };
+    let Some(bind) = server.get("bind") else {
+        return Ok(());
+    };
+    let valid = match &bind.kind {
+        ValueKind::String(text) => is_host_and_port(text),
+        _ => false,
+    };
+    if valid {
+        return Ok(());
+    }
+    Err(strict::invalid_value(
+        "server.bind",
+        bind,
+        "expected HOST:PORT, such as 127.0.0.1:8080 (port 0 picks a free port)",
+    ))
+}
+
+/// Returns true for `HOST:PORT` with a host and a port from 0 to 65535, and
+/// no spaces.
+fn is_host_and_port(text: &str) -> bool {
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return false;
+    };
+    !host.is_empty()
+        && !text.chars().any(char::is_whitespace)
+        && !port.is_empty()
+        && port.bytes().all(|byte| byte.is_ascii_digit())
+        && port.parse::<u16>().is_ok()
+}
+
+/// Returns the bounds of the whole-number setting `key`, whose type has the
+/// range `type_min` to `type_max`. Later sources override earlier ones: the
+/// type, the 10-year limit of time settings, [`MINIMA`] and [`MAXIMA`].
+pub(crate) fn whole_number_bounds(key: &str, type_min: i128, type_max: i128) -> WholeNumberBounds {
+    let mut bounds = WholeNumberBounds {
+        min: type_min,
+        max: type_max,
+        unit: None,
+        max_note: None,
+    };
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let time = if name.ends_with("_seconds") {
+        Some(("seconds", MAX_DURATION_SECONDS))
+    } else if name.ends_with("_ms") {
+        Some(("milliseconds", MAX_DURATION_SECONDS * 1_000))
+    } else if name.ends_with("_days") {
+        Some(("days", MAX_DURATION_SECONDS / 86_400))
     } else {
-        format!("{prefix}.{key}")
-    }
-}
-
-/// Returns the error of a setting that the config crate read but that is
-/// out of range.
-fn out_of_range(message: String) -> SettingsError {
-    SettingsError::Invalid(config::ConfigError::Message(message))
-}
-
-/// Collects the keys and values of numbers with a fraction in `table`, with
-/// keys in the config crate's path form (`server.workers`, `list[0]`).
-fn fractional_numbers(table: &Map<String, Value>, prefix: &str, found: &mut Vec<(String, f64)>) {
-    for (key, value) in table {
-        let path = key_path(prefix, key);
-        fractional_value(value, path, found);
-    }
-}
-
-fn fractional_value(value: &Value, path: String, found: &mut Vec<(String, f64)>) {
-    match &value.kind {
-        // A whole number too large for 64 bits is read as a float, which
-        // would saturate to the largest value of the setting's type.
-        ValueKind::Float(number) if number.fract() != 0.0 || number.abs() >= 9.2e18 => {
-            found.push((path, *number));
+        None
+    };
+    if let Some((unit, limit)) = time {
+        bounds.unit = Some(unit);
+        if limit < bounds.max {
+            bounds.max = limit;
+            bounds.max_note = Some("10 years");
         }
-        ValueKind::Table(table) => fractional_numbers(table, &path, found),
-        ValueKind::Array(items) => {
-            for (index, item) in items.iter().enumerate() {
-                fractional_value(item, format!("{path}[{index}]"), found);
-            }
-        }
-        _ => {}
     }
+    if let Some((_, min)) = MINIMA.iter().find(|(setting, _)| *setting == key) {
+        bounds.min = *min;
+    }
+    if let Some((_, max)) = MAXIMA.iter().find(|(setting, _)| *setting == key) {
+        bounds.max = *max;
+        bounds.max_note = None;
+    }
+    bounds
 }
+
+/// Whole-number settings for which 0 (or a small value) makes no sense,
+/// with their minimum. The services would otherwise raise such a value to
+/// the minimum without a word, or stop working. Examples are a rate window
+/// of 0 seconds, a lease of 0 seconds that lets two workers send one email,
+/// and a timeout of 0 seconds that fails every attempt.
+const MINIMA: [(&str, i128); 25] = [
+    ("server.workers", 1),
+    ("server.render_concurrency", 1),
+    ("server.lookup_concurrency", 1),
+    ("database.max_connections", 1),
+    ("database.connection_timeout_seconds", 1),
+    ("database.sqlite_cache_kib", 1),
+    ("qr.pixels_per_module", 1),
+    ("otp.token_ttl_seconds", 1),
+    ("otp.code_ttl_seconds", 1),
+    ("otp.max_attempts", 1),
+    ("otp.rate_window_seconds", 1),
+    ("otp.max_codes_per_mobile", 1),
+    ("otp.max_requests_per_ip", 1),
+    ("sms.timeout_seconds", 1),
+    ("share.default_days", 1),
+    ("share.max_days", 1),
+    ("share.max_passcode_attempts", 1),
+    ("share.rate_window_seconds", 1),
+    ("email.max_attempts", 1),
+    ("email.lease_seconds", 1),
+    // The email worker waits at least 10 ms between polls of the store.
+    ("email.poll_interval_ms", 10),
+    ("email.timeout_seconds", 1),
+    ("email.rate_window_seconds", 1),
+    ("notify.rate_window_seconds", 1),
+    ("print.max_beneficiaries", 1),
+];
+
+/// Whole-number settings with a maximum below that of their type.
+const MAXIMA: [(&str, i128); 5] = [
+    ("server.workers", MAX_WORKERS),
+    ("server.render_concurrency", MAX_THREADS),
+    ("server.lookup_concurrency", MAX_THREADS),
+    // SQLite takes the cache size as a 32-bit signed number.
+    ("database.sqlite_cache_kib", 2_147_483_647),
+    (
+        "qr.pixels_per_module",
+        divoc_qr::MAX_PIXELS_PER_MODULE as i128,
+    ),
+];
+
+/// The maximum of `server.workers`: actix-web panics above 512.
+const MAX_WORKERS: i128 = 512;
+
+/// The maximum of `server.render_concurrency` and
+/// `server.lookup_concurrency`. A render slot is a thread, and 100,000 of
+/// them ran the server out of memory at startup.
+const MAX_THREADS: i128 = 1024;
+
+/// The maximum time a setting may name: 10 years, in seconds. Larger values
+/// overflowed the time arithmetic of the server and its libraries, and
+/// panicked a request or the start.
+const MAX_DURATION_SECONDS: i128 = 315_360_000;
 
 #[cfg(test)]
 mod tests {
@@ -721,11 +800,40 @@ mod tests {
 
     use super::*;
 
-    fn load_toml(text: &str) -> Result<Settings, SettingsError> {
+    /// Returns an environment with only `variables`, so that the tests do
+    /// not see the `DIVOC__*` variables of the process.
+    fn environment(variables: &[(&str, &str)]) -> Environment {
+        let map = variables
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        Environment::with_prefix(sources::ENVIRONMENT_PREFIX)
+            .separator("__")
+            .source(Some(map))
+    }
+
+    /// Loads `text` as the settings file with `variables`, and returns the
+    /// settings or the error message, with `FILE` in place of the file's path.
+    fn load_with(text: &str, variables: &[(&str, &str)]) -> Result<Settings, String> {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("divoc.toml");
         std::fs::write(&path, text).unwrap();
-        Settings::load(Some(&path), true)
+        Settings::load_from(Some(&path), true, environment(variables)).map_err(|error| {
+            error
+                .to_string()
+                .replace(&path.display().to_string(), "FILE")
+        })
+    }
+
+    fn load_toml(text: &str) -> Result<Settings, String> {
+        load_with(text, &[])
+    }
+
+    fn load_error(text: &str, variables: &[(&str, &str)]) -> String {
+        match load_with(text, variables) {
+            Ok(_) => panic!("{text:?} with {variables:?} was accepted"),
+            Err(message) => message,
+        }
     }
 
     #[test]
@@ -733,22 +841,22 @@ mod tests {
         let cases = [
             (
                 "[server]\nworkers = 513",
-                "invalid configuration: server.workers = 513 is too large: at most 512",
+                "invalid setting server.workers = 513 in FILE: expected a whole number \
+                 from 1 to 512",
             ),
             (
                 "[server]\nrender_concurrency = 100000",
-                "invalid configuration: server.render_concurrency = 100000 is too large: \
-                 at most 1024",
+                "invalid setting server.render_concurrency = 100000 in FILE: expected a \
+                 whole number from 1 to 1024",
             ),
             (
                 "[server]\nlookup_concurrency = 1025",
-                "invalid configuration: server.lookup_concurrency = 1025 is too large: \
-                 at most 1024",
+                "invalid setting server.lookup_concurrency = 1025 in FILE: expected a \
+                 whole number from 1 to 1024",
             ),
         ];
         for (text, expected) in cases {
-            let error = load_toml(text).map(|_| ()).unwrap_err();
-            assert_eq!(error.to_string(), expected);
+            assert_eq!(load_error(text, &[]), expected);
         }
         let limits = "[server]\nworkers = 512\nrender_concurrency = 1024";
         let settings = load_toml(limits).unwrap();
@@ -758,13 +866,10 @@ mod tests {
 
     #[test]
     fn print_limit_of_zero_rejected() {
-        let error = load_toml("[print]\nmax_beneficiaries = 0")
-            .map(|_| ())
-            .unwrap_err();
         assert_eq!(
-            error.to_string(),
-            "invalid configuration: print.max_beneficiaries = 0 is too small: at least 1, \
-             or every print is rejected"
+            load_error("[print]\nmax_beneficiaries = 0", &[]),
+            "invalid setting print.max_beneficiaries = 0 in FILE: expected a whole number \
+             from 1 to 18446744073709551615"
         );
         let settings = load_toml("[print]\nmax_beneficiaries = 1").unwrap();
         assert_eq!(settings.print.max_beneficiaries, 1);
@@ -772,14 +877,104 @@ mod tests {
 
     #[test]
     fn whole_number_beyond_64_bits_rejected() {
-        let error = load_toml("[print]\nmax_beneficiaries = 1e20")
-            .map(|_| ())
-            .unwrap_err();
+        let cases = [
+            (
+                "[print]\nmax_beneficiaries = 1e20",
+                "invalid setting print.max_beneficiaries = 1e20 in FILE: expected a whole \
+                 number from 1 to 18446744073709551615",
+            ),
+            (
+                "[server]\nworkers = 9223372036854775808",
+                "invalid setting server.workers = 9223372036854775808 in FILE: expected a \
+                 whole number from 1 to 512",
+            ),
+            (
+                "[server]\nworkers = 99999999999999999999",
+                "invalid setting server.workers = 99999999999999999999 in FILE: expected a \
+                 whole number from 1 to 512",
+            ),
+            (
+                "[server]\nworkers = -9223372036854775809",
+                "invalid setting server.workers = -9223372036854775809 in FILE: expected a \
+                 whole number from 1 to 512",
+            ),
+            (
+                "[cache]\nmax_bytes = 99999999999999999999",
+                "invalid setting cache.max_bytes = 99999999999999999999 in FILE: expected a \
+                 whole number from 0 to 18446744073709551615",
+            ),
+            (
+                "[cache]\nmax_bytes = 18_446_744_073_709_551_616",
+                "invalid setting cache.max_bytes = 18446744073709551616 in FILE: expected a \
+                 whole number from 0 to 18446744073709551615",
+            ),
+            (
+                "[cache]\nmax_bytes = 0x1_0000_0000_0000_0000",
+                "invalid setting cache.max_bytes = \"0x1_0000_0000_0000_0000\" in FILE: \
+                 expected a whole number from 0 to 18446744073709551615",
+            ),
+            (
+                "[server]\nworkers = 1e400",
+                "invalid setting server.workers = \"1e400\" in FILE: expected a whole \
+                 number from 1 to 512",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(load_error(text, &[]), expected, "{text}");
+        }
+        // A large number for a string setting is kept as written.
+        let settings = load_toml(
+            "[pdf]\nprogram_name = 99999999999999999999\n\
+             [auth]\nrole_claims = [\"a\", 99999999999999999999]",
+        )
+        .unwrap();
+        assert_eq!(settings.pdf.program_name, "99999999999999999999");
+        assert_eq!(settings.auth.role_claims, ["a", "99999999999999999999"]);
+    }
+
+    #[test]
+    fn large_number_in_string_or_comment_kept() {
+        let text = "[pdf]\nprogram_name = \"99999999999999999999\" # 1e400\n\
+                    issuer_name = '''x = 99999999999999999999'''\n\
+                    [server]\nworkers = 99999999999999999999";
         assert_eq!(
-            error.to_string(),
-            "invalid configuration: invalid type: string \"100000000000000000000\", expected an \
-             integer for key `print.max_beneficiaries`"
+            load_error(text, &[]),
+            "invalid setting server.workers = 99999999999999999999 in FILE: expected a \
+             whole number from 1 to 512"
         );
+        let text = text.replace("workers = 99999999999999999999", "workers = 4");
+        let settings = load_toml(&text).unwrap();
+        assert_eq!(settings.pdf.program_name, "99999999999999999999");
+        assert_eq!(
+            settings.pdf.issuer_name.as_deref(),
+            Some("x = 99999999999999999999")
+        );
+        assert_eq!(settings.server.workers, Some(4));
+    }
+
+    #[test]
+    fn environment_number_kept_as_written() {
+        let cases = [
+            ("18446744073709551615", "\"18446744073709551615\""),
+            ("99999999999999999999", "\"99999999999999999999\""),
+            ("1.5", "\"1.5\""),
+            ("0", "\"0\""),
+            ("", "\"\""),
+            ("four", "\"four\""),
+        ];
+        for (value, shown) in cases {
+            assert_eq!(
+                load_error("", &[("DIVOC__SERVER__WORKERS", value)]),
+                format!(
+                    "invalid setting server.workers = {shown} in environment variable \
+                     DIVOC__SERVER__WORKERS: expected a whole number from 1 to 512"
+                )
+            );
+        }
+        let settings = load_with("", &[("DIVOC__SERVER__WORKERS", "3.0")]).unwrap();
+        assert_eq!(settings.server.workers, Some(3));
+        let settings = load_with("", &[("DIVOC__PDF__PROGRAM_NAME", "1.50")]).unwrap();
+        assert_eq!(settings.pdf.program_name, "1.50");
     }
 
     #[test]
@@ -787,34 +982,246 @@ mod tests {
         let cases = [
             (
                 "[database]\nconnection_timeout_seconds = 9223372036854775807",
-                "invalid configuration: database.connection_timeout_seconds = \
-                 9223372036854775807 is too large: at most 315360000 seconds (10 years)",
+                "invalid setting database.connection_timeout_seconds = 9223372036854775807 \
+                 in FILE: expected a whole number of seconds from 1 to 315360000 (10 years)",
             ),
             (
                 "[otp]\ncode_ttl_seconds = 99999999999999",
-                "invalid configuration: otp.code_ttl_seconds = 99999999999999 is too \
-                 large: at most 315360000 seconds (10 years)",
+                "invalid setting otp.code_ttl_seconds = 99999999999999 in FILE: expected a \
+                 whole number of seconds from 1 to 315360000 (10 years)",
             ),
             (
                 "[share]\nmax_days = 4294967295",
-                "invalid configuration: share.max_days = 4294967295 is too large: \
-                 at most 3650 days (10 years)",
+                "invalid setting share.max_days = 4294967295 in FILE: expected a whole \
+                 number of days from 1 to 3650 (10 years)",
             ),
             (
                 "[email]\npoll_interval_ms = 315360000001",
-                "invalid configuration: email.poll_interval_ms = 315360000001 is too \
-                 large: at most 315360000000 milliseconds (10 years)",
+                "invalid setting email.poll_interval_ms = 315360000001 in FILE: expected a \
+                 whole number of milliseconds from 10 to 315360000000 (10 years)",
+            ),
+            (
+                "[auth]\nleeway_seconds = -1",
+                "invalid setting auth.leeway_seconds = -1 in FILE: expected a whole number \
+                 of seconds from 0 to 315360000 (10 years)",
             ),
         ];
         for (text, expected) in cases {
-            let error = load_toml(text).map(|_| ()).unwrap_err();
-            assert_eq!(error.to_string(), expected);
+            assert_eq!(load_error(text, &[]), expected);
         }
         let limits = "[share]\nmax_days = 3650\ndefault_days = 3650\n\
                       [otp]\ncode_ttl_seconds = 315360000";
         let settings = load_toml(limits).unwrap();
         assert_eq!(settings.share.max_days, 3650);
         assert_eq!(settings.otp.code_ttl_seconds, 315_360_000);
+    }
+
+    #[test]
+    fn zero_rejected_where_meaningless() {
+        for (key, minimum) in MINIMA {
+            let (section, name) = key.split_once('.').unwrap();
+            let error = load_error(&format!("[{section}]\n{name} = 0"), &[]);
+            let start = format!("invalid setting {key} = 0 in FILE: expected a whole number ");
+            assert!(error.starts_with(&start), "{error}");
+            assert!(error.contains(&format!(" from {minimum} to ")), "{error}");
+        }
+        assert_eq!(
+            load_error("[database]\nmax_connections = 0", &[]),
+            "invalid setting database.max_connections = 0 in FILE: expected a whole number \
+             from 1 to 4294967295"
+        );
+        assert_eq!(
+            load_error("", &[("DIVOC__SERVER__WORKERS", "0")]),
+            "invalid setting server.workers = \"0\" in environment variable \
+             DIVOC__SERVER__WORKERS: expected a whole number from 1 to 512"
+        );
+        // Zero stays valid where it means something.
+        let text = "[server]\nshutdown_timeout_seconds = 0\n[auth]\nleeway_seconds = 0\n\
+                    [cache]\nmax_bytes = 0\n[share]\nmax_per_mobile = 0\n\
+                    [email]\nbackoff_seconds = 0\n[sms]\nretries = 0";
+        let settings = load_toml(text).unwrap();
+        assert_eq!(settings.server.shutdown_timeout_seconds, 0);
+        assert_eq!(settings.cache.max_bytes, 0);
+        assert_eq!(settings.share.max_per_mobile, 0);
+    }
+
+    #[test]
+    fn boolean_takes_true_or_false_only() {
+        let cases = [
+            (
+                "[cache]\nenabled = \"yes\"",
+                "invalid setting cache.enabled = \"yes\" in FILE: expected true or false",
+            ),
+            (
+                "[cache]\nenabled = 0",
+                "invalid setting cache.enabled = 0 in FILE: expected true or false",
+            ),
+            (
+                "[cache]\nenabled = 1.0",
+                "invalid setting cache.enabled = 1.0 in FILE: expected true or false",
+            ),
+            (
+                "[server]\nmetrics = \"on\"",
+                "invalid setting server.metrics = \"on\" in FILE: expected true or false",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(load_error(text, &[]), expected);
+        }
+        for value in ["1", "yes", "off", ""] {
+            assert_eq!(
+                load_error("", &[("DIVOC__CACHE__ENABLED", value)]),
+                format!(
+                    "invalid setting cache.enabled = {value:?} in environment variable \
+                     DIVOC__CACHE__ENABLED: expected true or false"
+                )
+            );
+        }
+        let settings = load_toml("[cache]\nenabled = false").unwrap();
+        assert!(!settings.cache.enabled);
+        for (value, expected) in [("false", false), ("FALSE", false), ("true", true)] {
+            let settings = load_with("", &[("DIVOC__CACHE__ENABLED", value)]).unwrap();
+            assert_eq!(settings.cache.enabled, expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn integer_rejects_boolean() {
+        assert_eq!(
+            load_error("[server]\nworkers = true", &[]),
+            "invalid setting server.workers = true in FILE: expected a whole number from 1 to 512"
+        );
+    }
+
+    #[test]
+    fn empty_path_settings_unset() {
+        let names: Vec<String> = PATH_SETTINGS
+            .iter()
+            .map(|key| format!("DIVOC__{}", key.to_uppercase().replace('.', "__")))
+            .collect();
+        let variables: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "")).collect();
+        // The environment's empty values override the paths of the file.
+        let text = "[auth]\npublic_key_file = \"key.pem\"\n[pdf]\nfont_files = [\"a.ttf\"]";
+        let settings = load_with(text, &variables).unwrap();
+        assert_eq!(settings.auth.public_key_file, None);
+        assert_eq!(settings.auth.registration_public_key_file, None);
+        assert_eq!(settings.auth.jwks_file, None);
+        assert_eq!(settings.otp.signing_key_file, None);
+        assert_eq!(settings.email.ca_file, None);
+        assert_eq!(settings.pdf.labels_dir, None);
+        assert_eq!(settings.pdf.font_files, None);
+        assert!(!settings.auth.has_key_source());
+
+        let text = "[auth]\njwks_file = \" \"\n[pdf]\nlabels_dir = \"\"";
+        let settings = load_toml(text).unwrap();
+        assert_eq!(settings.auth.jwks_file, None);
+        assert_eq!(settings.pdf.labels_dir, None);
+    }
+
+    #[test]
+    fn empty_item_in_path_list_rejected() {
+        assert_eq!(
+            load_error("[pdf]\nfont_files = [\"a.ttf\", \"\"]", &[]),
+            "invalid setting pdf.font_files[1] = \"\" in FILE: expected a file path; an empty \
+             path may only stand for the whole setting, which leaves it unset"
+        );
+        assert_eq!(
+            load_error("", &[("DIVOC__PDF__FONT_FILES", "a.ttf,,b.ttf")]),
+            "invalid setting pdf.font_files[1] = \"\" in environment variable \
+             DIVOC__PDF__FONT_FILES: expected a file path; an empty path may only stand for \
+             the whole setting, which leaves it unset"
+        );
+        let settings = load_with("", &[("DIVOC__PDF__FONT_FILES", "a.ttf, b.ttf")]).unwrap();
+        assert_eq!(
+            settings.pdf.font_files,
+            Some(vec![PathBuf::from("a.ttf"), PathBuf::from("b.ttf")])
+        );
+    }
+
+    #[test]
+    fn bind_without_port_rejected() {
+        let reason = "expected HOST:PORT, such as 127.0.0.1:8080 (port 0 picks a free port)";
+        let invalid = [
+            "",
+            "127.0.0.1",
+            ":8080",
+            "127.0.0.1:",
+            "127.0.0.1:65536",
+            " 127.0.0.1:80",
+        ];
+        for value in invalid {
+            assert_eq!(
+                load_error(&format!("[server]\nbind = {value:?}"), &[]),
+                format!("invalid setting server.bind = {value:?} in FILE: {reason}")
+            );
+        }
+        assert_eq!(
+            load_error("[server]\nbind = 8080", &[]),
+            format!("invalid setting server.bind = 8080 in FILE: {reason}")
+        );
+        assert_eq!(
+            load_error("", &[("DIVOC__SERVER__BIND", "")]),
+            format!(
+                "invalid setting server.bind = \"\" in environment variable \
+                 DIVOC__SERVER__BIND: {reason}"
+            )
+        );
+        for value in ["127.0.0.1:0", "[::1]:8080", "localhost:65535"] {
+            let settings = load_with("", &[("DIVOC__SERVER__BIND", value)]).unwrap();
+            assert_eq!(settings.server.bind, value);
+        }
+    }
+
+    #[test]
+    fn unknown_key_named_with_origin() {
+        assert_eq!(
+            load_error("[server]\nworkerz = 3", &[]),
+            "unknown setting server.workerz in FILE: expected one of bind, workers, \
+             render_concurrency, lookup_concurrency, shutdown_timeout_seconds, metrics, public_url"
+        );
+        assert_eq!(
+            load_error("", &[("DIVOC__CACHE__SIZE", "3")]),
+            "unknown setting cache.size in environment variable DIVOC__CACHE__SIZE: expected \
+             one of enabled, max_bytes"
+        );
+    }
+
+    #[test]
+    fn enum_value_named_with_key() {
+        assert_eq!(
+            load_error("[qr]\npayload = \"zip\"", &[]),
+            "invalid setting qr.payload = \"zip\" in FILE: unknown variant `zip`, expected \
+             `divoc` or `raw`"
+        );
+    }
+
+    #[test]
+    fn unreadable_file_named() {
+        let directory = tempfile::tempdir().unwrap();
+        let error = Settings::load_from(Some(directory.path()), true, environment(&[]))
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read configuration file {}: Is a directory (os error 21)",
+                directory.path().display()
+            )
+        );
+        let missing = directory.path().join("missing.toml");
+        let error = Settings::load_from(Some(&missing), true, environment(&[]))
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read configuration file {}: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        // The default file may be missing.
+        let settings = Settings::load_from(Some(&missing), false, environment(&[])).unwrap();
+        assert_eq!(settings.server.bind, "127.0.0.1:8080");
     }
 
     fn server_bind(bind: &str) -> ServerSettings {
@@ -845,12 +1252,10 @@ mod tests {
 
     #[test]
     fn fraction_for_integer_rejected() {
-        let error = load_toml("[server]\nworkers = 1.5\n")
-            .unwrap_err()
-            .to_string();
-        assert!(error.starts_with("invalid configuration: "), "{error}");
-        assert!(error.contains("\"1.5\""), "{error}");
-        assert!(error.contains("server.workers"), "{error}");
+        assert_eq!(
+            load_error("[server]\nworkers = 1.5\n", &[]),
+            "invalid setting server.workers = 1.5 in FILE: expected a whole number from 1 to 512"
+        );
     }
 
     #[test]
@@ -863,5 +1268,19 @@ mod tests {
     fn fraction_for_string_kept() {
         let settings = load_toml("[pdf]\nprogram_name = 2.5\n").unwrap();
         assert_eq!(settings.pdf.program_name, "2.5");
+    }
+
+    #[test]
+    fn environment_lists_split_and_trimmed() {
+        let settings = load_with(
+            "",
+            &[
+                ("DIVOC__AUTH__DISTRIBUTION_ROLES", "api, partner"),
+                ("DIVOC__PDF__PROGRAM_NAME", "COVID-19, Measles"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.auth.distribution_roles, ["api", "partner"]);
+        assert_eq!(settings.pdf.program_name, "COVID-19, Measles");
     }
 }
