@@ -237,16 +237,39 @@ fn serve(settings: &Settings) -> Result<(), String> {
 
 /// Opens the store and runs the server. `listening` is called with the bound
 /// addresses once the listener is bound (see [`server::run`]).
+///
+/// The input files and, without `otp.enabled`, the token keys are checked
+/// before the store is opened, so that such an error leaves no new, empty
+/// SQLite file behind.
+// NOTE: errors that only the services find still come after the store was
+// opened, and leave a new SQLite file behind. Such errors are otp.enabled
+// without otp.signing_key_file, invalid content of the signing key, of a
+// label file or (with otp.enabled) of a token key file, and an invalid
+// pdf.timezone or email.smtp_url.
 fn start(
     settings: &Settings,
     listening: impl FnOnce(&[std::net::SocketAddr]),
 ) -> Result<(), String> {
+    check_input_files(settings)?;
+    // The key of the citizen login comes from its service, which needs the
+    // store. Without the citizen login, the verifier is built first.
+    let verifier_without_store = if settings.otp.enabled {
+        None
+    } else {
+        Some(TokenVerifier::from_settings(&settings.auth, &[]).map_err(|error| error.to_string())?)
+    };
     let store = server::open_store(settings).map_err(|error| error.to_string())?;
     let otp = otp::OtpService::from_settings(settings, store.clone())
         .map_err(|error| error.to_string())?;
-    let extra_keys: Vec<serde_json::Value> = otp.iter().map(otp::OtpService::public_jwk).collect();
-    let verifier = TokenVerifier::from_settings(&settings.auth, &extra_keys)
-        .map_err(|error| error.to_string())?;
+    let verifier = match verifier_without_store {
+        Some(verifier) => verifier,
+        None => {
+            let extra_keys: Vec<serde_json::Value> =
+                otp.iter().map(otp::OtpService::public_jwk).collect();
+            TokenVerifier::from_settings(&settings.auth, &extra_keys)
+                .map_err(|error| error.to_string())?
+        }
+    };
     let delivery = delivery::Delivery::from_settings(settings, store.clone())
         .map_err(|error| error.to_string())?;
     let service = server::build_service(settings, store).map_err(|error| error.to_string())?;
@@ -255,6 +278,49 @@ fn start(
             settings, service, verifier, otp, delivery, listening,
         ))
         .map_err(|error| error.to_string())
+}
+
+/// Rejects a file or folder setting that `start` reads and that cannot be
+/// opened: the token key files, the citizen login's signing key (with
+/// `otp.enabled`), the SMTP CA file (with `email.smtp_url`) and
+/// `pdf.labels_dir`. Only opening is checked, not the content.
+fn check_input_files(settings: &Settings) -> Result<(), String> {
+    let auth = &settings.auth;
+    let mut files = vec![
+        ("auth.public_key_file", auth.public_key_file.as_deref()),
+        (
+            "auth.registration_public_key_file",
+            auth.registration_public_key_file.as_deref(),
+        ),
+        ("auth.jwks_file", auth.jwks_file.as_deref()),
+    ];
+    if settings.otp.enabled {
+        files.push((
+            "otp.signing_key_file",
+            settings.otp.signing_key_file.as_deref(),
+        ));
+    }
+    let smtp_url = settings.email.smtp_url.as_deref().map(str::trim);
+    if smtp_url.is_some_and(|url| !url.is_empty()) {
+        files.push(("email.ca_file", settings.email.ca_file.as_deref()));
+    }
+    for (key, path) in files {
+        let Some(path) = path else { continue };
+        let cannot_read =
+            |reason: String| format!("cannot read {key} {}: {reason}", path.display());
+        let metadata = std::fs::File::open(path)
+            .and_then(|file| file.metadata())
+            .map_err(|error| cannot_read(error.to_string()))?;
+        // A directory opens on Linux, and only the first read fails.
+        if metadata.is_dir() {
+            return Err(cannot_read("it is a directory, not a file".to_owned()));
+        }
+    }
+    if let Some(folder) = &settings.pdf.labels_dir {
+        std::fs::read_dir(folder)
+            .map_err(|error| format!("cannot read pdf.labels_dir {}: {error}", folder.display()))?;
+    }
+    Ok(())
 }
 
 fn import(settings: &Settings, files: &[PathBuf], first_load: bool) -> Result<(), String> {

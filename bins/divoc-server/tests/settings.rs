@@ -238,6 +238,99 @@ fn empty_path_settings_start_server() {
 }
 
 #[test]
+fn bad_input_file_leaves_no_store() {
+    let setup = Setup::new();
+    let missing = setup.path("missing.pem");
+    let not_a_key = setup.path("not-a-key.pem");
+    std::fs::write(&not_a_key, "not a key\n").unwrap();
+    let folder = setup.path("keys");
+    std::fs::create_dir(&folder).unwrap();
+    let rsa = Keys::rsa_public().display().to_string();
+    let cases = [
+        (
+            vec![(
+                "DIVOC__AUTH__PUBLIC_KEY_FILE",
+                missing.display().to_string(),
+            )],
+            format!(
+                "cannot read auth.public_key_file {}: No such file or directory (os error 2)",
+                missing.display()
+            ),
+        ),
+        (
+            vec![("DIVOC__AUTH__PUBLIC_KEY_FILE", folder.display().to_string())],
+            format!(
+                "cannot read auth.public_key_file {}: it is a directory, not a file",
+                folder.display()
+            ),
+        ),
+        (
+            vec![(
+                "DIVOC__AUTH__PUBLIC_KEY_FILE",
+                not_a_key.display().to_string(),
+            )],
+            format!(
+                "{} is not a PEM public key of a supported type (RSA, EC P-256/P-384 or Ed25519)",
+                not_a_key.display()
+            ),
+        ),
+        (
+            vec![
+                ("DIVOC__AUTH__PUBLIC_KEY_FILE", rsa.clone()),
+                ("DIVOC__AUTH__JWKS_FILE", missing.display().to_string()),
+            ],
+            format!(
+                "cannot read auth.jwks_file {}: No such file or directory (os error 2)",
+                missing.display()
+            ),
+        ),
+        (
+            vec![
+                ("DIVOC__OTP__ENABLED", "true".to_owned()),
+                (
+                    "DIVOC__OTP__SIGNING_KEY_FILE",
+                    missing.display().to_string(),
+                ),
+                ("DIVOC__AUTH__PUBLIC_KEY_FILE", rsa.clone()),
+            ],
+            format!(
+                "cannot read otp.signing_key_file {}: No such file or directory (os error 2)",
+                missing.display()
+            ),
+        ),
+        (
+            vec![
+                ("DIVOC__OTP__ENABLED", "true".to_owned()),
+                ("DIVOC__AUTH__PUBLIC_KEY_FILE", folder.display().to_string()),
+            ],
+            format!(
+                "cannot read auth.public_key_file {}: it is a directory, not a file",
+                folder.display()
+            ),
+        ),
+        (
+            vec![
+                ("DIVOC__AUTH__PUBLIC_KEY_FILE", rsa.clone()),
+                ("DIVOC__PDF__LABELS_DIR", missing.display().to_string()),
+            ],
+            format!(
+                "cannot read pdf.labels_dir {}: No such file or directory (os error 2)",
+                missing.display()
+            ),
+        ),
+    ];
+    for (variables, expected) in cases {
+        let variables: Vec<(&str, &str)> = variables
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let error = setup.serve_error(None, &variables);
+        assert!(!setup.store().exists(), "{variables:?} left a store behind");
+        assert_eq!(error, expected, "{variables:?}");
+    }
+}
+
+#[test]
 fn zero_and_loose_booleans_rejected() {
     let cases = [
         (
