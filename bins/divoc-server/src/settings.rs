@@ -572,10 +572,15 @@ impl Settings {
         {
             builder = builder.add_source(sources::Table(table));
         }
-        let environment = sources::environment_table(environment, &LIST_SETTINGS, &PATH_SETTINGS)?;
+        let environment = sources::environment_table(
+            environment,
+            &LIST_SETTINGS,
+            &empty_is_unset().collect::<Vec<_>>(),
+        )?;
         builder = builder.add_source(sources::Table(environment));
         let mut table = builder.build()?.collect()?;
-        unset_empty_paths(&mut table)?;
+        unset_empty_values(&mut table)?;
+        reject_empty_strings(&table)?;
         check_bind(&table)?;
         let settings = Settings::deserialize(strict::Setting::root(table))?;
         Ok(settings.with_trimmed_names())
@@ -602,13 +607,36 @@ impl Settings {
 
 /// The settings that are lists, which the environment gives as
 /// comma-separated values.
-const LIST_SETTINGS: [&str; 5] = [
+const LIST_SETTINGS: [&str; 6] = [
     "auth.role_claims",
     "auth.distribution_roles",
     "auth.print_roles",
     "auth.mobile_claims",
     "pdf.font_files",
+    "pdf.labels.months",
 ];
+
+/// The lists of names that an empty value leaves unset (at their default),
+/// like the settings of [`PATH_SETTINGS`].
+const NAME_LISTS: [&str; 4] = [
+    "auth.role_claims",
+    "auth.distribution_roles",
+    "auth.print_roles",
+    "auth.mobile_claims",
+];
+
+/// Returns the settings that an empty value leaves unset, over a value in the
+/// file too: [`PATH_SETTINGS`] and [`NAME_LISTS`]. Compose files often set a
+/// variable to an empty value to mean that it is not set. An empty item
+/// within a list is an error.
+fn empty_is_unset() -> impl Iterator<Item = &'static str> {
+    PATH_SETTINGS.into_iter().chain(NAME_LISTS)
+}
+
+/// Optional text settings whose empty value is an error rather than unset,
+/// because leaving them unset turns a check off. An empty `auth.issuer`
+/// would otherwise reject every token, or, taken as unset, accept any issuer.
+const NOT_EMPTY: [&str; 3] = ["auth.issuer", "auth.audience", "auth.client_id"];
 
 /// The settings that name files or folders. An empty value (or one of
 /// spaces only) leaves such a setting unset, also over a path in the file,
@@ -623,10 +651,10 @@ const PATH_SETTINGS: [&str; 7] = [
     "pdf.font_files",
 ];
 
-/// Removes the path settings of [`PATH_SETTINGS`] whose value is empty, and
-/// rejects an empty item in a list of paths.
-fn unset_empty_paths(table: &mut Map<String, Value>) -> Result<(), SettingError> {
-    for key in PATH_SETTINGS {
+/// Removes the settings of [`empty_is_unset`] whose value is empty, and
+/// rejects an empty item in one of their lists.
+fn unset_empty_values(table: &mut Map<String, Value>) -> Result<(), SettingError> {
+    for key in empty_is_unset() {
         let Some((section, name)) = key.split_once('.') else {
             continue;
         };
@@ -646,15 +674,44 @@ fn unset_empty_paths(table: &mut Map<String, Value>) -> Result<(), SettingError>
                     matches!(&item.kind, ValueKind::String(path) if path.trim().is_empty())
                 });
                 if let Some((index, item)) = empty {
+                    let expected = if PATH_SETTINGS.contains(&key) {
+                        "a file path"
+                    } else {
+                        "a name"
+                    };
                     return Err(strict::invalid_value(
                         &format!("{key}[{index}]"),
                         item,
-                        "expected a file path; an empty path may only stand for the whole \
-                         setting, which leaves it unset",
+                        format!(
+                            "expected {expected}; an empty value may only stand for the whole \
+                             setting, which leaves it unset (remove the extra comma)"
+                        ),
                     ));
                 }
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Rejects an empty value of the settings of [`NOT_EMPTY`].
+fn reject_empty_strings(table: &Map<String, Value>) -> Result<(), SettingError> {
+    for key in NOT_EMPTY {
+        let Some((section, name)) = key.split_once('.') else {
+            continue;
+        };
+        let Some(ValueKind::Table(settings)) = table.get(section).map(|value| &value.kind) else {
+            continue;
+        };
+        if let Some(value) = settings.get(name)
+            && matches!(&value.kind, ValueKind::String(text) if text.trim().is_empty())
+        {
+            return Err(strict::invalid_value(
+                key,
+                value,
+                "must not be empty; leave the setting out to skip its check",
+            ));
         }
     }
     Ok(())
@@ -933,6 +990,22 @@ mod tests {
     }
 
     #[test]
+    fn invalid_large_number_keeps_toml_error() {
+        for text in [
+            "[pdf]\nprogram_name = 099999999999999999999",
+            "[pdf]\nprogram_name = 99999999999999999999_",
+            "[pdf]\nprogram_name = 9999999999__9999999999",
+            "[pdf]\nprogram_name = -0x99999999999999999999",
+        ] {
+            let message = load_error(text, &[]);
+            assert!(
+                message.starts_with("invalid configuration file FILE: "),
+                "{text}: {message}"
+            );
+        }
+    }
+
+    #[test]
     fn large_number_in_string_or_comment_kept() {
         let text = "[pdf]\nprogram_name = \"99999999999999999999\" # 1e400\n\
                     issuer_name = '''x = 99999999999999999999'''\n\
@@ -1123,19 +1196,78 @@ mod tests {
         assert_eq!(
             load_error("[pdf]\nfont_files = [\"a.ttf\", \"\"]", &[]),
             "invalid setting pdf.font_files[1] = \"\" in FILE: expected a file path; an empty \
-             path may only stand for the whole setting, which leaves it unset"
+             value may only stand for the whole setting, which leaves it unset (remove the \
+             extra comma)"
         );
         assert_eq!(
             load_error("", &[("DIVOC__PDF__FONT_FILES", "a.ttf,,b.ttf")]),
             "invalid setting pdf.font_files[1] = \"\" in environment variable \
-             DIVOC__PDF__FONT_FILES: expected a file path; an empty path may only stand for \
-             the whole setting, which leaves it unset"
+             DIVOC__PDF__FONT_FILES: expected a file path; an empty value may only stand for \
+             the whole setting, which leaves it unset (remove the extra comma)"
         );
         let settings = load_with("", &[("DIVOC__PDF__FONT_FILES", "a.ttf, b.ttf")]).unwrap();
         assert_eq!(
             settings.pdf.font_files,
             Some(vec![PathBuf::from("a.ttf"), PathBuf::from("b.ttf")])
         );
+    }
+
+    #[test]
+    fn empty_name_lists_unset() {
+        let defaults = Settings::default();
+        let settings = load_with(
+            "",
+            &[
+                ("DIVOC__AUTH__DISTRIBUTION_ROLES", ""),
+                ("DIVOC__AUTH__PRINT_ROLES", " "),
+                ("DIVOC__AUTH__ROLE_CLAIMS", ""),
+                ("DIVOC__AUTH__MOBILE_CLAIMS", ""),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            settings.auth.distribution_roles,
+            defaults.auth.distribution_roles
+        );
+        assert_eq!(settings.auth.print_roles, defaults.auth.print_roles);
+        assert_eq!(settings.auth.role_claims, defaults.auth.role_claims);
+        assert_eq!(settings.auth.mobile_claims, defaults.auth.mobile_claims);
+
+        assert_eq!(
+            load_error("", &[("DIVOC__AUTH__DISTRIBUTION_ROLES", "api,")]),
+            "invalid setting auth.distribution_roles[1] = \"\" in environment variable \
+             DIVOC__AUTH__DISTRIBUTION_ROLES: expected a name; an empty value may only stand \
+             for the whole setting, which leaves it unset (remove the extra comma)"
+        );
+    }
+
+    #[test]
+    fn empty_issuer_rejected() {
+        for (variable, key) in [
+            ("DIVOC__AUTH__ISSUER", "auth.issuer"),
+            ("DIVOC__AUTH__AUDIENCE", "auth.audience"),
+            ("DIVOC__AUTH__CLIENT_ID", "auth.client_id"),
+        ] {
+            assert_eq!(
+                load_error("", &[(variable, "")]),
+                format!(
+                    "invalid setting {key} = \"\" in environment variable {variable}: must not \
+                     be empty; leave the setting out to skip its check"
+                )
+            );
+        }
+        assert_eq!(
+            load_error("[auth]\nissuer = \" \"", &[]),
+            "invalid setting auth.issuer = \" \" in FILE: must not be empty; leave the \
+             setting out to skip its check"
+        );
+    }
+
+    #[test]
+    fn months_from_environment() {
+        let months = "Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec";
+        let settings = load_with("", &[("DIVOC__PDF__LABELS__MONTHS", months)]).unwrap();
+        assert_eq!(settings.pdf.labels.months.join(","), months);
     }
 
     #[test]

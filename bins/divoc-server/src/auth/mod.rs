@@ -477,11 +477,13 @@ fn check_issued_at(claims: &Value, leeway_seconds: u64) -> Result<(), AuthError>
             "the claim iat must be a number".to_owned(),
         ));
     };
-    let latest = chrono::Utc::now().timestamp() as f64 + leeway_seconds as f64;
-    if issued_at > latest {
-        return Err(AuthError::Invalid(
-            "issued in the future (iat is later than now)".to_owned(),
-        ));
+    let now = chrono::Utc::now().timestamp();
+    if issued_at > now as f64 + leeway_seconds as f64 {
+        // Both times are in the message, so that an operator can see which clock is wrong.
+        return Err(AuthError::Invalid(format!(
+            "issued in the future: iat {issued_at} is later than the server time {now} \
+             plus {leeway_seconds} s of leeway"
+        )));
     }
     Ok(())
 }

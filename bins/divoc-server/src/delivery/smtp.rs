@@ -178,6 +178,13 @@ fn tls_option(query: Option<&str>) -> Result<Option<String>, String> {
     let mut tls = None;
     for pair in query.into_iter().flat_map(|query| query.split('&')) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key.is_empty() {
+            return Err(
+                "an empty option in the query string (a stray ? or &); the only option is \
+                 tls=required or tls=opportunistic"
+                    .to_owned(),
+            );
+        }
         if !key.eq_ignore_ascii_case("tls") {
             return Err(format!(
                 "unknown option {:?} in the query string; the only option is tls=required \
@@ -206,9 +213,16 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| "expected smtp://HOST:PORT or smtps://HOST:PORT".to_owned())?;
-    let (authority, query) = match rest.split_once('?') {
+    // The user part goes first, up to the last `@`, because a password may
+    // contain a `?` or `:` that was not percent-encoded. No part of it may
+    // end up in the host, the port or the options, whose errors quote them.
+    let (user_info, after_user) = match rest.rsplit_once('@') {
+        Some((user_info, after_user)) => (Some(user_info), after_user),
+        None => (None, rest),
+    };
+    let (authority, query) = match after_user.split_once('?') {
         Some((authority, query)) => (authority, Some(query)),
-        None => (rest, None),
+        None => (after_user, None),
     };
     let authority = authority.trim_end_matches('/');
     let tls = tls_option(query)?;
@@ -226,10 +240,7 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
             ));
         }
     };
-    let (user_info, host_port) = match authority.rsplit_once('@') {
-        Some((user_info, host_port)) => (Some(user_info), host_port),
-        None => (None, authority),
-    };
+    let host_port = authority;
     let default_port = match security {
         Security::Plain | Security::Opportunistic => 25,
         Security::StartTls => 587,
@@ -358,6 +369,34 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn password_with_question_mark_stays_out_of_errors() {
+        let parsed = config("smtp://user:pa?ss@mail.example.org?tls=required");
+        assert_eq!(
+            parsed.credentials,
+            Some(("user".to_owned(), "pa?ss".to_owned()))
+        );
+        assert_eq!(parsed.host, "mail.example.org");
+        for url in [
+            "smtp://user:pa?ss@mail.example.org:99999",
+            "smtp://user:pa?ss@mail.example.org?tsl=required",
+            "smtp://user:pa:ss@mail.example.org:x",
+        ] {
+            let error = SmtpConfig::from_settings(url, &EmailSettings::default()).unwrap_err();
+            let message = error.to_string();
+            assert!(!message.contains("ss@"), "{url}: {message}");
+            assert!(!message.contains("pa"), "{url}: {message}");
+        }
+        let error =
+            SmtpConfig::from_settings("smtp://mail.example.org?", &EmailSettings::default())
+                .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid setting email.smtp_url: an empty option in the query string (a stray ? or \
+             &); the only option is tls=required or tls=opportunistic"
+        );
     }
 
     #[test]

@@ -154,19 +154,31 @@ fn is_out_of_range_number(word: &str) -> bool {
         return false;
     }
     for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
-        if let Some(digits) = unsigned.strip_prefix(prefix) {
-            return !digits.is_empty()
-                && digits.chars().all(|digit| digit.is_digit(radix))
-                && i64::from_str_radix(digits, radix).is_err();
+        if let Some(digits) = word.strip_prefix(prefix) {
+            return has_toml_digits(digits, radix)
+                && i64::from_str_radix(&digits.replace('_', ""), radix).is_err();
         }
     }
     if unsigned.bytes().all(|byte| byte.is_ascii_digit()) {
-        return plain.parse::<i64>().is_err();
+        // TOML allows no leading zero in a decimal integer.
+        let written = word.strip_prefix(['+', '-']).unwrap_or(word);
+        return has_toml_digits(written, 10)
+            && !(written.len() > 1 && written.starts_with('0'))
+            && plain.parse::<i64>().is_err();
     }
     let float_characters = unsigned
         .bytes()
         .all(|byte| byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-'));
     float_characters && plain.parse::<f64>().is_ok_and(f64::is_infinite)
+}
+
+/// Returns true when `digits` are digits of `radix` with each underscore
+/// between two digits, as TOML writes the digits of an integer.
+fn has_toml_digits(digits: &str, radix: u32) -> bool {
+    !digits.is_empty()
+        && digits
+            .split('_')
+            .all(|group| !group.is_empty() && group.chars().all(|digit| digit.is_digit(radix)))
 }
 
 /// Returns the number that `text` is the marker of.
