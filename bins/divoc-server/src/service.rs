@@ -116,23 +116,35 @@ pub struct CertificateSummary {
     pub total_doses: Option<u32>,
     /// Vaccination date as written in the credential.
     pub date: Option<String>,
+    /// Day of `date` in the configured zone, as the PDF prints it.
+    pub local_date: Option<String>,
     /// Vaccine name.
     pub vaccine: Option<String>,
 }
 
 impl CertificateSummary {
-    fn of(candidate: &Candidate<'_>) -> Self {
+    fn of(candidate: &Candidate<'_>, zone: chrono_tz::Tz) -> Self {
         let evidence = candidate.credential.evidence();
+        let date = evidence.and_then(|e| e.date.clone());
         CertificateSummary {
             pre_enrollment_code: candidate.record.pre_enrollment_code.clone(),
             certificate_id: candidate.certificate_id().to_owned(),
             name: candidate.credential.credential_subject.name.clone(),
             dose: evidence.and_then(|e| e.dose),
             total_doses: evidence.and_then(|e| e.total_doses),
-            date: evidence.and_then(|e| e.date.clone()),
+            local_date: local_date(date.as_deref(), zone),
+            date,
             vaccine: evidence.and_then(|e| e.vaccine.clone()),
         }
     }
+}
+
+/// Returns the day of the vaccination time `date` in `zone` as `YYYY-MM-DD`,
+/// the day the PDF prints, or `None` for a missing date or one that cannot
+/// be read.
+pub fn local_date(date: Option<&str>, zone: chrono_tz::Tz) -> Option<String> {
+    let date = divoc_model::parse_vaccination_date(date?)?;
+    Some(date.day_in(&zone).format("%Y-%m-%d").to_string())
 }
 
 /// One result of a facility search, in DIVOC's layout (keys in this order;
@@ -443,7 +455,7 @@ impl CertificateService {
                 .cloned()
                 .collect();
             if let Some(chosen) = latest(&own) {
-                summaries.push(CertificateSummary::of(chosen));
+                summaries.push(CertificateSummary::of(chosen, self.time_zone()));
             }
         }
         Ok(summaries)

@@ -88,7 +88,22 @@ fn citizen_lists_own_certificates() {
     assert_eq!(first["dose"], 3);
     assert_eq!(first["totalDoses"], 2);
     assert_eq!(first["date"], "2022-04-18T09:02:17.882Z");
+    assert_eq!(first["localDate"], "2022-04-18");
     assert_eq!(first["vaccine"], "Covaxin");
+}
+
+#[test]
+fn citizen_list_dates_in_configured_zone() {
+    let server = Server::start(&[("DIVOC__PDF__TIMEZONE", "Asia/Kolkata")]);
+    let response = get(
+        &server,
+        "/certificate/api/citizen/certificates",
+        Some(&citizen_token(FAMILY_MOBILE)),
+    );
+    let late = &response.json()["certificates"][3];
+    assert_eq!(late["certificateId"], "183640925");
+    assert_eq!(late["date"], "2021-10-17T22:00:00.000Z");
+    assert_eq!(late["localDate"], "2021-10-18");
 }
 
 #[test]

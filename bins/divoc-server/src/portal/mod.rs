@@ -235,10 +235,7 @@ impl DoseEntry {
     fn of(candidate: &Candidate<'_>, zone: chrono_tz::Tz) -> Self {
         let evidence = candidate.credential.evidence();
         let date = evidence.and_then(|e| e.date.clone());
-        let local_date = date
-            .as_deref()
-            .and_then(divoc_model::parse_vaccination_date)
-            .map(|date| date.day_in(&zone).format("%Y-%m-%d").to_string());
+        let local_date = crate::service::local_date(date.as_deref(), zone);
         DoseEntry {
             certificate_id: candidate.certificate_id().to_owned(),
             dose: evidence.and_then(|e| e.dose),
