@@ -618,11 +618,12 @@ const LIST_SETTINGS: [&str; 6] = [
 
 /// The lists of names that an empty value leaves unset (at their default),
 /// like the settings of [`PATH_SETTINGS`].
-const NAME_LISTS: [&str; 4] = [
+const NAME_LISTS: [&str; 5] = [
     "auth.role_claims",
     "auth.distribution_roles",
     "auth.print_roles",
     "auth.mobile_claims",
+    "pdf.labels.months",
 ];
 
 /// Returns the settings that an empty value leaves unset, over a value in the
@@ -655,11 +656,10 @@ const PATH_SETTINGS: [&str; 7] = [
 /// rejects an empty item in one of their lists.
 fn unset_empty_values(table: &mut Map<String, Value>) -> Result<(), SettingError> {
     for key in empty_is_unset() {
-        let Some((section, name)) = key.split_once('.') else {
+        let Some((sections, name)) = key.rsplit_once('.') else {
             continue;
         };
-        let Some(ValueKind::Table(settings)) = table.get_mut(section).map(|value| &mut value.kind)
-        else {
+        let Some(settings) = table_at(table, sections) else {
             continue;
         };
         let Some(value) = settings.get(name) else {
@@ -693,6 +693,25 @@ fn unset_empty_values(table: &mut Map<String, Value>) -> Result<(), SettingError
         }
     }
     Ok(())
+}
+
+/// Returns the table at the dotted `path`, such as `pdf.labels`, when the
+/// settings have one there.
+fn table_at<'a>(
+    table: &'a mut Map<String, Value>,
+    path: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    let (first, rest) = match path.split_once('.') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (path, None),
+    };
+    match table.get_mut(first).map(|value| &mut value.kind) {
+        Some(ValueKind::Table(inner)) => match rest {
+            Some(rest) => table_at(inner, rest),
+            None => Some(inner),
+        },
+        _ => None,
+    }
 }
 
 /// Rejects an empty value of the settings of [`NOT_EMPTY`].
@@ -996,6 +1015,10 @@ mod tests {
             "[pdf]\nprogram_name = 99999999999999999999_",
             "[pdf]\nprogram_name = 9999999999__9999999999",
             "[pdf]\nprogram_name = -0x99999999999999999999",
+            "[pdf]\nprogram_name = 1__e400",
+            "[pdf]\nprogram_name = 1e400_",
+            "[pdf]\nprogram_name = 01e400",
+            "[pdf]\nprogram_name = 1.e400",
         ] {
             let message = load_error(text, &[]);
             assert!(
@@ -1268,6 +1291,23 @@ mod tests {
         let months = "Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec";
         let settings = load_with("", &[("DIVOC__PDF__LABELS__MONTHS", months)]).unwrap();
         assert_eq!(settings.pdf.labels.months.join(","), months);
+        let settings = load_with("", &[("DIVOC__PDF__LABELS__MONTHS", "")]).unwrap();
+        assert_eq!(
+            settings.pdf.labels.months,
+            Settings::default().pdf.labels.months
+        );
+        assert_eq!(
+            load_error(
+                "",
+                &[(
+                    "DIVOC__PDF__LABELS__MONTHS",
+                    "Jan,,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec"
+                )]
+            ),
+            "invalid setting pdf.labels.months[1] = \"\" in environment variable \
+             DIVOC__PDF__LABELS__MONTHS: expected a name; an empty value may only stand for \
+             the whole setting, which leaves it unset (remove the extra comma)"
+        );
     }
 
     #[test]

@@ -213,18 +213,12 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| "expected smtp://HOST:PORT or smtps://HOST:PORT".to_owned())?;
-    // The user part goes first, up to the last `@`, because a password may
-    // contain a `?` or `:` that was not percent-encoded. No part of it may
-    // end up in the host, the port or the options, whose errors quote them.
-    let (user_info, after_user) = match rest.rsplit_once('@') {
-        Some((user_info, after_user)) => (Some(user_info), after_user),
-        None => (None, rest),
+    let (authority, tail) = split_authority(rest)?;
+    let query = tail.split_once('?').map(|(_, query)| query);
+    let (user_info, host_port) = match authority.rsplit_once('@') {
+        Some((user_info, host_port)) => (Some(user_info), host_port),
+        None => (None, authority),
     };
-    let (authority, query) = match after_user.split_once('?') {
-        Some((authority, query)) => (authority, Some(query)),
-        None => (after_user, None),
-    };
-    let authority = authority.trim_end_matches('/');
     let tls = tls_option(query)?;
     let scheme = scheme.to_ascii_lowercase();
     let security = match (scheme.as_str(), tls.as_deref()) {
@@ -240,18 +234,23 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
             ));
         }
     };
-    let host_port = authority;
     let default_port = match security {
         Security::Plain | Security::Opportunistic => 25,
         Security::StartTls => 587,
         Security::Tls => 465,
     };
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) => {
+    // A bracketed IPv6 address contains colons of its own.
+    let port_separator = match host_port.rfind(']') {
+        Some(end) => host_port[end..].find(':').map(|offset| end + offset),
+        None => host_port.rfind(':'),
+    };
+    let (host, port) = match port_separator {
+        Some(separator) => {
+            let port = &host_port[separator + 1..];
             let port = port
                 .parse::<u16>()
                 .map_err(|_| format!("invalid port {port:?}"))?;
-            (host, port)
+            (&host_port[..separator], port)
         }
         None => (host_port, default_port),
     };
@@ -279,13 +278,33 @@ fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
+    match split_authority(rest) {
+        Ok((authority, tail)) => match authority.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        // An `@` after the host: the user part cannot be told apart.
+        Err(_) => format!("{scheme}://***"),
     }
+}
+
+/// Splits the part of an SMTP URL after `scheme://` into the authority
+/// (`USER:PASSWORD@HOST:PORT`) and the rest (`/` and `?…`). The authority
+/// ends at the first `/`, `?` or `#`, as in RFC 3986. An `@` after it means
+/// a user name or password with one of those characters not percent-encoded,
+/// which is rejected without quoting any part of it.
+fn split_authority(rest: &str) -> Result<(&str, &str), String> {
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if tail.contains('@') {
+        return Err(
+            "an @ follows the host, so the user name or password contains a ?, / \
+                    or # that is not percent-encoded; write them as %3F, %2F and %23 (and \
+                    @ as %40)"
+                .to_owned(),
+        );
+    }
+    Ok((authority, tail))
 }
 
 #[cfg(test)]
@@ -372,23 +391,49 @@ mod tests {
     }
 
     #[test]
-    fn password_with_question_mark_stays_out_of_errors() {
-        let parsed = config("smtp://user:pa?ss@mail.example.org?tls=required");
+    fn password_stays_out_of_errors() {
+        let parsed = config("smtp://user:pa%3Fss@mail.example.org?tls=required");
         assert_eq!(
             parsed.credentials,
             Some(("user".to_owned(), "pa?ss".to_owned()))
         );
         assert_eq!(parsed.host, "mail.example.org");
+        // An unencoded @ in the user part is taken up to the last @ of the host part.
+        let parsed = config("smtps://alerts@example.org:hunter2@mail.example.org");
+        assert_eq!(
+            parsed.credentials,
+            Some(("alerts@example.org".to_owned(), "hunter2".to_owned()))
+        );
         for url in [
             "smtp://user:pa?ss@mail.example.org:99999",
             "smtp://user:pa?ss@mail.example.org?tsl=required",
+            "smtp://user:pa/ss@mail.example.org",
             "smtp://user:pa:ss@mail.example.org:x",
+            "smtps://alerts@example.org:hunter2@127.0.0.1:2525?tls=required",
+            "smtps://user:p@SECRETPART@mail.example.org?tls=maybe",
+            "smtp://user:SECRET@mail.example.org?tls=required@x",
         ] {
             let error = SmtpConfig::from_settings(url, &EmailSettings::default()).unwrap_err();
             let message = error.to_string();
-            assert!(!message.contains("ss@"), "{url}: {message}");
-            assert!(!message.contains("pa"), "{url}: {message}");
+            for part in ["pa?ss", "pa/ss", "pa:ss", "ss@", "hunter2", "SECRET"] {
+                assert!(!message.contains(part), "{url}: {message}");
+            }
         }
+        assert_eq!(
+            SmtpConfig::from_settings(
+                "smtp://user:pa?ss@mail.example.org",
+                &EmailSettings::default()
+            )
+            .unwrap_err()
+            .to_string(),
+            "invalid setting email.smtp_url: an @ follows the host, so the user name or \
+             password contains a ?, / or # that is not percent-encoded; write them as %3F, \
+             %2F and %23 (and @ as %40)"
+        );
+        let ipv6 = config("smtp://user:secret@[::1]");
+        assert_eq!((ipv6.host.as_str(), ipv6.port), ("[::1]", 25));
+        let ipv6 = config("smtp://[::1]:2525");
+        assert_eq!((ipv6.host.as_str(), ipv6.port), ("[::1]", 2525));
         let error =
             SmtpConfig::from_settings("smtp://mail.example.org?", &EmailSettings::default())
                 .unwrap_err();
@@ -427,7 +472,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(!error.to_string().contains("secret"), "{error}");
-        assert!(error.to_string().contains("user:***@"), "{error}");
+        // The user name may be a mail address, so it is hidden too.
+        assert!(
+            error
+                .to_string()
+                .contains("\"imap://***@mail.example.org\""),
+            "{error}"
+        );
     }
 
     #[test]

@@ -166,10 +166,28 @@ fn is_out_of_range_number(word: &str) -> bool {
             && !(written.len() > 1 && written.starts_with('0'))
             && plain.parse::<i64>().is_err();
     }
-    let float_characters = unsigned
-        .bytes()
-        .all(|byte| byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-'));
-    float_characters && plain.parse::<f64>().is_ok_and(f64::is_infinite)
+    let written = word.strip_prefix(['+', '-']).unwrap_or(word);
+    is_toml_float(written) && plain.parse::<f64>().is_ok_and(f64::is_infinite)
+}
+
+/// Returns true when `written`, without its sign, has the syntax of a TOML
+/// float: an integer part without a leading zero, then a fraction, an
+/// exponent or both, each part with underscores only between digits.
+fn is_toml_float(written: &str) -> bool {
+    let (mantissa, exponent) = match written.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+        None => (written, None),
+    };
+    let (whole, fraction) = match mantissa.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (mantissa, None),
+    };
+    let whole_valid = has_toml_digits(whole, 10) && !(whole.len() > 1 && whole.starts_with('0'));
+    let fraction_valid = fraction.is_none_or(|fraction| has_toml_digits(fraction, 10));
+    let exponent_valid = exponent.is_none_or(|exponent| {
+        has_toml_digits(exponent.strip_prefix(['+', '-']).unwrap_or(exponent), 10)
+    });
+    whole_valid && fraction_valid && exponent_valid && (fraction.is_some() || exponent.is_some())
 }
 
 /// Returns true when `digits` are digits of `radix` with each underscore
