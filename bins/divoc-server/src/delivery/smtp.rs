@@ -283,7 +283,7 @@ fn redact(url: &str) -> String {
             Some((_, host)) => format!("{scheme}://***@{host}{tail}"),
             None => url.to_owned(),
         },
-        // An `@` after the host: the user part cannot be told apart.
+        // With an `@` after the host, the end of the user part is unknown.
         Err(_) => format!("{scheme}://***"),
     }
 }
@@ -398,12 +398,14 @@ mod tests {
             Some(("user".to_owned(), "pa?ss".to_owned()))
         );
         assert_eq!(parsed.host, "mail.example.org");
+
         // An unencoded @ in the user part is taken up to the last @ of the host part.
         let parsed = config("smtps://alerts@example.org:hunter2@mail.example.org");
         assert_eq!(
             parsed.credentials,
             Some(("alerts@example.org".to_owned(), "hunter2".to_owned()))
         );
+
         for url in [
             "smtp://user:pa?ss@mail.example.org:99999",
             "smtp://user:pa?ss@mail.example.org?tsl=required",
@@ -430,6 +432,7 @@ mod tests {
              password contains a ?, / or # that is not percent-encoded; write them as %3F, \
              %2F and %23 (and @ as %40)"
         );
+
         let ipv6 = config("smtp://user:secret@[::1]");
         assert_eq!((ipv6.host.as_str(), ipv6.port), ("[::1]", 25));
         let ipv6 = config("smtp://[::1]:2525");
