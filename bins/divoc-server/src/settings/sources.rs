@@ -82,7 +82,7 @@ fn mark_out_of_range_numbers(text: &str) -> (String, Vec<String>) {
     while let Some(first) = rest.chars().next() {
         let length = match first {
             '#' => rest.find('\n').unwrap_or(rest.len()),
-            '"' | '\'' => string_length(rest),
+            '"' | '\'' => string_length(rest).max(1),
             _ if is_word_char(first) => {
                 let length = rest.find(|c| !is_word_char(c)).unwrap_or(rest.len());
                 let word = &rest[..length];
@@ -111,7 +111,9 @@ fn is_word_char(character: char) -> bool {
 /// quotes included: basic (`"`), literal (`'`) or either multi-line form.
 fn string_length(text: &str) -> usize {
     let bytes = text.as_bytes();
-    let quote = bytes[0];
+    let Some(&quote) = bytes.first() else {
+        return 0;
+    };
     let basic = quote == b'"';
     let multi_line = bytes.len() >= 3 && bytes[1] == quote && bytes[2] == quote;
     let mut index = if multi_line { 3 } else { 1 };
