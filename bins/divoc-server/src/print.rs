@@ -477,19 +477,16 @@ fn record_printed(service: &CertificateService, printed: &[PrintedPage]) {
 
 /// Collects the ids of the command line, then those of `--ids-file` (one per
 /// line; blank lines and lines starting with `#` are ignored). A byte order
-/// mark at the start of the file, as Windows Notepad writes, is skipped.
+/// mark at the start of a line is skipped: Windows Notepad writes one at the
+/// start of a file, and lists joined from such files have one on later lines.
 fn read_ids(args: &PrintArgs) -> Result<Vec<String>, String> {
     let mut ids = args.ids.clone();
     if let Some(path) = &args.ids_file {
         let file = std::fs::File::open(path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-        for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
+        for line in std::io::BufReader::new(file).lines() {
             let line = line.map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-            let line = match number {
-                0 => line.strip_prefix('\u{feff}').unwrap_or(&line),
-                _ => &line,
-            };
-            let id = line.trim();
+            let id = line.trim_start_matches('\u{feff}').trim();
             if !id.is_empty() && !id.starts_with('#') {
                 ids.push(id.to_owned());
             }

@@ -132,8 +132,8 @@ fn command_writes_pdf_and_manifest() {
     let ids_file = folder.path().join("ids.txt");
     std::fs::write(
         &ids_file,
-        // With the byte order mark that Windows Notepad writes.
-        "\u{feff}# printed after BEN1001\nNOBODY\n\nBEN1009\n=1+2\nBEN1002\n",
+        // With the byte order marks of two joined Notepad files.
+        "\u{feff}# printed after BEN1001\nNOBODY\n\nBEN1009\n=1+2\n\u{feff}BEN1002\n",
     )
     .unwrap();
     let out = folder.path().join("batch.pdf");
