@@ -302,7 +302,7 @@ fn passcode_checked_before_certificate_state() {
     let third = delivery_common::sample_record("772014589");
     delivery_common::import_text(&server, &format!("{third}\n"));
 
-    // Without the passcode, the link tells nothing about its certificate.
+    // Without the passcode, the response names no certificate.
     let without = get_shared(&server, &token, "pdf");
     assert_eq!(without.status, 401);
     assert_eq!(without.json()["error"], "passcode_required");

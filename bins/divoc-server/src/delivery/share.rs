@@ -25,8 +25,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::access::{
-    Requester, check_certificate_id, check_citizen_rate, check_latest, creator_scope, hex_sha256,
-    owned_latest_certificate, render_file, requester, service_error,
+    Requester, SHARE_LIMIT, check_certificate_id, check_citizen_rate, check_latest, creator_scope,
+    hex_sha256, owned_latest_certificate, render_file, requester, service_error,
 };
 use super::protect::{dob_password, encrypt, parse_protection};
 use super::{Delivery, DeliveryError};
@@ -94,7 +94,7 @@ pub async fn create(
     check_citizen_rate(
         &delivery.store,
         &requester,
-        "share",
+        SHARE_LIMIT,
         delivery.share.rate_window_seconds,
         delivery.share.max_per_mobile,
     )
@@ -474,8 +474,8 @@ pub async fn open_link(
             )
             .with_field("expiredAt", json!(timestamp(link.expires_at.and_utc()))));
         }
-        // The passcode comes before the certificate's state, which names the
-        // certificate and tells whether its owner's number changed.
+        // The passcode is checked before the certificate's state, because that
+        // error names the certificate and shows whether its owner's number changed.
         if link.passcode_hash.is_some() {
             check_passcode(store, &link, passcode.as_deref(), max_attempts)?;
         }
