@@ -228,6 +228,19 @@ fn in_language(service: &CertificateService, selection: Selection, language: &st
     }
 }
 
+/// Name of the citizen limit on emails, which begins its rate-limit buckets' names.
+pub const EMAIL_LIMIT: &str = "email";
+/// Name of the citizen limit on share links.
+pub const SHARE_LIMIT: &str = "share";
+/// Name of the citizen limit on SMS with a link.
+pub const NOTIFY_LIMIT: &str = "notify";
+
+/// Returns the prefix of the rate-limit bucket names of the limit `purpose`,
+/// such as `email:`, by which the store purges them.
+pub fn bucket_prefix(purpose: &str) -> String {
+    format!("{purpose}:")
+}
+
 /// Counts a citizen request in the store's fixed-window counter `purpose` for
 /// the citizen's mobile number, and returns 429 when `max` is exceeded.
 /// Distribution roles are not limited.
@@ -241,7 +254,11 @@ pub async fn check_citizen_rate(
     let Some(mobile) = &requester.citizen_mobile else {
         return Ok(());
     };
-    let bucket = format!("{purpose}:mobile:{}", hex_sha256(mobile.as_bytes()));
+    let bucket = format!(
+        "{}mobile:{}",
+        bucket_prefix(purpose),
+        hex_sha256(mobile.as_bytes())
+    );
     let window = Duration::from_secs(window_seconds.max(1));
     let store = store.clone();
     let count = web::block(move || store.count_rate_hit(&bucket, chrono::Utc::now(), window))

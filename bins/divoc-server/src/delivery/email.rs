@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::access::{
-    check_certificate_id, check_citizen_rate, owned_latest_certificate, requester,
+    EMAIL_LIMIT, check_certificate_id, check_citizen_rate, owned_latest_certificate, requester,
 };
 use super::protect::{dob_password, parse_protection};
 use super::share::{parse_body, timestamp};
@@ -61,7 +61,7 @@ pub async fn queue(
     check_citizen_rate(
         &delivery.store,
         &requester,
-        "email",
+        EMAIL_LIMIT,
         delivery.email.rate_window_seconds,
         delivery.email.max_per_mobile,
     )

@@ -17,6 +17,7 @@
 //! handed on: a link stops working when a newer dose supersedes its certificate.
 
 mod access;
+pub use access::{EMAIL_LIMIT, NOTIFY_LIMIT, SHARE_LIMIT, bucket_prefix};
 mod email;
 mod error;
 mod messages;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::access::{
-    check_certificate_id, check_citizen_rate, owned_latest_certificate, requester,
+    NOTIFY_LIMIT, check_certificate_id, check_citizen_rate, owned_latest_certificate, requester,
 };
 use super::messages::{fill, messages_or_english};
 use super::share::{expiry_days, parse_body, share_url, store_link, timestamp};
@@ -49,7 +49,7 @@ pub async fn send(
     check_citizen_rate(
         &delivery.store,
         &requester,
-        "notify",
+        NOTIFY_LIMIT,
         delivery.notify.rate_window_seconds,
         delivery.notify.max_per_mobile,
     )

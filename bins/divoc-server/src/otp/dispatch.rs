@@ -40,7 +40,7 @@ struct WorkerContext {
     code_minutes: u64,
     rate_window: Duration,
     /// Bucket name prefixes of the delivery limits, each with its window.
-    delivery_windows: Vec<(&'static str, Duration)>,
+    delivery_windows: Vec<(String, Duration)>,
     /// Unix time of the last purge, so that only one worker purges a minute.
     last_purge: AtomicI64,
 }
@@ -61,7 +61,7 @@ pub(super) struct DispatchSettings {
     pub rate_window: Duration,
     /// Bucket name prefixes of the citizen limits on email, share links and
     /// SMS, each with its window, so that the purge keeps their counts.
-    pub delivery_windows: Vec<(&'static str, Duration)>,
+    pub delivery_windows: Vec<(String, Duration)>,
 }
 
 impl Dispatcher {
@@ -188,9 +188,11 @@ fn purge_if_due(context: &WorkerContext) {
     }
     for (prefix, window) in &context.delivery_windows {
         match context.store.purge_rate_limits(prefix, now, *window) {
-            Ok(purged) => tracing::debug!(prefix, purged, "purged ended rate-limit windows"),
+            Ok(purged) => {
+                tracing::debug!(prefix = %prefix, purged, "purged ended rate-limit windows");
+            }
             Err(error) => {
-                tracing::warn!(%error, prefix, "failed to purge ended rate-limit windows")
+                tracing::warn!(%error, prefix = %prefix, "failed to purge ended rate-limit windows")
             }
         }
     }

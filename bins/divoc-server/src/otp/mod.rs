@@ -157,14 +157,15 @@ impl OtpService {
 
 /// Returns the bucket name prefix and window of each citizen limit on
 /// deliveries, as `check_citizen_rate` names the buckets.
-fn delivery_windows(settings: &Settings) -> Vec<(&'static str, Duration)> {
+fn delivery_windows(settings: &Settings) -> Vec<(String, Duration)> {
+    use crate::delivery::{EMAIL_LIMIT, NOTIFY_LIMIT, SHARE_LIMIT, bucket_prefix};
     [
-        ("email:", settings.email.rate_window_seconds),
-        ("share:", settings.share.rate_window_seconds),
-        ("notify:", settings.notify.rate_window_seconds),
+        (EMAIL_LIMIT, settings.email.rate_window_seconds),
+        (SHARE_LIMIT, settings.share.rate_window_seconds),
+        (NOTIFY_LIMIT, settings.notify.rate_window_seconds),
     ]
     .into_iter()
-    .map(|(prefix, seconds)| (prefix, Duration::from_secs(seconds.max(1))))
+    .map(|(purpose, seconds)| (bucket_prefix(purpose), Duration::from_secs(seconds.max(1))))
     .collect()
 }
 
