@@ -870,6 +870,27 @@ fn malformed_bodies_are_rejected() {
 }
 
 #[test]
+fn rejected_body_keys_stay_out_of_log() {
+    let key = KeyFile::ed25519();
+    let server = start_login(&key, None, &[]);
+
+    // A client that sends the number as a key, twice, gets 400 naming the key.
+    // The log line of that rejection must not name it.
+    let body = br#"{"9000000002": "x", "9000000002": "y"}"#;
+    for path in [CODE_PATH, TOKEN_PATH] {
+        let response = send(&server, "POST", path, "application/json", body);
+        assert_eq!(response.status, 400, "{path}");
+        assert_eq!(
+            response.json()["message"],
+            "the key \"9000000002\" is given twice",
+            "{path}"
+        );
+    }
+    let log = server.wait_for_log("citizen login request rejected: invalid request");
+    assert!(!log_has_number(&log, "9000000002"), "{log}");
+}
+
+#[test]
 fn failing_gateway_is_retried() {
     let gateway = Gateway::start(500);
     let key = KeyFile::ed25519();

@@ -166,7 +166,9 @@ impl OtpApiError {
     fn log(&self) {
         match self {
             OtpApiError::BadRequest { message, .. } => {
-                tracing::info!(reason = %message, "citizen login request rejected: invalid request")
+                // The message may quote the body, such as a key given twice.
+                let reason = divoc_model::redact_values(message);
+                tracing::info!(reason = %reason, "citizen login request rejected: invalid request")
             }
             OtpApiError::TooLarge => {
                 tracing::info!("citizen login request rejected: body too large")
