@@ -193,6 +193,18 @@ pub(crate) fn parse_query<T: serde::de::DeserializeOwned>(
         .map_err(|error| query_error(&error, request))
 }
 
+/// Returns the values of the query parameter `name`, in order, with names and
+/// values percent-decoded as `web::Query` decodes them. A `name` without `=`
+/// has an empty value.
+pub(crate) fn query_values(request: &HttpRequest, name: &str) -> Result<Vec<String>, ApiError> {
+    let pairs: Vec<(String, String)> = parse_query(request)?;
+    Ok(pairs
+        .into_iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value)
+        .collect())
+}
+
 /// Builds the 400 of a query string that does not fit its route's parameters.
 /// The value of an `authToken` parameter is left out of the echoed query.
 fn query_error(error: &actix_web::error::QueryPayloadError, request: &HttpRequest) -> ApiError {
@@ -245,11 +257,7 @@ async fn certificate_qr(
 
 /// Rejects `protect` on a QR code route with 400: only PDFs can be encrypted.
 fn reject_qr_protection(request: &HttpRequest) -> Result<(), ApiError> {
-    let asks_protection = request
-        .query_string()
-        .split('&')
-        .any(|pair| pair == "protect" || pair.starts_with("protect="));
-    if asks_protection {
+    if !query_values(request, "protect")?.is_empty() {
         return Err(ApiError::InvalidParameter {
             name: "protect",
             reason: "applies to PDFs only; a QR code cannot be encrypted".to_owned(),

@@ -840,6 +840,43 @@ fn share_creation_limited_per_mobile() {
 }
 
 #[test]
+fn protect_parameter_is_percent_decoded() {
+    // `protect` is read like every other parameter, so an encoded name or
+    // value means what its decoded form means.
+    let server = Server::start(&[]);
+    let plain = server.get("/certificate/api/certificatePDF/BEN1003");
+    assert_eq!(plain.status, 200);
+    for target in [
+        "/certificate/api/certificatePDF/BEN1003?prot%65ct=dob",
+        "/certificate/api/certificatePDF/BEN1003?protect=d%6Fb",
+    ] {
+        let protected = server.get(target);
+        assert_eq!(protected.status, 200, "{target}");
+        assert_eq!(
+            protected.header("cache-control"),
+            Some("no-store"),
+            "{target}"
+        );
+        assert!(protected.header("etag").is_none(), "{target}");
+        assert_ne!(protected.body, plain.body, "{target}: not encrypted");
+    }
+
+    // A `protect` without a value names no protection rule, so it is 400.
+    let bare = server.get("/certificate/api/certificatePDF/BEN1003?protect");
+    assert_eq!(bare.status, 400);
+    assert_eq!(bare.json()["error"], "invalid_parameter");
+    assert_eq!(bare.json()["value"], "");
+
+    let twice = server.get("/certificate/api/certificatePDF/BEN1003?protect=dob&prot%65ct=none");
+    assert_eq!(twice.status, 400);
+    assert_eq!(twice.json()["value"], "protect=dob&prot%65ct=none");
+
+    let qr = server.get("/certificate/api/certificateQRCode/BEN1003?prot%65ct=dob");
+    assert_eq!(qr.status, 400);
+    assert_eq!(qr.json()["error"], "invalid_parameter");
+}
+
+#[test]
 fn download_route_protects_on_request() {
     let server = Server::start(&[]);
     let target = "/certificate/api/certificatePDF/BEN1003?protect=dob";

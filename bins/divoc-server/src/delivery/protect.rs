@@ -21,7 +21,8 @@ use crate::cache::FileKind;
 use crate::language::{request_language, set_content_language};
 use crate::principal::Principal;
 use crate::routes::{
-    AppState, beneficiary_id, beneficiary_scope, map_service_error, record_served, run_render,
+    AppState, beneficiary_id, beneficiary_scope, map_service_error, query_values, record_served,
+    run_render,
 };
 use crate::service::ServiceError;
 use crate::settings::Protection;
@@ -86,22 +87,21 @@ pub fn encrypt(pdf: &[u8], password: &str) -> Result<Vec<u8>, DeliveryError> {
 }
 
 /// Returns true when the query string has `protect=dob`, false for
-/// `protect=none` or no `protect`, and 400 for any other value.
-pub fn wants_protection(request: &HttpRequest) -> Result<bool, DeliveryError> {
-    let mut values = request
-        .query_string()
-        .split('&')
-        .filter_map(|pair| pair.strip_prefix("protect="));
-    let value = values.next();
-    if values.next().is_some() {
+/// `protect=none` or no `protect`, and 400 for any other value. Names and
+/// values are percent-decoded as for every other parameter, so
+/// `prot%65ct=dob` requests protection too.
+pub fn wants_protection(request: &HttpRequest) -> Result<bool, actix_web::Error> {
+    let values = query_values(request, "protect")?;
+    if values.len() > 1 {
         // Which of two values wins would differ between parsers, so neither does.
         return Err(DeliveryError::invalid(
             "protect",
             "given more than once; give it once",
             request.query_string().to_owned(),
-        ));
+        )
+        .into());
     }
-    Ok(parse_protection(value, Protection::None)? == Protection::Dob)
+    Ok(parse_protection(values.first().map(String::as_str), Protection::None)? == Protection::Dob)
 }
 
 /// Serves `GET /certificate/api/certificatePDF/{beneficiaryId}?protect=dob`:
