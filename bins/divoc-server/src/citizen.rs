@@ -13,7 +13,7 @@ use crate::language::{request_language, set_content_language};
 use crate::principal::{Access, Principal};
 use crate::routes::{
     AppState, authenticate, check_id, get_or_head, last_path_id, map_service_error,
-    method_not_allowed, parse_query, serve_file, with_fresh_keys,
+    method_not_allowed, parse_query, query_values, serve_file, with_fresh_keys,
 };
 
 /// Registers the citizen and facility routes.
@@ -169,6 +169,7 @@ async fn serve_by_certificate(
     certificate_id: String,
     kind: FileKind,
 ) -> Result<HttpResponse, ApiError> {
+    reject_protection(request)?;
     let language = match kind {
         FileKind::Pdf => Some(request_language(&state.service, request)?),
         FileKind::QrPng => None,
@@ -194,6 +195,23 @@ async fn serve_by_certificate(
         set_content_language(&mut response, language);
     }
     Ok(response)
+}
+
+/// Rejects `protect` with 400. These routes serve the unencrypted file only,
+/// and a client that requested an encrypted PDF must not get a plain one.
+fn reject_protection(request: &HttpRequest) -> Result<(), ApiError> {
+    let values = query_values(request, "protect")?;
+    if values.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::InvalidParameter {
+        name: "protect",
+        reason: "the routes by certificate id serve unencrypted files only; for an \
+                 encrypted PDF, request /certificate/api/certificatePDF/{beneficiaryId}?protect=dob \
+                 or a share link with protect=dob"
+            .to_owned(),
+        value: values.join(", "),
+    })
 }
 
 /// Verifies `?authToken=` when present (DIVOC's citizen portal sends it), else

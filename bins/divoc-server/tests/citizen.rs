@@ -317,6 +317,32 @@ fn citizen_routes_reject_roles_and_missing_tokens() {
 }
 
 #[test]
+fn certificate_id_routes_reject_protect() {
+    // These routes serve unencrypted files only, so a request for an
+    // encrypted PDF gets 400 rather than the plain file.
+    let server = Server::start(&[]);
+    let citizen = citizen_token(FAMILY_MOBILE);
+    let bearer = format!("Bearer {citizen}");
+    let targets = [
+        "/certificate/api/certificatePDF?certificateId=529130864&protect=dob".to_owned(),
+        format!("/certificate/api/certificate/529130864?authToken={citizen}&protect=dob"),
+        format!("/certificate/api/certificate/QRCode/529130864?authToken={citizen}&protect=dob"),
+        "/certificate/api/certificate/529130864?prot%65ct=dob".to_owned(),
+    ];
+    for target in &targets {
+        let response = get(&server, target, Some(&citizen));
+        assert_eq!(response.status, 400, "{target}");
+        let body = response.json();
+        assert_eq!(body["error"], "invalid_parameter", "{target}");
+        assert_eq!(body["value"], "dob", "{target}");
+        let head = server.request("HEAD", target, &[("Authorization", &bearer)]);
+        assert_eq!(head.status, 400, "HEAD {target}");
+    }
+    // The token is checked first.
+    assert_eq!(get(&server, &targets[0], None).status, 401);
+}
+
+#[test]
 fn certificate_id_checked() {
     let server = Server::start(&[]);
     let citizen = citizen_token(FAMILY_MOBILE);
