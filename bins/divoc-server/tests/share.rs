@@ -840,6 +840,41 @@ fn share_creation_limited_per_mobile() {
 }
 
 #[test]
+fn shared_qr_and_json_reject_dob() {
+    // Only a PDF can be encrypted, so protect=dob with another format gets
+    // 400 rather than the unencrypted file.
+    let server = Server::start(&[("DIVOC__PROTECTION__DEFAULT", "dob")]);
+    let owner = distribution("partner-1");
+    let token = token_of(&create(&server, &owner, &json!({"certificateId": "680325917"})).json());
+    let path = format!("/certificate/api/shared/{token}");
+    for format in ["qr", "json"] {
+        let response = server.request("GET", &format!("{path}?format={format}&protect=dob"), &[]);
+        assert_eq!(response.status, 400, "{format}");
+        let body = response.json();
+        assert_eq!(body["error"], "invalid_parameter", "{format}");
+        assert_eq!(body["value"], "dob", "{format}");
+
+        let form = format!("format={format}&protect=dob");
+        let posted = send(
+            &server,
+            "POST",
+            &path,
+            &[],
+            Some(("application/x-www-form-urlencoded", form.as_bytes())),
+        );
+        assert_eq!(posted.status, 400, "POST {format}");
+
+        // protect=none, and the default of dob, leave these formats alone.
+        let none = server.request("GET", &format!("{path}?format={format}&protect=none"), &[]);
+        assert_eq!(none.status, 200, "{format} with protect=none");
+        let default = get_shared(&server, &token, format);
+        assert_eq!(default.status, 200, "{format} with the default");
+    }
+    let pdf = server.request("GET", &format!("{path}?format=pdf&protect=dob"), &[]);
+    assert_eq!(pdf.status, 200);
+}
+
+#[test]
 fn protect_parameter_is_percent_decoded() {
     // `protect` is read like every other parameter, so an encoded name or
     // value means what its decoded form means.

@@ -365,6 +365,16 @@ async fn serve_shared(
         }
     };
     let protection = parse_protection(options.protect.as_deref(), delivery.protection)?;
+    // `protection.default` applies to PDFs only, but a request that names
+    // `dob` for a QR code or the credential must not get it unencrypted.
+    if kind != Some(FileKind::Pdf) && options.protect.as_deref() == Some("dob") {
+        return Err(DeliveryError::invalid(
+            "protect",
+            "applies to format=pdf only; a QR code or a JSON credential cannot be encrypted",
+            "dob",
+        )
+        .into());
+    }
     let language = resolve_language(&state.service, options.language.as_deref())?;
     let (link, record) = open_link(state, delivery, token, passcode).await?;
     let response = match kind {
