@@ -249,19 +249,23 @@ impl VaccinationCredential {
         if let Ok(credential) = serde_json::from_str(text) {
             return Ok(credential);
         }
+        let invalid = |path: String, error: serde_json::Error| ModelError::Credential {
+            certificate_id: certificate_id.to_owned(),
+            path: if path == "." {
+                "(root)".to_owned()
+            } else {
+                path
+            },
+            reason: redact_values(&error.to_string()),
+        };
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            let path = error.path().to_string();
-            ModelError::Credential {
-                certificate_id: certificate_id.to_owned(),
-                path: if path == "." {
-                    "(root)".to_owned()
-                } else {
-                    path
-                },
-                reason: redact_values(&error.into_inner().to_string()),
-            }
-        })
+        let credential = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|error| invalid(error.path().to_string(), error.into_inner()))?;
+        // Text after the credential, which the plain parse rejected.
+        deserializer
+            .end()
+            .map_err(|error| invalid(".".to_owned(), error))?;
+        Ok(credential)
     }
 
     /// Returns the first vaccination event, which is the one DIVOC reads.
@@ -342,9 +346,7 @@ pub fn parse_vaccination_date(text: &str) -> Option<VaccinationDate> {
             return Some(VaccinationDate::Instant(naive.and_utc()));
         }
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .map(VaccinationDate::Date)
+    year_month_day(text).map(VaccinationDate::Date)
 }
 
 /// Parses the `YYYY-MM-DD` at the start of `text`, ignoring any time that follows.
@@ -355,7 +357,33 @@ pub fn parse_calendar_date(text: &str) -> Option<NaiveDate> {
     if !(rest.is_empty() || rest.starts_with('T') || rest.starts_with(' ')) {
         return None;
     }
-    NaiveDate::parse_from_str(date_part, "%Y-%m-%d").ok()
+    year_month_day(date_part)
+}
+
+/// Parses `text` as chrono's `%Y-%m-%d` does. Dates with a four-digit year
+/// and two-digit month and day, nearly all of them, skip chrono's format
+/// parser, which reads the format string again on every call.
+fn year_month_day(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    let digit = |index: usize| {
+        bytes
+            .get(index)
+            .filter(|byte| byte.is_ascii_digit())
+            .map(|byte| u32::from(byte - b'0'))
+    };
+    let fixed = || {
+        if bytes.len() != 10 || bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
+            return None;
+        }
+        let year = digit(0)? * 1000 + digit(1)? * 100 + digit(2)? * 10 + digit(3)?;
+        let month = digit(5)? * 10 + digit(6)?;
+        let day = digit(8)? * 10 + digit(9)?;
+        Some((i32::try_from(year).ok()?, month, day))
+    };
+    match fixed() {
+        Some((year, month, day)) => NaiveDate::from_ymd_opt(year, month, day),
+        None => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+    }
 }
 
 fn non_empty(value: Option<&str>) -> Option<&str> {
@@ -383,6 +411,55 @@ mod tests {
         assert_eq!(parse_calendar_date("04/21/1987"), None);
         assert_eq!(parse_calendar_date("1987-04-21x"), None);
         assert_eq!(parse_calendar_date(""), None);
+    }
+
+    #[test]
+    fn text_after_the_credential_is_rejected() {
+        let error = VaccinationCredential::parse("100000001", r#"{"credentialSubject":{}} x"#);
+        assert_eq!(
+            error.map_err(|error| error.to_string()),
+            Err(
+                "certificate 100000001: credential field `(root)` is invalid: \
+                 trailing characters at line 1 column 26"
+                    .to_owned()
+            )
+        );
+        assert!(VaccinationCredential::parse("100000001", r#" {"credentialSubject":{}} "#).is_ok());
+    }
+
+    #[test]
+    fn calendar_dates_read_as_chrono_reads_them() {
+        for text in [
+            "2021-02-28",
+            "2021-02-29",
+            "2020-02-29",
+            "0000-01-01",
+            "9999-12-31",
+            "2021-00-10",
+            "2021-13-01",
+            "2021-12-00",
+            "2021-12-32",
+            "2021-1-01",
+            "2021-01-1",
+            "2021- 1-01",
+            "+2021-01-01",
+            "-001-01-01",
+            "20210101",
+            "2021/01/01",
+            "2021-01-01x",
+            "\u{0662}021-01-01",
+            "",
+        ] {
+            assert_eq!(
+                year_month_day(text),
+                NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            year_month_day("2020-02-29"),
+            NaiveDate::from_ymd_opt(2020, 2, 29)
+        );
     }
 
     #[test]

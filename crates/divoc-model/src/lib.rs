@@ -39,6 +39,7 @@ mod error;
 mod export;
 mod ids;
 mod record;
+mod shape;
 mod stream;
 
 pub use credential::{

@@ -1,7 +1,9 @@
 //! Registry records and revocation records.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Deserializer, Serialize, de};
 
 use crate::dose::dose;
 use crate::{
@@ -40,11 +42,11 @@ pub struct RegistryRecord {
     #[serde(default)]
     pub meta: Option<serde_json::Value>,
     /// When the registry created the entity.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "registry_time")]
     pub os_created_at: Option<DateTime<Utc>>,
     /// When the registry last updated the entity; the later of two records of the
     /// same dose is the correction.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "registry_time")]
     pub os_updated_at: Option<DateTime<Utc>>,
 }
 
@@ -201,4 +203,83 @@ fn contact_list<'de, D: serde::Deserializer<'de>>(
         Some(Contact::List(list)) => list,
         Some(Contact::One(uri)) => vec![uri],
     })
+}
+
+/// Reads `osCreatedAt` and `osUpdatedAt` as chrono's own deserializer does:
+/// RFC 3339, or chrono's relaxed form of it. Strict RFC 3339, which
+/// registries write, is tried first, because chrono parses it with a
+/// dedicated function and the relaxed form with its general format parser.
+fn registry_time<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    struct RegistryTime(DateTime<Utc>);
+    impl<'de> Deserialize<'de> for RegistryTime {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_str(TimeVisitor)
+        }
+    }
+    struct TimeVisitor;
+    impl de::Visitor<'_> for TimeVisitor {
+        type Value = RegistryTime;
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            // chrono's words, so that messages stay as they were.
+            formatter.write_str("an RFC 3339 formatted date and time string")
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<RegistryTime, E> {
+            let instant = match DateTime::parse_from_rfc3339(text) {
+                Ok(instant) => instant,
+                Err(_) => text.parse::<DateTime<FixedOffset>>().map_err(E::custom)?,
+            };
+            Ok(RegistryTime(instant.to_utc()))
+        }
+    }
+    Option::<RegistryTime>::deserialize(deserializer).map(|time| time.map(|RegistryTime(at)| at))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// The same field read by chrono's own deserializer.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ChronoTime {
+        #[serde(default)]
+        os_updated_at: Option<DateTime<Utc>>,
+    }
+
+    #[test]
+    fn registry_times_read_as_chrono_reads_them() {
+        for value in [
+            r#""2021-04-18T11:32:54.000Z""#,
+            r#""2021-04-18T11:32:54Z""#,
+            r#""2021-04-18t11:32:54z""#,
+            r#""2021-04-18T11:32:54.123456789+05:30""#,
+            r#""2021-04-18 11:32:54.000Z""#,
+            r#""2021-04-18T11:32:54 UTC""#,
+            r#""2021-04-18T11:32:54Z ""#,
+            r#""2021-4-18T11:32:54Z""#,
+            r#""2016-12-31T23:59:60Z""#,
+            r#""+12021-04-18T11:32:54Z""#,
+            r#""2021-04-18""#,
+            r#""2021-04-31T11:32:54Z""#,
+            r#""""#,
+            "null",
+            "5",
+            "[]",
+        ] {
+            let text = format!(
+                r#"{{"preEnrollmentCode":"B","certificateId":"1","certificate":"{{}}","osUpdatedAt":{value}}}"#
+            );
+            let ours = serde_json::from_str::<RegistryRecord>(&text)
+                .map(|record| record.os_updated_at)
+                .map_err(|error| error.to_string());
+            let chrono = serde_json::from_str::<ChronoTime>(&text)
+                .map(|time| time.os_updated_at)
+                .map_err(|error| error.to_string());
+            assert_eq!(ours, chrono, "{value}");
+        }
+    }
 }
