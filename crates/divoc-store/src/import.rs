@@ -649,8 +649,6 @@ macro_rules! stream_items {
         let mut seen = SeenCertificateIds::new();
         let mut revocation_keys = CountedKeys::across_batches();
         let mut batch: Vec<ExportItem> = Vec::with_capacity(IMPORT_BATCH_ENTRIES);
-        // Positions of the batch's certificate ids, for an exact duplicate check.
-        let mut batch_positions: HashMap<String, usize> = HashMap::new();
         let mut entries = $entries.into_iter();
         loop {
             let next = entries.next();
@@ -662,8 +660,18 @@ macro_rules! stream_items {
                     if !seen.insert(id) {
                         // A hash seen before: either a true duplicate or two ids
                         // with one hash. Earlier batches are already written.
-                        let earlier = match batch_positions.get(id) {
-                            Some(position) => Some(Some(*position)),
+                        // A true duplicate ends the import and two ids rarely
+                        // share a hash, so the batch is searched in order.
+                        let in_batch = batch.iter().find_map(|earlier| match &earlier.entry {
+                            ExportEntry::Certificate { record, .. }
+                                if record.certificate_id == id =>
+                            {
+                                Some(earlier.position)
+                            }
+                            _ => None,
+                        });
+                        let earlier = match in_batch {
+                            Some(position) => Some(Some(position)),
                             None => certificates::table
                                 .find(id)
                                 .select(certificates::certificate_id)
@@ -682,7 +690,6 @@ macro_rules! stream_items {
                             )));
                         }
                     }
-                    batch_positions.insert(id.to_owned(), item.position);
                 }
                 batch.push(item);
                 if batch.len() < IMPORT_BATCH_ENTRIES {
@@ -708,7 +715,6 @@ macro_rules! stream_items {
                     &mut batch,
                     Vec::with_capacity(IMPORT_BATCH_ENTRIES),
                 ));
-                batch_positions.clear();
             }
             if finished {
                 break;
