@@ -284,11 +284,10 @@ pub(crate) fn shape_piece(
     starts.sort_unstable();
     starts.dedup();
     let cluster_text = |start: usize| {
-        let end = starts
-            .iter()
-            .find(|&&other| other > start)
-            .copied()
-            .unwrap_or(text.len());
+        // A binary search, because a piece of one long word can have
+        // thousands of clusters.
+        let next = starts.partition_point(|&other| other <= start);
+        let end = starts.get(next).copied().unwrap_or(text.len());
         text.get(start..end).unwrap_or("")
     };
 
@@ -380,6 +379,23 @@ mod tests {
         assert_eq!(distribute("কো", 3), vec!["ক", "\u{9C7}", "\u{9BE}"]);
         assert_eq!(distribute("क", 2), vec!["क", ""]);
         assert_eq!(distribute("abc", 2), vec!["a", "bc"]);
+    }
+
+    #[test]
+    fn long_word_shapes_in_linear_time() {
+        // Every character is a cluster of its own. A linear scan for each
+        // cluster's end took minutes for this word.
+        let fonts = FontSet::load(&[]).unwrap();
+        let text = "\u{142}".repeat(200_000);
+        let start = std::time::Instant::now();
+        let piece = shape_piece(&fonts.faces[0], 0, &text, false);
+        let elapsed = start.elapsed();
+        assert_eq!(piece.glyphs.len(), 200_000);
+        assert!(piece.glyphs.iter().all(|glyph| glyph.text == "\u{142}"));
+        assert!(
+            elapsed < std::time::Duration::from_secs(20),
+            "shaping took {elapsed:?}"
+        );
     }
 
     #[test]
