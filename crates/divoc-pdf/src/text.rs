@@ -339,16 +339,37 @@ fn wrap(text: &str, width: f64, measure: &dyn Fn(&str) -> f64) -> Vec<String> {
     lines
 }
 
-/// Shortens `line` until it fits `width` with an ellipsis after it.
+/// Shortens `line` to its longest prefix that fits `width` with an ellipsis
+/// after it, or to the ellipsis alone when no prefix fits.
+///
+/// The cut is found by binary search over the character boundaries. Cutting
+/// one character at a time measured the line once per character, which is
+/// quadratic for a line of many zero-width characters such as combining marks.
 fn with_ellipsis(line: &str, width: f64, measure: &dyn Fn(&str) -> f64) -> String {
-    let mut shortened: String = line.to_owned();
-    loop {
-        let candidate = format!("{}{ELLIPSIS}", shortened.trim_end());
-        if measure(&candidate) <= width || shortened.is_empty() {
-            return candidate;
-        }
-        shortened.pop();
+    let mut ends: Vec<usize> = line.char_indices().map(|(offset, _)| offset).collect();
+    ends.push(line.len());
+    let candidate = |index: usize| {
+        let end = ends.get(index).copied().unwrap_or(0);
+        let prefix = line.get(..end).unwrap_or("");
+        format!("{}{ELLIPSIS}", prefix.trim_end())
+    };
+    let fits = |index: usize| measure(&candidate(index)) <= width;
+
+    let mut high = ends.len().saturating_sub(1);
+    if fits(high) {
+        return candidate(high);
     }
+    // `low` fits or is the empty prefix, and `high` does not fit.
+    let mut low = 0;
+    while high - low > 1 {
+        let middle = low + (high - low) / 2;
+        if fits(middle) {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    candidate(low)
 }
 
 #[cfg(test)]
@@ -377,6 +398,28 @@ mod tests {
     fn ellipsis_fits() {
         assert_eq!(with_ellipsis("abcdef", 4.0, &by_chars), "abc\u{2026}");
         assert_eq!(with_ellipsis("ab", 4.0, &by_chars), "ab\u{2026}");
+        assert_eq!(with_ellipsis("ab cdef", 4.0, &by_chars), "ab\u{2026}");
+        assert_eq!(with_ellipsis("abcdef", 0.5, &by_chars), "\u{2026}");
+        assert_eq!(with_ellipsis("", 4.0, &by_chars), "\u{2026}");
+        assert_eq!(
+            with_ellipsis("\u{e9}\u{e8}x", 3.0, &by_chars),
+            "\u{e9}\u{e8}\u{2026}"
+        );
+    }
+
+    #[test]
+    fn ellipsis_after_many_marks() {
+        // Combining marks have no width, as after shaping.
+        let calls = std::cell::Cell::new(0_usize);
+        let measure = |text: &str| {
+            calls.set(calls.get() + 1);
+            text.chars()
+                .filter(|c| !('\u{300}'..='\u{36F}').contains(c))
+                .count() as f64
+        };
+        let line = format!("abcd{}", "\u{301}".repeat(20_000));
+        assert_eq!(with_ellipsis(&line, 3.0, &measure), "ab\u{2026}");
+        assert!(calls.get() <= 40, "{} measurements", calls.get());
     }
 
     #[test]
