@@ -203,7 +203,7 @@ fn write_shaped_run(
                 rise = glyph_rise;
             }
             if origin != cursor {
-                let _ = write!(text, " {} ", cursor - origin);
+                let _ = write!(text, " {} ", cursor.saturating_sub(origin));
             }
             let width = thousandths(i32::from(face.advance(GlyphId(glyph.glyph))));
             match &builtin {
@@ -216,11 +216,11 @@ fn write_shaped_run(
                     let _ = write!(text, "<{cid:04X}>");
                 }
             }
-            cursor = origin + width;
+            cursor = origin.saturating_add(width);
         }
         let piece_width = thousandths(piece.width);
         if cursor != piece_width {
-            let _ = write!(text, " {}", cursor - piece_width);
+            let _ = write!(text, " {}", cursor.saturating_sub(piece_width));
         }
         text.push_str("] TJ\n");
     }

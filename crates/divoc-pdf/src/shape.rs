@@ -291,8 +291,10 @@ pub(crate) fn shape_piece(
         text.get(start..end).unwrap_or("")
     };
 
-    // Origins in visual order, as rustybuzz returns them.
-    let mut pen = 0;
+    // Origins in visual order, as rustybuzz returns them. The sums saturate,
+    // because a word of about a million glyphs passes `i32::MAX` font units
+    // and layout only needs to know that such a word is too wide.
+    let mut pen: i32 = 0;
     let mut placed: Vec<(u32, PlacedGlyph)> = Vec::with_capacity(infos.len());
     let mut uncovered = 0;
     for (info, position) in infos.iter().zip(positions) {
@@ -302,12 +304,12 @@ pub(crate) fn shape_piece(
         }
         let glyph = PlacedGlyph {
             glyph,
-            x: pen + position.x_offset,
+            x: pen.saturating_add(position.x_offset),
             y: position.y_offset,
             text: String::new(),
         };
         placed.push((info.cluster, glyph));
-        pen += position.x_advance;
+        pen = pen.saturating_add(position.x_advance);
     }
     if rtl {
         placed.reverse();
@@ -396,6 +398,25 @@ mod tests {
             elapsed < std::time::Duration::from_secs(20),
             "shaping took {elapsed:?}"
         );
+    }
+
+    #[test]
+    fn piece_wider_than_i32_saturates() {
+        // U+2030 is 2048 units wide in Liberation Sans, so 1.1 million of
+        // them advance the pen past `i32::MAX`.
+        let fonts = FontSet::load(&[]).unwrap();
+        let face = &fonts.faces[0];
+        let per_mille = face.glyph('\u{2030}').unwrap();
+        assert_eq!(face.advance(per_mille), 2048);
+        let text = "\u{2030}".repeat(1_100_000);
+        let piece = shape_piece(face, 0, &text, false);
+        assert_eq!(piece.width, i32::MAX);
+        let last = piece.glyphs.last().unwrap();
+        assert_eq!(last.x, i32::MAX);
+        let line = ShapedLine {
+            pieces: vec![Arc::new(piece)],
+        };
+        assert!(line.width_mm(&fonts, 10.0) > 1_000_000.0);
     }
 
     #[test]
