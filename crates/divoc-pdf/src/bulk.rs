@@ -36,6 +36,12 @@ const PAGES_ID: u32 = 2;
 const INHERITED_KEYS: [&[u8]; 4] = [b"Resources", b"MediaBox", b"CropBox", b"Rotate"];
 /// Font descriptor keys that refer to an embedded font program.
 const FONT_FILE_KEYS: [&[u8]; 3] = [b"FontFile", b"FontFile2", b"FontFile3"];
+/// Maximum nesting of arrays, dictionaries and references below a page that
+/// [`BulkPdfWriter::add_pdf`] copies. Copying recurses once per level, and
+/// without a limit a chain of a thousand references overflowed the 2 MB stack
+/// of a test thread. The deepest objects of a rendered certificate, its
+/// embedded font files, are 13 levels down.
+pub const MAX_OBJECT_DEPTH: usize = 64;
 
 /// Failure to merge a PDF or to write the merged file.
 #[derive(Debug, thiserror::Error)]
@@ -124,8 +130,9 @@ impl<W: Write> BulkPdfWriter<W> {
     ///
     /// # Errors
     ///
-    /// [`BulkError::Input`] when `pdf` cannot be parsed or its page tree is
-    /// broken. Objects copied before the failure stay in the file, unused, but
+    /// [`BulkError::Input`] when `pdf` cannot be parsed, its page tree is
+    /// broken, or its objects are nested more than [`MAX_OBJECT_DEPTH`] levels
+    /// below a page. Objects copied before the failure stay in the file, unused, but
     /// no page of `pdf` is added, so the merged file stays valid.
     /// [`BulkError::Write`] when the output fails.
     pub fn add_pdf(&mut self, pdf: &[u8]) -> Result<usize, BulkError> {
@@ -144,7 +151,7 @@ impl<W: Write> BulkPdfWriter<W> {
         let mut new_pages = Vec::with_capacity(page_ids.len());
         for page_id in page_ids {
             let page = self.page_with_inherited(&document, page_id)?;
-            let mut page = copy.rewrite_dictionary(self, &page)?;
+            let mut page = copy.rewrite_dictionary(self, &page, 0)?;
             page.set("Parent", Object::Reference((PAGES_ID, 0)));
             // A page is never shared, because its /Contents differ between certificates.
             let number = self.allocate();
@@ -336,12 +343,13 @@ struct DocumentCopy<'d> {
 }
 
 impl DocumentCopy<'_> {
-    /// Copies the object `id` and everything it refers to, depth first, and
-    /// returns its number in the merged file.
+    /// Copies the object `id`, found at nesting level `depth`, and everything
+    /// it refers to, depth first, and returns its number in the merged file.
     fn copy<W: Write>(
         &mut self,
         writer: &mut BulkPdfWriter<W>,
         id: ObjectId,
+        depth: usize,
     ) -> Result<u32, BulkError> {
         if let Some(&number) = self.mapped.get(&id) {
             return Ok(number);
@@ -360,7 +368,7 @@ impl DocumentCopy<'_> {
             .get_object(id)
             .map_err(|error| BulkError::Input(format!("object {} {}: {error}", id.0, id.1)))?;
         self.in_progress.push(id);
-        let mut rewritten = self.rewrite(writer, object)?;
+        let mut rewritten = self.rewrite(writer, object, depth)?;
         if let Object::Dictionary(dictionary) = &mut rewritten {
             self.retag_subset(writer, dictionary);
         }
@@ -410,26 +418,34 @@ impl DocumentCopy<'_> {
         }
     }
 
+    /// Copies `object`, nested `depth` levels below a page, renumbering the
+    /// objects it refers to.
     fn rewrite<W: Write>(
         &mut self,
         writer: &mut BulkPdfWriter<W>,
         object: &Object,
+        depth: usize,
     ) -> Result<Object, BulkError> {
+        if depth > MAX_OBJECT_DEPTH {
+            return Err(BulkError::Input(format!(
+                "objects are nested more than {MAX_OBJECT_DEPTH} levels deep below a page"
+            )));
+        }
         Ok(match object {
-            Object::Reference(id) => Object::Reference((self.copy(writer, *id)?, 0)),
+            Object::Reference(id) => Object::Reference((self.copy(writer, *id, depth + 1)?, 0)),
             Object::Array(items) => {
                 let mut copied = Vec::with_capacity(items.len());
                 for item in items {
-                    copied.push(self.rewrite(writer, item)?);
+                    copied.push(self.rewrite(writer, item, depth + 1)?);
                 }
                 Object::Array(copied)
             }
             Object::Dictionary(dictionary) => {
-                Object::Dictionary(self.rewrite_dictionary(writer, dictionary)?)
+                Object::Dictionary(self.rewrite_dictionary(writer, dictionary, depth)?)
             }
             Object::Stream(stream) => {
                 let mut copied = stream.clone();
-                copied.dict = self.rewrite_dictionary(writer, &stream.dict)?;
+                copied.dict = self.rewrite_dictionary(writer, &stream.dict, depth)?;
                 let length = i64::try_from(stream.content.len()).unwrap_or(i64::MAX);
                 copied.dict.set("Length", Object::Integer(length));
                 Object::Stream(copied)
@@ -442,10 +458,11 @@ impl DocumentCopy<'_> {
         &mut self,
         writer: &mut BulkPdfWriter<W>,
         dictionary: &Dictionary,
+        depth: usize,
     ) -> Result<Dictionary, BulkError> {
         let mut copied = Dictionary::new();
         for (key, value) in dictionary.iter() {
-            copied.set(key.clone(), self.rewrite(writer, value)?);
+            copied.set(key.clone(), self.rewrite(writer, value, depth + 1)?);
         }
         Ok(copied)
     }
@@ -776,6 +793,54 @@ mod tests {
         let error = writer.add_pdf(b"not a PDF").unwrap_err();
         assert!(matches!(error, BulkError::Input(_)), "{error}");
         writer.add_pdf(&render("100000006", "Asha Rao")).unwrap();
+        let (bytes, summary) = writer.finish().unwrap();
+        assert_eq!(summary.pages, 1);
+        assert_eq!(Document::load_mem(&bytes).unwrap().get_pages().len(), 1);
+    }
+
+    /// Builds a one-page PDF whose page refers to the first of `length`
+    /// dictionaries, each referring to the next.
+    fn reference_chain_pdf(length: usize) -> Vec<u8> {
+        let mut document = Document::with_version("1.7");
+        let pages_id = document.new_object_id();
+        let mut chain = document.add_object(Dictionary::new());
+        for _ in 1..length {
+            chain =
+                document.add_object(Dictionary::from_iter([("Next", Object::Reference(chain))]));
+        }
+        let page_id = document.add_object(Dictionary::from_iter([
+            ("Type", Object::Name(b"Page".to_vec())),
+            ("Parent", Object::Reference(pages_id)),
+            ("Chain", Object::Reference(chain)),
+        ]));
+        let pages = Dictionary::from_iter([
+            ("Type", Object::Name(b"Pages".to_vec())),
+            ("Kids", Object::Array(vec![Object::Reference(page_id)])),
+            ("Count", Object::Integer(1)),
+        ]);
+        document.objects.insert(pages_id, Object::Dictionary(pages));
+        let catalog_id = document.add_object(Dictionary::from_iter([
+            ("Type", Object::Name(b"Catalog".to_vec())),
+            ("Pages", Object::Reference(pages_id)),
+        ]));
+        document.trailer.set("Root", Object::Reference(catalog_id));
+        let mut bytes = Vec::new();
+        document.save_to(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn long_reference_chain_rejected() {
+        let mut writer = BulkPdfWriter::new(Vec::new()).unwrap();
+        assert_eq!(writer.add_pdf(&reference_chain_pdf(30)).unwrap(), 1);
+
+        // Without the depth limit, copying this chain overflows the stack.
+        let error = writer.add_pdf(&reference_chain_pdf(5000)).unwrap_err();
+        assert!(
+            matches!(&error, BulkError::Input(reason) if reason.contains("nested more than 64 levels")),
+            "{error}"
+        );
+        assert_eq!(writer.page_count(), 1);
         let (bytes, summary) = writer.finish().unwrap();
         assert_eq!(summary.pages, 1);
         assert_eq!(Document::load_mem(&bytes).unwrap().get_pages().len(), 1);
