@@ -5,6 +5,11 @@
 //! such as poppler (`pdftotext -upw`) and MuPDF (`mutool draw -p`). The owner
 //! password unlocks the same content and is never shown to a recipient, so
 //! callers pass a random one.
+//!
+//! PDF 2.0 prepares a password with SASLprep (RFC 4013) before hashing it, and
+//! lopdf 0.47 does so, but poppler 22.12 and MuPDF 1.21 hash the bytes as
+//! typed. Passwords that SASLprep changes or prohibits are therefore rejected,
+//! so the password a caller passes is the one that opens the file in each.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +31,17 @@ pub enum ProtectError {
         which: &'static str,
         /// Its length in bytes.
         length: usize,
+    },
+    /// A password contains characters that SASLprep (RFC 4013) changes or
+    /// prohibits. Readers that skip SASLprep, such as poppler and MuPDF, would
+    /// not open the file with a changed password. The message leaves out the
+    /// password.
+    #[error("invalid {which} password: {reason}")]
+    InvalidPasswordCharacters {
+        /// `user` or `owner`.
+        which: &'static str,
+        /// The SASLprep rule that the password breaks, and what to use instead.
+        reason: &'static str,
     },
     /// The input is already encrypted.
     #[error("the PDF is already encrypted")]
@@ -53,8 +69,53 @@ pub struct ProtectKeys<'a> {
 ///
 /// # Errors
 ///
-/// [`ProtectError`] for an invalid password, an encrypted input, or a PDF that
-/// lopdf cannot read or write.
+/// - [`ProtectError::InvalidPassword`] for an empty password or one longer
+///   than [`MAX_PASSWORD_BYTES`].
+/// - [`ProtectError::InvalidPasswordCharacters`] for a password that SASLprep
+///   changes, such as one with a no-break space or a decomposed accent, or
+///   prohibits, such as one with a control character.
+/// - [`ProtectError::AlreadyEncrypted`] for an encrypted input.
+/// - [`ProtectError::Pdf`] for a PDF that lopdf cannot read or write.
+///
+/// # Example
+///
+/// ```
+/// use divoc_pdf::{ProtectError, ProtectKeys, protect_pdf};
+/// # use divoc_model::VaccinationCredential;
+/// # use divoc_pdf::{CertificateInput, PdfRenderer, PdfSettings};
+/// # use divoc_qr::{CertificateQr, QrOptions};
+/// # let signed = r#"{"credentialSubject":{"name":"Asha Rao"},"evidence":[{"dose":1}]}"#;
+/// # let credential = VaccinationCredential::parse("100000001", signed)?;
+/// # let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default())?;
+/// # let input = CertificateInput {
+/// #     certificate_id: "100000001",
+/// #     credential: &credential,
+/// #     doses: &[],
+/// #     qr: &qr,
+/// #     updated_at: None,
+/// # };
+/// # let pdf = PdfRenderer::new(PdfSettings::default())?.render(&input)?;
+///
+/// let keys = ProtectKeys {
+///     user_password: "03021990",
+///     // Take both from a secure random source, new for every file.
+///     owner_password: "3f9a0c77d2e14b68a5c0",
+///     file_key: [0x5A; 32],
+/// };
+/// let protected = protect_pdf(&pdf, &keys)?;
+/// assert!(protected.starts_with(b"%PDF-"));
+///
+/// // SASLprep would turn the no-break space into a plain space.
+/// let keys = ProtectKeys {
+///     user_password: "asha\u{A0}rao",
+///     ..keys
+/// };
+/// assert!(matches!(
+///     protect_pdf(&pdf, &keys),
+///     Err(ProtectError::InvalidPasswordCharacters { which: "user", .. })
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn protect_pdf(pdf: &[u8], keys: &ProtectKeys<'_>) -> Result<Vec<u8>, ProtectError> {
     check_password("user", keys.user_password)?;
     check_password("owner", keys.owner_password)?;
@@ -91,5 +152,18 @@ fn check_password(which: &'static str, password: &str) -> Result<(), ProtectErro
     if length == 0 || length > MAX_PASSWORD_BYTES {
         return Err(ProtectError::InvalidPassword { which, length });
     }
-    Ok(())
+    let reason = match stringprep::saslprep(password) {
+        Ok(prepared) if prepared == password => return Ok(()),
+        Ok(_) => {
+            "SASLprep (RFC 4013) changes it, so poppler and MuPDF, which skip that step, \
+             would not open the file with it; use the password in Unicode NFKC form, \
+             without soft hyphens, zero-width characters or spaces other than U+0020"
+        }
+        Err(_) => {
+            "it contains a character that SASLprep (RFC 4013) prohibits, such as a \
+             control character, a private-use character, or right-to-left letters mixed \
+             with left-to-right ones"
+        }
+    };
+    Err(ProtectError::InvalidPasswordCharacters { which, reason })
 }
