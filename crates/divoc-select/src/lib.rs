@@ -312,15 +312,24 @@ pub fn find_field<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
 /// [`SelectError::InvalidDateOfBirth`] for any other text, including dates that
 /// do not exist (`1990-02-30`).
 pub fn parse_date_of_birth(text: &str) -> Result<NaiveDate, SelectError> {
-    let trimmed = text.trim();
-    if trimmed.len() != 10 {
-        return Err(SelectError::InvalidDateOfBirth {
-            value: text.to_owned(),
-        });
-    }
-    NaiveDate::parse_from_str(trimmed, "%Y-%m-%d").map_err(|_| SelectError::InvalidDateOfBirth {
+    let invalid = || SelectError::InvalidDateOfBirth {
         value: text.to_owned(),
-    })
+    };
+    // chrono's `%Y` also reads a signed year of fewer digits, such as
+    // `+987-04-23`, so the layout is checked byte by byte first.
+    let trimmed = text.trim();
+    let well_formed = trimmed.len() == 10
+        && trimmed
+            .bytes()
+            .enumerate()
+            .all(|(index, byte)| match index {
+                4 | 7 => byte == b'-',
+                _ => byte.is_ascii_digit(),
+            });
+    if !well_formed {
+        return Err(invalid());
+    }
+    NaiveDate::parse_from_str(trimmed, "%Y-%m-%d").map_err(|_| invalid())
 }
 
 /// Returns, for each beneficiary among `candidates`, the latest certificate when

@@ -368,6 +368,13 @@ fn date_of_birth_query_parsing() {
         "1987-4-23",
         "",
         "1987-04-23T00:00:00Z",
+        // chrono's `%Y` reads a sign and fewer digits, which this rejects.
+        "+987-04-23",
+        "-987-04-23",
+        "+0987-04-2",
+        "1987-+4-23",
+        "1987-04-+3",
+        "\u{FF11}987-04-23",
     ] {
         let error = parse_date_of_birth(bad).unwrap_err();
         assert!(
