@@ -143,6 +143,13 @@ enum GroupRank {
 }
 
 impl GroupRank {
+    /// Ranks a finite number. `-0.0` becomes `0.0`, because `compare` orders
+    /// by `f64::total_cmp`, which puts `-0.0` below `0.0`, while the two are
+    /// one group.
+    fn number(value: f64) -> Self {
+        GroupRank::Number(if value == 0.0 { 0.0 } else { value })
+    }
+
     fn compare(&self, other: &Self) -> Ordering {
         match (self, other) {
             (GroupRank::Number(a), GroupRank::Number(b)) => a.total_cmp(b),
@@ -169,7 +176,7 @@ impl GroupRank {
 fn group_rank(candidate: &Candidate<'_>, group_by: &GroupBy) -> GroupRank {
     match group_by {
         GroupBy::Dose => candidate.dose().map_or(GroupRank::Missing, |dose| {
-            GroupRank::Number(f64::from(dose))
+            GroupRank::number(f64::from(dose))
         }),
         GroupBy::Nothing => GroupRank::Missing,
         GroupBy::Field(name) => {
@@ -180,10 +187,10 @@ fn group_rank(candidate: &Candidate<'_>, group_by: &GroupBy) -> GroupRank {
                 None | Some(Value::Null) => GroupRank::Missing,
                 Some(Value::Number(number)) => number
                     .as_f64()
-                    .map_or(GroupRank::Missing, GroupRank::Number),
+                    .map_or(GroupRank::Missing, GroupRank::number),
                 Some(Value::String(text)) => match text.trim().parse::<f64>() {
                     Ok(number) if number.is_finite() && !text.trim().is_empty() => {
-                        GroupRank::Number(number)
+                        GroupRank::number(number)
                     }
                     _ => GroupRank::Other(text),
                 },

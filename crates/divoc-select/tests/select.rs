@@ -296,6 +296,41 @@ fn group_by_dose_field_matches_dose_rule() {
 }
 
 #[test]
+fn group_by_field_zero_and_negative_zero() {
+    // -0 and 0 have the same value, so they form one group, and its latest
+    // record wins whichever way the zero is written.
+    let mut records = Vec::new();
+    for (id, x, updated) in [
+        ("700000001", "0", "2022-01-05T17:43:34.366Z"),
+        ("700000002", "-0", "2022-01-05T17:43:40.771Z"),
+        ("700000003", "\"-0.0\"", "2022-01-05T17:44:11.245Z"),
+    ] {
+        let mut record = record("B7", id, json!(1), json!(2), Some(updated));
+        record.certificate = format!(r#"{{"credentialSubject":{{}},"evidence":[{{"x":{x}}}]}}"#);
+        records.push(record);
+    }
+    let candidates = Candidate::parse_all(&records).unwrap();
+    let group = GroupBy::Field("x".to_owned());
+    let chosen = latest_grouped(&candidates, &group).unwrap();
+    assert_eq!(chosen.certificate_id(), "700000003");
+    assert_eq!(ids(latest_per_group(&candidates, &group)), ["700000003"]);
+
+    // With the order of updates reversed, the plain 0 is the latest.
+    records.reverse();
+    for (record, updated) in records.iter_mut().zip([
+        "2022-01-06T00:00:00Z",
+        "2022-01-07T00:00:00Z",
+        "2022-01-08T00:00:00Z",
+    ]) {
+        record.os_updated_at = Some(updated.parse().unwrap());
+    }
+    let candidates = Candidate::parse_all(&records).unwrap();
+    let chosen = latest_grouped(&candidates, &group).unwrap();
+    assert_eq!(chosen.certificate_id(), "700000001");
+    assert_eq!(ids(latest_per_group(&candidates, &group)), ["700000001"]);
+}
+
+#[test]
 fn find_field_follows_divoc_order() {
     let credential = json!({
         "credentialSubject": {"name": "Asha Rao"},
