@@ -76,14 +76,36 @@ pub struct BulkSummary {
 /// incomplete file.
 ///
 /// ```
-/// # use divoc_pdf::bulk::{BulkError, BulkPdfWriter};
-/// # fn merge(first: &[u8], second: &[u8]) -> Result<(), BulkError> {
+/// use divoc_pdf::bulk::BulkPdfWriter;
+/// # use divoc_model::VaccinationCredential;
+/// # use divoc_pdf::{CertificateInput, PdfRenderer, PdfSettings};
+/// # use divoc_qr::{CertificateQr, QrOptions};
+/// # let renderer = PdfRenderer::new(PdfSettings::default())?;
+/// # let render = |certificate_id: &str, name: &str| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+/// #     let signed = format!(r#"{{"credentialSubject":{{"name":"{name}"}},"evidence":[{{"dose":1}}]}}"#);
+/// #     let credential = VaccinationCredential::parse(certificate_id, &signed)?;
+/// #     let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default())?;
+/// #     let input = CertificateInput {
+/// #         certificate_id,
+/// #         credential: &credential,
+/// #         doses: &[],
+/// #         qr: &qr,
+/// #         updated_at: None,
+/// #     };
+/// #     Ok(renderer.render(&input)?)
+/// # };
+/// let first = render("100000001", "Asha Rao")?;
+/// let second = render("100000002", "Ravi Kumar")?;
+///
 /// let mut merged = BulkPdfWriter::new(Vec::new())?;
-/// merged.add_pdf(first)?;
-/// merged.add_pdf(second)?;
+/// merged.add_pdf(&first)?;
+/// merged.add_pdf(&second)?;
 /// let (bytes, summary) = merged.finish()?;
 /// assert_eq!(summary.pages, 2);
-/// # Ok(()) }
+/// assert_eq!(summary.bytes, bytes.len() as u64);
+/// // The two certificates share their built-in font dictionaries.
+/// assert!(summary.shared_objects > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct BulkPdfWriter<W: Write> {
     out: W,
