@@ -218,6 +218,33 @@ pub fn latest<'c, 'a>(candidates: &'c [Candidate<'a>]) -> Option<&'c Candidate<'
 }
 
 /// Returns the latest certificate when records are grouped by `group_by`.
+///
+/// # Example
+///
+/// ```
+/// use divoc_model::RegistryRecord;
+/// use divoc_select::{Candidate, GroupBy, latest_grouped};
+///
+/// fn record(id: &str, dose: u32, updated: &str) -> RegistryRecord {
+///     serde_json::from_value(serde_json::json!({
+///         "preEnrollmentCode": "BEN1",
+///         "certificateId": id,
+///         "osUpdatedAt": updated,
+///         "certificate": format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":{dose}}}]}}"#),
+///     })).unwrap()
+/// }
+///
+/// let records = [
+///     record("100000002", 2, "2022-01-05T17:43:40.771Z"),
+///     record("100000003", 1, "2022-01-05T17:44:11.245Z"),
+/// ];
+/// let candidates = Candidate::parse_all(&records)?;
+/// let by_dose = latest_grouped(&candidates, &GroupBy::Dose);
+/// assert_eq!(by_dose.map(Candidate::certificate_id), Some("100000002"));
+/// let by_update = latest_grouped(&candidates, &GroupBy::Nothing);
+/// assert_eq!(by_update.map(Candidate::certificate_id), Some("100000003"));
+/// # Ok::<(), divoc_select::SelectError>(())
+/// ```
 pub fn latest_grouped<'c, 'a>(
     candidates: &'c [Candidate<'a>],
     group_by: &GroupBy,
@@ -287,6 +314,21 @@ fn ranked<'c, 'a>(
 /// object or list replaces any earlier match. So `dose` resolves to
 /// `evidence[0].dose`, and `name` to the facility's name rather than the
 /// person's, because the facility comes later in the document.
+///
+/// # Example
+///
+/// ```
+/// use divoc_select::find_field;
+/// use serde_json::json;
+///
+/// let credential = json!({
+///     "credentialSubject": {"name": "Asha Rao"},
+///     "evidence": [{"dose": 2, "facility": {"name": "Ward 7 Clinic"}}],
+/// });
+/// assert_eq!(find_field(&credential, "dose"), Some(&json!(2)));
+/// assert_eq!(find_field(&credential, "name"), Some(&json!("Ward 7 Clinic")));
+/// assert_eq!(find_field(&credential, "batch"), None);
+/// ```
 pub fn find_field<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
     fn visit<'v>(value: &'v Value, name: &str, mut found: Option<&'v Value>) -> Option<&'v Value> {
         match value {
@@ -318,6 +360,20 @@ pub fn find_field<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
 ///
 /// [`SelectError::InvalidDateOfBirth`] for any other text, including dates that
 /// do not exist (`1990-02-30`).
+///
+/// # Example
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use divoc_select::{SelectError, parse_date_of_birth};
+///
+/// assert_eq!(parse_date_of_birth(" 1987-04-21 ")?, NaiveDate::from_ymd_opt(1987, 4, 21).unwrap());
+/// assert_eq!(
+///     parse_date_of_birth("21/04/1987").unwrap_err().to_string(),
+///     r#"invalid date of birth "21/04/1987": expected YYYY-MM-DD"#
+/// );
+/// # Ok::<(), SelectError>(())
+/// ```
 pub fn parse_date_of_birth(text: &str) -> Result<NaiveDate, SelectError> {
     let invalid = || SelectError::InvalidDateOfBirth {
         value: text.to_owned(),
