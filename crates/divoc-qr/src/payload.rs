@@ -86,6 +86,19 @@ pub enum PayloadForm {
 /// [`QrError::EmptyCertificate`] for an empty input,
 /// [`QrError::CertificateTooLarge`] above [`MAX_CERTIFICATE_BYTES`], and
 /// [`QrError::ZipWrite`] if the compression fails.
+///
+/// # Example
+///
+/// ```
+/// use divoc_qr::{ZIP_LOCAL_HEADER_SIGNATURE, decode_payload, zip_certificate};
+///
+/// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+/// let zipped = zip_certificate(certificate)?;
+/// assert!(zipped.starts_with(&ZIP_LOCAL_HEADER_SIGNATURE));
+/// assert_eq!(zip_certificate(certificate)?, zipped);
+/// assert_eq!(decode_payload(&zipped)?, certificate);
+/// # Ok::<(), divoc_qr::QrError>(())
+/// ```
 pub fn zip_certificate(certificate: &[u8]) -> Result<Vec<u8>, QrError> {
     if certificate.is_empty() {
         return Err(QrError::EmptyCertificate);
@@ -225,6 +238,18 @@ pub fn encode_payload(certificate: &[u8], form: PayloadForm) -> Result<Vec<u8>, 
 }
 
 /// Encodes each byte as the UTF-8 form of the code point with the same value.
+///
+/// # Example
+///
+/// ```
+/// use divoc_qr::{expand_bytes, unexpand_bytes};
+///
+/// let zip_start = [0x50, 0x4B, 0x03, 0x04, 0xE9];
+/// assert_eq!(expand_bytes(&zip_start), [0x50, 0x4B, 0x03, 0x04, 0xC3, 0xA9]);
+/// assert_eq!(unexpand_bytes(&expand_bytes(&zip_start)), Some(zip_start.to_vec()));
+/// // U+0100 is two bytes of UTF-8 but above U+00FF, so no zip byte gives it.
+/// assert_eq!(unexpand_bytes("\u{100}".as_bytes()), None);
+/// ```
 pub fn expand_bytes(bytes: &[u8]) -> Vec<u8> {
     let high_bytes = bytes.iter().filter(|&&byte| byte >= 0x80).count();
     let mut expanded = Vec::with_capacity(bytes.len() + high_bytes);
