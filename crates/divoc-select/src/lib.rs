@@ -51,6 +51,7 @@
 //! ```
 
 use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use divoc_model::{ModelError, RegistryRecord, VaccinationCredential};
@@ -162,15 +163,24 @@ impl GroupRank {
         }
     }
 
-    /// Whether two ranks belong to the same group (for the one-row-per-group table).
-    fn same_group(&self, other: &Self) -> bool {
-        match (self, other) {
-            (GroupRank::Number(a), GroupRank::Number(b)) => a == b,
-            (GroupRank::Other(a), GroupRank::Other(b)) => a == b,
-            (GroupRank::Missing, GroupRank::Missing) => true,
-            _ => false,
+    /// Returns a key that is equal for ranks of the same group, for the
+    /// one-row-per-group table. Equal numbers have equal bits, because
+    /// [`GroupRank::number`] admits no `-0.0` and no NaN.
+    fn group_key(&self) -> GroupKey<'_> {
+        match self {
+            GroupRank::Missing => GroupKey::Missing,
+            GroupRank::Other(text) => GroupKey::Other(text),
+            GroupRank::Number(value) => GroupKey::Number(value.to_bits()),
         }
     }
+}
+
+/// Identity of a group, see [`GroupRank::group_key`].
+#[derive(PartialEq, Eq, Hash)]
+enum GroupKey<'r> {
+    Missing,
+    Other(&'r str),
+    Number(u64),
 }
 
 fn group_rank(candidate: &Candidate<'_>, group_by: &GroupBy) -> GroupRank {
@@ -287,13 +297,12 @@ pub fn latest_per_group<'c, 'a>(
             .compare(rank_a)
             .then_with(|| compare_within_group(b, a))
     });
-    let mut rows: Vec<(GroupRank, &'c Candidate<'a>)> = Vec::new();
-    for (rank, candidate) in ranked {
-        if !rows.iter().any(|(seen, _)| seen.same_group(&rank)) {
-            rows.push((rank, candidate));
-        }
-    }
-    rows.into_iter().map(|(_, candidate)| candidate).collect()
+    let mut seen = HashSet::new();
+    ranked
+        .iter()
+        .filter(|(rank, _)| seen.insert(rank.group_key()))
+        .map(|(_, candidate)| *candidate)
+        .collect()
 }
 
 fn ranked<'c, 'a>(
@@ -405,21 +414,22 @@ pub fn match_date_of_birth<'c, 'a>(
     candidates: &'c [Candidate<'a>],
     date_of_birth: NaiveDate,
 ) -> Vec<&'c Candidate<'a>> {
-    let mut beneficiaries: Vec<&str> = Vec::new();
+    // Each beneficiary's records, beneficiaries in order of first appearance.
+    let mut positions: HashMap<&str, usize> = HashMap::new();
+    let mut beneficiaries: Vec<Vec<&'c Candidate<'a>>> = Vec::new();
     for candidate in candidates {
         let code = candidate.record.pre_enrollment_code.as_str();
-        if !beneficiaries.contains(&code) {
-            beneficiaries.push(code);
+        let position = *positions.entry(code).or_insert_with(|| {
+            beneficiaries.push(Vec::new());
+            beneficiaries.len() - 1
+        });
+        if let Some(records) = beneficiaries.get_mut(position) {
+            records.push(candidate);
         }
     }
     beneficiaries
         .into_iter()
-        .filter_map(|code| {
-            let group = candidates
-                .iter()
-                .filter(|candidate| candidate.record.pre_enrollment_code == code);
-            pick_latest(group, &GroupBy::Dose)
-        })
+        .filter_map(|records| pick_latest(records.into_iter(), &GroupBy::Dose))
         .filter(|candidate| {
             candidate.credential.credential_subject.date_of_birth() == Some(date_of_birth)
         })
