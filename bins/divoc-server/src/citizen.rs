@@ -12,8 +12,9 @@ use crate::error::ApiError;
 use crate::language::{request_language, set_content_language};
 use crate::principal::{Access, Principal};
 use crate::routes::{
-    AppState, authenticate, check_id, get_or_head, last_path_id, map_service_error,
-    method_not_allowed, parse_query, query_values, serve_file, with_fresh_keys,
+    AppState, NOT_UTF8, authenticate, check_id, get_or_head, last_path_id, map_service_error,
+    method_not_allowed, non_utf8_query_value, parse_query, query_values, serve_file,
+    with_fresh_keys,
 };
 
 /// Registers the citizen and facility routes.
@@ -87,6 +88,13 @@ async fn pdf_by_query(
             value: String::new(),
         });
     };
+    if let Some(sent) = non_utf8_query_value(&request, "certificateId") {
+        return Err(ApiError::InvalidId {
+            kind: "certificate id",
+            reason: NOT_UTF8.to_owned(),
+            value: sent,
+        });
+    }
     let certificate_id = check_id("certificate id", certificate_id)?;
     serve_by_certificate(
         &request,

@@ -205,6 +205,21 @@ pub(crate) fn query_values(request: &HttpRequest, name: &str) -> Result<Vec<Stri
         .collect())
 }
 
+/// Returns the value of the query parameter `name` as sent, still
+/// percent-encoded, when its percent-decoded bytes are not UTF-8. `web::Query`
+/// replaces such bytes with U+FFFD, so a route that checks an id from the query
+/// calls this to report the bytes that were sent instead of the replacements.
+pub(crate) fn non_utf8_query_value(request: &HttpRequest, name: &str) -> Option<String> {
+    request.query_string().split('&').find_map(|pair| {
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded_name = percent_decode_str(&raw_name.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        let is_utf8 = percent_decode_str(raw_value).decode_utf8().is_ok();
+        (decoded_name == name && !is_utf8).then(|| raw_value.to_owned())
+    })
+}
+
 /// Builds the 400 of a query string that does not fit its route's parameters.
 /// The value of an `authToken` parameter is left out of the echoed query.
 fn query_error(error: &actix_web::error::QueryPayloadError, request: &HttpRequest) -> ApiError {
@@ -618,6 +633,9 @@ pub(crate) fn beneficiary_id(request: &HttpRequest) -> Result<String, ApiError> 
     last_path_id(request, "beneficiary id")
 }
 
+/// Reason of a 400 for an id whose percent-decoded bytes are not UTF-8.
+pub(crate) const NOT_UTF8: &str = "percent-decoded bytes are not UTF-8";
+
 /// Reads the last segment of the raw path, percent-decoded once, and checks it
 /// with [`check_id`].
 pub(crate) fn last_path_id(request: &HttpRequest, kind: &'static str) -> Result<String, ApiError> {
@@ -626,7 +644,7 @@ pub(crate) fn last_path_id(request: &HttpRequest, kind: &'static str) -> Result<
         .decode_utf8()
         .map_err(|_| ApiError::InvalidId {
             kind,
-            reason: "percent-decoded bytes are not UTF-8".to_owned(),
+            reason: NOT_UTF8.to_owned(),
             value: raw.to_owned(),
         })?
         .into_owned();

@@ -368,6 +368,52 @@ fn certificate_id_checked() {
 }
 
 #[test]
+fn certificate_id_bytes_not_utf8() {
+    // The query parameter reports the same problem as the id in the path,
+    // and echoes the value as it was sent.
+    let server = Server::start(&[]);
+    let citizen = citizen_token(FAMILY_MOBILE);
+    let cases = [
+        ("/certificate/api/certificatePDF?certificateId=%FF", "%FF"),
+        (
+            "/certificate/api/certificatePDF?certificateId=5291%FE%FF30864&language=hi",
+            "5291%FE%FF30864",
+        ),
+        (
+            "/certificate/api/certificatePDF?certificat%65Id=%C3%28",
+            "%C3%28",
+        ),
+        ("/certificate/api/certificate/%FF", "%FF"),
+        (
+            "/certificate/api/certificate/QRCode/5291%FE%FF30864",
+            "5291%FE%FF30864",
+        ),
+    ];
+    for (target, value) in cases {
+        let response = get(&server, target, Some(&citizen));
+        assert_eq!(response.status, 400, "{target}");
+        let body = response.json();
+        assert_eq!(body["error"], "invalid_id", "{target}");
+        assert_eq!(
+            body["message"], "invalid certificate id: percent-decoded bytes are not UTF-8",
+            "{target}"
+        );
+        assert_eq!(body["value"], value, "{target}");
+    }
+    // U+FFFD sent as valid UTF-8 is a character outside the id alphabet.
+    let response = get(
+        &server,
+        "/certificate/api/certificatePDF?certificateId=%EF%BF%BD",
+        Some(&citizen),
+    );
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.json()["message"],
+        "invalid certificate id: only A-Z, a-z, 0-9, '-', '_' and '.' are allowed"
+    );
+}
+
+#[test]
 fn facility_search_finds_twins() {
     let server = Server::start(&[]);
     let response = get(
