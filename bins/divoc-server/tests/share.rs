@@ -399,6 +399,67 @@ fn share_rejects_wrong_callers() {
 }
 
 #[test]
+fn malformed_link_and_email_ids_rejected() {
+    // A malformed id in the path is 400 invalid_id with the value, as on the
+    // file routes. A well-formed id that matches nothing is 404.
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let authorization = [("Authorization", owner.as_str())];
+    let routes = [
+        ("DELETE", SHARE, "share link id", "link_not_found"),
+        (
+            "GET",
+            "/certificate/api/email",
+            "email id",
+            "email_not_found",
+        ),
+    ];
+    let malformed = [
+        ("xyz", "expected 24 hex digits", "xyz"),
+        (
+            "0123456789abcdef0123456",
+            "expected 24 hex digits",
+            "0123456789abcdef0123456",
+        ),
+        (
+            "0123456789abcdef012345678",
+            "expected 24 hex digits",
+            "0123456789abcdef012345678",
+        ),
+        (
+            "0123456789abcdef0123456%20",
+            "expected 24 hex digits",
+            "0123456789abcdef0123456 ",
+        ),
+        ("%FF", "percent-decoded bytes are not UTF-8", "%FF"),
+    ];
+    for (method, base, kind, not_found) in routes {
+        for (id, reason, value) in malformed {
+            let target = format!("{base}/{id}");
+            let response = send(&server, method, &target, &authorization, None);
+            assert_eq!(response.status, 400, "{method} {target}");
+            let body = response.json();
+            assert_eq!(body["error"], "invalid_id", "{method} {target}");
+            assert_eq!(
+                body["message"],
+                format!("invalid {kind}: {reason}"),
+                "{method} {target}"
+            );
+            assert_eq!(body["value"], value, "{method} {target}");
+            // The token is checked before the id.
+            let without_token = send(&server, method, &target, &[], None);
+            assert_eq!(without_token.status, 401, "{method} {target}");
+        }
+        let unknown = format!("{base}/{}", "0a".repeat(12));
+        let response = send(&server, method, &unknown, &authorization, None);
+        assert_eq!(response.status, 404, "{method} {unknown}");
+        assert_eq!(response.json()["error"], not_found, "{method} {unknown}");
+    }
+    let head = server.request("HEAD", "/certificate/api/email/xyz", &authorization);
+    assert_eq!(head.status, 400);
+}
+
+#[test]
 fn share_link_expires_and_follows_certificate() {
     let server = Server::start(&[]);
     let owner = distribution("partner-1");

@@ -9,12 +9,13 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use divoc_model::RegistryRecord;
 use divoc_store::Store;
+use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 
 use super::DeliveryError;
 use crate::cache::FileKind;
 use crate::principal::Principal;
-use crate::routes::{AppState, authenticate, run_render};
+use crate::routes::{AppState, NOT_UTF8, authenticate, run_render};
 use crate::service::{CertificateService, Rendered, Scope, Selection, ServiceError};
 
 /// The caller of a delivery route.
@@ -64,6 +65,32 @@ fn requester_of(principal: &Principal) -> Result<Requester, DeliveryError> {
             .unwrap_or_else(|| format!("mobile:{mobile}")),
         citizen_mobile: Some(mobile),
     })
+}
+
+/// Reads the `{id}` of a share link or an email from the last path segment,
+/// percent-decoded once. Both ids are 24 hex digits. A malformed id is 400
+/// `invalid_id` with the value, as on the routes by beneficiary id, so that
+/// 404 means only that no link or email of the caller has this id.
+pub fn record_id_from_path(
+    request: &HttpRequest,
+    kind: &'static str,
+) -> Result<String, DeliveryError> {
+    let raw = request.path().rsplit('/').next().unwrap_or_default();
+    let invalid = |reason: &str, value: &str| {
+        DeliveryError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            format!("invalid {kind}: {reason}"),
+        )
+        .with_value(value)
+    };
+    let id = percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| invalid(NOT_UTF8, raw))?;
+    if id.len() != 24 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(invalid("expected 24 hex digits", &id));
+    }
+    Ok(id.into_owned())
 }
 
 /// Checks a certificate id from a request body.

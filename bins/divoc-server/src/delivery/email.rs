@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::access::{
-    EMAIL_LIMIT, check_certificate_id, check_citizen_rate, owned_latest_certificate, requester,
+    EMAIL_LIMIT, check_certificate_id, check_citizen_rate, owned_latest_certificate,
+    record_id_from_path, requester,
 };
 use super::protect::{dob_password, parse_protection};
 use super::share::{parse_body, timestamp};
@@ -111,15 +112,14 @@ pub async fn queue(
 }
 
 /// `GET /certificate/api/email/{id}`: the delivery status, for the caller that
-/// queued the email; 404 for anyone else.
+/// queued the email; 404 for anyone else, and 400 for a malformed id.
 pub async fn status(
     request: HttpRequest,
     state: web::Data<AppState>,
     delivery: web::Data<Delivery>,
-    path: web::Path<String>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let requester = requester(&request, &state).await?;
-    let id = path.into_inner();
+    let id = record_id_from_path(&request, "email id")?;
     let not_found = |id: String| {
         DeliveryError::new(
             StatusCode::NOT_FOUND,
@@ -128,9 +128,6 @@ pub async fn status(
         )
         .with_value(id)
     };
-    if id.len() != 24 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-        return Err(not_found(id).into());
-    }
     let store = delivery.store.clone();
     let email_id = id.clone();
     let email = web::block(move || store.email(&email_id))

@@ -26,7 +26,8 @@ use serde_json::{Value, json};
 
 use super::access::{
     Requester, SHARE_LIMIT, check_certificate_id, check_citizen_rate, check_latest, creator_scope,
-    hex_sha256, owned_latest_certificate, render_file, requester, service_error,
+    hex_sha256, owned_latest_certificate, record_id_from_path, render_file, requester,
+    service_error,
 };
 use super::protect::{dob_password, encrypt, parse_protection};
 use super::{Delivery, DeliveryError};
@@ -209,13 +210,9 @@ pub async fn revoke(
     request: HttpRequest,
     state: web::Data<AppState>,
     delivery: web::Data<Delivery>,
-    path: web::Path<String>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let requester = requester(&request, &state).await?;
-    let id = path.into_inner();
-    if id.len() != 24 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-        return Err(DeliveryError::invalid("share link id", "expected 24 hex digits", id).into());
-    }
+    let id = record_id_from_path(&request, "share link id")?;
     let store = delivery.store.clone();
     let link_id = id.clone();
     let link = web::block(move || store.revoke_share_link(&link_id, &requester.key, Utc::now()))
