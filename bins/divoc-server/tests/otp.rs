@@ -870,6 +870,38 @@ fn malformed_bodies_are_rejected() {
 }
 
 #[test]
+fn login_routes_share_405_body() {
+    // The login routes respond to another method with the same 405 body and
+    // headers as every other route.
+    let key = KeyFile::ed25519();
+    let server = start_login(&key, None, &[]);
+    let cases = [
+        ("GET", CODE_PATH, "POST"),
+        ("PUT", CODE_PATH, "POST"),
+        ("GET", TOKEN_PATH, "POST"),
+        ("DELETE", TOKEN_PATH, "POST"),
+        ("POST", JWKS_PATH, "GET, HEAD"),
+        ("PUT", JWKS_PATH, "GET, HEAD"),
+        ("POST", "/certificate/api/citizen/certificates", "GET, HEAD"),
+    ];
+    for (method, path, allow) in cases {
+        let response = send(&server, method, path, "application/json", b"{}");
+        assert_eq!(response.status, 405, "{method} {path}");
+        assert_eq!(response.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(
+            response.header("cache-control"),
+            Some("no-store"),
+            "{method} {path}"
+        );
+        let expected = json!({
+            "error": "method_not_allowed",
+            "message": format!("method {method} is not allowed on this route; use {allow}"),
+        });
+        assert_eq!(response.json(), expected, "{method} {path}");
+    }
+}
+
+#[test]
 fn rejected_body_keys_stay_out_of_log() {
     let key = KeyFile::ed25519();
     let server = start_login(&key, None, &[]);

@@ -63,9 +63,6 @@ pub(super) enum OtpApiError {
     /// Any other failure: 500.
     #[error("internal error: {0}")]
     Internal(String),
-    /// A method other than the route's: 405.
-    #[error("method not allowed")]
-    MethodNotAllowed { allowed: &'static str },
 }
 
 impl From<StoreError> for OtpApiError {
@@ -87,7 +84,6 @@ impl ResponseError for OtpApiError {
             OtpApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             OtpApiError::QueueFull | OtpApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OtpApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            OtpApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -135,10 +131,6 @@ impl ResponseError for OtpApiError {
             OtpApiError::Internal(_) => {
                 json!({"error": "internal", "message": "internal error; see the server log"})
             }
-            OtpApiError::MethodNotAllowed { allowed } => json!({
-                "error": "method_not_allowed",
-                "message": format!("this route accepts {allowed} only"),
-            }),
         };
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
@@ -151,9 +143,6 @@ impl ResponseError for OtpApiError {
             }
             OtpApiError::QueueFull | OtpApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, BUSY_RETRY_SECONDS.to_string()));
-            }
-            OtpApiError::MethodNotAllowed { allowed } => {
-                response.insert_header((header::ALLOW, *allowed));
             }
             _ => {}
         }
@@ -192,9 +181,6 @@ impl OtpApiError {
             }
             OtpApiError::Internal(message) => {
                 tracing::error!(error = %message, "citizen login failed")
-            }
-            OtpApiError::MethodNotAllowed { .. } => {
-                tracing::info!("citizen login request rejected: method not allowed")
             }
         }
     }
@@ -261,18 +247,6 @@ pub(super) async fn jwks(otp: web::Data<OtpService>) -> HttpResponse {
             HeaderValue::from_static("public, max-age=300"),
         ))
         .json(json!({"keys": [otp.signer.public_jwk()]}))
-}
-
-/// Returns 405 for methods other than POST.
-pub(super) async fn post_only() -> Result<HttpResponse, OtpApiError> {
-    Err(OtpApiError::MethodNotAllowed { allowed: "POST" })
-}
-
-/// Returns 405 for methods other than GET and HEAD.
-pub(super) async fn get_only() -> Result<HttpResponse, OtpApiError> {
-    Err(OtpApiError::MethodNotAllowed {
-        allowed: "GET, HEAD",
-    })
 }
 
 impl OtpService {

@@ -45,6 +45,7 @@ use self::dispatch::{DispatchSettings, Dispatcher};
 use self::keys::TokenSigner;
 use self::pepper::Pepper;
 use self::sms::{DevelopmentLog, HttpGateway, SmsSender, check_message_template};
+use crate::routes::method_not_allowed;
 use crate::settings::Settings;
 
 /// Path that issues codes.
@@ -212,19 +213,19 @@ pub fn configure(config: &mut web::ServiceConfig, otp: Option<web::Data<OtpServi
             web::resource(CODE_PATH)
                 .app_data(otp.clone())
                 .route(web::post().to(handlers::request_code))
-                .default_service(web::to(handlers::post_only)),
+                .default_service(method_not_allowed("POST")),
         )
         .service(
             web::resource(TOKEN_PATH)
                 .app_data(otp.clone())
                 .route(web::post().to(handlers::exchange_code))
-                .default_service(web::to(handlers::post_only)),
+                .default_service(method_not_allowed("POST")),
         )
         .service(
             web::resource(JWKS_PATH)
                 .app_data(otp)
                 .route(web::get().to(handlers::jwks))
                 .route(web::head().to(handlers::jwks))
-                .default_service(web::to(handlers::get_only)),
+                .default_service(method_not_allowed("GET, HEAD")),
         );
 }
