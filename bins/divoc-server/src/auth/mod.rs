@@ -41,6 +41,8 @@ mod verified;
 
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
 use jsonwebtoken::{Algorithm, Validation, decode};
 use serde_json::Value;
@@ -430,7 +432,7 @@ impl Verifier {
                     return Ok((data.claims, candidate.source));
                 }
                 Err(error) if is_key_mismatch(&error) => continue,
-                Err(error) => return Err(AuthError::Invalid(describe(&error))),
+                Err(error) => return Err(AuthError::Invalid(describe(&error, token))),
             }
         }
         Err(AuthError::Invalid(INVALID_SIGNATURE.to_owned()))
@@ -504,25 +506,83 @@ fn is_key_mismatch(error: &JwtError) -> bool {
     )
 }
 
-/// Describes a verification error without quoting claim values. serde's
-/// messages can contain them, so a JSON error gets a fixed text.
-fn describe(error: &JwtError) -> String {
+/// Describes a verification error of `token`. Claim values are not quoted,
+/// because serde's messages can contain them, so a JSON error gets a fixed
+/// text. The exception is an `exp` or `nbf` that is a number out of range,
+/// which [`describe_time_claim`] quotes.
+fn describe(error: &JwtError, token: &str) -> String {
     match error.kind() {
         ErrorKind::ExpiredSignature => "expired".to_owned(),
         ErrorKind::ImmatureSignature => "not valid yet (nbf is in the future)".to_owned(),
-        // jsonwebtoken reports a time claim that is not a number as missing.
-        ErrorKind::MissingRequiredClaim(claim) if claim == "exp" || claim == "nbf" => {
-            format!("the required claim {claim} is missing or not a number")
+        // jsonwebtoken 12 reports an `exp` that it cannot read as missing, and
+        // such an `nbf` as an invalid format.
+        ErrorKind::MissingRequiredClaim(claim) | ErrorKind::InvalidClaimFormat(claim)
+            if claim == "exp" || claim == "nbf" =>
+        {
+            describe_time_claim(claim, token)
         }
         ErrorKind::MissingRequiredClaim(claim) => format!("the required claim {claim} is missing"),
         ErrorKind::InvalidIssuer => "issuer mismatch".to_owned(),
         ErrorKind::InvalidAudience => "audience mismatch".to_owned(),
         ErrorKind::InvalidClaimFormat(claim) => format!("claim {claim} has an invalid format"),
-        ErrorKind::Json(_) => "payload is not a JSON object".to_owned(),
+        ErrorKind::Json(_) => describe_unreadable_payload(token),
         ErrorKind::Base64(_) => "a part is not base64url".to_owned(),
         ErrorKind::Utf8(_) => "payload is not UTF-8".to_owned(),
         _ => error.to_string(),
     }
+}
+
+/// 2^64, the first number above the times that jsonwebtoken 12 reads: it
+/// accepts `exp` and `nbf` from 0 to 2^64 - 1 and rounds fractions.
+const TIME_CLAIM_END: f64 = 18_446_744_073_709_551_616.0;
+
+/// Describes why jsonwebtoken rejected the time claim `claim` (`exp` or `nbf`) of
+/// `token`: missing, not a number, or a number out of range. jsonwebtoken
+/// checks the signature before the claims, so the payload read here is
+/// signed.
+fn describe_time_claim(claim: &str, token: &str) -> String {
+    let value = payload_claims(token).and_then(|claims| claims.get(claim).cloned());
+    match value {
+        None | Some(Value::Null) => format!("the required claim {claim} is missing"),
+        Some(Value::Number(number)) if !is_time(&number) => format!(
+            "the claim {claim} must be a time in seconds since 1970-01-01T00:00:00Z \
+             from 0 to {}, not {number}",
+            u64::MAX
+        ),
+        // jsonwebtoken reads such a number, so the payload failed for another reason.
+        Some(Value::Number(_)) => format!("claim {claim} has an invalid format"),
+        Some(_) => format!("the claim {claim} must be a number"),
+    }
+}
+
+/// Describes a payload that jsonwebtoken could not read. jsonwebtoken 12
+/// also fails this way on a JSON object whose `exp` or `nbf` is a list or an
+/// object, so such a claim is named.
+fn describe_unreadable_payload(token: &str) -> String {
+    let Some(claims) = payload_claims(token).filter(Value::is_object) else {
+        return "payload is not a JSON object".to_owned();
+    };
+    for claim in ["exp", "nbf"] {
+        if matches!(claims.get(claim), Some(Value::Array(_) | Value::Object(_))) {
+            return format!("the claim {claim} must be a number");
+        }
+    }
+    "the payload's claims cannot be read".to_owned()
+}
+
+/// Decodes the payload of a compact JWS as JSON, or returns `None`.
+fn payload_claims(token: &str) -> Option<Value> {
+    let payload = token.split('.').nth(1)?;
+    let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&payload).ok()
+}
+
+/// Tells whether jsonwebtoken 12 reads `number` as a time claim.
+fn is_time(number: &serde_json::Number) -> bool {
+    number.is_u64()
+        || number
+            .as_f64()
+            .is_some_and(|seconds| (0.0..TIME_CLAIM_END).contains(&seconds))
 }
 
 /// Quotes untrusted text for a message, cut to [`QUOTE_LIMIT`] characters.
