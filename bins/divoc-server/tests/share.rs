@@ -62,6 +62,39 @@ fn share_url_names_listening_port() {
 }
 
 #[test]
+fn share_docs_example_matches_response() {
+    // The 201 body shown in docs/share-links.md has the fields, in order,
+    // that the server sends for the same request.
+    let docs = std::fs::read_to_string(common::workspace().join("docs/share-links.md")).unwrap();
+    let example = docs
+        .lines()
+        .find_map(|line| line.strip_prefix("# {\"id\""))
+        .map(|rest| format!("{{\"id\"{rest}"))
+        .expect("docs/share-links.md contains no example 201 body");
+    let example: Value = serde_json::from_str(&example).unwrap();
+
+    let server = Server::start(&[]);
+    let created = create(
+        &server,
+        &distribution("partner-1"),
+        &json!({"certificateId": "772014589", "expiresInDays": 3}),
+    );
+    assert_eq!(created.status, 201);
+    let body = created.json();
+    let keys = |value: &Value| {
+        value
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&example), keys(&body));
+    assert_eq!(example["language"], body["language"]);
+    assert_eq!(example["certificateId"], body["certificateId"]);
+}
+
+#[test]
 fn share_link_serves_and_revokes() {
     let server = Server::start(&[("DIVOC__SERVER__PUBLIC_URL", "https://certs.example.test/")]);
     let owner = distribution("partner-1");
