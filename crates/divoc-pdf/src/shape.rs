@@ -384,20 +384,14 @@ mod tests {
     }
 
     #[test]
-    fn long_word_shapes_in_linear_time() {
+    fn long_word_one_cluster_per_character() {
         // Every character is a cluster of its own. A linear scan for each
         // cluster's end took minutes for this word.
         let fonts = FontSet::load(&[]).unwrap();
         let text = "\u{142}".repeat(200_000);
-        let start = std::time::Instant::now();
         let piece = shape_piece(&fonts.faces[0], 0, &text, false);
-        let elapsed = start.elapsed();
         assert_eq!(piece.glyphs.len(), 200_000);
         assert!(piece.glyphs.iter().all(|glyph| glyph.text == "\u{142}"));
-        assert!(
-            elapsed < std::time::Duration::from_secs(20),
-            "shaping took {elapsed:?}"
-        );
     }
 
     #[test]

@@ -346,35 +346,30 @@ fn many_beneficiaries(count: usize) -> Vec<RegistryRecord> {
 }
 
 #[test]
-fn date_of_birth_match_scales_linearly() {
-    // Looking each beneficiary up in a list took 25 s for 20 000 of them in
-    // a debug build.
+fn date_of_birth_match_many_beneficiaries() {
+    // A search of a list for each beneficiary took 25 s for 20,000 of them
+    // in a debug build. Its return would show here as a slow test, which
+    // the benchmarks, not this test, measure.
     let records = many_beneficiaries(40_000);
     let candidates = Candidate::parse_all(&records).unwrap();
     let dob = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
-    let start = std::time::Instant::now();
     let matches = match_date_of_birth(&candidates, dob);
-    let elapsed = start.elapsed();
     assert_eq!(matches.len(), 40_000);
     assert_eq!(matches[0].certificate_id(), "100000000");
     assert_eq!(matches[39_999].certificate_id(), "100039999");
-    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
 }
 
 #[test]
-fn many_groups_scale_linearly() {
-    // Comparing each record with every row kept so far took 4.3 s for
-    // 20 000 groups in a debug build.
+fn latest_per_group_many_groups() {
+    // A comparison of each record with every row kept so far took 4.3 s
+    // for 20,000 groups in a debug build.
     let records = many_beneficiaries(40_000);
     let candidates = Candidate::parse_all(&records).unwrap();
     let group = GroupBy::Field("certificateId".to_owned());
-    let start = std::time::Instant::now();
     let rows = latest_per_group(&candidates, &group);
-    let elapsed = start.elapsed();
     assert_eq!(rows.len(), 40_000);
     // Numeric strings rank by value, highest first.
     assert_eq!(rows[0].certificate_id(), "100039999");
-    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
 }
 
 #[test]
