@@ -346,7 +346,11 @@ pub fn parse_vaccination_date(text: &str) -> Option<VaccinationDate> {
             return Some(VaccinationDate::Instant(naive.and_utc()));
         }
     }
-    year_month_day(text).map(VaccinationDate::Date)
+    // chrono's parser reads its format string on every call, so the usual
+    // layout is tried first.
+    iso_date(text)
+        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .map(VaccinationDate::Date)
 }
 
 /// Parses the `YYYY-MM-DD` at the start of `text`, ignoring any time that follows.
@@ -357,33 +361,24 @@ pub fn parse_calendar_date(text: &str) -> Option<NaiveDate> {
     if !(rest.is_empty() || rest.starts_with('T') || rest.starts_with(' ')) {
         return None;
     }
-    year_month_day(date_part)
+    iso_date(date_part)
 }
 
-/// Parses `text` as chrono's `%Y-%m-%d` does. Dates with a four-digit year
-/// and two-digit month and day, nearly all of them, skip chrono's format
-/// parser, which reads the format string again on every call.
-fn year_month_day(text: &str) -> Option<NaiveDate> {
+/// Parses `YYYY-MM-DD` with ASCII digits and nothing else. chrono's
+/// `%Y-%m-%d` also takes a sign and fewer digits, as in `-999-1-01`.
+fn iso_date(text: &str) -> Option<NaiveDate> {
     let bytes = text.as_bytes();
-    let digit = |index: usize| {
-        bytes
-            .get(index)
-            .filter(|byte| byte.is_ascii_digit())
-            .map(|byte| u32::from(byte - b'0'))
-    };
-    let fixed = || {
-        if bytes.len() != 10 || bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
-            return None;
-        }
-        let year = digit(0)? * 1000 + digit(1)? * 100 + digit(2)? * 10 + digit(3)?;
-        let month = digit(5)? * 10 + digit(6)?;
-        let day = digit(8)? * 10 + digit(9)?;
-        Some((i32::try_from(year).ok()?, month, day))
-    };
-    match fixed() {
-        Some((year, month, day)) => NaiveDate::from_ymd_opt(year, month, day),
-        None => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+    if bytes.len() != 10 || bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
+        return None;
     }
+    let number = |range: std::ops::Range<usize>| {
+        bytes.get(range)?.iter().try_fold(0_u32, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + u32::from(byte - b'0'))
+        })
+    };
+    let year = i32::try_from(number(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)
 }
 
 fn non_empty(value: Option<&str>) -> Option<&str> {
@@ -428,38 +423,45 @@ mod tests {
     }
 
     #[test]
-    fn calendar_dates_read_as_chrono_reads_them() {
-        for text in [
-            "2021-02-28",
-            "2021-02-29",
-            "2020-02-29",
-            "0000-01-01",
-            "9999-12-31",
-            "2021-00-10",
-            "2021-13-01",
-            "2021-12-00",
-            "2021-12-32",
-            "2021-1-01",
-            "2021-01-1",
-            "2021- 1-01",
-            "+2021-01-01",
-            "-001-01-01",
-            "20210101",
-            "2021/01/01",
-            "2021-01-01x",
-            "\u{0662}021-01-01",
-            "",
-        ] {
-            assert_eq!(
-                year_month_day(text),
-                NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
-                "{text}"
-            );
+    fn calendar_dates_take_one_layout() {
+        let day = |year, month, day| NaiveDate::from_ymd_opt(year, month, day);
+        let cases = [
+            ("2021-02-28", day(2021, 2, 28)),
+            ("2020-02-29", day(2020, 2, 29)),
+            ("2021-02-29", None),
+            ("0000-01-01", day(0, 1, 1)),
+            ("9999-12-31", day(9999, 12, 31)),
+            ("2021-00-10", None),
+            ("2021-13-01", None),
+            ("2021-12-00", None),
+            ("2021-12-32", None),
+            ("2021-1-01", None),
+            ("2021- 1-01", None),
+            ("+987-04-23", None),
+            ("-999-01-01", None),
+            ("20210101", None),
+            ("2021/01/01", None),
+            ("\u{0662}021-01-01", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_calendar_date(text), expected, "{text}");
         }
         assert_eq!(
-            year_month_day("2020-02-29"),
-            NaiveDate::from_ymd_opt(2020, 2, 29)
+            parse_calendar_date(" 1987-04-21T23:30:00Z"),
+            day(1987, 4, 21)
         );
+    }
+
+    #[test]
+    fn vaccination_dates_also_take_chrono_layouts() {
+        let date = |text| match parse_vaccination_date(text) {
+            Some(VaccinationDate::Date(day)) => Some(day),
+            _ => None,
+        };
+        assert_eq!(date("2021-10-17"), NaiveDate::from_ymd_opt(2021, 10, 17));
+        assert_eq!(date("2021-1-7"), NaiveDate::from_ymd_opt(2021, 1, 7));
+        assert_eq!(date("2021-02-30"), None);
     }
 
     #[test]
