@@ -222,7 +222,7 @@ fn registry_time<'de, D: Deserializer<'de>>(
     impl de::Visitor<'_> for TimeVisitor {
         type Value = RegistryTime;
         fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-            // chrono's words, so that messages stay as they were.
+            // The text of chrono's own visitor, so that error messages are unchanged.
             formatter.write_str("an RFC 3339 formatted date and time string")
         }
         fn visit_str<E: de::Error>(self, text: &str) -> Result<RegistryTime, E> {
