@@ -1,5 +1,6 @@
 //! Connection pools, SQLite connection settings and migrations.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{CacheSize, SimpleConnection};
@@ -31,8 +32,9 @@ const MIGRATION_LOCK_TIMEOUT: &str = "2s";
 pub(crate) enum Backend {
     /// An SQLite database file or in-memory database.
     Sqlite(Pool<ConnectionManager<SqliteConnection>>),
-    /// A PostgreSQL database.
-    Postgres(Pool<ConnectionManager<PgConnection>>),
+    /// A PostgreSQL database: the pool, and the URL that its connections
+    /// open, for an import that reads on a second connection.
+    Postgres(Pool<ConnectionManager<PgConnection>>, Arc<str>),
 }
 
 /// Largest page cache, in KiB, that `PRAGMA cache_size` takes as a negative
@@ -257,9 +259,9 @@ pub(crate) fn open_postgres(
         .max_size(options.max_connections.max(1))
         .min_idle(Some(1))
         .connection_timeout(pool_timeout(options))
-        .build(ConnectionManager::new(url))
+        .build(ConnectionManager::new(url.clone()))
         .map_err(|error| pool_error(target, &error))?;
-    Ok(Backend::Postgres(pool))
+    Ok(Backend::Postgres(pool, url.into()))
 }
 
 /// Maximum wait for a replica connection. A lookup that gets none by then

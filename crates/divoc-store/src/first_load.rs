@@ -60,6 +60,18 @@ pub struct ImportOptions {
     /// position. When another session is connected, the import keeps the
     /// indexes and goes on as before.
     pub defer_indexes_after: Option<usize>,
+    /// On PostgreSQL, read the stored rows of an import into a filled store
+    /// on the import's own connection only.
+    ///
+    /// By default such an import opens a second connection with the store's
+    /// URL, and reads the stored certificates of each batch there while the
+    /// first connection writes the batch before it. The two server processes
+    /// then work at once. The second connection holds one read-only
+    /// transaction until the import ends. Set this where the server allows no
+    /// further connection, or where a pooler in transaction mode stands
+    /// between the store and the server. When the second connection cannot
+    /// be opened, the import logs it and reads on its own connection.
+    pub single_connection: bool,
 }
 
 /// The SQLite default of [`ImportOptions::defer_indexes_after`].

@@ -10,6 +10,7 @@ use diesel::upsert::excluded;
 use divoc_model::{ExportEntry, ExportItem, ModelError, parse_export};
 
 use crate::bulk::WriteNewRows;
+use crate::lookahead::StoredCertificateReader;
 use crate::first_load::{
     ImportOptions, IndexStatements, POSTGRES_DEFER_INDEXES_AFTER, SQLITE_DEFER_INDEXES_AFTER,
     build_certificate_indexes, check_revoked_certificate_owners, drop_certificate_indexes,
@@ -79,7 +80,9 @@ impl From<diesel::result::Error> for ImportFailure {
 /// On SQLite, `$insert_absent` inserts each chunk first, skipping stored keys,
 /// and returns the keys it inserted, so only the skipped rows are read back.
 /// On PostgreSQL it returns `None`, and the stored rows of each chunk are read
-/// first, unless `$all_new` is `true` because none is stored. Rows that
+/// first, unless `$all_new` is `true` because none is stored. They are taken
+/// from `$preloaded`, an `Option<&mut HashMap<String, $stored>>` by key, when
+/// it is `Some`: the rows that a [`StoredCertificateReader`] read. Rows that
 /// already contain the imported values are skipped, so a repeated import
 /// writes nothing. New rows go to `$write_new`
 /// (see [`WriteNewRows`]), and changed rows are upserted with multi-row
@@ -104,10 +107,12 @@ macro_rules! upsert_rows {
         $write_new:expr,
         $insert_absent:expr,
         $all_new:expr,
+        $preloaded:expr,
         $counts:expr,
         $counted_keys:expr
     ) => {{
         let counts: &mut RowCounts = $counts;
+        let mut preloaded: Option<&mut HashMap<String, $stored>> = $preloaded;
         let counted_keys: &mut CountedKeys = $counted_keys;
         for chunk in $rows.chunks($max_parameters / $columns) {
             let inserted = if $all_new {
@@ -138,6 +143,8 @@ macro_rules! upsert_rows {
             let keys: Vec<&str> = pending.iter().map(|row| row.$key).collect();
             let stored: Vec<$stored> = if $all_new {
                 Vec::new()
+            } else if let Some(preloaded) = preloaded.as_deref_mut() {
+                keys.iter().filter_map(|key| preloaded.remove(*key)).collect()
             } else {
                 $table::table
                     .filter($table::$key.eq_any(&keys))
@@ -262,6 +269,9 @@ macro_rules! write_mobile_rows {
 /// `$defer_owner_checks` is `true` when the caller checks the beneficiary ids
 /// of revocations and certificates once at the end instead, with
 /// [`crate::first_load::check_revoked_certificate_owners`].
+/// `$stored_certificates` is an `Option<&mut HashMap<String, StoredCertificate>>`
+/// of stored certificates already read for these items, or `None` to read
+/// them here.
 macro_rules! write_items {
     (
         $connection:ident,
@@ -269,6 +279,7 @@ macro_rules! write_items {
         $max_parameters:expr,
         $new_certificates:expr,
         $defer_owner_checks:expr,
+        $stored_certificates:expr,
         $summary:expr,
         $revocation_keys:expr
     ) => {{
@@ -312,6 +323,7 @@ macro_rules! write_items {
                 WriteNewRows::insert_absent_certificates(connection, rows)
             },
             $new_certificates,
+            $stored_certificates,
             &mut summary.certificate_rows,
             &mut certificate_keys
         );
@@ -374,6 +386,7 @@ macro_rules! write_items {
                 WriteNewRows::insert_absent_revocations(connection, rows)
             },
             false,
+            None,
             &mut summary.revocation_rows,
             $revocation_keys
         );
@@ -425,13 +438,14 @@ impl Store {
                         SQLITE_MAX_BOUND_PARAMETERS,
                         false,
                         false,
+                        None,
                         &mut summary,
                         &mut CountedKeys::within_batch()
                     )?;
                     Ok(summary)
                 })
             }
-            crate::backend::Backend::Postgres(pool) => {
+            crate::backend::Backend::Postgres(pool, _) => {
                 let mut connection = pool
                     .get()
                     .map_err(|error| crate::backend::pool_error(&self.target, &error))?;
@@ -444,6 +458,7 @@ impl Store {
                         POSTGRES_MAX_BOUND_PARAMETERS,
                         false,
                         false,
+                        None,
                         &mut summary,
                         &mut CountedKeys::within_batch()
                     )?;
@@ -628,6 +643,14 @@ const SQLITE_LARGE_IMPORT_AFTER: usize = 2_000_000;
 
 /// Reads entries, rejects repeated certificate ids and writes them in batches,
 /// inside the caller's transaction.
+///
+/// `$reader` is an `Option<&StoredCertificateReader>`. With a reader, the ids
+/// of each batch go to it as soon as the batch is read, and the batch is
+/// written after the next one has been read, with the stored rows that the
+/// reader returned. So the reader's query for one batch runs while the
+/// connection writes the batch before it. An entry that fails while the next
+/// batch is read is reported after the batch before it is written, so the
+/// error of the earliest entry is the one returned, as without a reader.
 macro_rules! stream_items {
     (
         $connection:ident,
@@ -637,6 +660,7 @@ macro_rules! stream_items {
         $discard:expr,
         $fresh:expr,
         $defer_owner_checks:expr,
+        $reader:expr,
         $after_batch:expr
     ) => {{
         // Into a store without certificates, every certificate of the stream is
@@ -644,33 +668,54 @@ macro_rules! stream_items {
         // keeps other writers out until the commit. The stored rows need not
         // be read then.
         let fresh: bool = $fresh;
+        let reader: Option<&crate::lookahead::StoredCertificateReader> = $reader;
         let mut total = ImportSummary::default();
         let mut counts = ImportProgress::default();
         let mut seen = SeenCertificateIds::new();
         let mut revocation_keys = CountedKeys::across_batches();
         let mut batch: Vec<ExportItem> = Vec::with_capacity(IMPORT_BATCH_ENTRIES);
+        // Batches read but not yet written: at most one waits for the next
+        // when there is a reader.
+        let mut waiting: std::collections::VecDeque<Vec<ExportItem>> =
+            std::collections::VecDeque::with_capacity(2);
         let mut entries = $entries.into_iter();
+        let mut failure: Option<ImportFailure> = None;
         loop {
-            let next = entries.next();
-            let finished = next.is_none();
-            if let Some(entry) = next {
-                let item = entry.map_err(ImportFailure::Invalid)?;
+            let mut ended = false;
+            while batch.len() < IMPORT_BATCH_ENTRIES {
+                let Some(entry) = entries.next() else {
+                    ended = true;
+                    break;
+                };
+                let item = match entry {
+                    Ok(item) => item,
+                    Err(error) => {
+                        failure = Some(ImportFailure::Invalid(error));
+                        ended = true;
+                        break;
+                    }
+                };
                 if let ExportEntry::Certificate { record, .. } = &item.entry {
                     let id = record.certificate_id.as_str();
                     if !seen.insert(id) {
                         // A hash seen before: either a true duplicate or two ids
-                        // with one hash. Earlier batches are already written.
-                        // A true duplicate ends the import and two ids rarely
-                        // share a hash, so the batch is searched in order.
-                        let in_batch = batch.iter().find_map(|earlier| match &earlier.entry {
-                            ExportEntry::Certificate { record, .. }
-                                if record.certificate_id == id =>
-                            {
-                                Some(earlier.position)
-                            }
-                            _ => None,
-                        });
-                        let earlier = match in_batch {
+                        // with one hash. Earlier batches are already written,
+                        // except one waiting for the next. A true duplicate
+                        // ends the import and two ids rarely share a hash, so
+                        // the batches in memory are searched in order.
+                        let in_memory = waiting
+                            .iter()
+                            .chain(std::iter::once(&batch))
+                            .flatten()
+                            .find_map(|earlier| match &earlier.entry {
+                                ExportEntry::Certificate { record, .. }
+                                    if record.certificate_id == id =>
+                                {
+                                    Some(earlier.position)
+                                }
+                                _ => None,
+                            });
+                        let earlier = match in_memory {
                             Some(position) => Some(Some(position)),
                             None => certificates::table
                                 .find(id)
@@ -683,45 +728,77 @@ macro_rules! stream_items {
                                 .map(|_| None),
                         };
                         if let Some(earlier) = earlier {
-                            return Err(ImportFailure::Invalid(duplicate_certificate(
+                            failure = Some(ImportFailure::Invalid(duplicate_certificate(
                                 item.position,
                                 id,
                                 earlier,
                             )));
+                            ended = true;
+                            break;
                         }
                     }
                 }
                 batch.push(item);
-                if batch.len() < IMPORT_BATCH_ENTRIES {
-                    continue;
-                }
             }
-            if !batch.is_empty() {
-                write_items!(
-                    $connection,
-                    batch.as_slice(),
-                    $max_parameters,
-                    fresh,
-                    $defer_owner_checks,
-                    &mut total,
-                    &mut revocation_keys
-                )?;
-                counts.entries += batch.len();
-                counts.certificates = total.certificates;
-                counts.revocations = total.revocations;
-                ($progress)(&counts);
-                ($after_batch)($connection, counts.entries)?;
-                ($discard)(std::mem::replace(
+            if failure.is_none() && !batch.is_empty() {
+                if let Some(reader) = reader {
+                    reader.request(certificate_ids(&batch));
+                }
+                waiting.push_back(std::mem::replace(
                     &mut batch,
                     Vec::with_capacity(IMPORT_BATCH_ENTRIES),
                 ));
             }
-            if finished {
+            // With a reader, the last batch read waits until the next one is
+            // read, unless the stream has ended.
+            let keep = usize::from(reader.is_some() && !ended);
+            while waiting.len() > keep {
+                let Some(items) = waiting.pop_front() else {
+                    break;
+                };
+                let mut stored = match reader {
+                    Some(reader) => Some(reader.receive().map_err(|error| {
+                        ImportFailure::Query("certificate import", error)
+                    })?),
+                    None => None,
+                };
+                write_items!(
+                    $connection,
+                    items.as_slice(),
+                    $max_parameters,
+                    fresh,
+                    $defer_owner_checks,
+                    stored.as_mut(),
+                    &mut total,
+                    &mut revocation_keys
+                )?;
+                counts.entries += items.len();
+                counts.certificates = total.certificates;
+                counts.revocations = total.revocations;
+                ($progress)(&counts);
+                ($after_batch)($connection, counts.entries)?;
+                ($discard)(items);
+            }
+            if ended {
                 break;
             }
         }
-        Ok::<ImportSummary, ImportFailure>(total)
+        match failure {
+            Some(failure) => Err(failure),
+            None => Ok::<ImportSummary, ImportFailure>(total),
+        }
     }};
+}
+
+/// Returns the certificate ids of `items`, for [`StoredCertificateReader::request`].
+fn certificate_ids(items: &[ExportItem]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|item| match &item.entry {
+            ExportEntry::Certificate { record, .. } => Some(record.certificate_id.clone()),
+            ExportEntry::Revocation(_) => None,
+        })
+        .collect()
 }
 
 impl Store {
@@ -732,7 +809,8 @@ impl Store {
     ///
     /// * a `certificateId` that occurs twice in the stream is rejected, as
     ///   [`parse_export`] rejects it in a whole file;
-    /// * memory contains one batch, SQLite's page cache (256 MiB, then 1 GiB
+    /// * memory contains one batch (two on PostgreSQL into a filled store,
+    ///   see below), SQLite's page cache (256 MiB, then 1 GiB
     ///   once the import passes 2 million records), an 8-byte hash of each
     ///   certificate id seen (about 150 MB for 10 million ids, hash-set
     ///   overhead included) and each
@@ -751,6 +829,9 @@ impl Store {
     /// lasts, other processes cannot open the file: they fail at once with
     /// "database is locked". On PostgreSQL, an import locks the three imported tables against other
     /// writers (readers go on), so a second import waits for the first.
+    /// Into a store that has certificates, it reads the stored certificates
+    /// of each batch on a second connection while it writes the batch before,
+    /// unless [`ImportOptions::single_connection`] is set.
     /// An import into a store without certificates may also lock out
     /// readers and build the indexes at the end, as
     /// [`ImportOptions::defer_indexes_after`] describes.
@@ -871,6 +952,7 @@ impl Store {
                         discard,
                         fresh,
                         first_load,
+                        None,
                         |connection: &mut diesel::SqliteConnection, entries: usize| {
                             cache.after_batch(connection, entries)?;
                             deferral.after_batch(connection, entries)
@@ -893,7 +975,7 @@ impl Store {
                 }
                 result
             }
-            crate::backend::Backend::Postgres(pool) => {
+            crate::backend::Backend::Postgres(pool, url) => {
                 let mut connection = pool
                     .get()
                     .map_err(|error| crate::backend::pool_error(&self.target, &error))?;
@@ -920,21 +1002,32 @@ impl Store {
                             .unwrap_or(POSTGRES_DEFER_INDEXES_AFTER),
                     );
                     let owner_checks_deferred = std::cell::Cell::new(first_load);
-                    let summary = stream_items!(
-                        connection,
-                        entries,
-                        progress,
-                        POSTGRES_MAX_BOUND_PARAMETERS,
-                        discard,
-                        fresh,
-                        owner_checks_deferred.get(),
-                        |connection: &mut diesel::PgConnection, entries: usize| {
-                            if deferral.after_batch(connection, entries)? {
-                                owner_checks_deferred.set(true);
+                    let summary = thread::scope(|scope| {
+                        // Into a filled store, the stored rows of the next
+                        // batch are read on a second connection. The tables
+                        // are locked by now.
+                        let reader = if fresh || options.single_connection {
+                            None
+                        } else {
+                            StoredCertificateReader::start(scope, url)
+                        };
+                        stream_items!(
+                            connection,
+                            entries,
+                            progress,
+                            POSTGRES_MAX_BOUND_PARAMETERS,
+                            discard,
+                            fresh,
+                            owner_checks_deferred.get(),
+                            reader.as_ref(),
+                            |connection: &mut diesel::PgConnection, entries: usize| {
+                                if deferral.after_batch(connection, entries)? {
+                                    owner_checks_deferred.set(true);
+                                }
+                                Ok::<(), ImportFailure>(())
                             }
-                            Ok::<(), ImportFailure>(())
-                        }
-                    )?;
+                        )
+                    })?;
                     finish_mobile_rows(connection)?;
                     if let Some(statements) = deferred.or(deferral.dropped) {
                         build_certificate_indexes(connection, &statements)?;

@@ -83,6 +83,7 @@ mod error;
 mod file_check;
 mod first_load;
 mod import;
+mod lookahead;
 mod options;
 mod otp;
 mod outbox;

@@ -247,7 +247,7 @@ impl Store {
                         .optional()
                 })
             }
-            Backend::Postgres(_) => {
+            Backend::Postgres(..) => {
                 let sql = format!(
                     "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1, \
                      next_attempt_at = $1, updated_at = $2 WHERE id = (SELECT id FROM email_outbox \

@@ -142,7 +142,7 @@ macro_rules! with_connection {
                 let $connection: &mut ::diesel::SqliteConnection = &mut pooled;
                 $body
             }
-            $crate::backend::Backend::Postgres(pool) => {
+            $crate::backend::Backend::Postgres(pool, _) => {
                 let mut pooled = pool
                     .get()
                     .map_err(|error| $crate::backend::pool_error(&$store.target, &error))?;
@@ -294,7 +294,7 @@ impl Store {
             Backend::Sqlite(_) => crate::url::sqlite_file(url)
                 .and_then(|path| OpenedFiles::record(&path))
                 .map(Arc::new),
-            Backend::Postgres(_) => None,
+            Backend::Postgres(..) => None,
         };
         let store = Self {
             backend,
@@ -317,7 +317,7 @@ impl Store {
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgresql",
+            Backend::Postgres(..) => "postgresql",
         }
     }
 
@@ -776,7 +776,7 @@ mod tests {
         }
 
         fn with_pg<T>(store: &Store, body: impl FnOnce(&mut PgConnection) -> T) -> T {
-            let Backend::Postgres(pool) = &store.backend else {
+            let Backend::Postgres(pool, _) = &store.backend else {
                 panic!("expected a PostgreSQL store");
             };
             let mut connection = pool.get().expect("pooled connection");

@@ -236,6 +236,10 @@ backend_tests!(
     progress_counts_each_batch,
     array_layout_streams_too,
     overlapping_import_counts_each_row_once,
+    filled_store_import_reads_ahead,
+    filled_store_import_on_one_connection,
+    earlier_batch_error_reported_first,
+    duplicate_of_waiting_batch_rejected,
     repeated_revocation_counts_once,
     repeated_revocation_update_counts_once,
     revocation_stored_before_guards_empty_certificates,
@@ -485,6 +489,111 @@ fn overlapping_import_counts_each_row_once(db: &TestDb) {
         "{:?}",
         certificates[0]
     );
+}
+
+/// Imports three batches into a store that holds the first 12,000 entries,
+/// with a changed certificate in the first and second batch, and checks the
+/// counts and rows. On PostgreSQL, the stored rows are read on a second
+/// connection unless `single_connection` is set; SQLite ignores the option.
+fn check_filled_store_import(db: &TestDb, single_connection: bool) {
+    let options = ImportOptions {
+        single_connection,
+        ..ImportOptions::default()
+    };
+    let lines = export_lines(30_000);
+    let (first, _) = db.import(joined(&lines[..12_000]));
+    assert_eq!(first.expect("first import").certificate_rows.inserted, 11_520);
+
+    let mut changed = lines.clone();
+    for position in [0, 10_000, 11_998] {
+        changed[position] = changed[position].replace("Asha Rao", "Asha R.");
+    }
+    let (second, reports) = db.import_with(joined(&changed), &options);
+    let second = second.expect("whole file");
+    assert_eq!(
+        second.certificate_rows,
+        RowCounts {
+            inserted: 17_280,
+            updated: 3,
+            unchanged: 11_517,
+            older: 0,
+        }
+    );
+    assert_eq!(
+        second.revocation_rows,
+        RowCounts {
+            inserted: 720,
+            updated: 0,
+            unchanged: 480,
+            older: 0,
+        }
+    );
+    let entries: Vec<usize> = reports.iter().map(|report| report.entries).collect();
+    assert_eq!(entries, [10_000, 20_000, 30_000]);
+    let (certificates, revocations) = db.dump();
+    assert_eq!(certificates.len(), 28_800);
+    assert_eq!(revocations.len(), 1_200);
+    let renamed: Vec<&str> = certificates
+        .iter()
+        .filter(|(_, _, credential)| credential.contains("Asha R."))
+        .map(|(id, _, _)| id.as_str())
+        .collect();
+    assert_eq!(renamed, ["C00000001", "C00010001", "C00011999"]);
+}
+
+fn filled_store_import_reads_ahead(db: &TestDb) {
+    check_filled_store_import(db, false);
+}
+
+fn filled_store_import_on_one_connection(db: &TestDb) {
+    check_filled_store_import(db, true);
+}
+
+/// A certificate of the first batch stored for another beneficiary, and an
+/// invalid record in the second batch: the first batch's error is reported,
+/// although the second batch was read before the first was written.
+fn earlier_batch_error_reported_first(db: &TestDb) {
+    let (stored, _) = db.import(joined(&[certificate_line(5, "B-OTHER")]));
+    assert_eq!(stored.expect("stored").certificates, 1);
+    let before = db.dump();
+
+    let mut lines = export_lines(25_000);
+    lines[19_000] = certificate_line(19_001, "B 9500");
+    let (result, reports) = db.import(joined(&lines));
+    assert_eq!(
+        import_error(result),
+        "record 5 (certificateId C00000005): field `certificateId` is invalid: \
+         C00000005 is stored for another beneficiary; a certificate belongs to one beneficiary"
+    );
+    assert!(reports.is_empty(), "{reports:?}");
+    assert_eq!(db.dump(), before);
+}
+
+/// A repeated certificate id in the second batch of an import into a filled
+/// store. On PostgreSQL the first batch is still in memory then, waiting for
+/// the stored rows of the second, so the error names its record. On SQLite it
+/// is written, and the error says only that an earlier record had the id.
+fn duplicate_of_waiting_batch_rejected(db: &TestDb) {
+    let (stored, _) = db.import(joined(&[certificate_line(999_999, "B-OTHER")]));
+    assert_eq!(stored.expect("stored").certificates, 1);
+    let before = db.dump();
+
+    let mut lines = export_lines(15_000);
+    lines[11_999] = certificate_line(3, "B1");
+    let (result, _) = db.import(joined(&lines));
+    let earlier = if db.postgres_admin.is_some() {
+        "duplicate of record 3"
+    } else {
+        "duplicate of an earlier record"
+    };
+    assert_eq!(
+        import_error(result),
+        format!(
+            "record 12000 (certificateId C00000003): field `certificateId` is invalid: \
+             {earlier}; each certificate may appear once per file"
+        )
+    );
+    assert_eq!(db.dump(), before);
 }
 
 /// Returns `revocation_line(index)` with another revocation id, so that it

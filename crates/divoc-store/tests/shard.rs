@@ -197,6 +197,14 @@ const ALLOWED: &[Allowed] = &[
         reason: "import: the same lock, waiting when another import holds it",
     },
     Allowed {
+        shape: Shape::Exact("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+        reason: "transaction control: the import's second connection, which reads stored rows",
+    },
+    Allowed {
+        shape: Shape::Exact("SET LOCAL lock_timeout = '10s'"),
+        reason: "import: how long the second connection may wait for a lock, no table",
+    },
+    Allowed {
         shape: Shape::Exact("SET LOCAL enable_seqscan = off"),
         reason: "import: a planner setting of the transaction, no table",
     },
@@ -860,8 +868,10 @@ fn exercise_store(url: &str, mut blocker: PgConnection) {
     import_behind_lock(&store, blocker);
 
     step("Store::import_stream_with: an id repeated in a later batch");
+    // Two batches before the repeat: the first is written by then, while the
+    // second may still wait for the stored rows of the next.
     let mut lines = String::new();
-    for index in 0..IMPORT_BATCH_ENTRIES {
+    for index in 0..2 * IMPORT_BATCH_ENTRIES {
         lines.push_str(&certificate_line(
             &format!("D{index}"),
             &format!("D{index:07}"),
