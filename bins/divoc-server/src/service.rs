@@ -14,6 +14,7 @@ use divoc_store::{AuditEvent, Store, StoreError};
 use crate::audit::AuditWriter;
 
 use crate::cache::{CacheKey, CacheStats, FileKind, RenderCache, TemplateVersion};
+use crate::redact::certificate_ref;
 
 /// The certificate chosen for a file and the cache key of that file, before
 /// anything is rendered.
@@ -353,7 +354,12 @@ impl CertificateService {
         let candidates: Vec<Candidate<'_>> = records
             .iter()
             .zip(credentials)
-            .map(|(record, credential)| Candidate { record, credential })
+            .map(|(record, mut credential)| {
+                if kind == FileKind::Pdf {
+                    cut_printed_text(record, &mut credential);
+                }
+                Candidate { record, credential }
+            })
             .collect();
         // Selection is deterministic, so this picks the certificate that
         // `select` picked from the same records.
@@ -493,6 +499,22 @@ impl CertificateService {
     fn qr(&self, chosen: &Candidate<'_>) -> Result<CertificateQr, ServiceError> {
         CertificateQr::new(chosen.record.certificate.as_bytes(), &self.qr_options)
             .map_err(|error| render_error(chosen.certificate_id(), error.to_string()))
+    }
+}
+
+/// Cuts the printed text fields of a stored credential to the limits that
+/// the import enforces (see [`VaccinationCredential::cut_printed_text`]). A
+/// record imported before the limits, or written by other code, may exceed
+/// them, and the PDF lays out every character of a field before it cuts it.
+fn cut_printed_text(record: &RegistryRecord, credential: &mut VaccinationCredential) {
+    let fields = credential.cut_printed_text();
+    if fields > 0 {
+        tracing::warn!(
+            certificate.reference = %certificate_ref(&record.certificate_id),
+            fields,
+            "stored certificate has text fields over the import's length limits; \
+             they were cut before rendering"
+        );
     }
 }
 

@@ -435,21 +435,31 @@ fn portal_trailing_space_and_es256() {
     assert_eq!(response.status, 401);
 }
 
-#[test]
-fn malformed_stored_certificate_is_500() {
+/// Imports the samples, replaces the stored `certificate` text of
+/// certificate 772014589 (the latest of BEN1002) with `certificate`,
+/// bypassing the import's checks, and starts the server.
+fn start_with_stored_certificate(certificate: &str) -> Server {
+    use diesel::sql_types::Text;
     use diesel::{Connection, RunQueryDsl, SqliteConnection};
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("divoc.sqlite");
     let url = format!("sqlite://{}", path.display());
     Server::import_samples(&url);
     let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-    let changed = diesel::sql_query("UPDATE certificates SET certificate = '{\"evidence\": [{\"dose\": \"x\"' WHERE certificate_id = '772014589'")
-        .execute(&mut connection)
-        .unwrap();
+    let changed =
+        diesel::sql_query("UPDATE certificates SET certificate = ? WHERE certificate_id = ?")
+            .bind::<Text, _>(certificate)
+            .bind::<Text, _>("772014589")
+            .execute(&mut connection)
+            .unwrap();
     assert_eq!(changed, 1);
     drop(connection);
+    Server::start_on(folder, &url, &[])
+}
 
-    let server = Server::start_on(folder, &url, &[]);
+#[test]
+fn malformed_stored_certificate_is_500() {
+    let server = start_with_stored_certificate("{\"evidence\": [{\"dose\": \"x\"");
     let response = server.get(&format!("{PDF}/BEN1002"));
     assert_eq!(response.status, 500);
     let body = response.json();
@@ -457,6 +467,47 @@ fn malformed_stored_certificate_is_500() {
     assert_eq!(body["certificateId"], "772014589");
     // The server keeps serving other beneficiaries.
     assert_eq!(server.get(&format!("{PDF}/BEN1001")).status, 200);
+}
+
+#[test]
+fn long_stored_name_cut_before_rendering() {
+    let mut credential: serde_json::Value =
+        serde_json::from_str(&sample_certificate("772014589")).unwrap();
+    credential["credentialSubject"]["name"] = json!("A".repeat(400_000));
+    let server = start_with_stored_certificate(&credential.to_string());
+    let response = server.get(&format!("{PDF}/BEN1002"));
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/pdf"));
+    let log = server.wait_for_log("they were cut before rendering");
+    let line = log
+        .lines()
+        .find(|line| line.contains("they were cut before rendering"))
+        .unwrap();
+    // The first 12 hex digits of the SHA-256 of 772014589, and no name.
+    assert!(
+        line.ends_with(
+            "they were cut before rendering certificate.reference=fa0947d527b5 fields=1"
+        ),
+        "{line}"
+    );
+    if common::have_tool("pdftotext", "poppler-utils") {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &response.body).unwrap();
+        let output = std::process::Command::new("pdftotext")
+            .args(["-enc", "UTF-8", file.path().to_str().unwrap(), "-"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).replace('\n', "");
+        // The layout shows less than the 500 characters that are left, and
+        // ends the name with an ellipsis.
+        let start = text.find("AAAA").unwrap();
+        let printed = text[start..].chars().take_while(|c| *c == 'A').count();
+        assert!(
+            printed < divoc_model::MAX_NAME_CHARS,
+            "{printed} characters printed"
+        );
+        assert_eq!(text[start..].chars().nth(printed), Some('\u{2026}'));
+    }
 }
 
 #[test]

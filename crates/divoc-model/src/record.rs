@@ -79,16 +79,17 @@ impl RegistryRecord {
     /// Checks what the service relies on: ids that follow [`check_id`], and a
     /// readable credential with at least one vaccination event whose dates parse
     /// (the vaccination time, `effectiveStart`, `effectiveUntil` and the date of
-    /// birth, where present). Returns the parsed credential.
+    /// birth, where present), and printed text fields within their limits
+    /// ([`crate::MAX_NAME_CHARS`] and the others). Returns the parsed credential.
     ///
     /// # Errors
     ///
     /// [`ModelError::Record`] for an invalid id, [`ModelError::Credential`] for an
-    /// unreadable credential or date. `label` describes the record in the message.
+    /// unreadable credential or date, or a printed text field that is too long. `label` describes the record in the message.
     pub fn validate(&self, label: &str) -> Result<VaccinationCredential, ModelError> {
         require_id(label, "preEnrollmentCode", &self.pre_enrollment_code)?;
         require_id(label, "certificateId", &self.certificate_id)?;
-        let credential = self.credential()?;
+        let mut credential = self.credential()?;
         let invalid = |path: &str, reason: &str| ModelError::Credential {
             certificate_id: self.certificate_id.clone(),
             path: path.to_owned(),
@@ -129,6 +130,7 @@ impl RegistryRecord {
                 return Err(invalid(path, "not a YYYY-MM-DD date"));
             }
         }
+        credential.check_printed_text(&self.certificate_id)?;
         Ok(credential)
     }
 }

@@ -14,7 +14,10 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, Visitor};
 
 use crate::dose::dose;
-use crate::{RegistryRecord, check_id, parse_calendar_date, parse_vaccination_date};
+use crate::{
+    MAX_ADDRESS_PART_CHARS, MAX_NAME_CHARS, MAX_PRINTED_VALUE_CHARS, RegistryRecord, check_id,
+    parse_calendar_date, parse_vaccination_date,
+};
 
 /// [`crate::VaccinationCredential`] with the values the check needs.
 #[derive(Deserialize)]
@@ -26,8 +29,8 @@ struct CredentialShape<'a> {
     _types: Vec<AnyString>,
     #[serde(borrow)]
     credential_subject: SubjectShape<'a>,
-    #[serde(rename = "issuer", default)]
-    _issuer: Option<IgnoredAny>,
+    #[serde(default)]
+    issuer: Option<IssuerShape>,
     #[serde(rename = "issuanceDate", default)]
     _issuance_date: Option<AnyString>,
     #[serde(default, borrow)]
@@ -40,43 +43,43 @@ struct CredentialShape<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SubjectShape<'a> {
-    #[serde(rename = "id", default)]
-    _id: Option<Lenient>,
-    #[serde(rename = "refId", default)]
-    _ref_id: Option<Lenient>,
-    #[serde(rename = "name", default)]
-    _name: Option<Lenient>,
-    #[serde(rename = "gender", default)]
-    _gender: Option<Lenient>,
-    #[serde(rename = "sex", default)]
-    _sex: Option<Lenient>,
-    #[serde(rename = "age", default)]
-    _age: Option<Lenient>,
+    #[serde(default)]
+    id: Option<Lenient>,
+    #[serde(default)]
+    ref_id: Option<Lenient>,
+    #[serde(default)]
+    name: Option<Lenient>,
+    #[serde(default)]
+    gender: Option<Lenient>,
+    #[serde(default)]
+    sex: Option<Lenient>,
+    #[serde(default)]
+    age: Option<Lenient>,
     #[serde(rename = "nationality", default)]
     _nationality: Option<Lenient>,
     #[serde(default, borrow)]
     dob: Option<LenientText<'a>>,
-    #[serde(rename = "address", default)]
-    _address: Option<AddressShape>,
+    #[serde(default)]
+    address: Option<AddressShape>,
 }
 
 /// [`crate::Address`].
 #[derive(Deserialize)]
 struct AddressShape {
     #[serde(rename = "streetAddress", default)]
-    _street_address: Option<Lenient>,
+    street_address: Option<Lenient>,
     #[serde(rename = "streetAddress2", default)]
-    _street_address2: Option<Lenient>,
+    street_address2: Option<Lenient>,
     #[serde(rename = "district", default)]
-    _district: Option<Lenient>,
+    district: Option<Lenient>,
     #[serde(rename = "city", default)]
-    _city: Option<Lenient>,
+    city: Option<Lenient>,
     #[serde(rename = "addressRegion", default)]
-    _address_region: Option<Lenient>,
+    address_region: Option<Lenient>,
     #[serde(rename = "addressCountry", default)]
-    _address_country: Option<Lenient>,
+    address_country: Option<Lenient>,
     #[serde(rename = "postalCode", default)]
-    _postal_code: Option<Lenient>,
+    postal_code: Option<Lenient>,
 }
 
 /// [`crate::Evidence`].
@@ -87,16 +90,16 @@ struct EvidenceShape<'a> {
     _id: Option<Lenient>,
     #[serde(rename = "certificateId", default)]
     _certificate_id: Option<Lenient>,
-    #[serde(rename = "batch", default)]
-    _batch: Option<Lenient>,
-    #[serde(rename = "vaccine", default)]
-    _vaccine: Option<Lenient>,
-    #[serde(rename = "manufacturer", default)]
-    _manufacturer: Option<Lenient>,
-    #[serde(rename = "icd11Code", default)]
-    _icd11_code: Option<Lenient>,
-    #[serde(rename = "prophylaxis", default)]
-    _prophylaxis: Option<Lenient>,
+    #[serde(default)]
+    batch: Option<Lenient>,
+    #[serde(default)]
+    vaccine: Option<Lenient>,
+    #[serde(default)]
+    manufacturer: Option<Lenient>,
+    #[serde(default)]
+    icd11_code: Option<Lenient>,
+    #[serde(default)]
+    prophylaxis: Option<Lenient>,
     #[serde(default, borrow)]
     date: Option<LenientText<'a>>,
     #[serde(default, borrow)]
@@ -107,26 +110,26 @@ struct EvidenceShape<'a> {
     dose: Option<u32>,
     #[serde(rename = "totalDoses", default, deserialize_with = "dose")]
     _total_doses: Option<u32>,
-    #[serde(rename = "verifier", default)]
-    _verifier: Option<NamedShape>,
-    #[serde(rename = "facility", default)]
-    _facility: Option<FacilityShape>,
+    #[serde(default)]
+    verifier: Option<NamedShape>,
+    #[serde(default)]
+    facility: Option<FacilityShape>,
 }
 
 /// [`crate::Verifier`].
 #[derive(Deserialize)]
 struct NamedShape {
-    #[serde(rename = "name", default)]
-    _name: Option<Lenient>,
+    #[serde(default)]
+    name: Option<Lenient>,
 }
 
 /// [`crate::Facility`].
 #[derive(Deserialize)]
 struct FacilityShape {
-    #[serde(rename = "name", default)]
-    _name: Option<Lenient>,
-    #[serde(rename = "address", default)]
-    _address: Option<AddressShape>,
+    #[serde(default)]
+    name: Option<Lenient>,
+    #[serde(default)]
+    address: Option<AddressShape>,
 }
 
 /// [`crate::Proof`].
@@ -165,12 +168,93 @@ impl<'de> Deserialize<'de> for AnyString {
 }
 
 /// A value that `lenient_string` accepts (null, a string, a number or a
-/// boolean), whose text is not kept.
-struct Lenient;
+/// boolean). Only the length in bytes of a string is kept, and 0 for the
+/// other values, which print as a few characters at most.
+struct Lenient(usize);
 
 impl<'de> Deserialize<'de> for Lenient {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        LenientText::deserialize(deserializer).map(|_| Lenient)
+        let visitor = LengthVisitor { containers: false };
+        deserializer.deserialize_any(visitor).map(Lenient)
+    }
+}
+
+/// Tells whether an optional printed field has at most `max` bytes, and so
+/// at most `max` characters. A longer one may still be valid, and
+/// [`RegistryRecord::validate`] counts its characters.
+fn short(value: Option<&Lenient>, max: usize) -> bool {
+    value.is_none_or(|Lenient(bytes)| *bytes <= max)
+}
+
+/// The `issuer` of a credential: any JSON value, of which only the length in
+/// bytes of the printed id is kept. That is the string itself, or the
+/// string `id` of an object (the longest, when `id` is repeated), and 0 for
+/// anything else, as in [`crate::VaccinationCredential::issuer_id`].
+struct IssuerShape(usize);
+
+impl<'de> Deserialize<'de> for IssuerShape {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let visitor = LengthVisitor { containers: true };
+        deserializer.deserialize_any(visitor).map(IssuerShape)
+    }
+}
+
+/// Reads the length in bytes of a string, and 0 for another scalar. With
+/// `containers`, it reads a list as 0 and an object as the length of its
+/// `id`, for [`IssuerShape`]. Without, a list or an object is an error, as
+/// for `lenient_string`.
+struct LengthVisitor {
+    containers: bool,
+}
+
+impl<'de> Visitor<'de> for LengthVisitor {
+    type Value = usize;
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        if self.containers {
+            formatter.write_str("any JSON value")
+        } else {
+            formatter.write_str("a string, a number, a boolean or null")
+        }
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<usize, E> {
+        Ok(text.len())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<usize, E> {
+        Ok(0)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<usize, E> {
+        Ok(0)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<usize, E> {
+        Ok(0)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<usize, E> {
+        Ok(0)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<usize, E> {
+        Ok(0)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut items: A) -> Result<usize, A::Error> {
+        if !self.containers {
+            return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+        }
+        while items.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(0)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut fields: A) -> Result<usize, A::Error> {
+        if !self.containers {
+            return Err(de::Error::invalid_type(de::Unexpected::Map, &self));
+        }
+        let mut id_bytes = 0;
+        while let Some(key) = fields.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "id" {
+                let IssuerShape(bytes) = fields.next_value()?;
+                id_bytes = id_bytes.max(bytes);
+            } else {
+                fields.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(id_bytes)
     }
 }
 
@@ -246,7 +330,65 @@ impl RegistryRecord {
         }) && date_passes(evidence.effective_start.as_ref(), calendar)
             && date_passes(evidence.effective_until.as_ref(), calendar)
             && date_passes(credential.credential_subject.dob.as_ref(), calendar);
-        valid.then_some(evidence.dose)
+        (valid && credential.printed_text_short()).then_some(evidence.dose)
+    }
+}
+
+impl CredentialShape<'_> {
+    /// Tells whether every printed text field is within its limit by its
+    /// length in bytes. The fields are those of
+    /// `VaccinationCredential::visit_printed_text`.
+    fn printed_text_short(&self) -> bool {
+        let subject = &self.credential_subject;
+        let value = MAX_PRINTED_VALUE_CHARS;
+        let subject_short = short(subject.name.as_ref(), MAX_NAME_CHARS)
+            && [
+                &subject.age,
+                &subject.gender,
+                &subject.sex,
+                &subject.id,
+                &subject.ref_id,
+            ]
+            .into_iter()
+            .all(|field| short(field.as_ref(), value));
+        let address_short = subject.address.as_ref().is_none_or(|address| {
+            [
+                &address.street_address,
+                &address.street_address2,
+                &address.district,
+                &address.city,
+                &address.address_region,
+                &address.address_country,
+                &address.postal_code,
+            ]
+            .into_iter()
+            .all(|part| short(part.as_ref(), MAX_ADDRESS_PART_CHARS))
+        });
+        let issuer_short = self
+            .issuer
+            .as_ref()
+            .is_none_or(|IssuerShape(bytes)| *bytes <= value);
+        let evidence_short = self.evidence.first().is_none_or(|evidence| {
+            let facility = evidence.facility.as_ref();
+            let facility_address = facility.and_then(|facility| facility.address.as_ref());
+            [
+                evidence.vaccine.as_ref(),
+                evidence.manufacturer.as_ref(),
+                evidence.icd11_code.as_ref(),
+                evidence.prophylaxis.as_ref(),
+                evidence.batch.as_ref(),
+                evidence
+                    .verifier
+                    .as_ref()
+                    .and_then(|verifier| verifier.name.as_ref()),
+                facility.and_then(|facility| facility.name.as_ref()),
+                facility_address.and_then(|address| address.district.as_ref()),
+                facility_address.and_then(|address| address.address_country.as_ref()),
+            ]
+            .into_iter()
+            .all(|field| short(field, value))
+        });
+        subject_short && address_short && issuer_short && evidence_short
     }
 }
 
@@ -378,6 +520,37 @@ mod tests {
             self.valid += usize::from(valid);
             self.quick += usize::from(quick);
         }
+    }
+
+    #[test]
+    fn quick_check_never_passes_long_text() {
+        let base = credential();
+        let mut paths = Vec::new();
+        pointers(&base, "", &mut paths);
+        let mut counts = Counts::default();
+        for path in &paths {
+            for long in ["x".repeat(201), "x".repeat(501), "é".repeat(300)] {
+                let mut changed = base.clone();
+                *changed.pointer_mut(path).unwrap() = json!(long);
+                counts.add(agrees(&changed.to_string()));
+            }
+        }
+        // An object as issuer, with a long id.
+        let mut changed = base.clone();
+        changed["issuer"]["id"] = json!("x".repeat(201));
+        counts.add(agrees(&changed.to_string()));
+        // Long text stays valid in the fields that are not printed. In the
+        // name and the address parts, 300 two-byte characters are within
+        // the limit of 500 characters but not of 500 bytes, so the full
+        // validation decides those 8.
+        assert_eq!(
+            counts,
+            Counts {
+                cases: 160,
+                valid: 61,
+                quick: 53
+            }
+        );
     }
 
     #[test]

@@ -346,3 +346,143 @@ fn huge_dose_reported_by_value() {
         "{error}"
     );
 }
+
+/// Every text field that the PDF prints, with the limit of its kind.
+fn printed_fields() -> Vec<(&'static str, usize)> {
+    use divoc_model::{MAX_ADDRESS_PART_CHARS, MAX_NAME_CHARS, MAX_PRINTED_VALUE_CHARS};
+    let mut fields = vec![("credentialSubject.name", MAX_NAME_CHARS)];
+    for field in ["age", "gender", "sex", "id", "refId"] {
+        fields.push((
+            leak(format!("credentialSubject.{field}")),
+            MAX_PRINTED_VALUE_CHARS,
+        ));
+    }
+    for part in [
+        "streetAddress",
+        "streetAddress2",
+        "district",
+        "city",
+        "addressRegion",
+        "addressCountry",
+        "postalCode",
+    ] {
+        fields.push((
+            leak(format!("credentialSubject.address.{part}")),
+            MAX_ADDRESS_PART_CHARS,
+        ));
+    }
+    fields.push(("issuer", MAX_PRINTED_VALUE_CHARS));
+    fields.push(("issuer.id", MAX_PRINTED_VALUE_CHARS));
+    for field in [
+        "vaccine",
+        "manufacturer",
+        "icd11Code",
+        "prophylaxis",
+        "batch",
+        "verifier.name",
+        "facility.name",
+        "facility.address.district",
+        "facility.address.addressCountry",
+    ] {
+        fields.push((
+            leak(format!("evidence[0].{field}")),
+            MAX_PRINTED_VALUE_CHARS,
+        ));
+    }
+    fields
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// Returns a certificate record whose credential has `value` at `path`, a
+/// path as the errors write it.
+fn record_with_text(path: &str, value: &str) -> Value {
+    let mut record = certificate_record("100000001", json!(1));
+    let mut credential: Value =
+        serde_json::from_str(record["certificate"].as_str().unwrap()).unwrap();
+    let mut target = &mut credential;
+    for part in path.split('.') {
+        target = match part.strip_suffix("[0]") {
+            Some(list) => &mut target[list][0],
+            None => {
+                if target.is_string() {
+                    *target = json!({});
+                }
+                &mut target[part]
+            }
+        };
+    }
+    *target = json!(value);
+    record["certificate"] = json!(credential.to_string());
+    record
+}
+
+#[test]
+fn long_printed_text_rejected() {
+    for (path, max) in printed_fields() {
+        let long = "x".repeat(max + 1);
+        let record = record_with_text(path, &long);
+        let expected = format!(
+            "record 1 (certificateId 100000001): field `certificate: {path}` is invalid: \
+             {} characters, more than the maximum of {max} for a printed text field",
+            max + 1
+        );
+        let error = parse_export(&json!([record]).to_string()).unwrap_err();
+        assert_eq!(error.to_string(), expected, "{path}, JSON array");
+        // JSON lines go through the quick check first.
+        let line = format!("{record}\n");
+        let error = divoc_model::ExportReader::new(line.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(error.to_string(), expected, "{path}, JSON lines");
+    }
+}
+
+#[test]
+fn printed_text_at_limit_accepted() {
+    for (path, max) in printed_fields() {
+        // Two bytes a character: the limit counts characters, not bytes.
+        let record = record_with_text(path, &"é".repeat(max));
+        let line = format!("{record}\n");
+        let items: Vec<_> = divoc_model::ExportReader::new(line.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(items.len(), 1, "{path}");
+        assert_eq!(
+            parse_export(&json!([record]).to_string()).unwrap().len(),
+            1,
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn long_text_cut_for_printing() {
+    use divoc_model::{MAX_NAME_CHARS, MAX_PRINTED_VALUE_CHARS, VaccinationCredential};
+    let text = json!({
+        "credentialSubject": {"name": "ab".repeat(200_000), "gender": "F"},
+        "issuer": {"id": "i".repeat(1000)},
+        "evidence": [{"batch": "ü".repeat(300), "vaccine": "V"}],
+    })
+    .to_string();
+    let mut credential = VaccinationCredential::parse("1", &text).unwrap();
+    assert_eq!(credential.cut_printed_text(), 3);
+    let name = credential.credential_subject.name.as_deref().unwrap();
+    assert_eq!(name, "ab".repeat(MAX_NAME_CHARS / 2));
+    assert_eq!(
+        credential.issuer_id(),
+        Some("i".repeat(MAX_PRINTED_VALUE_CHARS).as_str())
+    );
+    let evidence = credential.evidence().unwrap();
+    assert_eq!(
+        evidence.batch.as_deref(),
+        Some("ü".repeat(MAX_PRINTED_VALUE_CHARS).as_str())
+    );
+    assert_eq!(evidence.vaccine.as_deref(), Some("V"));
+    assert_eq!(credential.credential_subject.gender.as_deref(), Some("F"));
+    // A second cut finds nothing left to cut.
+    assert_eq!(credential.cut_printed_text(), 0);
+}
