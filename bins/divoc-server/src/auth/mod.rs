@@ -556,15 +556,20 @@ fn describe_time_claim(claim: &str, token: &str) -> String {
 }
 
 /// Describes a payload that jsonwebtoken could not read. jsonwebtoken 12
-/// also fails this way on a JSON object whose `exp` or `nbf` is a list or an
-/// object, so such a claim is named.
+/// also fails this way on a JSON object whose `exp`, `nbf` or `sub` is a
+/// list or an object, so the message names such a claim and its type. It
+/// never quotes the value, which may be a mobile number.
 fn describe_unreadable_payload(token: &str) -> String {
     let Some(claims) = payload_claims(token).filter(Value::is_object) else {
         return "payload is not a JSON object".to_owned();
     };
-    for claim in ["exp", "nbf"] {
+    for (claim, expected) in [
+        ("exp", "a number"),
+        ("nbf", "a number"),
+        ("sub", "a string"),
+    ] {
         if matches!(claims.get(claim), Some(Value::Array(_) | Value::Object(_))) {
-            return format!("the claim {claim} must be a number");
+            return format!("the claim {claim} must be {expected}");
         }
     }
     "the payload's claims cannot be read".to_owned()

@@ -614,6 +614,25 @@ fn issuer_and_subject_must_be_strings() {
 }
 
 #[test]
+fn subject_list_or_object_named() {
+    let verifier = verifier(&pem_settings());
+    for (claim, value) in [
+        ("sub", json!(["9000000001"])),
+        ("sub", json!({"mobile": "9000000001"})),
+        ("iss", json!({"id": "https://id.example.test"})),
+    ] {
+        let mut wrong = claims();
+        wrong[claim] = value;
+        let token = sign("test-rsa-private.pem", Algorithm::RS256, None, &wrong);
+        assert_eq!(
+            rejection(&verifier, &token),
+            format!("invalid token: the claim {claim} must be a string"),
+            "{claim}"
+        );
+    }
+}
+
+#[test]
 fn future_issued_at_rejected() {
     let settings = AuthSettings {
         leeway_seconds: 60,
