@@ -1187,3 +1187,36 @@ fn passcode_header_accepts_utf8() {
     assert_eq!(wrong.status, 401);
     assert_eq!(wrong.json()["error"], "passcode_invalid");
 }
+
+#[test]
+fn repeated_passcode_header_rejected() {
+    let server = Server::start(&[]);
+    let token = link_with_passcode(&server, &distribution("partner-1"));
+    let target = format!("/certificate/api/shared/{token}");
+    for (first, second) in [("1111", "2468"), ("2468", "2468")] {
+        let twice = server.request(
+            "GET",
+            &target,
+            &[("X-Share-Passcode", first), ("X-Share-Passcode", second)],
+        );
+        assert_eq!(twice.status, 400, "{first}, {second}");
+        assert_eq!(twice.header("content-type"), Some("application/json"));
+        assert_eq!(
+            twice.json(),
+            json!({
+                "error": "invalid_parameter",
+                "message": "invalid X-Share-Passcode header: given 2 times; send it once"
+            })
+        );
+    }
+    // Neither request counted as a wrong passcode.
+    let wrong = server.request("GET", &target, &[("X-Share-Passcode", "1111")]);
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.json()["error"], "passcode_invalid");
+    assert_eq!(wrong.json()["attemptsLeft"], 4);
+    let log = server.log_text();
+    assert!(
+        !mentions_number(&log, "1111"),
+        "the log holds a passcode:\n{log}"
+    );
+}

@@ -300,6 +300,18 @@ pub async fn shared_get(
     path: web::Path<String>,
     query: web::Query<SharedQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    // With a repeated header, which value counts is ambiguous: a proxy may
+    // read another one than this server. It is rejected before the link is
+    // read, so it counts no attempt.
+    let header_count = request.headers().get_all(PASSCODE_HEADER).count();
+    if header_count > 1 {
+        return Err(DeliveryError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            format!("invalid {PASSCODE_HEADER} header: given {header_count} times; send it once"),
+        )
+        .into());
+    }
     // Raw UTF-8 bytes, as curl sends `-H 'X-Share-Passcode: pässwörd'`:
     // `HeaderValue::to_str` accepts visible ASCII only.
     let passcode = match request.headers().get(PASSCODE_HEADER) {
