@@ -14,6 +14,7 @@ mod devkey;
 mod error;
 mod generate;
 mod health;
+mod import_check;
 mod json_body;
 mod language;
 mod otp;
@@ -359,10 +360,11 @@ fn import(settings: &Settings, files: &[PathBuf], first_load: bool) -> Result<()
     let mut settings = settings.clone();
     settings.database.max_connections = 1;
     let store = server::open_store(&settings).map_err(|error| error.to_string())?;
-    import_file(&store, first_file, first_reader, &options)?;
+    let qr_form = server::qr_payload_form(settings.qr.payload);
+    import_file(&store, first_file, first_reader, &options, qr_form)?;
     for file in other_files {
         let reader = open_import_input(file)?;
-        import_file(&store, file, reader, &options)?;
+        import_file(&store, file, reader, &options, qr_form)?;
     }
     Ok(())
 }
@@ -399,11 +401,14 @@ fn import_file(
     file: &Path,
     reader: Box<dyn BufRead + Send>,
     options: &divoc_store::ImportOptions,
+    qr_form: divoc_qr::PayloadForm,
 ) -> Result<(), String> {
     let name = file.display().to_string();
     let mut progress = ImportProgressReport::new(&name);
-    let summary = store
-        .import_reader_with(reader, options, &mut |counts| progress.update(counts))
+    let summary =
+        import_check::import_reader_checked(store, reader, options, qr_form, &mut |counts| {
+            progress.update(counts)
+        })
         .map_err(|error| match error {
             divoc_store::StoreError::NotEmpty { .. } => format!(
                 "{name}: nothing imported: {error}; import without --first-load \

@@ -140,12 +140,8 @@ pub fn build_service(settings: &Settings, store: Store) -> Result<CertificateSer
         script_fonts = renderer.script_fonts().len(),
         "certificate languages loaded"
     );
-    let form = match settings.qr.payload {
-        QrPayload::Divoc => PayloadForm::DivocExpanded,
-        QrPayload::Raw => PayloadForm::Raw,
-    };
     let qr_options = QrOptions {
-        form,
+        form: qr_payload_form(settings.qr.payload),
         ..QrOptions::default()
     };
     if settings.qr.pixels_per_module == 0
@@ -395,6 +391,14 @@ async fn wait_for_shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Returns the QR payload form of the `qr.payload` setting.
+pub(crate) fn qr_payload_form(payload: QrPayload) -> PayloadForm {
+    match payload {
+        QrPayload::Divoc => PayloadForm::DivocExpanded,
+        QrPayload::Raw => PayloadForm::Raw,
     }
 }
 

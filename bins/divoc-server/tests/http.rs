@@ -510,6 +510,96 @@ fn long_stored_name_cut_before_rendering() {
     }
 }
 
+/// Returns the sample certificate 772014589 with a `proof.jws` of 4,000
+/// letters that DEFLATE barely compresses, too large for any QR code.
+fn certificate_too_large_for_qr() -> String {
+    let mut credential: serde_json::Value =
+        serde_json::from_str(&sample_certificate("772014589")).unwrap();
+    let mut state: u32 = 12345;
+    let jws: String = (0..4_000)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            char::from(b'a' + ((state >> 16) % 26) as u8)
+        })
+        .collect();
+    credential["proof"]["jws"] = json!(jws);
+    credential.to_string()
+}
+
+#[test]
+fn stored_certificate_too_large_for_qr() {
+    let certificate = certificate_too_large_for_qr();
+    let payload_bytes =
+        divoc_qr::encode_payload(certificate.as_bytes(), divoc_qr::PayloadForm::DivocExpanded)
+            .unwrap()
+            .len();
+    let server = start_with_stored_certificate(&certificate);
+    for route in [PDF, QR] {
+        let response = server.get(&format!("{route}/BEN1002"));
+        assert_eq!(response.status, 500, "{route}");
+        assert_eq!(
+            response.json(),
+            json!({
+                "error": "render_failed",
+                "message": format!(
+                    "certificate 772014589 could not be rendered: QR payload of {payload_bytes} \
+                     bytes (DivocExpanded form) does not fit in a QR code: the capacity is 2953 \
+                     bytes (version 40, error correction Low); shorten the certificate"
+                ),
+                "certificateId": "772014589",
+            }),
+            "{route}"
+        );
+    }
+}
+
+#[test]
+fn import_rejects_certificate_too_large_for_qr() {
+    let certificate = certificate_too_large_for_qr();
+    let samples = std::fs::read_to_string(common::fixture("sample-records.json")).unwrap();
+    let mut records: Vec<serde_json::Value> = serde_json::from_str(&samples).unwrap();
+    let position = records
+        .iter()
+        .position(|record| record["certificateId"] == "772014589")
+        .unwrap();
+    records[position]["certificate"] = json!(certificate);
+    let folder = tempfile::tempdir().unwrap();
+    let export = folder.path().join("export.json");
+    std::fs::write(&export, serde_json::to_string(&records).unwrap()).unwrap();
+    let database = folder.path().join("divoc.sqlite");
+
+    for (setting, form) in [
+        ("divoc", divoc_qr::PayloadForm::DivocExpanded),
+        ("raw", divoc_qr::PayloadForm::Raw),
+    ] {
+        let payload_bytes = divoc_qr::encode_payload(certificate.as_bytes(), form)
+            .unwrap()
+            .len();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+            .env_clear()
+            .env(
+                "DIVOC__DATABASE__URL",
+                format!("sqlite://{}", database.display()),
+            )
+            .env("DIVOC__QR__PAYLOAD", setting)
+            .arg("import")
+            .arg(&export)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{setting}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let expected = format!(
+            "{}: nothing imported: import rejected, nothing was written: record {} \
+             (certificateId 772014589): field `certificate` is invalid: the signed credential does not fit in a QR code: \
+             its zipped QR payload (qr.payload = \"{setting}\") is {payload_bytes} bytes, and a \
+             QR code holds at most 2953",
+            export.display(),
+            position + 1,
+        );
+        assert!(stderr.contains(&expected), "{setting}: {stderr}");
+    }
+}
+
 #[test]
 fn sigterm_stops_gracefully() {
     let mut server = Server::start(&[]);

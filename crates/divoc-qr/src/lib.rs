@@ -83,4 +83,5 @@ pub use payload::{
 pub use render::{DEFAULT_PIXELS_PER_MODULE, MAX_PIXELS_PER_MODULE};
 pub use symbol::{
     CertificateQr, DEFAULT_MASK, ErrorCorrection, MaskSelection, QUIET_ZONE_MODULES, QrOptions,
+    check_qr_capacity,
 };

@@ -233,6 +233,33 @@ impl CertificateQr {
     }
 }
 
+/// Checks that a certificate fits in a QR code in `form`, without building
+/// the symbol, and returns the size of its payload in bytes.
+///
+/// It zips and converts the certificate as [`CertificateQr::new`] does, but
+/// skips the error correction and the mask, which cost most of a build. A
+/// payload fits when it is at most [`ErrorCorrection::max_payload_bytes`] of
+/// [`ErrorCorrection::Low`], the last level that [`CertificateQr::new`]
+/// tries, so every certificate that passes builds with any [`QrOptions`] of
+/// the same form and a valid mask.
+///
+/// # Errors
+///
+/// [`QrError::PayloadTooLarge`] with both sizes when the payload does not
+/// fit, and the errors of [`crate::zip_certificate`].
+pub fn check_qr_capacity(certificate: &[u8], form: PayloadForm) -> Result<usize, QrError> {
+    let payload_bytes = encode_payload(certificate, form)?.len();
+    let capacity_bytes = ErrorCorrection::Low.max_payload_bytes();
+    if payload_bytes > capacity_bytes {
+        return Err(QrError::PayloadTooLarge {
+            payload_bytes,
+            capacity_bytes,
+            form,
+        });
+    }
+    Ok(payload_bytes)
+}
+
 impl fmt::Debug for CertificateQr {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
@@ -278,5 +305,65 @@ fn encode_symbol(
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    /// Returns `length` bytes of JSON text that DEFLATE barely compresses.
+    fn incompressible_certificate(length: usize) -> Vec<u8> {
+        let mut state: u32 = 12345;
+        let mut text = b"{\"x\":\"".to_vec();
+        while text.len() < length - 2 {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            text.push(b'a' + ((state >> 16) % 26) as u8);
+        }
+        text.extend_from_slice(b"\"}");
+        text
+    }
+
+    #[test]
+    fn capacity_check_agrees_with_build() {
+        let mut fits = 0;
+        for form in [PayloadForm::DivocExpanded, PayloadForm::Raw] {
+            for length in (1_000..4_000).step_by(50) {
+                let certificate = incompressible_certificate(length);
+                let options = QrOptions {
+                    form,
+                    ..QrOptions::default()
+                };
+                let built = CertificateQr::new(&certificate, &options);
+                match check_qr_capacity(&certificate, form) {
+                    Ok(payload_bytes) => {
+                        fits += 1;
+                        assert_eq!(built.unwrap().payload_len(), payload_bytes, "{length}");
+                    }
+                    Err(QrError::PayloadTooLarge {
+                        payload_bytes,
+                        capacity_bytes,
+                        form: error_form,
+                    }) => {
+                        assert_eq!(capacity_bytes, 2953);
+                        assert_eq!(error_form, form);
+                        assert_eq!(
+                            encode_payload(&certificate, form).unwrap().len(),
+                            payload_bytes
+                        );
+                        assert!(
+                            matches!(built, Err(QrError::PayloadTooLarge { .. })),
+                            "{length}: {built:?}"
+                        );
+                    }
+                    Err(other) => panic!("{length}: {other}"),
+                }
+            }
+        }
+        // Both sides of the limit are reached in both forms.
+        assert!(fits > 0, "no certificate fits");
+        assert!(fits < 120, "every certificate fits");
     }
 }
