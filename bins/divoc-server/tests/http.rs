@@ -583,6 +583,7 @@ fn import_rejects_certificate_too_large_for_qr() {
             )
             .env("DIVOC__QR__PAYLOAD", setting)
             .arg("import")
+            .arg("--check-qr")
             .arg(&export)
             .output()
             .unwrap();
@@ -598,6 +599,21 @@ fn import_rejects_certificate_too_large_for_qr() {
         );
         assert!(stderr.contains(&expected), "{setting}: {stderr}");
     }
+
+    // Without --check-qr the file is imported, and the downloads of that
+    // certificate fail as `stored_certificate_too_large_for_qr` shows.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_divoc-server"))
+        .env_clear()
+        .env(
+            "DIVOC__DATABASE__URL",
+            format!("sqlite://{}", database.display()),
+        )
+        .arg("import")
+        .arg(&export)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
 }
 
 #[test]

@@ -10,12 +10,12 @@ use diesel::upsert::excluded;
 use divoc_model::{ExportEntry, ExportItem, ModelError, parse_export};
 
 use crate::bulk::WriteNewRows;
-use crate::lookahead::StoredCertificateReader;
 use crate::first_load::{
     ImportOptions, IndexStatements, POSTGRES_DEFER_INDEXES_AFTER, SQLITE_DEFER_INDEXES_AFTER,
     build_certificate_indexes, check_revoked_certificate_owners, drop_certificate_indexes,
     require_empty_store, take_tables_when_alone,
 };
+use crate::lookahead::StoredCertificateReader;
 use crate::rows::{
     CERTIFICATE_COLUMNS, NewCertificate, NewRevocation, REVOCATION_COLUMNS, StoredCertificate,
     StoredRevocation,
@@ -144,7 +144,9 @@ macro_rules! upsert_rows {
             let stored: Vec<$stored> = if $all_new {
                 Vec::new()
             } else if let Some(preloaded) = preloaded.as_deref_mut() {
-                keys.iter().filter_map(|key| preloaded.remove(*key)).collect()
+                keys.iter()
+                    .filter_map(|key| preloaded.remove(*key))
+                    .collect()
             } else {
                 $table::table
                     .filter($table::$key.eq_any(&keys))
@@ -757,9 +759,11 @@ macro_rules! stream_items {
                     break;
                 };
                 let mut stored = match reader {
-                    Some(reader) => Some(reader.receive().map_err(|error| {
-                        ImportFailure::Query("certificate import", error)
-                    })?),
+                    Some(reader) => Some(
+                        reader
+                            .receive()
+                            .map_err(|error| ImportFailure::Query("certificate import", error))?,
+                    ),
                     None => None,
                 };
                 write_items!(

@@ -23,7 +23,7 @@ use diesel::{PgConnection, QueryResult};
 use crate::rows::StoredCertificate;
 use crate::schema::certificates;
 
-/// Batches whose ids may wait for the reader. The import asks one batch ahead.
+/// Batches whose ids may wait for the reader. The import requests one batch ahead.
 const QUEUED_BATCHES: usize = 2;
 
 /// How long the reader waits for a table lock before it fails. Under the
@@ -51,7 +51,7 @@ impl StoredCertificateReader {
         let mut connection = match PgConnection::establish(url) {
             Ok(connection) => connection,
             Err(error) => {
-                tracing::info!(%error, "a second connection for reading stored rows failed; the import reads them on its own connection");
+                tracing::info!(%error, "opening a second connection for reading stored rows failed; the import reads them on its own connection");
                 return None;
             }
         };
@@ -65,7 +65,7 @@ impl StoredCertificateReader {
         match started {
             Ok(_) => Some(Self { requests, replies }),
             Err(error) => {
-                tracing::info!(%error, "the thread for reading stored rows did not start; the import reads them on its own connection");
+                tracing::info!(%error, "starting the thread for reading stored rows failed; the import reads them on its own connection");
                 None
             }
         }
@@ -88,7 +88,7 @@ impl StoredCertificateReader {
     }
 }
 
-/// Answers each request with the stored rows of its ids, in one read-only
+/// Replies to each request with the stored rows of its ids, in one read-only
 /// transaction, until the import drops its end of the channels.
 fn read_stored_certificates(
     connection: &mut PgConnection,

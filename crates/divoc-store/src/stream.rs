@@ -172,12 +172,54 @@ impl Store {
         options: &ImportOptions,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<ImportSummary, StoreError> {
+        self.import_reader_checked(reader, options, &|_| Ok(()), progress)
+    }
+
+    /// Reads and writes a registry export like [`Store::import_reader_with`],
+    /// and runs `check` on each valid entry on the parsing thread, before the
+    /// entry reaches the store. An entry that `check` rejects ends the import
+    /// like an invalid one.
+    ///
+    /// The check suits what the store cannot know, such as whether a
+    /// credential fits in the QR code that a caller prints from it.
+    ///
+    /// ```
+    /// use divoc_model::{ExportEntry, ModelError};
+    /// use divoc_store::{ImportOptions, Store, StoreError, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let export = r#"{"preEnrollmentCode":"B1","certificateId":"C1","certificate":"{}"}"#;
+    /// let no_test_ids = |item: &divoc_model::ExportItem| match &item.entry {
+    ///     ExportEntry::Certificate { record, .. } if record.certificate_id.starts_with('C') => {
+    ///         Err(ModelError::Export {
+    ///             reason: format!("record {}: test id", item.position),
+    ///         })
+    ///     }
+    ///     _ => Ok(()),
+    /// };
+    /// let result =
+    ///     store.import_reader_checked(export.as_bytes(), &ImportOptions::default(), &no_test_ids, &mut |_| {});
+    /// assert!(matches!(result, Err(StoreError::Import(_))));
+    /// # Ok::<(), StoreError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`Store::import_stream_with`], and [`StoreError::Import`] with
+    /// the error of `check`.
+    pub fn import_reader_checked<R: BufRead + Send>(
+        &self,
+        reader: R,
+        options: &ImportOptions,
+        check: &(dyn Fn(&ExportItem) -> Result<(), ModelError> + Sync),
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<ImportSummary, StoreError> {
         thread::scope(|scope| {
             let (sender, receiver) =
                 mpsc::sync_channel::<Vec<Result<ExportItem, ModelError>>>(PARSED_CHUNKS_QUEUED);
             thread::Builder::new()
                 .name("export-parser".to_owned())
-                .spawn_scoped(scope, move || parse_into(reader, &sender))
+                .spawn_scoped(scope, move || parse_into(reader, check, &sender))
                 .map_err(|error| {
                     StoreError::Import(ModelError::Export {
                         reason: format!("starting the parsing thread failed: {error}"),
@@ -190,18 +232,22 @@ impl Store {
     }
 }
 
-/// Parses entries and sends them in chunks until the input ends, an entry is
-/// invalid or the receiver is gone.
+/// Parses entries, runs `check` on each valid one, and sends them in chunks
+/// until the input ends, an entry is invalid or the receiver is gone.
 fn parse_into<R: BufRead>(
     reader: R,
+    check: &(dyn Fn(&ExportItem) -> Result<(), ModelError> + Sync),
     sender: &mpsc::SyncSender<Vec<Result<ExportItem, ModelError>>>,
 ) {
     let mut chunk = Vec::with_capacity(PARSED_CHUNK_ENTRIES);
     for entry in ExportReader::new(reader) {
+        let entry = entry.and_then(|item| check(&item).map(|()| item));
+        let failed = entry.is_err();
         chunk.push(entry);
-        if chunk.len() == PARSED_CHUNK_ENTRIES {
+        if chunk.len() == PARSED_CHUNK_ENTRIES || failed {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(PARSED_CHUNK_ENTRIES));
-            if sender.send(full).is_err() {
+            // The import ends at the first invalid entry, so parsing stops too.
+            if sender.send(full).is_err() || failed {
                 return;
             }
         }

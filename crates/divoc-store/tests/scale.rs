@@ -240,6 +240,7 @@ backend_tests!(
     filled_store_import_on_one_connection,
     earlier_batch_error_reported_first,
     duplicate_of_waiting_batch_rejected,
+    rejected_by_check_writes_nothing,
     repeated_revocation_counts_once,
     repeated_revocation_update_counts_once,
     revocation_stored_before_guards_empty_certificates,
@@ -491,7 +492,7 @@ fn overlapping_import_counts_each_row_once(db: &TestDb) {
     );
 }
 
-/// Imports three batches into a store that holds the first 12,000 entries,
+/// Imports three batches into a store that contains the first 12,000 entries,
 /// with a changed certificate in the first and second batch, and checks the
 /// counts and rows. On PostgreSQL, the stored rows are read on a second
 /// connection unless `single_connection` is set; SQLite ignores the option.
@@ -502,7 +503,10 @@ fn check_filled_store_import(db: &TestDb, single_connection: bool) {
     };
     let lines = export_lines(30_000);
     let (first, _) = db.import(joined(&lines[..12_000]));
-    assert_eq!(first.expect("first import").certificate_rows.inserted, 11_520);
+    assert_eq!(
+        first.expect("first import").certificate_rows.inserted,
+        11_520
+    );
 
     let mut changed = lines.clone();
     for position in [0, 10_000, 11_998] {
@@ -549,9 +553,10 @@ fn filled_store_import_on_one_connection(db: &TestDb) {
     check_filled_store_import(db, true);
 }
 
-/// A certificate of the first batch stored for another beneficiary, and an
-/// invalid record in the second batch: the first batch's error is reported,
-/// although the second batch was read before the first was written.
+/// Imports a file with a certificate of the first batch stored for another
+/// beneficiary and an invalid record in the second batch. The first batch's
+/// error is returned, although the second batch was read before the first was
+/// written.
 fn earlier_batch_error_reported_first(db: &TestDb) {
     let (stored, _) = db.import(joined(&[certificate_line(5, "B-OTHER")]));
     assert_eq!(stored.expect("stored").certificates, 1);
@@ -572,7 +577,7 @@ fn earlier_batch_error_reported_first(db: &TestDb) {
 /// A repeated certificate id in the second batch of an import into a filled
 /// store. On PostgreSQL the first batch is still in memory then, waiting for
 /// the stored rows of the second, so the error names its record. On SQLite it
-/// is written, and the error says only that an earlier record had the id.
+/// is written, and the message names no earlier record.
 fn duplicate_of_waiting_batch_rejected(db: &TestDb) {
     let (stored, _) = db.import(joined(&[certificate_line(999_999, "B-OTHER")]));
     assert_eq!(stored.expect("stored").certificates, 1);
@@ -593,6 +598,36 @@ fn duplicate_of_waiting_batch_rejected(db: &TestDb) {
              {earlier}; each certificate may appear once per file"
         )
     );
+    assert_eq!(db.dump(), before);
+}
+
+/// Imports a file whose entry 15,001 a caller's check rejects. The check's
+/// error is returned, and nothing of the file is written.
+fn rejected_by_check_writes_nothing(db: &TestDb) {
+    let (stored, _) = db.import(joined(&[certificate_line(999_999, "B-OTHER")]));
+    assert_eq!(stored.expect("stored").certificates, 1);
+    let before = db.dump();
+
+    let check = |item: &divoc_model::ExportItem| {
+        if item.position == 15_001 {
+            return Err(divoc_model::ModelError::Export {
+                reason: format!("record {} rejected by the check", item.position),
+            });
+        }
+        Ok(())
+    };
+    let mut reports = Vec::new();
+    let result = db.store().import_reader_checked(
+        Cursor::new(joined(&export_lines(25_000)).into_bytes()),
+        &ImportOptions::default(),
+        &check,
+        &mut |progress| reports.push(*progress),
+    );
+    assert_eq!(
+        import_error(result),
+        "invalid registry export: record 15001 rejected by the check"
+    );
+    assert_eq!(reports.len(), 1);
     assert_eq!(db.dump(), before);
 }
 
