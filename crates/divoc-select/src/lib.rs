@@ -62,7 +62,9 @@ use serde_json::Value;
 pub enum SelectError {
     /// A stored certificate could not be read, so its dose is unknown and no
     /// choice between the records would be trustworthy.
-    #[error("{source}")]
+    /// Its message leaves the cause to [`std::error::Error::source`], as a
+    /// message that repeated it would show it twice in a chain of errors.
+    #[error("a stored certificate cannot be read")]
     UnreadableCertificate {
         /// `certificateId` of the unreadable record.
         certificate_id: String,

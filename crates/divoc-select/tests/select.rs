@@ -466,9 +466,20 @@ fn unreadable_certificate_names_record() {
     let mut records = divoc_like_history();
     records[1].certificate = "{\"evidence\": [{\"dose\": \"two\"}]}".to_owned();
     let error = Candidate::parse_all(&records).unwrap_err();
+    assert_eq!(error.to_string(), "a stored certificate cannot be read");
+    let SelectError::UnreadableCertificate {
+        ref certificate_id, ..
+    } = error
+    else {
+        panic!("expected an unreadable certificate, got {error:?}");
+    };
+    assert_eq!(certificate_id, "712988986");
+    let source = std::error::Error::source(&error).map(ToString::to_string);
     assert_eq!(
-        error.to_string(),
-        "certificate 712988986: credential field `evidence[0].dose` is invalid: \
-         expected a whole number of doses, found \"…\" at line 1 column 29"
+        source.as_deref(),
+        Some(
+            "certificate 712988986: credential field `evidence[0].dose` is invalid: \
+             expected a whole number of doses, found \"…\" at line 1 column 29"
+        )
     );
 }
