@@ -97,6 +97,37 @@ impl<'a> Candidate<'a> {
     /// [`SelectError::UnreadableCertificate`] for the first record whose
     /// credential cannot be read. One unreadable record fails the whole set,
     /// because skipping it could serve an older dose as the latest.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::RegistryRecord;
+    /// use divoc_select::{Candidate, SelectError};
+    ///
+    /// let records: Vec<RegistryRecord> = serde_json::from_value(serde_json::json!([
+    ///     {
+    ///         "preEnrollmentCode": "BEN1",
+    ///         "certificateId": "100000001",
+    ///         "certificate": r#"{"credentialSubject":{},"evidence":[{"dose":1}]}"#,
+    ///     },
+    ///     {
+    ///         "preEnrollmentCode": "BEN1",
+    ///         "certificateId": "100000002",
+    ///         "certificate": "not JSON",
+    ///     },
+    /// ]))
+    /// .unwrap();
+    ///
+    /// let candidates = Candidate::parse_all(&records[..1])?;
+    /// assert_eq!(candidates.len(), 1);
+    ///
+    /// let error = Candidate::parse_all(&records).unwrap_err();
+    /// let SelectError::UnreadableCertificate { certificate_id, .. } = error else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(certificate_id, "100000002");
+    /// # Ok::<(), SelectError>(())
+    /// ```
     pub fn parse_all(records: &'a [RegistryRecord]) -> Result<Vec<Self>, SelectError> {
         records
             .iter()
@@ -113,11 +144,41 @@ impl<'a> Candidate<'a> {
     }
 
     /// Returns the record's `certificateId`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::RegistryRecord;
+    /// use divoc_select::Candidate;
+    ///
+    /// let records: Vec<RegistryRecord> = serde_json::from_value(serde_json::json!([
+    ///     {
+    ///         "preEnrollmentCode": "BEN1",
+    ///         "certificateId": "100000002",
+    ///         "certificate": r#"{"credentialSubject":{},"evidence":[{"dose":"2"}]}"#,
+    ///     },
+    ///     {
+    ///         "preEnrollmentCode": "BEN1",
+    ///         "certificateId": "100000003",
+    ///         "certificate": r#"{"credentialSubject":{},"evidence":[]}"#,
+    ///     },
+    /// ]))
+    /// .unwrap();
+    /// let candidates = Candidate::parse_all(&records)?;
+    ///
+    /// assert_eq!(candidates[0].certificate_id(), "100000002");
+    /// assert_eq!(candidates[0].dose(), Some(2));
+    /// // A credential without a vaccination event has no dose.
+    /// assert_eq!(candidates[1].dose(), None);
+    /// # Ok::<(), divoc_select::SelectError>(())
+    /// ```
     pub fn certificate_id(&self) -> &str {
         &self.record.certificate_id
     }
 
     /// Returns the dose of the credential's first vaccination event.
+    ///
+    /// See the example of [`Candidate::certificate_id`].
     pub fn dose(&self) -> Option<u32> {
         self.credential.dose()
     }
@@ -225,6 +286,32 @@ fn compare_within_group(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
 
 /// Returns the certificate to serve: highest dose, then latest `osUpdatedAt`,
 /// then the tie-break described in the crate docs. `None` for an empty slice.
+///
+/// # Example
+///
+/// ```
+/// use divoc_model::RegistryRecord;
+/// use divoc_select::{Candidate, latest};
+///
+/// fn record(id: &str, dose: u32, updated: &str) -> RegistryRecord {
+///     serde_json::from_value(serde_json::json!({
+///         "preEnrollmentCode": "BEN1",
+///         "certificateId": id,
+///         "osUpdatedAt": updated,
+///         "certificate": format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":{dose}}}]}}"#),
+///     })).unwrap()
+/// }
+///
+/// let records = [
+///     record("100000010", 10, "2022-01-05T17:43:40.771Z"),
+///     // A later record of a lower dose: the dose wins, compared as a number.
+///     record("100000009", 9, "2022-01-05T17:44:11.245Z"),
+/// ];
+/// let candidates = Candidate::parse_all(&records)?;
+/// assert_eq!(latest(&candidates).map(Candidate::certificate_id), Some("100000010"));
+/// assert!(latest(&[]).is_none());
+/// # Ok::<(), divoc_select::SelectError>(())
+/// ```
 pub fn latest<'c, 'a>(candidates: &'c [Candidate<'a>]) -> Option<&'c Candidate<'a>> {
     latest_grouped(candidates, &GroupBy::Dose)
 }
@@ -283,11 +370,77 @@ where
 
 /// Returns the previous-doses table: one record per dose, highest dose first,
 /// each the latest record of its dose. Records without a dose form one row, last.
+///
+/// # Example
+///
+/// ```
+/// use divoc_model::RegistryRecord;
+/// use divoc_select::{Candidate, previous_doses};
+///
+/// fn record(id: &str, evidence: &str, updated: &str) -> RegistryRecord {
+///     serde_json::from_value(serde_json::json!({
+///         "preEnrollmentCode": "BEN1",
+///         "certificateId": id,
+///         "osUpdatedAt": updated,
+///         "certificate": format!(r#"{{"credentialSubject":{{}},"evidence":[{evidence}]}}"#),
+///     })).unwrap()
+/// }
+///
+/// let records = [
+///     record("100000001", r#"{"dose":1}"#, "2022-01-05T17:43:34.366Z"),
+///     record("100000002", r#"{"dose":2}"#, "2022-01-05T17:43:40.771Z"),
+///     // A correction of dose 1, which replaces the first record in the table.
+///     record("100000003", r#"{"dose":1}"#, "2022-01-05T17:44:11.245Z"),
+///     record("100000004", r#"{}"#, "2022-01-05T17:45:00.000Z"),
+/// ];
+/// let candidates = Candidate::parse_all(&records)?;
+///
+/// let rows: Vec<&str> = previous_doses(&candidates)
+///     .into_iter()
+///     .map(Candidate::certificate_id)
+///     .collect();
+/// assert_eq!(rows, ["100000002", "100000003", "100000004"]);
+/// # Ok::<(), divoc_select::SelectError>(())
+/// ```
 pub fn previous_doses<'c, 'a>(candidates: &'c [Candidate<'a>]) -> Vec<&'c Candidate<'a>> {
     latest_per_group(candidates, &GroupBy::Dose)
 }
 
 /// Returns one record per group, highest group first, each the latest of its group.
+///
+/// # Example
+///
+/// ```
+/// use divoc_model::RegistryRecord;
+/// use divoc_select::{Candidate, GroupBy, latest_per_group};
+///
+/// fn record(id: &str, batch: &str, updated: &str) -> RegistryRecord {
+///     serde_json::from_value(serde_json::json!({
+///         "preEnrollmentCode": "BEN1",
+///         "certificateId": id,
+///         "osUpdatedAt": updated,
+///         "certificate": format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":1,"batch":"{batch}"}}]}}"#),
+///     })).unwrap()
+/// }
+///
+/// let records = [
+///     record("100000001", "7", "2022-01-05T17:43:34.366Z"),
+///     record("100000002", "12", "2022-01-05T17:43:40.771Z"),
+///     record("100000003", "7", "2022-01-05T17:44:11.245Z"),
+/// ];
+/// let candidates = Candidate::parse_all(&records)?;
+///
+/// // Batches that hold numbers rank by value, so "12" comes before "7".
+/// let by_batch = latest_per_group(&candidates, &GroupBy::Field("batch".to_owned()));
+/// let ids: Vec<&str> = by_batch.into_iter().map(Candidate::certificate_id).collect();
+/// assert_eq!(ids, ["100000002", "100000003"]);
+///
+/// // Without grouping, only the latest record remains.
+/// let ungrouped = latest_per_group(&candidates, &GroupBy::Nothing);
+/// let ids: Vec<&str> = ungrouped.into_iter().map(Candidate::certificate_id).collect();
+/// assert_eq!(ids, ["100000003"]);
+/// # Ok::<(), divoc_select::SelectError>(())
+/// ```
 pub fn latest_per_group<'c, 'a>(
     candidates: &'c [Candidate<'a>],
     group_by: &GroupBy,
@@ -412,6 +565,35 @@ pub fn parse_date_of_birth(text: &str) -> Result<NaiveDate, SelectError> {
 ///
 /// Dates compare as calendar dates. A credential without a date of birth (v1
 /// credentials have none) never matches.
+///
+/// # Example
+///
+/// ```
+/// use divoc_model::RegistryRecord;
+/// use divoc_select::{Candidate, match_date_of_birth, parse_date_of_birth};
+///
+/// fn record(code: &str, id: &str, dose: u32, dob: &str) -> RegistryRecord {
+///     serde_json::from_value(serde_json::json!({
+///         "preEnrollmentCode": code,
+///         "certificateId": id,
+///         "certificate": format!(r#"{{"credentialSubject":{{"dob":"{dob}"}},"evidence":[{{"dose":{dose}}}]}}"#),
+///     })).unwrap()
+/// }
+///
+/// let records = [
+///     record("BEN1", "100000001", 1, "1987-04-21"),
+///     record("BEN2", "200000001", 1, "1990-02-03"),
+///     record("BEN3", "300000001", 1, "1987-04-21"),
+///     // BEN3's latest certificate corrects the date of birth, so BEN3 no longer matches.
+///     record("BEN3", "300000002", 2, "1978-04-21"),
+/// ];
+/// let candidates = Candidate::parse_all(&records)?;
+///
+/// let matches = match_date_of_birth(&candidates, parse_date_of_birth("1987-04-21")?);
+/// let ids: Vec<&str> = matches.into_iter().map(Candidate::certificate_id).collect();
+/// assert_eq!(ids, ["100000001"]);
+/// # Ok::<(), divoc_select::SelectError>(())
+/// ```
 pub fn match_date_of_birth<'c, 'a>(
     candidates: &'c [Candidate<'a>],
     date_of_birth: NaiveDate,
