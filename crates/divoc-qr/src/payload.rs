@@ -229,6 +229,23 @@ fn deflate_with(deflate: &mut zlib_rs::Deflate, data: &[u8]) -> Result<Vec<u8>, 
 /// # Errors
 ///
 /// The errors of [`zip_certificate`].
+///
+/// # Example
+///
+/// ```
+/// use divoc_qr::{
+///     PayloadForm, ZIP_LOCAL_HEADER_SIGNATURE, encode_payload, expand_bytes, zip_certificate,
+/// };
+///
+/// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+/// let raw = encode_payload(certificate, PayloadForm::Raw)?;
+/// assert_eq!(raw, zip_certificate(certificate)?);
+/// assert!(raw.starts_with(&ZIP_LOCAL_HEADER_SIGNATURE));
+///
+/// let expanded = encode_payload(certificate, PayloadForm::DivocExpanded)?;
+/// assert_eq!(expanded, expand_bytes(&raw));
+/// # Ok::<(), divoc_qr::QrError>(())
+/// ```
 pub fn encode_payload(certificate: &[u8], form: PayloadForm) -> Result<Vec<u8>, QrError> {
     let zipped = zip_certificate(certificate)?;
     Ok(match form {
@@ -270,6 +287,18 @@ pub fn expand_bytes(bytes: &[u8]) -> Vec<u8> {
 /// Returns `None` unless `expanded` is valid UTF-8 whose characters are all
 /// at most U+00FF. Overlong encodings (lead bytes 0xC0 and 0xC1) are invalid
 /// UTF-8 and so also return `None`.
+///
+/// # Example
+///
+/// ```
+/// use divoc_qr::unexpand_bytes;
+///
+/// assert_eq!(unexpand_bytes(&[0x50, 0x4B, 0xC3, 0xA9]), Some(vec![0x50, 0x4B, 0xE9]));
+/// // An overlong encoding of 0x69.
+/// assert_eq!(unexpand_bytes(&[0xC1, 0xA9]), None);
+/// // A lead byte without its continuation byte.
+/// assert_eq!(unexpand_bytes(&[0x50, 0xC3]), None);
+/// ```
 pub fn unexpand_bytes(expanded: &[u8]) -> Option<Vec<u8>> {
     let mut bytes = Vec::with_capacity(expanded.len());
     let mut iter = expanded.iter();
@@ -314,6 +343,20 @@ pub fn unexpand_bytes(expanded: &[u8]) -> Option<Vec<u8>> {
 /// [`QrError::CertificateEntryMissing`] without a `certificate.json` entry,
 /// [`QrError::CertificateEntryUnreadable`] on a corrupt entry, and
 /// [`QrError::DecodedCertificateTooLarge`] above [`MAX_CERTIFICATE_BYTES`].
+///
+/// # Example
+///
+/// ```
+/// use divoc_qr::{PayloadForm, QrError, decode_payload, encode_payload};
+///
+/// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+/// for form in [PayloadForm::DivocExpanded, PayloadForm::Raw] {
+///     let scanned = encode_payload(certificate, form)?;
+///     assert_eq!(decode_payload(&scanned)?, certificate);
+/// }
+/// assert!(matches!(decode_payload(b"HC1:6BF"), Err(QrError::NotAZipPayload)));
+/// # Ok::<(), QrError>(())
+/// ```
 pub fn decode_payload(qr_bytes: &[u8]) -> Result<Vec<u8>, QrError> {
     let unexpanded =
         unexpand_bytes(qr_bytes).filter(|bytes| bytes.starts_with(&ZIP_LOCAL_HEADER_SIGNATURE));

@@ -17,6 +17,18 @@ pub const DEFAULT_PIXELS_PER_MODULE: u32 = 2;
 
 impl CertificateQr {
     /// Returns the number of modules per side including the quiet zone.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_qr::{CertificateQr, QUIET_ZONE_MODULES, QrOptions};
+    ///
+    /// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+    /// let qr = CertificateQr::new(certificate, &QrOptions::default())?;
+    /// assert_eq!(qr.size_with_quiet_zone(), qr.size() + 2 * QUIET_ZONE_MODULES);
+    /// assert_eq!(qr.size_with_quiet_zone(), 65);
+    /// # Ok::<(), divoc_qr::QrError>(())
+    /// ```
     pub fn size_with_quiet_zone(&self) -> u32 {
         self.size() + 2 * QUIET_ZONE_MODULES
     }
@@ -31,6 +43,30 @@ impl CertificateQr {
     /// [`QrError::InvalidPixelsPerModule`] unless `pixels_per_module` is 1 to
     /// [`MAX_PIXELS_PER_MODULE`], and [`QrError::PngEncoding`] if the encoder
     /// fails.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_qr::{CertificateQr, QrError, QrOptions};
+    ///
+    /// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+    /// let qr = CertificateQr::new(certificate, &QrOptions::default())?;
+    ///
+    /// let png = qr.to_png(3)?;
+    /// assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    /// // The IHDR chunk follows: width, height, bit depth 1 and color type 0 (grayscale).
+    /// assert_eq!(&png[12..16], b"IHDR");
+    /// let side = (qr.size_with_quiet_zone() * 3).to_be_bytes();
+    /// assert_eq!(png[16..20], side);
+    /// assert_eq!(png[20..24], side);
+    /// assert_eq!(png[24..26], [1, 0]);
+    ///
+    /// assert!(matches!(
+    ///     qr.to_png(0),
+    ///     Err(QrError::InvalidPixelsPerModule { value: 0, max: 32 })
+    /// ));
+    /// # Ok::<(), QrError>(())
+    /// ```
     pub fn to_png(&self, pixels_per_module: u32) -> Result<Vec<u8>, QrError> {
         let scale = validate_scale(pixels_per_module)?;
         let side = self.size_with_quiet_zone() * scale;
@@ -61,6 +97,29 @@ impl CertificateQr {
     /// pixels. All dark modules form one path, drawn with
     /// `shape-rendering="crispEdges"` over a white background.
     /// `pixels_per_module` is clamped to 1..=[`MAX_PIXELS_PER_MODULE`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_qr::{CertificateQr, QrOptions};
+    ///
+    /// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+    /// let qr = CertificateQr::new(certificate, &QrOptions::default())?;
+    ///
+    /// let svg = qr.to_svg(2);
+    /// assert!(svg.starts_with(concat!(
+    ///     r#"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" "#,
+    ///     r#"width="130" height="130" viewBox="0 0 65 65""#,
+    /// )));
+    /// assert!(svg.ends_with(r#""/></svg>"#));
+    /// // The top-left finder pattern starts the path: a run of 7 dark modules
+    /// // at column 4, row 4, after the quiet zone.
+    /// assert!(svg.contains(r##"<path fill="#000" d="M4 4h7v1h-7z"##));
+    ///
+    /// // A scale of 0 is clamped to 1.
+    /// assert!(qr.to_svg(0).contains(r#"width="65" height="65""#));
+    /// # Ok::<(), divoc_qr::QrError>(())
+    /// ```
     pub fn to_svg(&self, pixels_per_module: u32) -> String {
         let scale = clamp_scale(pixels_per_module);
         let side_modules = self.size_with_quiet_zone();
@@ -91,6 +150,28 @@ impl CertificateQr {
     /// dark and 255 for light. `pixels_per_module` is clamped to
     /// 1..=[`MAX_PIXELS_PER_MODULE`], and the returned side reflects the
     /// clamped value.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_qr::{CertificateQr, QUIET_ZONE_MODULES, QrOptions};
+    ///
+    /// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+    /// let qr = CertificateQr::new(certificate, &QrOptions::default())?;
+    ///
+    /// let (side, pixels) = qr.to_luma(2);
+    /// assert_eq!(side, qr.size_with_quiet_zone() * 2);
+    /// assert_eq!(pixels.len(), (side * side) as usize);
+    /// // The image's top-left pixel is in the quiet zone, so it is light.
+    /// assert_eq!(pixels[0], 255);
+    /// // The symbol's top-left module, a finder pattern corner, is dark.
+    /// let corner = (QUIET_ZONE_MODULES * 2) as usize;
+    /// assert_eq!(pixels[corner * side as usize + corner], 0);
+    ///
+    /// // A scale above the maximum is clamped to 32.
+    /// assert_eq!(qr.to_luma(100).0, qr.size_with_quiet_zone() * 32);
+    /// # Ok::<(), divoc_qr::QrError>(())
+    /// ```
     pub fn to_luma(&self, pixels_per_module: u32) -> (u32, Vec<u8>) {
         let scale = clamp_scale(pixels_per_module);
         let side = self.size_with_quiet_zone() * scale;

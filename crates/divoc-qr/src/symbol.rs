@@ -71,6 +71,19 @@ impl ErrorCorrection {
     /// Each value is the number of data codewords of version 40 at this level
     /// (2956, 2334, 1666 and 1276) minus the 20-bit byte-mode header, rounded
     /// down to whole bytes.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_qr::{ErrorCorrection, PayloadForm, QrError, check_qr_capacity};
+    ///
+    /// assert_eq!(ErrorCorrection::Medium.max_payload_bytes(), 2331);
+    /// // Certificates that do not fit at level L fit in no QR code.
+    /// let capacity = ErrorCorrection::Low.max_payload_bytes();
+    /// let payload_bytes = check_qr_capacity(br#"{"credentialSubject":{}}"#, PayloadForm::Raw)?;
+    /// assert!(payload_bytes <= capacity);
+    /// # Ok::<(), QrError>(())
+    /// ```
     pub const fn max_payload_bytes(self) -> usize {
         match self {
             Self::Low => 2953,
@@ -159,6 +172,35 @@ impl CertificateQr {
     /// [`QrError::InvalidMask`] for a fixed mask above 7,
     /// [`QrError::PayloadTooLarge`] if the payload does not fit at any level
     /// tried, and the errors of [`crate::zip_certificate`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_qr::{CertificateQr, ErrorCorrection, MaskSelection, QrError, QrOptions};
+    ///
+    /// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+    /// let qr = CertificateQr::new(certificate, &QrOptions::default())?;
+    /// assert_eq!(qr.version(), 10);
+    ///
+    /// // A higher minimum level needs a larger version for the same payload.
+    /// let high = QrOptions {
+    ///     min_error_correction: ErrorCorrection::High,
+    ///     ..QrOptions::default()
+    /// };
+    /// let qr = CertificateQr::new(certificate, &high)?;
+    /// assert_eq!(qr.version(), 14);
+    /// assert_eq!(qr.error_correction(), ErrorCorrection::High);
+    ///
+    /// let bad_mask = QrOptions {
+    ///     mask: MaskSelection::Fixed(8),
+    ///     ..QrOptions::default()
+    /// };
+    /// assert!(matches!(
+    ///     CertificateQr::new(certificate, &bad_mask),
+    ///     Err(QrError::InvalidMask(8))
+    /// ));
+    /// # Ok::<(), QrError>(())
+    /// ```
     pub fn new(certificate: &[u8], options: &QrOptions) -> Result<Self, QrError> {
         // Reject an invalid mask before spending time on the zip.
         if let MaskSelection::Fixed(number @ 8..) = options.mask {
@@ -180,6 +222,23 @@ impl CertificateQr {
     /// [`QrError::InvalidMask`] for a fixed mask above 7 and
     /// [`QrError::PayloadTooLarge`] if the payload does not fit at any level
     /// tried.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_qr::{CertificateQr, PayloadForm, QrOptions, encode_payload};
+    ///
+    /// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+    /// let raw = QrOptions {
+    ///     form: PayloadForm::Raw,
+    ///     ..QrOptions::default()
+    /// };
+    /// let payload = encode_payload(certificate, PayloadForm::Raw)?;
+    /// let qr = CertificateQr::from_payload(&payload, &raw)?;
+    /// assert_eq!(qr, CertificateQr::new(certificate, &raw)?);
+    /// assert_eq!(qr.payload_len(), payload.len());
+    /// # Ok::<(), divoc_qr::QrError>(())
+    /// ```
     pub fn from_payload(payload: &[u8], options: &QrOptions) -> Result<Self, QrError> {
         let mask = match options.mask {
             MaskSelection::Fixed(number) if number <= 7 => Some(Mask::new(number)),
@@ -195,6 +254,27 @@ impl CertificateQr {
     }
 
     /// Returns the number of modules per side, without quiet zone (21 to 177).
+    ///
+    /// # Example
+    ///
+    /// The symbol's parameters, as [`CertificateQr::new`] chose them:
+    ///
+    /// ```
+    /// use divoc_qr::{CertificateQr, ErrorCorrection, PayloadForm, QrOptions, encode_payload};
+    ///
+    /// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+    /// let qr = CertificateQr::new(certificate, &QrOptions::default())?;
+    ///
+    /// assert_eq!(qr.version(), 10);
+    /// // Version v has 4 * v + 17 modules per side.
+    /// assert_eq!(qr.size(), 57);
+    /// assert_eq!(qr.error_correction(), ErrorCorrection::Medium);
+    /// assert_eq!(qr.mask(), 2);
+    /// assert_eq!(qr.payload_form(), PayloadForm::DivocExpanded);
+    /// let payload = encode_payload(certificate, PayloadForm::DivocExpanded)?;
+    /// assert_eq!(qr.payload_len(), payload.len());
+    /// # Ok::<(), divoc_qr::QrError>(())
+    /// ```
     pub fn size(&self) -> u32 {
         self.code.size().unsigned_abs()
     }
@@ -203,31 +283,58 @@ impl CertificateQr {
     ///
     /// The origin is the top-left module of the symbol. Coordinates outside
     /// the symbol, such as the quiet zone, are light.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_qr::{CertificateQr, QrOptions};
+    ///
+    /// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+    /// let qr = CertificateQr::new(certificate, &QrOptions::default())?;
+    ///
+    /// // The top-left finder pattern: a dark 7 × 7 ring, then a light separator.
+    /// assert!(qr.is_dark(0, 0));
+    /// assert!(qr.is_dark(6, 6));
+    /// assert!(!qr.is_dark(7, 0));
+    /// // The quiet zone around the symbol.
+    /// assert!(!qr.is_dark(-1, -1));
+    /// # Ok::<(), divoc_qr::QrError>(())
+    /// ```
     pub fn is_dark(&self, x: i32, y: i32) -> bool {
         self.code.get_module(x, y)
     }
 
     /// Returns the QR version (1 to 40).
+    ///
+    /// See the example of [`CertificateQr::size`].
     pub fn version(&self) -> u8 {
         self.code.version().value()
     }
 
     /// Returns the error correction level of the symbol.
+    ///
+    /// See the example of [`CertificateQr::size`].
     pub fn error_correction(&self) -> ErrorCorrection {
         ErrorCorrection::from_qrcodegen(self.code.error_correction_level())
     }
 
     /// Returns the mask number of the symbol (0 to 7).
+    ///
+    /// See the example of [`CertificateQr::size`].
     pub fn mask(&self) -> u8 {
         self.code.mask().value()
     }
 
     /// Returns the payload form the symbol was built with.
+    ///
+    /// See the example of [`CertificateQr::size`].
     pub fn payload_form(&self) -> PayloadForm {
         self.form
     }
 
     /// Returns the number of payload bytes in the symbol's byte-mode segment.
+    ///
+    /// See the example of [`CertificateQr::size`].
     pub fn payload_len(&self) -> usize {
         self.payload_len
     }
@@ -247,6 +354,31 @@ impl CertificateQr {
 ///
 /// [`QrError::PayloadTooLarge`] with both sizes when the payload does not
 /// fit, and the errors of [`crate::zip_certificate`].
+///
+/// # Example
+///
+/// ```
+/// use divoc_qr::{PayloadForm, QrError, check_qr_capacity, encode_payload};
+///
+/// let certificate = br#"{"credentialSubject":{"name":"Asha Rao"}}"#;
+/// let payload = encode_payload(certificate, PayloadForm::Raw)?;
+/// assert_eq!(check_qr_capacity(certificate, PayloadForm::Raw)?, payload.len());
+///
+/// // 6000 pseudo-random letters, which DEFLATE cannot shrink below the capacity.
+/// let mut state: u32 = 1;
+/// let letters: String = (0..6000)
+///     .map(|_| {
+///         state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+///         char::from(b'a' + ((state >> 16) % 26) as u8)
+///     })
+///     .collect();
+/// let large = format!(r#"{{"x":"{letters}"}}"#);
+/// assert!(matches!(
+///     check_qr_capacity(large.as_bytes(), PayloadForm::Raw),
+///     Err(QrError::PayloadTooLarge { capacity_bytes: 2953, .. })
+/// ));
+/// # Ok::<(), QrError>(())
+/// ```
 pub fn check_qr_capacity(certificate: &[u8], form: PayloadForm) -> Result<usize, QrError> {
     let payload_bytes = encode_payload(certificate, form)?.len();
     let capacity_bytes = ErrorCorrection::Low.max_payload_bytes();
