@@ -127,6 +127,18 @@ impl<W: Write> BulkPdfWriter<W> {
     /// # Errors
     ///
     /// [`BulkError::Write`] when the output fails.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::bulk::{BulkError, BulkPdfWriter};
+    ///
+    /// let writer = BulkPdfWriter::new(Vec::new())?;
+    /// assert_eq!(writer.page_count(), 0);
+    /// // A PDF needs a page, so a writer without one cannot finish.
+    /// assert!(matches!(writer.finish(), Err(BulkError::Input(_))));
+    /// # Ok::<(), BulkError>(())
+    /// ```
     pub fn new(out: W) -> Result<Self, BulkError> {
         let mut writer = BulkPdfWriter {
             out,
@@ -143,6 +155,8 @@ impl<W: Write> BulkPdfWriter<W> {
     }
 
     /// Returns the number of pages added so far.
+    ///
+    /// See the example of [`BulkPdfWriter::add_pdf`].
     pub fn page_count(&self) -> usize {
         self.pages.len()
     }
@@ -157,6 +171,44 @@ impl<W: Write> BulkPdfWriter<W> {
     /// below a page. Objects copied before the failure stay in the file, unused, but
     /// no page of `pdf` is added, so the merged file stays valid.
     /// [`BulkError::Write`] when the output fails.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::bulk::{BulkError, BulkPdfWriter};
+    /// # use divoc_model::VaccinationCredential;
+    /// # use divoc_pdf::{CertificateInput, PdfRenderer, PdfSettings};
+    /// # use divoc_qr::{CertificateQr, QrOptions};
+    /// # let settings = PdfSettings { font_files: Vec::new(), ..PdfSettings::default() };
+    /// # let renderer = PdfRenderer::new(settings)?;
+    /// # let render = |certificate_id: &str| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// #     let signed = r#"{"credentialSubject":{"name":"Asha Rao"},"evidence":[{"dose":1}]}"#;
+    /// #     let credential = VaccinationCredential::parse(certificate_id, signed)?;
+    /// #     let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default())?;
+    /// #     let input = CertificateInput {
+    /// #         certificate_id,
+    /// #         credential: &credential,
+    /// #         doses: &[],
+    /// #         qr: &qr,
+    /// #         updated_at: None,
+    /// #     };
+    /// #     Ok(renderer.render(&input)?)
+    /// # };
+    /// // `render` returns the one-page PDF of a certificate, as in the crate example.
+    /// let mut pair = BulkPdfWriter::new(Vec::new())?;
+    /// assert_eq!(pair.add_pdf(&render("100000001")?)?, 1);
+    /// assert_eq!(pair.add_pdf(&render("100000002")?)?, 1);
+    /// let (pair, _) = pair.finish()?;
+    ///
+    /// let mut merged = BulkPdfWriter::new(Vec::new())?;
+    /// // A merged file is an input like any other: all its pages are copied.
+    /// assert_eq!(merged.add_pdf(&pair)?, 2);
+    /// assert_eq!(merged.page_count(), 2);
+    /// // An input that fails adds no page.
+    /// assert!(matches!(merged.add_pdf(b"not a PDF"), Err(BulkError::Input(_))));
+    /// assert_eq!(merged.page_count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_pdf(&mut self, pdf: &[u8]) -> Result<usize, BulkError> {
         let document =
             Document::load_mem(pdf).map_err(|error| BulkError::Input(error.to_string()))?;
@@ -192,6 +244,47 @@ impl<W: Write> BulkPdfWriter<W> {
     ///
     /// [`BulkError::Input`] when no page was added, because a PDF needs one.
     /// [`BulkError::Write`] when the output fails.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::bulk::{BulkPdfWriter, BulkSummary};
+    /// # use divoc_model::VaccinationCredential;
+    /// # use divoc_pdf::{CertificateInput, PdfRenderer, PdfSettings};
+    /// # use divoc_qr::{CertificateQr, QrOptions};
+    /// # let settings = PdfSettings { font_files: Vec::new(), ..PdfSettings::default() };
+    /// # let renderer = PdfRenderer::new(settings)?;
+    /// # let render = |certificate_id: &str| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    /// #     let signed = r#"{"credentialSubject":{"name":"Asha Rao"},"evidence":[{"dose":1}]}"#;
+    /// #     let credential = VaccinationCredential::parse(certificate_id, signed)?;
+    /// #     let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default())?;
+    /// #     let input = CertificateInput {
+    /// #         certificate_id,
+    /// #         credential: &credential,
+    /// #         doses: &[],
+    /// #         qr: &qr,
+    /// #         updated_at: None,
+    /// #     };
+    /// #     Ok(renderer.render(&input)?)
+    /// # };
+    /// // `render` returns the one-page PDF of a certificate, as in the crate example.
+    /// let mut merged = BulkPdfWriter::new(Vec::new())?;
+    /// merged.add_pdf(&render("100000001")?)?;
+    /// let (bytes, summary) = merged.finish()?;
+    /// assert!(bytes.starts_with(b"%PDF-1.7\n"));
+    /// assert!(bytes.ends_with(b"%%EOF\n"));
+    /// assert_eq!(
+    ///     summary,
+    ///     BulkSummary {
+    ///         pages: 1,
+    ///         // The catalog, the page tree, the page and the 5 objects it refers to.
+    ///         objects: 8,
+    ///         shared_objects: 0,
+    ///         bytes: bytes.len() as u64,
+    ///     }
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn finish(mut self) -> Result<(W, BulkSummary), BulkError> {
         if self.pages.is_empty() {
             return Err(BulkError::Input("no page was added".to_owned()));

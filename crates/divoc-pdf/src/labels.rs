@@ -48,6 +48,34 @@ impl LabelSet {
     ///
     /// [`PdfError::InvalidSettings`] for invalid TOML, an unknown field, an
     /// invalid language code or a month list without 12 names.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::LabelSet;
+    ///
+    /// let text = r#"
+    /// language = "nl"
+    /// name = "Nederlands"
+    ///
+    /// [labels]
+    /// name = "Naam"
+    /// "#;
+    /// let set = LabelSet::parse("nl.toml", text)?;
+    /// assert_eq!(set.language, "nl");
+    /// assert_eq!(set.labels.name, "Naam");
+    /// // A text missing from the file is printed in English.
+    /// assert_eq!(set.labels.age, "Age");
+    /// assert!(!set.needs_review);
+    ///
+    /// let error = LabelSet::parse("nl.toml", &text.replace("\"nl\"", "\"NL\"")).unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "invalid PDF settings: `label set nl.toml` has invalid language code \"NL\"; \
+    ///      expected lowercase letters such as \"hi\" or \"pa-arab\""
+    /// );
+    /// # Ok::<(), divoc_pdf::PdfError>(())
+    /// ```
     pub fn parse(source: &str, text: &str) -> Result<Self, PdfError> {
         let invalid = |reason: String| PdfError::InvalidSettings {
             field: format!("label set {source}"),
@@ -75,6 +103,19 @@ impl LabelSet {
     ///
     /// [`PdfError::InvalidSettings`] if a compiled-in file is invalid, which
     /// the crate's tests rule out.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::LabelSet;
+    ///
+    /// let sets = LabelSet::built_in()?;
+    /// let codes: Vec<&str> = sets.iter().map(|set| set.language.as_str()).collect();
+    /// assert_eq!(codes, ["hi", "ta", "si", "bn"]);
+    /// assert_eq!(sets[0].name, "हिन्दी");
+    /// assert_eq!(sets[0].labels.name, "लाभार्थी का नाम");
+    /// # Ok::<(), divoc_pdf::PdfError>(())
+    /// ```
     pub fn built_in() -> Result<Vec<LabelSet>, PdfError> {
         BUILT_IN
             .iter()
@@ -88,6 +129,24 @@ impl LabelSet {
     ///
     /// [`PdfError::InvalidSettings`] naming the folder or file that could not
     /// be read or parsed.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::path::Path;
+    ///
+    /// use divoc_pdf::{LabelSet, PdfError};
+    ///
+    /// // The crate's own label set files.
+    /// let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("labels");
+    /// let sets = LabelSet::read_dir(&directory)?;
+    /// let codes: Vec<&str> = sets.iter().map(|set| set.language.as_str()).collect();
+    /// assert_eq!(codes, ["bn", "hi", "si", "ta"]);
+    ///
+    /// let missing = LabelSet::read_dir(&directory.join("missing"));
+    /// assert!(matches!(missing, Err(PdfError::InvalidSettings { field, .. }) if field == "labels_dir"));
+    /// # Ok::<(), PdfError>(())
+    /// ```
     pub fn read_dir(directory: &Path) -> Result<Vec<LabelSet>, PdfError> {
         let invalid = |reason: String| PdfError::InvalidSettings {
             field: "labels_dir".to_owned(),

@@ -207,6 +207,31 @@ impl PdfRenderer {
     /// list without 12 names, an unreadable or invalid label set file, or a
     /// default language without a label set. A missing script font is no
     /// error: it is logged, and its characters print as boxes.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::{PdfRenderer, PdfSettings};
+    ///
+    /// let settings = PdfSettings {
+    ///     language: "hi".to_owned(),
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings)?;
+    /// assert_eq!(renderer.resolve_language(None), "hi");
+    ///
+    /// let unknown = PdfSettings {
+    ///     language: "fr".to_owned(),
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// assert_eq!(
+    ///     PdfRenderer::new(unknown).unwrap_err().to_string(),
+    ///     "invalid PDF settings: `language` \"fr\" has no label set; known languages: bn, en, hi, si, ta"
+    /// );
+    /// # Ok::<(), divoc_pdf::PdfError>(())
+    /// ```
     pub fn new(settings: PdfSettings) -> Result<Self, PdfError> {
         settings.validate()?;
         let mut sets = LabelSet::built_in()?;
@@ -273,17 +298,74 @@ impl PdfRenderer {
     }
 
     /// Returns the settings this renderer was built with.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::{PdfRenderer, PdfSettings, Tz};
+    ///
+    /// let settings = PdfSettings {
+    ///     time_zone: Tz::Asia__Kolkata,
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings.clone())?;
+    /// assert_eq!(renderer.settings(), &settings);
+    /// assert_eq!(renderer.settings().time_zone.name(), "Asia/Kolkata");
+    /// # Ok::<(), divoc_pdf::PdfError>(())
+    /// ```
     pub fn settings(&self) -> &PdfSettings {
         &self.settings
     }
 
     /// Returns the codes of the languages this renderer prints, in order.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::{PdfRenderer, PdfSettings};
+    ///
+    /// let settings = PdfSettings {
+    ///     // No script fonts, so the example reads no files outside the crate.
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings)?;
+    /// // English and the label sets compiled into the crate.
+    /// assert_eq!(renderer.languages(), ["bn", "en", "hi", "si", "ta"]);
+    /// # Ok::<(), divoc_pdf::PdfError>(())
+    /// ```
     pub fn languages(&self) -> Vec<&str> {
         self.languages.keys().map(String::as_str).collect()
     }
 
     /// Returns the labels printed for `language`, a code from
     /// [`PdfRenderer::languages`], or `None` for another code.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::{PdfRenderer, PdfSettings};
+    ///
+    /// let settings = PdfSettings {
+    ///     // No script fonts, so the example reads no files outside the crate.
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings.clone())?;
+    /// let hindi = renderer.labels("hi").unwrap();
+    /// // English is printed beside the language unless `show_english` is off.
+    /// assert_eq!(hindi.name, "लाभार्थी का नाम / Beneficiary Name");
+    /// assert_eq!(renderer.labels("en").unwrap().name, "Beneficiary Name");
+    /// assert!(renderer.labels("fr").is_none());
+    ///
+    /// let hindi_only = PdfRenderer::new(PdfSettings {
+    ///     show_english: false,
+    ///     ..settings
+    /// })?;
+    /// assert_eq!(hindi_only.labels("hi").unwrap().name, "लाभार्थी का नाम");
+    /// # Ok::<(), divoc_pdf::PdfError>(())
+    /// ```
     pub fn labels(&self, language: &str) -> Option<&Labels> {
         self.languages
             .get(language)
@@ -292,6 +374,26 @@ impl PdfRenderer {
 
     /// Returns the script font files that were read; a configured file that
     /// is missing or invalid is not listed.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::path::PathBuf;
+    ///
+    /// use divoc_pdf::{PdfRenderer, PdfSettings};
+    ///
+    /// let fonts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fonts");
+    /// let bold = fonts.join("LiberationSans-Bold.ttf");
+    /// let settings = PdfSettings {
+    ///     // Any TrueType font serves for the example. The missing file is
+    ///     // logged as a warning and skipped.
+    ///     font_files: vec![bold.clone(), fonts.join("missing.ttf")],
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings)?;
+    /// assert_eq!(renderer.script_fonts(), [bold.display().to_string()]);
+    /// # Ok::<(), divoc_pdf::PdfError>(())
+    /// ```
     pub fn script_fonts(&self) -> Vec<String> {
         self.fonts.script_font_files()
     }
@@ -301,6 +403,24 @@ impl PdfRenderer {
     /// The requested code is matched without regard to case, then by its
     /// primary subtag (`hi-IN` prints `hi`). No request, or a language without
     /// a label set, gives the default language [`PdfSettings::language`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::{PdfRenderer, PdfSettings};
+    ///
+    /// let settings = PdfSettings {
+    ///     // No script fonts, so the example reads no files outside the crate.
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings)?;
+    /// assert_eq!(renderer.resolve_language(Some("hi")), "hi");
+    /// assert_eq!(renderer.resolve_language(Some("HI-in")), "hi");
+    /// assert_eq!(renderer.resolve_language(Some("fr")), "en");
+    /// assert_eq!(renderer.resolve_language(None), "en");
+    /// # Ok::<(), divoc_pdf::PdfError>(())
+    /// ```
     pub fn resolve_language(&self, requested: Option<&str>) -> &str {
         requested
             .and_then(|code| labels::match_language(&self.languages, code))
@@ -316,6 +436,48 @@ impl PdfRenderer {
     /// # Errors
     ///
     /// See [`PdfRenderer::render_with_report`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use divoc_model::VaccinationCredential;
+    /// # use divoc_pdf::{CertificateInput, PdfRenderer, PdfSettings};
+    /// # use divoc_qr::{CertificateQr, QrOptions};
+    /// # let signed = r#"{"credentialSubject":{"name":"Asha Rao"},"evidence":[{"dose":1,"totalDoses":2}]}"#;
+    /// # let credential = VaccinationCredential::parse("100000001", signed)?;
+    /// # let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default())?;
+    /// // `credential` and `qr` are built as in the crate example.
+    /// let input = CertificateInput {
+    ///     certificate_id: "100000001",
+    ///     credential: &credential,
+    ///     doses: &[],
+    ///     qr: &qr,
+    ///     updated_at: None,
+    /// };
+    /// let settings = PdfSettings {
+    ///     // No script fonts, so the example reads no files outside the crate.
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings)?;
+    ///
+    /// // Reads a text of the document information dictionary.
+    /// fn info(pdf: &[u8], key: &[u8]) -> Result<String, lopdf::Error> {
+    ///     let document = lopdf::Document::load_mem(pdf)?;
+    ///     let info = document.trailer.get(b"Info")?.as_reference()?;
+    ///     lopdf::decode_text_string(document.get_dictionary(info)?.get(key)?)
+    /// }
+    ///
+    /// // `hi-IN` resolves to Hindi, which is printed with English beside it.
+    /// let hindi = renderer.render_in(&input, Some("hi-IN"))?;
+    /// assert_eq!(
+    ///     info(&hindi, b"Title")?,
+    ///     "टीकाकरण प्रमाणपत्र 100000001 / Vaccination Certificate 100000001"
+    /// );
+    /// let english = renderer.render_in(&input, None)?;
+    /// assert_eq!(info(&english, b"Title")?, "Vaccination Certificate 100000001");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn render_in(
         &self,
         input: &CertificateInput<'_>,
@@ -332,6 +494,39 @@ impl PdfRenderer {
     /// # Errors
     ///
     /// See [`PdfRenderer::render_with_report`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use divoc_model::VaccinationCredential;
+    /// # use divoc_pdf::{CertificateInput, PdfRenderer, PdfSettings};
+    /// # use divoc_qr::{CertificateQr, QrOptions};
+    /// # let signed = r#"{"credentialSubject":{"name":"Asha Rao"},"evidence":[{"dose":1,"totalDoses":2}]}"#;
+    /// # let credential = VaccinationCredential::parse("100000001", signed)?;
+    /// # let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default())?;
+    /// // `credential` and `qr` are built as in the crate example.
+    /// let input = CertificateInput {
+    ///     certificate_id: "100000001",
+    ///     credential: &credential,
+    ///     doses: &[],
+    ///     qr: &qr,
+    ///     updated_at: None,
+    /// };
+    /// let settings = PdfSettings {
+    ///     // No script fonts, so the example reads no files outside the crate.
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings)?;
+    ///
+    /// let english = renderer.render_with_report_in(&input, Some("en"))?;
+    /// assert_eq!(english.uncovered_characters, 0);
+    /// // Without a Devanagari font, the Hindi labels are printed as boxes. Their
+    /// // count depends on the label texts, so the example only checks it is not 0.
+    /// let hindi = renderer.render_with_report_in(&input, Some("hi"))?;
+    /// assert!(hindi.uncovered_characters > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn render_with_report_in(
         &self,
         input: &CertificateInput<'_>,
@@ -361,6 +556,53 @@ impl PdfRenderer {
     /// # Errors
     ///
     /// See [`PdfRenderer::render_with_report`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use divoc_model::VaccinationCredential;
+    /// # use divoc_pdf::{CertificateInput, PdfRenderer, PdfSettings};
+    /// # use divoc_qr::{CertificateQr, QrOptions};
+    /// # let signed = r#"{"credentialSubject":{"name":"Asha Rao"},"evidence":[{"dose":1,"totalDoses":2}]}"#;
+    /// # let credential = VaccinationCredential::parse("100000001", signed)?;
+    /// # let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default())?;
+    /// // `credential` and `qr` are built as in the crate example.
+    /// let input = CertificateInput {
+    ///     certificate_id: "100000001",
+    ///     credential: &credential,
+    ///     doses: &[],
+    ///     qr: &qr,
+    ///     updated_at: None,
+    /// };
+    /// let settings = PdfSettings {
+    ///     // No script fonts, so the example reads no files outside the crate.
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings)?;
+    ///
+    /// // Reads a text of the document information dictionary.
+    /// fn info(pdf: &[u8], key: &[u8]) -> Result<String, lopdf::Error> {
+    ///     let document = lopdf::Document::load_mem(pdf)?;
+    ///     let info = document.trailer.get(b"Info")?.as_reference()?;
+    ///     lopdf::decode_text_string(document.get_dictionary(info)?.get(key)?)
+    /// }
+    ///
+    /// let pdf = renderer.render(&input)?;
+    /// assert!(pdf.starts_with(b"%PDF-"));
+    /// // Without `updated_at` the file is dated 1970-01-01.
+    /// assert_eq!(info(&pdf, b"CreationDate")?, "D:19700101000000Z");
+    ///
+    /// let updated = CertificateInput {
+    ///     updated_at: Some("2022-01-05T17:43:34Z".parse()?),
+    ///     ..input
+    /// };
+    /// let pdf = renderer.render(&updated)?;
+    /// assert_eq!(info(&pdf, b"CreationDate")?, "D:20220105174334Z");
+    /// // The same input gives the same bytes.
+    /// assert_eq!(renderer.render(&updated)?, pdf);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn render(&self, input: &CertificateInput<'_>) -> Result<Vec<u8>, PdfError> {
         self.render_in(input, None)
     }
@@ -377,6 +619,38 @@ impl PdfRenderer {
     /// [`PdfError::Layout`] when genpdf fails, [`PdfError::PageOverflow`] if even
     /// the compact form needs a second page, [`PdfError::Finish`] when the lopdf
     /// pass fails. Each names the certificate id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::VaccinationCredential;
+    /// use divoc_pdf::{CertificateInput, PdfRenderer, PdfSettings};
+    /// use divoc_qr::{CertificateQr, QrOptions};
+    ///
+    /// let signed = r#"{"credentialSubject":{"name":"कृष्ण क्षत्रिय"},"evidence":[{"dose":1,"totalDoses":2}]}"#;
+    /// let credential = VaccinationCredential::parse("100000001", signed)?;
+    /// let qr = CertificateQr::new(signed.as_bytes(), &QrOptions::default())?;
+    /// let input = CertificateInput {
+    ///     certificate_id: "100000001",
+    ///     credential: &credential,
+    ///     doses: &[],
+    ///     qr: &qr,
+    ///     updated_at: None,
+    /// };
+    /// let settings = PdfSettings {
+    ///     // No script fonts, so the example reads no files outside the crate.
+    ///     font_files: Vec::new(),
+    ///     ..PdfSettings::default()
+    /// };
+    /// let renderer = PdfRenderer::new(settings)?;
+    ///
+    /// // No configured font covers Devanagari, so each of the 13 characters of
+    /// // the name, the space excepted, is printed as a box.
+    /// let rendered = renderer.render_with_report(&input)?;
+    /// assert_eq!(rendered.uncovered_characters, 13);
+    /// assert_eq!(renderer.render(&input)?, rendered.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn render_with_report(
         &self,
         input: &CertificateInput<'_>,
