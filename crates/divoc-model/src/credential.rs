@@ -242,6 +242,38 @@ impl VaccinationCredential {
     ///
     /// [`ModelError::Credential`] when the text is not JSON or a typed field has
     /// the wrong shape.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::{ModelError, VaccinationCredential};
+    ///
+    /// let credential = VaccinationCredential::parse(
+    ///     "100000001",
+    ///     r#"{"credentialSubject":{"name":"Asha Rao"},"evidence":[{"dose":"1","totalDoses":2}]}"#,
+    /// )?;
+    /// assert_eq!(credential.evidence[0].total_doses, Some(2));
+    ///
+    /// // The message names the failing field but hides its value, which may be
+    /// // personal data.
+    /// let error = VaccinationCredential::parse(
+    ///     "100000001",
+    ///     r#"{"credentialSubject":{},"evidence":[{"dose":"two"}]}"#,
+    /// )
+    /// .unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "certificate 100000001: credential field `evidence[0].dose` is invalid: \
+    ///      expected a whole number of doses, found \"…\" at line 1 column 50"
+    /// );
+    ///
+    /// // Text after the credential is rejected, at the root of the document.
+    /// let trailing = r#"{"credentialSubject":{}} {}"#;
+    /// let error = VaccinationCredential::parse("100000001", trailing).unwrap_err();
+    /// let ModelError::Credential { path, .. } = error else { unreachable!() };
+    /// assert_eq!(path, "(root)");
+    /// # Ok::<(), ModelError>(())
+    /// ```
     pub fn parse(certificate_id: &str, text: &str) -> Result<Self, ModelError> {
         // Tracking the path slows every parse down, so it is done only to
         // describe a failure. Whatever the plain parse accepts, the tracked
@@ -269,16 +301,71 @@ impl VaccinationCredential {
     }
 
     /// Returns the first vaccination event, which is the one DIVOC reads.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::VaccinationCredential;
+    ///
+    /// let credential = VaccinationCredential::parse(
+    ///     "100000001",
+    ///     r#"{"credentialSubject":{},"evidence":[{"vaccine":"COVISHIELD"},{"vaccine":"COVAXIN"}]}"#,
+    /// )?;
+    /// let first = credential.evidence().and_then(|event| event.vaccine.as_deref());
+    /// assert_eq!(first, Some("COVISHIELD"));
+    ///
+    /// let text = r#"{"credentialSubject":{}}"#;
+    /// let without_events = VaccinationCredential::parse("100000001", text)?;
+    /// assert!(without_events.evidence().is_none());
+    /// # Ok::<(), divoc_model::ModelError>(())
+    /// ```
     pub fn evidence(&self) -> Option<&Evidence> {
         self.evidence.first()
     }
 
     /// Returns the dose number of the first vaccination event.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::VaccinationCredential;
+    ///
+    /// let dose = |evidence: &str| {
+    ///     let text = format!(r#"{{"credentialSubject":{{}},"evidence":{evidence}}}"#);
+    ///     VaccinationCredential::parse("100000001", &text).map(|credential| credential.dose())
+    /// };
+    /// assert_eq!(dose(r#"[{"dose":2}]"#)?, Some(2));
+    /// // Numeric strings are accepted, and an empty value means unknown.
+    /// assert_eq!(dose(r#"[{"dose":"10"}]"#)?, Some(10));
+    /// assert_eq!(dose(r#"[{"dose":""}]"#)?, None);
+    /// assert_eq!(dose("[]")?, None);
+    /// # Ok::<(), divoc_model::ModelError>(())
+    /// ```
     pub fn dose(&self) -> Option<u32> {
         self.evidence().and_then(|evidence| evidence.dose)
     }
 
     /// Returns which DIVOC vaccination context the credential declares.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::{ContextVersion, VaccinationCredential};
+    ///
+    /// let version = |contexts: &str| {
+    ///     let text = format!(r#"{{"@context":{contexts},"credentialSubject":{{}}}}"#);
+    ///     let credential = VaccinationCredential::parse("100000001", &text)?;
+    ///     Ok::<_, divoc_model::ModelError>(credential.context_version())
+    /// };
+    /// let w3c = "https://www.w3.org/2018/credentials/v1";
+    /// let v1 = format!(r#"["{w3c}", "https://cowin.gov.in/credentials/vaccination/v1"]"#);
+    /// assert_eq!(version(&v1)?, ContextVersion::V1);
+    /// // A trailing slash is accepted.
+    /// let v2 = r#"["https://example.org/credentials/vaccination/v2/"]"#;
+    /// assert_eq!(version(v2)?, ContextVersion::V2);
+    /// assert_eq!(version(&format!(r#"["{w3c}"]"#))?, ContextVersion::Unknown);
+    /// # Ok::<(), divoc_model::ModelError>(())
+    /// ```
     pub fn context_version(&self) -> ContextVersion {
         for context in &self.context {
             if let Some(url) = context.as_str() {
@@ -295,6 +382,25 @@ impl VaccinationCredential {
     }
 
     /// Returns the issuer id, whether the issuer is written as a string or as an object.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::VaccinationCredential;
+    ///
+    /// let issuer = |issuer: &str| {
+    ///     let text = format!(r#"{{"issuer":{issuer},"credentialSubject":{{}}}}"#);
+    ///     VaccinationCredential::parse("100000001", &text)
+    ///         .map(|credential| credential.issuer_id().map(str::to_owned))
+    /// };
+    /// assert_eq!(issuer(r#""https://cowin.gov.in/""#)?.as_deref(), Some("https://cowin.gov.in/"));
+    /// assert_eq!(
+    ///     issuer(r#"{"id":"https://cowin.gov.in/","name":"CoWIN"}"#)?.as_deref(),
+    ///     Some("https://cowin.gov.in/")
+    /// );
+    /// assert_eq!(issuer("null")?, None);
+    /// # Ok::<(), divoc_model::ModelError>(())
+    /// ```
     pub fn issuer_id(&self) -> Option<&str> {
         match self.issuer.as_ref()? {
             serde_json::Value::String(id) => Some(id),
@@ -306,6 +412,21 @@ impl VaccinationCredential {
 
 impl CredentialSubject {
     /// Returns the gender, or the sex where a deployment writes that instead.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::CredentialSubject;
+    ///
+    /// let subject = CredentialSubject {
+    ///     gender: Some(" ".to_owned()),
+    ///     sex: Some("Female".to_owned()),
+    ///     ..CredentialSubject::default()
+    /// };
+    /// // A blank gender counts as missing.
+    /// assert_eq!(subject.gender_or_sex(), Some("Female"));
+    /// assert_eq!(CredentialSubject::default().gender_or_sex(), None);
+    /// ```
     pub fn gender_or_sex(&self) -> Option<&str> {
         non_empty(self.gender.as_deref()).or_else(|| non_empty(self.sex.as_deref()))
     }
@@ -315,6 +436,26 @@ impl CredentialSubject {
     /// Accepts `YYYY-MM-DD`, optionally followed by a time (`1987-04-21T00:00:00Z`),
     /// in which case only the written date is taken: a date of birth never passes
     /// through a time-zone conversion.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use divoc_model::CredentialSubject;
+    ///
+    /// let born = |dob: &str| {
+    ///     let subject = CredentialSubject {
+    ///         dob: Some(dob.to_owned()),
+    ///         ..CredentialSubject::default()
+    ///     };
+    ///     subject.date_of_birth()
+    /// };
+    /// let april_21 = NaiveDate::from_ymd_opt(1987, 4, 21);
+    /// assert_eq!(born("1987-04-21"), april_21);
+    /// // In UTC this is 1987-04-22, but the written date is kept.
+    /// assert_eq!(born("1987-04-21T23:30:00-05:00"), april_21);
+    /// assert_eq!(born("21/04/1987"), None);
+    /// ```
     pub fn date_of_birth(&self) -> Option<NaiveDate> {
         parse_calendar_date(self.dob.as_deref()?)
     }
@@ -326,12 +467,55 @@ impl Evidence {
     /// RFC 3339 timestamps keep their offset. A timestamp without an offset is
     /// read as UTC, which is what DIVOC's services did on their UTC hosts. A bare
     /// `YYYY-MM-DD` is a calendar date.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{NaiveDate, TimeZone, Utc};
+    /// use divoc_model::{Evidence, VaccinationDate};
+    ///
+    /// let event = Evidence {
+    ///     date: Some("2021-10-18T03:30:00+05:30".to_owned()),
+    ///     ..Evidence::default()
+    /// };
+    /// let instant = Utc.with_ymd_and_hms(2021, 10, 17, 22, 0, 0).unwrap();
+    /// assert_eq!(event.vaccination_date(), Some(VaccinationDate::Instant(instant)));
+    ///
+    /// let event = Evidence {
+    ///     date: Some("2021-10-18".to_owned()),
+    ///     ..Evidence::default()
+    /// };
+    /// let day = NaiveDate::from_ymd_opt(2021, 10, 18).unwrap();
+    /// assert_eq!(event.vaccination_date(), Some(VaccinationDate::Date(day)));
+    /// assert_eq!(Evidence::default().vaccination_date(), None);
+    /// ```
     pub fn vaccination_date(&self) -> Option<VaccinationDate> {
         parse_vaccination_date(self.date.as_deref()?)
     }
 }
 
 /// Parses a vaccination time written as RFC 3339, as a zone-less timestamp, or as a date.
+///
+/// # Example
+///
+/// ```
+/// use chrono::{NaiveDate, TimeZone, Utc};
+/// use divoc_model::{VaccinationDate, parse_vaccination_date};
+///
+/// let instant = Utc.with_ymd_and_hms(2021, 10, 17, 10, 30, 0).unwrap();
+/// assert_eq!(
+///     parse_vaccination_date("2021-10-17T16:00:00+05:30"),
+///     Some(VaccinationDate::Instant(instant))
+/// );
+/// // A timestamp without an offset is read as UTC.
+/// assert_eq!(
+///     parse_vaccination_date("2021-10-17 10:30:00"),
+///     Some(VaccinationDate::Instant(instant))
+/// );
+/// let day = NaiveDate::from_ymd_opt(2021, 10, 17).unwrap();
+/// assert_eq!(parse_vaccination_date("2021-10-17"), Some(VaccinationDate::Date(day)));
+/// assert_eq!(parse_vaccination_date("17/10/2021"), None);
+/// ```
 pub fn parse_vaccination_date(text: &str) -> Option<VaccinationDate> {
     let text = text.trim();
     if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
@@ -354,6 +538,19 @@ pub fn parse_vaccination_date(text: &str) -> Option<VaccinationDate> {
 }
 
 /// Parses the `YYYY-MM-DD` at the start of `text`, ignoring any time that follows.
+///
+/// # Example
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use divoc_model::parse_calendar_date;
+///
+/// let april_21 = NaiveDate::from_ymd_opt(1987, 4, 21);
+/// assert_eq!(parse_calendar_date("1987-04-21"), april_21);
+/// assert_eq!(parse_calendar_date("1987-04-21T23:30:00-05:00"), april_21);
+/// assert_eq!(parse_calendar_date("1987-4-21"), None);
+/// assert_eq!(parse_calendar_date("1987-02-30"), None);
+/// ```
 pub fn parse_calendar_date(text: &str) -> Option<NaiveDate> {
     let text = text.trim();
     let date_part = text.get(..10)?;

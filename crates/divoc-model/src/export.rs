@@ -56,6 +56,38 @@ pub struct ExportItem {
 ///
 /// The first invalid entry, named by position and `certificateId`, or
 /// [`ModelError::Export`] when the file has none of the layouts above.
+///
+/// # Example
+///
+/// ```
+/// use divoc_model::{ExportEntry, parse_export};
+///
+/// // One entity per line: a certificate, then a revocation of an earlier one.
+/// let export = concat!(
+///     r#"{"preEnrollmentCode":"BEN-1","certificateId":"100000003","certificate":"{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"}"#,
+///     "\n",
+///     r#"{"preEnrollmentCode":"BEN-1","certificateId":"100000003","previousCertificateId":"100000001"}"#,
+/// );
+/// let items = parse_export(export)?;
+/// assert_eq!(items.len(), 2);
+/// let ExportEntry::Certificate { record, dose } = &items[0].entry else { unreachable!() };
+/// assert_eq!((record.certificate_id.as_str(), *dose), ("100000003", Some(1)));
+/// let ExportEntry::Revocation(revocation) = &items[1].entry else { unreachable!() };
+/// assert_eq!(items[1].position, 2);
+/// assert_eq!(revocation.revoked_certificate_id(), "100000001");
+///
+/// // The registry's search response names the entity type of each list.
+/// let envelope = r#"{"result":{"RevokedCertificate":[{"preEnrollmentCode":"BEN-1","certificateId":"100000001"}]}}"#;
+/// let items = parse_export(envelope)?;
+/// assert!(matches!(&items[0].entry, ExportEntry::Revocation(_)));
+///
+/// assert_eq!(
+///     parse_export(r#"{"result":{"Beneficiary":[]}}"#).unwrap_err().to_string(),
+///     "invalid registry export: unsupported entity type \"Beneficiary\"; \
+///      expected VaccinationCertificate or RevokedCertificate"
+/// );
+/// # Ok::<(), divoc_model::ModelError>(())
+/// ```
 pub fn parse_export(text: &str) -> Result<Vec<ExportItem>, ModelError> {
     let trimmed = text.trim_start_matches('\u{feff}').trim();
     if trimmed.is_empty() {

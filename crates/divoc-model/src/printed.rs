@@ -42,6 +42,22 @@ impl VaccinationCredential {
     /// may hold records written before the limits or by other code. A
     /// renderer calls this before it lays out the page, so that no field costs
     /// more time than the page can show.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::{MAX_NAME_CHARS, VaccinationCredential};
+    ///
+    /// let long_name = "ā".repeat(600);
+    /// let text = format!(r#"{{"credentialSubject":{{"name":"{long_name}","gender":"Female"}}}}"#);
+    /// let mut credential = VaccinationCredential::parse("100000001", &text)?;
+    ///
+    /// assert_eq!(credential.cut_printed_text(), 1);
+    /// let name = credential.credential_subject.name.as_deref().unwrap_or_default();
+    /// assert_eq!(name.chars().count(), MAX_NAME_CHARS);
+    /// assert_eq!(credential.cut_printed_text(), 0);
+    /// # Ok::<(), divoc_model::ModelError>(())
+    /// ```
     pub fn cut_printed_text(&mut self) -> usize {
         let mut cut = 0;
         self.visit_printed_text(&mut |_, text, max| {

@@ -72,6 +72,32 @@ impl RegistryRecord {
     /// # Errors
     ///
     /// [`ModelError::Credential`] naming this record's `certificateId` and the failing field.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::{ModelError, RegistryRecord};
+    ///
+    /// let record: RegistryRecord = serde_json::from_str(r#"{
+    ///     "preEnrollmentCode": "BEN-1",
+    ///     "certificateId": "100000001",
+    ///     "certificate": "{\"credentialSubject\":{\"name\":\"Asha Rao\"},\"evidence\":[{\"dose\":\"2\"}]}"
+    /// }"#)?;
+    /// let credential = record.credential()?;
+    /// assert_eq!(credential.credential_subject.name.as_deref(), Some("Asha Rao"));
+    /// assert_eq!(credential.dose(), Some(2));
+    ///
+    /// let broken = RegistryRecord {
+    ///     certificate: r#"{"credentialSubject":{},"evidence":[{"dose":true}]}"#.to_owned(),
+    ///     ..record
+    /// };
+    /// let Err(ModelError::Credential { certificate_id, path, .. }) = broken.credential() else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(certificate_id, "100000001");
+    /// assert_eq!(path, "evidence[0].dose");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn credential(&self) -> Result<VaccinationCredential, ModelError> {
         VaccinationCredential::parse(&self.certificate_id, &self.certificate)
     }
@@ -86,6 +112,40 @@ impl RegistryRecord {
     ///
     /// [`ModelError::Record`] for an invalid id, [`ModelError::Credential`] for an
     /// unreadable credential or date, or a printed text field that is too long. `label` describes the record in the message.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::RegistryRecord;
+    ///
+    /// let record: RegistryRecord = serde_json::from_str(r#"{
+    ///     "preEnrollmentCode": "BEN-1",
+    ///     "certificateId": "100000001",
+    ///     "certificate": "{\"credentialSubject\":{\"dob\":\"1990-02-03\"},\"evidence\":[{\"dose\":1}]}"
+    /// }"#)?;
+    /// assert_eq!(record.validate("record 1")?.dose(), Some(1));
+    ///
+    /// let bad_id = RegistryRecord {
+    ///     pre_enrollment_code: "BEN/1".to_owned(),
+    ///     ..record.clone()
+    /// };
+    /// assert_eq!(
+    ///     bad_id.validate("record 1").unwrap_err().to_string(),
+    ///     "record 1: field `preEnrollmentCode` is invalid: not a valid id: \
+    ///      only A-Z, a-z, 0-9, '-', '_' and '.' are allowed"
+    /// );
+    ///
+    /// let bad_date = RegistryRecord {
+    ///     certificate: r#"{"credentialSubject":{"dob":"03/02/1990"},"evidence":[{"dose":1}]}"#.to_owned(),
+    ///     ..record
+    /// };
+    /// assert_eq!(
+    ///     bad_date.validate("record 1").unwrap_err().to_string(),
+    ///     "certificate 100000001: credential field `credentialSubject.dob` is invalid: \
+    ///      not a YYYY-MM-DD date"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn validate(&self, label: &str) -> Result<VaccinationCredential, ModelError> {
         require_id(label, "preEnrollmentCode", &self.pre_enrollment_code)?;
         require_id(label, "certificateId", &self.certificate_id)?;
@@ -141,12 +201,36 @@ impl RevocationRecord {
     /// DIVOC writes a correction as a revocation whose `previousCertificateId` is the
     /// replaced certificate, and its sibling service drops exactly those ids. When
     /// `previousCertificateId` is absent or blank, `certificateId` itself is revoked.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::RevocationRecord;
+    ///
+    /// let correction: RevocationRecord = serde_json::from_str(r#"{
+    ///     "preEnrollmentCode": "BEN-1",
+    ///     "certificateId": "100000003",
+    ///     "previousCertificateId": "100000001"
+    /// }"#)?;
+    /// assert_eq!(correction.revoked_certificate_id(), "100000001");
+    /// assert_eq!(correction.revoked_certificate_field(), "previousCertificateId");
+    ///
+    /// let revocation = RevocationRecord {
+    ///     previous_certificate_id: Some(" ".to_owned()),
+    ///     ..correction
+    /// };
+    /// assert_eq!(revocation.revoked_certificate_id(), "100000003");
+    /// assert_eq!(revocation.revoked_certificate_field(), "certificateId");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn revoked_certificate_id(&self) -> &str {
         self.previous_id().unwrap_or(&self.certificate_id)
     }
 
     /// Names the field that [`RevocationRecord::revoked_certificate_id`] reads:
     /// `previousCertificateId`, or `certificateId` when that is absent or blank.
+    ///
+    /// See the example of [`RevocationRecord::revoked_certificate_id`].
     pub fn revoked_certificate_field(&self) -> &'static str {
         match self.previous_id() {
             Some(_) => "previousCertificateId",
@@ -167,6 +251,30 @@ impl RevocationRecord {
     /// # Errors
     ///
     /// [`ModelError::Record`] naming the first invalid id field.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::RevocationRecord;
+    ///
+    /// let revocation: RevocationRecord = serde_json::from_str(r#"{
+    ///     "preEnrollmentCode": "BEN-1",
+    ///     "certificateId": "100000003",
+    ///     "previousCertificateId": "../100000001"
+    /// }"#)?;
+    /// assert_eq!(
+    ///     revocation.validate("record 2").unwrap_err().to_string(),
+    ///     "record 2: field `previousCertificateId` is invalid: not a valid id: contains `..`"
+    /// );
+    ///
+    /// // A blank previousCertificateId is not checked.
+    /// let revocation = RevocationRecord {
+    ///     previous_certificate_id: Some(String::new()),
+    ///     ..revocation
+    /// };
+    /// assert!(revocation.validate("record 2").is_ok());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn validate(&self, label: &str) -> Result<(), ModelError> {
         require_id(label, "preEnrollmentCode", &self.pre_enrollment_code)?;
         require_id(label, "certificateId", &self.certificate_id)?;

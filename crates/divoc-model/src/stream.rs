@@ -59,6 +59,37 @@ enum State {
 
 impl<R: BufRead> ExportReader<R> {
     /// Creates a reader. Nothing is read until the first call to `next`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::{ExportEntry, ExportReader};
+    ///
+    /// let export = concat!(
+    ///     r#"{"preEnrollmentCode":"BEN-1","certificateId":"100000001","previousCertificateId":"100000000"}"#,
+    ///     "\n\n",
+    ///     r#"{"preEnrollmentCode":"BEN-2","certificateId":"200000001","certificate":"{\"credentialSubject\":{}}"}"#,
+    ///     "\n",
+    /// );
+    /// let mut reader = ExportReader::new(export.as_bytes());
+    /// assert_eq!(reader.lines_read(), 0);
+    ///
+    /// let first = reader.next().unwrap()?;
+    /// assert!(matches!(first.entry, ExportEntry::Revocation(_)));
+    /// assert_eq!(reader.lines_read(), 1);
+    ///
+    /// // The certificate has no vaccination event, so it is invalid, and the
+    /// // reader ends after the error. The blank line is counted but yields no entry.
+    /// let error = reader.next().unwrap().unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "record 2 (certificateId 200000001): field `certificate: evidence` is invalid: \
+    ///      no vaccination event: the list is empty or missing"
+    /// );
+    /// assert_eq!(reader.lines_read(), 3);
+    /// assert!(reader.next().is_none());
+    /// # Ok::<(), divoc_model::ModelError>(())
+    /// ```
     pub fn new(reader: R) -> Self {
         Self {
             reader,
@@ -70,6 +101,8 @@ impl<R: BufRead> ExportReader<R> {
     }
 
     /// Returns the number of lines read so far.
+    ///
+    /// See the example of [`ExportReader::new`].
     pub fn lines_read(&self) -> usize {
         self.line_number
     }
