@@ -69,6 +69,28 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use divoc_store::{AuditEvent, AuditQuery, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let event = AuditEvent {
+    ///     served_at: Utc.with_ymd_and_hms(2022, 1, 5, 17, 43, 34).unwrap(),
+    ///     certificate_id: "100000001".to_owned(),
+    ///     route: "/certificate/api/certificatePDF/{beneficiaryId}".to_owned(),
+    ///     subject: Some("operator-7".to_owned()),
+    ///     role: "distribution".to_owned(),
+    /// };
+    /// store.record_served(&event)?;
+    ///
+    /// assert_eq!(store.audit_events(AuditQuery::Certificate("100000001"), 10)?, [event.clone()]);
+    /// assert_eq!(store.audit_events(AuditQuery::Subject("operator-7"), 10)?, [event]);
+    /// assert!(store.audit_events(AuditQuery::Subject("operator-8"), 10)?.is_empty());
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn record_served(&self, event: &AuditEvent) -> Result<(), StoreError> {
         self.record_served_batch(std::slice::from_ref(event))
     }
@@ -80,6 +102,31 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`]; then no row is written.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{AuditEvent, AuditQuery, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let start = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// let events: Vec<AuditEvent> = (0..3)
+    ///     .map(|minute| AuditEvent {
+    ///         served_at: start + TimeDelta::minutes(minute),
+    ///         certificate_id: "100000001".to_owned(),
+    ///         route: "/certificate/api/certificatePDF/{beneficiaryId}".to_owned(),
+    ///         subject: None,
+    ///         role: "distribution".to_owned(),
+    ///     })
+    ///     .collect();
+    /// store.record_served_batch(&events)?;
+    ///
+    /// // The newest two, oldest first.
+    /// let read = store.audit_events(AuditQuery::Certificate("100000001"), 2)?;
+    /// assert_eq!(read, events[1..]);
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn record_served_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
@@ -104,6 +151,8 @@ impl Store {
     }
 
     /// Returns audit rows, oldest first, at most `limit` of them (the newest ones).
+    ///
+    /// See the examples of [`Store::record_served`] and [`Store::record_served_batch`].
     ///
     /// # Errors
     ///

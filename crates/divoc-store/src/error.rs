@@ -74,6 +74,23 @@ pub enum StoreError {
 impl StoreError {
     /// Returns `true` when the database could not be reached or was too busy,
     /// which a server reports as 503 Service Unavailable.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_store::StoreError;
+    ///
+    /// let busy = StoreError::Unavailable {
+    ///     target: "sqlite::memory:".to_owned(),
+    ///     reason: "no connection was free within 5 s".to_owned(),
+    /// };
+    /// assert!(busy.is_unavailable());
+    /// let invalid = StoreError::InvalidUrl {
+    ///     url: "mysql://localhost/divoc".to_owned(),
+    ///     reason: "unsupported scheme".to_owned(),
+    /// };
+    /// assert!(!invalid.is_unavailable());
+    /// ```
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
     }

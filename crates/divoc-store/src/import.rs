@@ -423,6 +423,41 @@ impl Store {
     ///   certificate, a certificate that another beneficiary's revocation names,
     ///   or a revoked id that revocations of two beneficiaries name;
     /// * [`StoreError::Unavailable`] or [`StoreError::Query`] when a statement fails.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::parse_export;
+    /// use divoc_store::{ImportSummary, RowCounts, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let record = |updated: &str, name: &str| {
+    ///     serde_json::json!({
+    ///         "preEnrollmentCode": "BEN-1",
+    ///         "certificateId": "100000001",
+    ///         "osUpdatedAt": updated,
+    ///         "certificate": format!(r#"{{"credentialSubject":{{"name":"{name}"}},"evidence":[{{"dose":1}}]}}"#),
+    ///     })
+    /// };
+    /// let newer = parse_export(&format!("[{}]", record("2022-01-05T17:44:11Z", "Asha Rao")))?;
+    /// let older = parse_export(&format!("[{}]", record("2022-01-05T17:43:34Z", "Asha R")))?;
+    ///
+    /// let summary = store.import(&newer)?;
+    /// assert_eq!(summary.certificate_rows.inserted, 1);
+    /// // The same entries again change nothing.
+    /// assert_eq!(store.import(&newer)?.certificate_rows.unchanged, 1);
+    /// // An older version of a stored record does not replace it.
+    /// assert_eq!(
+    ///     store.import(&older)?,
+    ///     ImportSummary {
+    ///         certificates: 1,
+    ///         revocations: 0,
+    ///         certificate_rows: RowCounts { older: 1, ..RowCounts::default() },
+    ///         revocation_rows: RowCounts::default(),
+    ///     }
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn import(&self, items: &[ExportItem]) -> Result<ImportSummary, StoreError> {
         let result = match &self.backend {
             crate::backend::Backend::Sqlite(pool) => {
@@ -490,6 +525,33 @@ impl Store {
     ///
     /// [`StoreError::Import`] naming the first invalid entry, in which case nothing
     /// is written, or any error of [`Store::import`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_store::{Store, StoreError, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let export = r#"[
+    ///     {"preEnrollmentCode": "BEN-1", "certificateId": "100000001",
+    ///      "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
+    ///     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002",
+    ///      "previousCertificateId": "100000001"}
+    /// ]"#;
+    /// let summary = store.import_text(export)?;
+    /// assert_eq!((summary.certificates, summary.revocations), (1, 1));
+    /// assert_eq!(summary.revocation_rows.inserted, 1);
+    ///
+    /// // An invalid entry fails the whole import, and nothing is written.
+    /// let invalid = r#"[
+    ///     {"preEnrollmentCode": "BEN-2", "certificateId": "200000001",
+    ///      "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
+    ///     {"preEnrollmentCode": "BEN-2", "certificateId": "200000002", "certificate": "{}"}
+    /// ]"#;
+    /// assert!(matches!(store.import_text(invalid), Err(StoreError::Import(_))));
+    /// assert!(!store.beneficiary_exists("BEN-2")?);
+    /// # Ok::<(), StoreError>(())
+    /// ```
     pub fn import_text(&self, text: &str) -> Result<ImportSummary, StoreError> {
         let items = parse_export(text)?;
         self.import(&items)
@@ -864,6 +926,30 @@ impl Store {
     /// rejected as a duplicate. The hash is keyed randomly per import, so
     /// importing the file again succeeds. For a re-import of 10 million stored
     /// ids the chance is about n²/2⁶⁵, or 3 in a million.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::ExportReader;
+    /// use divoc_store::{Store, StoreError, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let export = concat!(
+    ///     r#"{"preEnrollmentCode":"BEN-1","certificateId":"100000001","certificate":"{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"}"#,
+    ///     "\n",
+    ///     r#"{"preEnrollmentCode":"BEN-1","certificateId":"100000002","previousCertificateId":"100000001"}"#,
+    ///     "\n",
+    /// );
+    /// let mut written = 0;
+    /// let summary = store.import_stream(ExportReader::new(export.as_bytes()), &mut |progress| {
+    ///     written = progress.entries;
+    /// })?;
+    /// assert_eq!(written, 2);
+    /// assert_eq!((summary.certificates, summary.revocations), (1, 1));
+    /// // The certificate is stored, but revoked.
+    /// assert!(store.certificate_by_id("100000001")?.is_none());
+    /// # Ok::<(), StoreError>(())
+    /// ```
     pub fn import_stream<I>(
         &self,
         entries: I,
@@ -882,6 +968,28 @@ impl Store {
     ///
     /// As for [`Store::import_stream`], and [`StoreError::NotEmpty`] for a
     /// first load into a store that has rows.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_model::parse_export;
+    /// use divoc_store::{ImportOptions, Store, StoreError, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let export = r#"{"preEnrollmentCode":"BEN-1","certificateId":"100000001","certificate":"{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"}"#;
+    /// let first_load = ImportOptions {
+    ///     first_load: true,
+    ///     ..ImportOptions::default()
+    /// };
+    /// // Any iterator of parsed entries serves, not only an `ExportReader`.
+    /// let entries = || parse_export(export).map(|items| items.into_iter().map(Ok));
+    /// store.import_stream_with(entries()?, &first_load, &mut |_| {})?;
+    ///
+    /// // A first load needs an empty store.
+    /// let again = store.import_stream_with(entries()?, &first_load, &mut |_| {});
+    /// assert!(matches!(again, Err(StoreError::NotEmpty { .. })));
+    /// # Ok::<(), StoreError>(())
+    /// ```
     pub fn import_stream_with<I>(
         &self,
         entries: I,

@@ -97,6 +97,29 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let now = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// let expires = now + TimeDelta::minutes(5);
+    /// store.save_otp_challenge("9000000001", "hash-1", now, expires)?;
+    /// store.claim_otp_attempt("9000000001", now, 3)?;
+    ///
+    /// // A new challenge replaces the old one and its attempts.
+    /// store.save_otp_challenge("9000000001", "hash-2", now, expires)?;
+    /// let challenge = store.otp_challenge("9000000001")?.unwrap();
+    /// assert_eq!(challenge.code_hash, "hash-2");
+    /// assert_eq!(challenge.expires_at, expires);
+    /// assert_eq!(challenge.failed_attempts, 0);
+    /// assert!(!challenge.consumed);
+    /// assert!(store.otp_challenge("9000000002")?.is_none());
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn save_otp_challenge(
         &self,
         mobile: &str,
@@ -134,6 +157,8 @@ impl Store {
 
     /// Returns the stored challenge of `mobile`, whatever its state.
     ///
+    /// See the example of [`Store::save_otp_challenge`].
+    ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
@@ -160,6 +185,33 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let now = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// store.save_otp_challenge("9000000001", "hash-1", now, now + TimeDelta::minutes(5))?;
+    ///
+    /// // A wrong code: the caller compares and does not consume.
+    /// assert_eq!(store.claim_otp_attempt("9000000001", now, 2)?.as_deref(), Some("hash-1"));
+    /// // The right code on the second attempt.
+    /// let hash = store.claim_otp_attempt("9000000001", now, 2)?.unwrap();
+    /// assert!(store.consume_otp_challenge("9000000001", &hash)?);
+    /// // A code is consumed once.
+    /// assert!(!store.consume_otp_challenge("9000000001", &hash)?);
+    /// assert_eq!(store.claim_otp_attempt("9000000001", now, 2)?, None);
+    /// assert_eq!(store.otp_challenge("9000000001")?.unwrap().failed_attempts, 1);
+    ///
+    /// // No attempt counts on an expired challenge.
+    /// let expired = now + TimeDelta::minutes(5);
+    /// store.save_otp_challenge("9000000002", "hash-2", now, expired)?;
+    /// assert_eq!(store.claim_otp_attempt("9000000002", expired, 2)?, None);
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn claim_otp_attempt(
         &self,
         mobile: &str,
@@ -192,6 +244,8 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// See the example of [`Store::claim_otp_attempt`].
     pub fn consume_otp_challenge(&self, mobile: &str, code_hash: &str) -> Result<bool, StoreError> {
         let changed = with_connection!(self, |connection| {
             diesel::update(
@@ -219,6 +273,33 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{RateCount, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let hour = Duration::from_secs(3600);
+    /// let start = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// let later = start + TimeDelta::minutes(59);
+    ///
+    /// assert_eq!(store.count_rate_hit("otp:9000000001", start, hour)?.hits, 1);
+    /// assert_eq!(
+    ///     store.count_rate_hit("otp:9000000001", later, hour)?,
+    ///     RateCount { hits: 2, window_start: start }
+    /// );
+    /// // The window has lasted an hour, so a new one starts.
+    /// let next = start + TimeDelta::hours(1);
+    /// assert_eq!(
+    ///     store.count_rate_hit("otp:9000000001", next, hour)?,
+    ///     RateCount { hits: 1, window_start: next }
+    /// );
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn count_rate_hit(
         &self,
         bucket: &str,
@@ -267,6 +348,32 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{OtpPurge, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let hour = Duration::from_secs(3600);
+    /// let start = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// store.save_otp_challenge("9000000001", "hash-1", start, start + TimeDelta::minutes(5))?;
+    /// store.count_rate_hit("otp:9000000001", start, hour)?;
+    /// store.count_rate_hit("email:9000000001", start, hour)?;
+    ///
+    /// let later = start + TimeDelta::hours(2);
+    /// assert_eq!(
+    ///     store.purge_otp_state(later, hour)?,
+    ///     OtpPurge { challenges: 1, rate_limits: 1 }
+    /// );
+    /// assert!(store.otp_challenge("9000000001")?.is_none());
+    /// // The `email:` bucket is left to `purge_rate_limits`.
+    /// assert_eq!(store.purge_rate_limits("email:", later, hour)?, 1);
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn purge_otp_state(
         &self,
         now: DateTime<Utc>,
@@ -345,6 +452,28 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_store::{Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let export = r#"[
+    ///     {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001",
+    ///      "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
+    ///     {"preEnrollmentCode": "BEN-2", "certificateId": "200000001", "mobile": "9000000002",
+    ///      "certificate": "{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"},
+    ///     {"preEnrollmentCode": "BEN-2", "certificateId": "200000001",
+    ///      "previousCertificateId": "200000001"}
+    /// ]"#;
+    /// store.import_text(export)?;
+    /// assert!(store.mobile_has_certificates("9000000001")?);
+    /// // The only certificate of this number is revoked.
+    /// assert!(!store.mobile_has_certificates("9000000002")?);
+    /// assert!(!store.mobile_has_certificates("9000000003")?);
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn mobile_has_certificates(&self, mobile: &str) -> Result<bool, StoreError> {
         with_connection!(self, |connection| {
             mobile_beneficiaries(mobile)

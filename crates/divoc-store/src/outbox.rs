@@ -38,6 +38,15 @@ pub enum EmailStatus {
 
 impl EmailStatus {
     /// Returns the name stored in the `status` column.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_store::EmailStatus;
+    ///
+    /// assert_eq!(EmailStatus::Sending.as_str(), "sending");
+    /// assert_eq!(EmailStatus::Failed.to_string(), "failed");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             EmailStatus::Queued => "queued",
@@ -171,6 +180,33 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{EmailStatus, NewEmail, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let created_at = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// store.enqueue_email(&NewEmail {
+    ///     id: "email-1",
+    ///     certificate_id: "100000001",
+    ///     recipient: "asha@example.org",
+    ///     language: "en",
+    ///     protect: None,
+    ///     requester: "operator-7",
+    ///     created_at,
+    ///     scope_mobile: None,
+    /// })?;
+    ///
+    /// let email = store.email("email-1")?.unwrap();
+    /// assert_eq!(email.status, EmailStatus::Queued);
+    /// assert_eq!(email.attempts, 0);
+    /// assert_eq!(email.next_attempt_at, created_at);
+    /// assert!(store.email("email-2")?.is_none());
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn enqueue_email(&self, email: &NewEmail<'_>) -> Result<(), StoreError> {
         let created_at = to_naive_micros(email.created_at);
         let values = (
@@ -198,6 +234,8 @@ impl Store {
 
     /// Returns the outbox row `id`.
     ///
+    /// See the example of [`Store::enqueue_email`].
+    ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`], [`StoreError::Query`], or
@@ -222,6 +260,40 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`], [`StoreError::Query`], or
     /// [`StoreError::Corrupt`] for an unknown status.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{EmailStatus, NewEmail, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let created_at = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// store.enqueue_email(&NewEmail {
+    ///     id: "email-1",
+    ///     certificate_id: "100000001",
+    ///     recipient: "asha@example.org",
+    ///     language: "en",
+    ///     protect: None,
+    ///     requester: "operator-7",
+    ///     created_at,
+    ///     scope_mobile: None,
+    /// })?;
+    ///
+    /// let lease_until = created_at + TimeDelta::minutes(5);
+    /// let claimed = store.claim_due_email(created_at, lease_until)?.unwrap();
+    /// assert_eq!(claimed.id, "email-1");
+    /// assert_eq!(claimed.status, EmailStatus::Sending);
+    /// assert_eq!(claimed.attempts, 1);
+    /// // Nothing else is due while the lease runs.
+    /// assert!(store.claim_due_email(created_at + TimeDelta::minutes(1), lease_until)?.is_none());
+    ///
+    /// // When the lease lapses, for example because the worker died, the email is due again.
+    /// let next_lease = lease_until + TimeDelta::minutes(5);
+    /// let again = store.claim_due_email(lease_until, next_lease)?.unwrap();
+    /// assert_eq!(again.attempts, 2);
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn claim_due_email(
         &self,
         now: DateTime<Utc>,
@@ -278,6 +350,46 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{EmailStatus, NewEmail, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let created_at = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// store.enqueue_email(&NewEmail {
+    ///     id: "email-1",
+    ///     certificate_id: "100000001",
+    ///     recipient: "asha@example.org",
+    ///     language: "en",
+    ///     protect: None,
+    ///     requester: "operator-7",
+    ///     created_at,
+    ///     scope_mobile: None,
+    /// })?;
+    ///
+    /// let lease_until = created_at + TimeDelta::minutes(5);
+    /// let claimed = store.claim_due_email(created_at, lease_until)?.unwrap();
+    /// let retry_at = created_at + TimeDelta::minutes(10);
+    /// let error = Some("SMTP server busy");
+    /// let finished = store.finish_email_attempt(
+    ///     &claimed.id, claimed.attempts, EmailStatus::Queued, created_at, Some(retry_at), error,
+    /// )?;
+    /// assert!(finished);
+    /// let email = store.email("email-1")?.unwrap();
+    /// assert_eq!(email.status, EmailStatus::Queued);
+    /// assert_eq!(email.next_attempt_at, retry_at);
+    /// assert_eq!(email.last_error.as_deref(), error);
+    ///
+    /// // The row is no longer `sending`, so a second result of the same attempt is ignored.
+    /// let finished = store.finish_email_attempt(
+    ///     &claimed.id, claimed.attempts, EmailStatus::Sent, created_at, None, None,
+    /// )?;
+    /// assert!(!finished);
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn finish_email_attempt(
         &self,
         id: &str,

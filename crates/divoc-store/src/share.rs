@@ -68,6 +68,8 @@ pub struct ShareLink {
 
 impl ShareLink {
     /// Returns true when the link is not revoked and has not expired at `now`.
+    ///
+    /// See the example of [`Store::create_share_link`].
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at.and_utc() > now
     }
@@ -80,6 +82,40 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`], also when the id
     /// or the token hash is already taken.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{NewShareLink, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let created_at = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// let link = NewShareLink {
+    ///     id: "link-1",
+    ///     // SHA-256 of the token "test".
+    ///     token_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    ///     certificate_id: "100000001",
+    ///     pre_enrollment_code: "BEN-1",
+    ///     creator: "operator-7",
+    ///     passcode_hash: None,
+    ///     created_at,
+    ///     expires_at: created_at + TimeDelta::days(7),
+    ///     scope_mobile: None,
+    /// };
+    /// store.create_share_link(&link)?;
+    ///
+    /// let token_hash = link.token_hash;
+    /// let stored = store.share_link_by_token_hash(token_hash)?.unwrap();
+    /// assert_eq!(stored.certificate_id, "100000001");
+    /// assert_eq!(stored.failed_attempts, 0);
+    /// assert!(stored.is_live(created_at + TimeDelta::days(6)));
+    /// assert!(!stored.is_live(created_at + TimeDelta::days(7)));
+    ///
+    /// // Ids and token hashes are unique.
+    /// assert!(store.create_share_link(&NewShareLink { id: "link-2", ..link }).is_err());
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn create_share_link(&self, link: &NewShareLink<'_>) -> Result<(), StoreError> {
         let values = (
             share_links::id.eq(link.id),
@@ -104,6 +140,8 @@ impl Store {
 
     /// Returns the share link whose token has this SHA-256 hex digest, whatever its state.
     ///
+    /// See the example of [`Store::create_share_link`].
+    ///
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
@@ -126,6 +164,44 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{NewShareLink, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let created_at = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// let link = NewShareLink {
+    ///     id: "link-1",
+    ///     // SHA-256 of the token "test".
+    ///     token_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    ///     certificate_id: "100000001",
+    ///     pre_enrollment_code: "BEN-1",
+    ///     creator: "operator-7",
+    ///     passcode_hash: None,
+    ///     created_at,
+    ///     expires_at: created_at + TimeDelta::days(7),
+    ///     scope_mobile: None,
+    /// };
+    /// store.create_share_link(&link)?;
+    /// store.create_share_link(&NewShareLink {
+    ///     id: "link-2",
+    ///     // SHA-256 of the token "abc".
+    ///     token_hash: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    ///     created_at: created_at + TimeDelta::hours(1),
+    ///     ..link
+    /// })?;
+    ///
+    /// let ids = |links: Vec<divoc_store::ShareLink>| {
+    ///     links.into_iter().map(|link| link.id).collect::<Vec<_>>()
+    /// };
+    /// assert_eq!(ids(store.share_links_by_creator("operator-7", 10)?), ["link-2", "link-1"]);
+    /// assert_eq!(ids(store.share_links_by_creator("operator-7", 1)?), ["link-2"]);
+    /// assert!(store.share_links_by_creator("operator-8", 10)?.is_empty());
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn share_links_by_creator(
         &self,
         creator: &str,
@@ -149,6 +225,42 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{NewShareLink, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let created_at = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// let link = NewShareLink {
+    ///     id: "link-1",
+    ///     // SHA-256 of the token "test".
+    ///     token_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    ///     certificate_id: "100000001",
+    ///     pre_enrollment_code: "BEN-1",
+    ///     creator: "operator-7",
+    ///     passcode_hash: None,
+    ///     created_at,
+    ///     expires_at: created_at + TimeDelta::days(7),
+    ///     scope_mobile: None,
+    /// };
+    /// store.create_share_link(&link)?;
+    ///
+    /// // Only the creator can revoke the link.
+    /// let now = created_at + TimeDelta::hours(1);
+    /// assert!(store.revoke_share_link("link-1", "operator-8", now)?.is_none());
+    /// let revoked = store.revoke_share_link("link-1", "operator-7", now)?.unwrap();
+    /// assert_eq!(revoked.revoked_at, Some(now.naive_utc()));
+    /// assert!(!revoked.is_live(now));
+    ///
+    /// // Revoking again keeps the first revocation time.
+    /// let later = now + TimeDelta::hours(1);
+    /// let again = store.revoke_share_link("link-1", "operator-7", later)?.unwrap();
+    /// assert_eq!(again.revoked_at, Some(now.naive_utc()));
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn revoke_share_link(
         &self,
         id: &str,
@@ -188,6 +300,42 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, TimeZone, Utc};
+    /// use divoc_store::{NewShareLink, Store, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let created_at = Utc.with_ymd_and_hms(2022, 1, 5, 17, 0, 0).unwrap();
+    /// let link = NewShareLink {
+    ///     id: "link-1",
+    ///     // SHA-256 of the token "test".
+    ///     token_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    ///     certificate_id: "100000001",
+    ///     pre_enrollment_code: "BEN-1",
+    ///     creator: "operator-7",
+    ///     passcode_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"),
+    ///     created_at,
+    ///     expires_at: created_at + TimeDelta::days(7),
+    ///     scope_mobile: None,
+    /// };
+    /// store.create_share_link(&link)?;
+    ///
+    /// // A wrong passcode stays counted.
+    /// assert!(store.claim_share_passcode_attempt("link-1", 2)?.is_some());
+    /// // The right one: the caller verifies it and takes the attempt back.
+    /// assert!(store.claim_share_passcode_attempt("link-1", 2)?.is_some());
+    /// store.release_share_passcode_attempt("link-1")?;
+    ///
+    /// let stored = store.share_link_by_token_hash(link.token_hash)?.unwrap();
+    /// assert_eq!(stored.failed_attempts, 1);
+    /// // One more wrong passcode reaches the limit of 2.
+    /// assert!(store.claim_share_passcode_attempt("link-1", 2)?.is_some());
+    /// assert_eq!(store.claim_share_passcode_attempt("link-1", 2)?, None);
+    /// # Ok::<(), divoc_store::StoreError>(())
+    /// ```
     pub fn claim_share_passcode_attempt(
         &self,
         id: &str,
@@ -216,6 +364,8 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// See the example of [`Store::claim_share_passcode_attempt`].
     pub fn release_share_passcode_attempt(&self, id: &str) -> Result<(), StoreError> {
         with_connection!(self, |connection| {
             diesel::update(

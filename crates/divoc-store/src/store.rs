@@ -277,6 +277,24 @@ impl Store {
     /// * [`StoreError::Unavailable`] when the database cannot be opened or reached,
     ///   with the driver's message, such as libpq's "Connection refused";
     /// * [`StoreError::Migration`] when the tables cannot be created.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_store::{Store, StoreError, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// assert_eq!(store.backend_name(), "sqlite");
+    /// assert_eq!(store.redacted_url(), "sqlite::memory:");
+    /// // Only a PostgreSQL store can have a read replica.
+    /// assert_eq!(store.replica_failures(), 0);
+    ///
+    /// assert!(matches!(
+    ///     Store::open("mysql://localhost/divoc", &StoreOptions::default()),
+    ///     Err(StoreError::InvalidUrl { .. })
+    /// ));
+    /// # Ok::<(), StoreError>(())
+    /// ```
     pub fn open(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let target: Arc<str> = Arc::from(redact_url(url));
         let primary = StoreTarget::parse(url)?;
@@ -314,6 +332,8 @@ impl Store {
     }
 
     /// Returns the backend: `"sqlite"` or `"postgresql"`.
+    ///
+    /// See the example of [`Store::open`].
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite(_) => "sqlite",
@@ -324,13 +344,17 @@ impl Store {
     /// Returns how many lookups ran on the primary instead of the read replica,
     /// because they failed there or the replica was being skipped after a
     /// failed connection, since the store was opened. Always 0 without a replica.
+    ///
+    /// See the example of [`Store::open`].
     pub fn replica_failures(&self) -> u64 {
         self.replica
             .as_ref()
             .map_or(0, |replica| replica.failures.load(Ordering::Relaxed))
     }
 
-    /// Returns the store URL with its password redacted.
+    /// Returns the store URL with its password redacted, as [`crate::redact_url`] does.
+    ///
+    /// See the example of [`Store::open`].
     pub fn redacted_url(&self) -> &str {
         &self.target
     }
@@ -349,6 +373,30 @@ impl Store {
     /// [`StoreError::Corrupt`] for a row that cannot be read back. A failure
     /// on the replica is logged and the lookup runs on the primary, whose
     /// error is returned.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use divoc_store::{Store, StoreOptions};
+    /// # let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// # let certificate = |dose: u32| format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":{dose}}}]}}"#);
+    /// # let export = serde_json::json!([
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "mobile": "9000000001", "certificate": certificate(2)},
+    /// #     {"preEnrollmentCode": "BEN-2", "certificateId": "200000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "previousCertificateId": "100000001"},
+    /// # ]);
+    /// # store.import_text(&export.to_string())?;
+    /// // The store contains certificates 100000001 and 100000002 of BEN-1 and
+    /// // 200000001 of BEN-2, all registered to mobile 9000000001. A revocation
+    /// // revokes 100000001.
+    /// let ids = |records: Vec<divoc_model::RegistryRecord>| {
+    ///     records.into_iter().map(|record| record.certificate_id).collect::<Vec<_>>()
+    /// };
+    /// assert_eq!(ids(store.certificates_by_beneficiary("BEN-1")?), ["100000002"]);
+    /// assert!(store.certificates_by_beneficiary("BEN-3")?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn certificates_by_beneficiary(
         &self,
         pre_enrollment_code: &str,
@@ -369,6 +417,29 @@ impl Store {
     /// # Errors
     ///
     /// As for [`Store::certificates_by_beneficiary`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use divoc_store::{Store, StoreOptions};
+    /// # let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// # let certificate = |dose: u32| format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":{dose}}}]}}"#);
+    /// # let export = serde_json::json!([
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "mobile": "9000000001", "certificate": certificate(2)},
+    /// #     {"preEnrollmentCode": "BEN-2", "certificateId": "200000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "previousCertificateId": "100000001"},
+    /// # ]);
+    /// # store.import_text(&export.to_string())?;
+    /// // The store contains certificates 100000001 and 100000002 of BEN-1 and
+    /// // 200000001 of BEN-2, all registered to mobile 9000000001. A revocation
+    /// // revokes 100000001.
+    /// let found = store.certificate_by_mobile_and_id("9000000001", "200000001")?;
+    /// assert_eq!(found.map(|record| record.pre_enrollment_code).as_deref(), Some("BEN-2"));
+    /// assert!(store.certificate_by_mobile_and_id("9000000002", "200000001")?.is_none());
+    /// assert!(store.certificate_by_mobile_and_id("9000000001", "100000001")?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn certificate_by_mobile_and_id(
         &self,
         mobile: &str,
@@ -403,6 +474,28 @@ impl Store {
     /// # Errors
     ///
     /// As for [`Store::certificates_by_beneficiary`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use divoc_store::{Store, StoreOptions};
+    /// # let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// # let certificate = |dose: u32| format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":{dose}}}]}}"#);
+    /// # let export = serde_json::json!([
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "mobile": "9000000001", "certificate": certificate(2)},
+    /// #     {"preEnrollmentCode": "BEN-2", "certificateId": "200000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "previousCertificateId": "100000001"},
+    /// # ]);
+    /// # store.import_text(&export.to_string())?;
+    /// // The store contains certificates 100000001 and 100000002 of BEN-1 and
+    /// // 200000001 of BEN-2, all registered to mobile 9000000001. A revocation
+    /// // revokes 100000001.
+    /// assert!(store.certificate_by_beneficiary_and_id("BEN-1", "100000002")?.is_some());
+    /// // The certificate exists, but belongs to another beneficiary.
+    /// assert!(store.certificate_by_beneficiary_and_id("BEN-2", "100000002")?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn certificate_by_beneficiary_and_id(
         &self,
         pre_enrollment_code: &str,
@@ -428,6 +521,28 @@ impl Store {
     /// # Errors
     ///
     /// As for [`Store::certificates_by_beneficiary`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use divoc_store::{Store, StoreOptions};
+    /// # let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// # let certificate = |dose: u32| format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":{dose}}}]}}"#);
+    /// # let export = serde_json::json!([
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "mobile": "9000000001", "certificate": certificate(2)},
+    /// #     {"preEnrollmentCode": "BEN-2", "certificateId": "200000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "previousCertificateId": "100000001"},
+    /// # ]);
+    /// # store.import_text(&export.to_string())?;
+    /// // The store contains certificates 100000001 and 100000002 of BEN-1 and
+    /// // 200000001 of BEN-2, all registered to mobile 9000000001. A revocation
+    /// // revokes 100000001.
+    /// let found = store.certificate_by_id("100000002")?;
+    /// assert_eq!(found.map(|record| record.pre_enrollment_code).as_deref(), Some("BEN-1"));
+    /// assert!(store.certificate_by_id("100000001")?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn certificate_by_id(
         &self,
         certificate_id: &str,
@@ -453,6 +568,32 @@ impl Store {
     /// # Errors
     ///
     /// As for [`Store::certificates_by_beneficiary`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use divoc_store::{Store, StoreOptions};
+    /// # let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// # let certificate = |dose: u32| format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":{dose}}}]}}"#);
+    /// # let export = serde_json::json!([
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "mobile": "9000000001", "certificate": certificate(2)},
+    /// #     {"preEnrollmentCode": "BEN-2", "certificateId": "200000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "previousCertificateId": "100000001"},
+    /// # ]);
+    /// # store.import_text(&export.to_string())?;
+    /// // The store contains certificates 100000001 and 100000002 of BEN-1 and
+    /// // 200000001 of BEN-2, all registered to mobile 9000000001. A revocation
+    /// // revokes 100000001.
+    /// let ids: Vec<String> = store
+    ///     .certificates_by_mobile("9000000001")?
+    ///     .into_iter()
+    ///     .map(|record| record.certificate_id)
+    ///     .collect();
+    /// assert_eq!(ids, ["100000002", "200000001"]);
+    /// assert!(store.certificates_by_mobile(" ")?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn certificates_by_mobile(&self, mobile: &str) -> Result<Vec<RegistryRecord>, StoreError> {
         if mobile.trim().is_empty() {
             return Ok(Vec::new());
@@ -477,6 +618,27 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Query`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use divoc_store::{Store, StoreOptions};
+    /// # let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// # let certificate = |dose: u32| format!(r#"{{"credentialSubject":{{}},"evidence":[{{"dose":{dose}}}]}}"#);
+    /// # let export = serde_json::json!([
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "mobile": "9000000001", "certificate": certificate(2)},
+    /// #     {"preEnrollmentCode": "BEN-2", "certificateId": "200000001", "mobile": "9000000001", "certificate": certificate(1)},
+    /// #     {"preEnrollmentCode": "BEN-1", "certificateId": "100000002", "previousCertificateId": "100000001"},
+    /// # ]);
+    /// # store.import_text(&export.to_string())?;
+    /// // The store contains certificates 100000001 and 100000002 of BEN-1 and
+    /// // 200000001 of BEN-2, all registered to mobile 9000000001. A revocation
+    /// // revokes 100000001.
+    /// assert!(store.beneficiary_exists("BEN-1")?);
+    /// assert!(!store.beneficiary_exists("BEN-3")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn beneficiary_exists(&self, pre_enrollment_code: &str) -> Result<bool, StoreError> {
         with_read_connection!(self, "beneficiary existence check", |connection| {
             beneficiary_exists_query(pre_enrollment_code).get_result::<bool>(connection)
@@ -495,6 +657,23 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] when one of those SQLite checks fails,
     /// when no connection is available, or when the statement fails.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_store::{Store, StoreOptions};
+    ///
+    /// let directory = tempfile::tempdir()?;
+    /// let path = directory.path().join("certificates.db");
+    /// let store = Store::open(&format!("sqlite://{}", path.display()), &StoreOptions::default())?;
+    /// store.health_check()?;
+    ///
+    /// // Writes to a deleted database file would be lost, so the check fails.
+    /// std::fs::remove_file(&path)?;
+    /// let error = store.health_check().unwrap_err();
+    /// assert!(error.is_unavailable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn health_check(&self) -> Result<(), StoreError> {
         if let Some(reason) = self.opened_files.as_ref().and_then(|files| files.change()) {
             return Err(StoreError::Unavailable {

@@ -152,6 +152,29 @@ impl Store {
     ///
     /// As for [`Store::import_stream`]. A read error of `reader` is an invalid
     /// export ([`StoreError::Import`]), and nothing is written.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_store::{Store, StoreError, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let export = concat!(
+    ///     r#"{"preEnrollmentCode":"BEN-1","certificateId":"100000001","certificate":"{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"}"#,
+    ///     "\n",
+    ///     r#"{"preEnrollmentCode":"BEN-1","certificateId":"100000002","certificate":"{\"credentialSubject\":{},\"evidence\":[{\"dose\":2}]}"}"#,
+    ///     "\n",
+    /// );
+    /// // Any `BufRead` serves, such as a `BufReader` over an opened file.
+    /// let summary = store.import_reader(export.as_bytes(), &mut |_| {})?;
+    /// assert_eq!(summary.certificate_rows.inserted, 2);
+    ///
+    /// // A certificate id repeated in the file fails the import.
+    /// let repeated = format!("{export}{export}");
+    /// let error = store.import_reader(repeated.as_bytes(), &mut |_| {}).unwrap_err();
+    /// assert!(matches!(error, StoreError::Import(_)));
+    /// # Ok::<(), StoreError>(())
+    /// ```
     pub fn import_reader<R: BufRead + Send>(
         &self,
         reader: R,
@@ -166,6 +189,24 @@ impl Store {
     /// # Errors
     ///
     /// As for [`Store::import_stream_with`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_store::{ImportOptions, Store, StoreError, StoreOptions};
+    ///
+    /// let store = Store::open("sqlite::memory:", &StoreOptions::default())?;
+    /// let export = r#"{"preEnrollmentCode":"BEN-1","certificateId":"100000001","certificate":"{\"credentialSubject\":{},\"evidence\":[{\"dose\":1}]}"}"#;
+    /// let first_load = ImportOptions {
+    ///     first_load: true,
+    ///     ..ImportOptions::default()
+    /// };
+    /// let summary = store.import_reader_with(export.as_bytes(), &first_load, &mut |_| {})?;
+    /// assert_eq!(summary.certificate_rows.inserted, 1);
+    /// let again = store.import_reader_with(export.as_bytes(), &first_load, &mut |_| {});
+    /// assert!(matches!(again, Err(StoreError::NotEmpty { .. })));
+    /// # Ok::<(), StoreError>(())
+    /// ```
     pub fn import_reader_with<R: BufRead + Send>(
         &self,
         reader: R,

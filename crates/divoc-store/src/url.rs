@@ -169,6 +169,26 @@ pub(crate) fn is_sqlite_memory(path: &str) -> bool {
 /// query parameter, with `***`. In text without a scheme, such as a libpq
 /// `key=value` connection string, a `password=` value is replaced too. Other
 /// text is returned unchanged.
+///
+/// # Example
+///
+/// ```
+/// use divoc_store::redact_url;
+///
+/// assert_eq!(
+///     redact_url("postgres://divoc:secret@db.internal:5432/divoc"),
+///     "postgres://divoc:***@db.internal:5432/divoc"
+/// );
+/// assert_eq!(
+///     redact_url("postgres://db.internal/divoc?user=divoc&password=secret"),
+///     "postgres://db.internal/divoc?user=divoc&password=***"
+/// );
+/// assert_eq!(
+///     redact_url("host=db.internal user=divoc password=secret"),
+///     "host=db.internal user=divoc password=***"
+/// );
+/// assert_eq!(redact_url("sqlite://certificates.db"), "sqlite://certificates.db");
+/// ```
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|index| index + "://".len()) else {
         return redact_conninfo_password(url);
