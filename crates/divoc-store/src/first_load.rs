@@ -70,7 +70,9 @@ pub struct ImportOptions {
     /// transaction until the import ends. Set this where the server allows no
     /// further connection, or where a pooler in transaction mode stands
     /// between the store and the server. When the second connection cannot
-    /// be opened, the import logs it and reads on its own connection.
+    /// be opened, or cannot lock `certificates` at once because another
+    /// session waits for an exclusive lock, the import logs it and reads on
+    /// its own connection.
     pub single_connection: bool,
 }
 

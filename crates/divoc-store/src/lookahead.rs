@@ -26,9 +26,10 @@ use crate::schema::certificates;
 /// Batches whose ids may wait for the reader. The import requests one batch ahead.
 const QUEUED_BATCHES: usize = 2;
 
-/// How long the reader waits for a table lock before it fails. Under the
-/// import's own lock it never needs to wait. The limit turns a lock that a
-/// later change might take into an error instead of a stalled import.
+/// How long a query of the reader waits for a lock before it fails. The
+/// reader holds its table lock from the start (see [`begin_reading`]), so
+/// only an index lock could make it wait. The limit turns such a wait into an
+/// error instead of a stalled import.
 const READER_LOCK_TIMEOUT: &str = "10s";
 
 /// The import's end of the reading thread.
@@ -38,12 +39,19 @@ pub(crate) struct StoredCertificateReader {
 }
 
 impl StoredCertificateReader {
-    /// Opens a second connection with `url` and starts the reading thread in
-    /// `scope`. Call it after the import has locked its tables, so that the
-    /// reader's snapshot follows every write committed before the import.
+    /// Opens a second connection with `url`, locks `certificates` there for
+    /// reading, and starts the reading thread in `scope`. Call it after the
+    /// import has locked its tables, so that the reader's snapshot follows
+    /// every write committed before the import.
     ///
-    /// Returns `None`, after a log line, when the connection or the thread
-    /// cannot start. The import then reads on its own connection.
+    /// The lock is taken here, before the import reads its first entry, and
+    /// without waiting. A reader that took it only with its first query could
+    /// queue behind a session that waits for ACCESS EXCLUSIVE, such as a
+    /// `--first-load` import. That session waits for this import, which would
+    /// wait for its reader until `READER_LOCK_TIMEOUT` failed the import.
+    ///
+    /// Returns `None`, after a log line, when the connection, the lock or the
+    /// thread cannot be had. The import then reads on its own connection.
     pub(crate) fn start<'scope>(
         scope: &'scope thread::Scope<'scope, '_>,
         url: &str,
@@ -55,6 +63,10 @@ impl StoredCertificateReader {
                 return None;
             }
         };
+        if let Err(error) = begin_reading(&mut connection) {
+            tracing::info!(%error, "locking certificates on the second connection failed; the import reads the stored rows on its own connection");
+            return None;
+        }
         let (requests, pending) = mpsc::sync_channel::<Vec<String>>(QUEUED_BATCHES);
         let (answer, replies) = mpsc::sync_channel(QUEUED_BATCHES);
         let started = thread::Builder::new()
@@ -88,22 +100,26 @@ impl StoredCertificateReader {
     }
 }
 
-/// Replies to each request with the stored rows of its ids, in one read-only
-/// transaction, until the import drops its end of the channels.
+/// Begins the reader's read-only transaction and takes ACCESS SHARE on
+/// `certificates` without waiting, so that no later query of the reader waits
+/// for the table. The snapshot is taken by the first query.
+fn begin_reading(connection: &mut PgConnection) -> QueryResult<()> {
+    connection.batch_execute(&format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
+         SET LOCAL lock_timeout = '{READER_LOCK_TIMEOUT}'; \
+         SET LOCAL enable_seqscan = off; SET LOCAL jit = off; \
+         LOCK TABLE certificates IN ACCESS SHARE MODE NOWAIT"
+    ))
+}
+
+/// Replies to each request with the stored rows of its ids, in the
+/// transaction that [`begin_reading`] began, until the import drops its end
+/// of the channels.
 fn read_stored_certificates(
     connection: &mut PgConnection,
     requests: &mpsc::Receiver<Vec<String>>,
     replies: &mpsc::SyncSender<QueryResult<Vec<StoredCertificate>>>,
 ) {
-    let begun = connection.batch_execute(&format!(
-        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; \
-         SET LOCAL lock_timeout = '{READER_LOCK_TIMEOUT}'; \
-         SET LOCAL enable_seqscan = off; SET LOCAL jit = off"
-    ));
-    if let Err(error) = begun {
-        let _ = replies.send(Err(error));
-        return;
-    }
     for ids in requests {
         let rows = certificates::table
             .filter(certificates::certificate_id.eq_any(&ids))

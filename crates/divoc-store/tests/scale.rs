@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
+use divoc_model::ExportReader;
 use divoc_store::schema::{certificates, revocations};
 use divoc_store::{
     IMPORT_BATCH_ENTRIES, ImportOptions, ImportProgress, ImportSummary, RowCounts, Store,
@@ -1013,20 +1014,12 @@ impl TestDb {
 
 /// Waits up to 10 s until `count` client sessions are connected to database `name`.
 fn wait_for_sessions(admin: &mut PgConnection, name: &str, count: i64) {
-    #[derive(QueryableByName)]
-    struct Sessions {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        sessions: i64,
-    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let sessions = diesel::sql_query(format!(
-            "SELECT count(*) AS sessions FROM pg_stat_activity \
-             WHERE datname = '{name}' AND backend_type = 'client backend'"
-        ))
-        .get_result::<Sessions>(admin)
-        .expect("session count")
-        .sessions;
+        let sessions = count_sessions(
+            admin,
+            &format!("datname = '{name}' AND backend_type = 'client backend'"),
+        );
         if sessions == count {
             return;
         }
@@ -1036,6 +1029,22 @@ fn wait_for_sessions(admin: &mut PgConnection, name: &str, count: i64) {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// Returns the number of sessions in `pg_stat_activity` that match the SQL
+/// `condition`.
+fn count_sessions(admin: &mut PgConnection, condition: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct Sessions {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        sessions: i64,
+    }
+    diesel::sql_query(format!(
+        "SELECT count(*) AS sessions FROM pg_stat_activity WHERE {condition}"
+    ))
+    .get_result::<Sessions>(admin)
+    .expect("session count")
+    .sessions
 }
 
 /// Checks that an import into an empty store past the threshold stores every
@@ -1333,4 +1342,94 @@ fn postgres_concurrent_imports_wait_for_each_other() {
         ]
     );
     assert_eq!(db.dump().0.len(), 19_200);
+}
+
+/// Application name of the session that [`lock_certificates_exclusively`] opens.
+const EXCLUSIVE_WAITER: &str = "divoc-test-exclusive-waiter";
+
+/// Takes ACCESS EXCLUSIVE on `certificates` in a new session, waiting as long
+/// as it takes, and rolls back.
+fn lock_certificates_exclusively(url: &str) {
+    let mut connection = PgConnection::establish(url).expect("waiting session");
+    connection
+        .batch_execute(&format!(
+            "SET application_name = '{EXCLUSIVE_WAITER}'; \
+             BEGIN; LOCK TABLE certificates IN ACCESS EXCLUSIVE MODE; ROLLBACK"
+        ))
+        .expect("exclusive lock");
+}
+
+/// Waits until the session of [`lock_certificates_exclusively`] waits for its
+/// lock, and returns `true`, or until `locker` has ended without waiting, and
+/// returns `false`.
+fn wait_for_exclusive_waiter(
+    admin: &mut PgConnection,
+    locker: &std::thread::ScopedJoinHandle<'_, ()>,
+) -> bool {
+    loop {
+        let waiting = count_sessions(
+            admin,
+            &format!("application_name = '{EXCLUSIVE_WAITER}' AND wait_event_type = 'Lock'"),
+        );
+        if waiting > 0 {
+            return true;
+        }
+        if locker.is_finished() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// An import into a filled store, while a session queues for ACCESS
+/// EXCLUSIVE on `certificates` behind the import's lock before the first
+/// batch is read. The import's second connection must not queue behind that
+/// session, which waits for the import: the import commits every row, and
+/// the session gets its lock afterwards.
+#[test]
+fn postgres_read_ahead_beside_exclusive_waiter() {
+    let Some(db) = TestDb::postgres("postgres_read_ahead_beside_exclusive_waiter") else {
+        return;
+    };
+    let lines = export_lines(15_000);
+    let (first, _) = db.import(joined(&lines[..5_000]));
+    assert_eq!(first.expect("first import").certificates, 4_800);
+    let text = joined(&lines);
+    let mut admin = PgConnection::establish(&db.raw_url).expect("admin session");
+
+    let (result, waited) = std::thread::scope(|scope| {
+        let mut locker = None;
+        let mut waited = false;
+        // The first entry is read after the import has locked its tables and
+        // opened its second connection, and before that connection reads.
+        let entries = ExportReader::new(text.as_bytes()).inspect(|_| {
+            if locker.is_none() {
+                let started = scope.spawn(|| lock_certificates_exclusively(&db.raw_url));
+                waited = wait_for_exclusive_waiter(&mut admin, &started);
+                locker = Some(started);
+            }
+        });
+        let result = db.store().import_stream(entries, &mut |_| {});
+        locker
+            .expect("entries were read")
+            .join()
+            .expect("locking thread");
+        (result, waited)
+    });
+
+    assert!(
+        waited,
+        "the session took its lock without waiting for the import"
+    );
+    let summary = result.expect("import beside a waiting session");
+    assert_eq!(
+        summary.certificate_rows,
+        RowCounts {
+            inserted: 9_600,
+            updated: 0,
+            unchanged: 4_800,
+            older: 0,
+        }
+    );
+    assert_eq!(db.dump().0.len(), 14_400);
 }

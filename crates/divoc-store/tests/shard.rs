@@ -201,6 +201,10 @@ const ALLOWED: &[Allowed] = &[
         reason: "transaction control: the import's second connection, which reads stored rows",
     },
     Allowed {
+        shape: Shape::Exact("LOCK TABLE certificates IN ACCESS SHARE MODE NOWAIT"),
+        reason: "import: the second connection's lock, taken before its first read",
+    },
+    Allowed {
         shape: Shape::Exact("SET LOCAL lock_timeout = '10s'"),
         reason: "import: how long the second connection may wait for a lock, no table",
     },
