@@ -712,9 +712,12 @@ const SQLITE_LARGE_IMPORT_AFTER: usize = 2_000_000;
 /// of each batch go to it as soon as the batch is read, and the batch is
 /// written after the next one has been read, with the stored rows that the
 /// reader returned. So the reader's query for one batch runs while the
-/// connection writes the batch before it. An entry that fails while the next
-/// batch is read is reported after the batch before it is written, so the
-/// error of the earliest entry is the one returned, as without a reader.
+/// connection writes the batch before it.
+///
+/// An entry that fails to read ends the stream, but the entries before it are
+/// still written, those of its own batch included. So a conflict with the
+/// stored rows in an earlier entry is the error returned, wherever the batch
+/// boundaries fall, with or without a reader.
 macro_rules! stream_items {
     (
         $connection:ident,
@@ -739,9 +742,10 @@ macro_rules! stream_items {
         let mut revocation_keys = CountedKeys::across_batches();
         let mut batch: Vec<ExportItem> = Vec::with_capacity(IMPORT_BATCH_ENTRIES);
         // Batches read but not yet written: at most one waits for the next
-        // when there is a reader.
-        let mut waiting: std::collections::VecDeque<Vec<ExportItem>> =
-            std::collections::VecDeque::with_capacity(2);
+        // when there is a reader. The flag marks the entries before a failed
+        // one, which are written for their checks but not reported.
+        let mut waiting: std::collections::VecDeque<(Vec<ExportItem>, bool)> =
+            std::collections::VecDeque::with_capacity(3);
         let mut entries = $entries.into_iter();
         let mut failure: Option<ImportFailure> = None;
         loop {
@@ -769,6 +773,7 @@ macro_rules! stream_items {
                         // the batches in memory are searched in order.
                         let in_memory = waiting
                             .iter()
+                            .map(|(items, _)| items)
                             .chain(std::iter::once(&batch))
                             .flatten()
                             .find_map(|earlier| match &earlier.entry {
@@ -804,20 +809,18 @@ macro_rules! stream_items {
                 }
                 batch.push(item);
             }
-            if failure.is_none() && !batch.is_empty() {
+            if !batch.is_empty() {
                 if let Some(reader) = reader {
                     reader.request(certificate_ids(&batch));
                 }
-                waiting.push_back(std::mem::replace(
-                    &mut batch,
-                    Vec::with_capacity(IMPORT_BATCH_ENTRIES),
-                ));
+                let read = std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH_ENTRIES));
+                waiting.push_back((read, failure.is_some()));
             }
             // With a reader, the last batch read waits until the next one is
             // read, unless the stream has ended.
             let keep = usize::from(reader.is_some() && !ended);
             while waiting.len() > keep {
-                let Some(items) = waiting.pop_front() else {
+                let Some((items, before_failure)) = waiting.pop_front() else {
                     break;
                 };
                 let mut stored = match reader {
@@ -838,6 +841,10 @@ macro_rules! stream_items {
                     &mut total,
                     &mut revocation_keys
                 )?;
+                if before_failure {
+                    ($discard)(items);
+                    continue;
+                }
                 counts.entries += items.len();
                 counts.certificates = total.certificates;
                 counts.revocations = total.revocations;

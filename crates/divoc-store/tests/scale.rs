@@ -240,6 +240,7 @@ backend_tests!(
     filled_store_import_reads_ahead,
     filled_store_import_on_one_connection,
     earlier_batch_error_reported_first,
+    earlier_entry_error_in_same_batch,
     duplicate_of_waiting_batch_rejected,
     rejected_by_check_writes_nothing,
     repeated_revocation_counts_once,
@@ -554,17 +555,16 @@ fn filled_store_import_on_one_connection(db: &TestDb) {
     check_filled_store_import(db, true);
 }
 
-/// Imports a file with a certificate of the first batch stored for another
-/// beneficiary and an invalid record in the second batch. The first batch's
-/// error is returned, although the second batch was read before the first was
-/// written.
-fn earlier_batch_error_reported_first(db: &TestDb) {
+/// Imports a file with a certificate stored for another beneficiary at
+/// record 5 and an invalid record at `invalid`, a position after it, and
+/// checks that the error of record 5 is returned and nothing is written.
+fn check_stored_conflict_reported_first(db: &TestDb, invalid: usize) {
     let (stored, _) = db.import(joined(&[certificate_line(5, "B-OTHER")]));
     assert_eq!(stored.expect("stored").certificates, 1);
     let before = db.dump();
 
     let mut lines = export_lines(25_000);
-    lines[19_000] = certificate_line(19_001, "B 9500");
+    lines[invalid - 1] = certificate_line(invalid, &format!("B {}", invalid / 2));
     let (result, reports) = db.import(joined(&lines));
     assert_eq!(
         import_error(result),
@@ -573,6 +573,18 @@ fn earlier_batch_error_reported_first(db: &TestDb) {
     );
     assert!(reports.is_empty(), "{reports:?}");
     assert_eq!(db.dump(), before);
+}
+
+/// The invalid record in the second batch: the first batch's error is
+/// returned, although the second batch was read before the first was written.
+fn earlier_batch_error_reported_first(db: &TestDb) {
+    check_stored_conflict_reported_first(db, 19_001);
+}
+
+/// The invalid record in the same batch: its entries before it are still
+/// written and checked.
+fn earlier_entry_error_in_same_batch(db: &TestDb) {
+    check_stored_conflict_reported_first(db, 7_001);
 }
 
 /// A repeated certificate id in the second batch of an import into a filled
