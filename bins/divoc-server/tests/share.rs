@@ -1189,6 +1189,35 @@ fn passcode_header_accepts_utf8() {
 }
 
 #[test]
+fn unsendable_passcode_rejected() {
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    for passcode in [" 2468", "2468 ", "\t2468", "24\n68", "24\r68", "24\u{7f}68"] {
+        let body = json!({"certificateId": "772014589", "passcode": passcode});
+        let response = create(&server, &owner, &body);
+        assert_eq!(response.status, 400, "{passcode:?}");
+        assert_eq!(
+            response.json(),
+            json!({
+                "error": "invalid_parameter",
+                "message": "invalid passcode: must not start or end with a space or contain \
+                            control characters such as a tab or line break, because the \
+                            X-Share-Passcode header cannot carry them",
+                "value": "(not shown)"
+            }),
+            "{passcode:?}"
+        );
+    }
+    // A space inside the passcode travels in the header.
+    let body = json!({"certificateId": "772014589", "passcode": "24 68"});
+    let token = token_of(&create(&server, &owner, &body).json());
+    let target = format!("/certificate/api/shared/{token}");
+    let right = server.request("GET", &target, &[("X-Share-Passcode", "24 68")]);
+    assert_eq!(right.status, 200);
+    assert_eq!(right.header("content-type"), Some("application/pdf"));
+}
+
+#[test]
 fn repeated_passcode_header_rejected() {
     let server = Server::start(&[]);
     let token = link_with_passcode(&server, &distribution("partner-1"));

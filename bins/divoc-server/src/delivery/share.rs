@@ -82,15 +82,7 @@ pub async fn create(
         None => None,
     };
     if let Some(passcode) = &body.passcode {
-        let length = passcode.chars().count();
-        if !PASSCODE_CHARS.contains(&length) {
-            return Err(DeliveryError::invalid(
-                "passcode",
-                "must be 4 to 64 characters",
-                format!("({length} characters)"),
-            )
-            .into());
-        }
+        check_new_passcode(passcode)?;
     }
     check_citizen_rate(
         &delivery.store,
@@ -511,6 +503,31 @@ pub async fn open_link(
     })
     .await
     .map_err(|error| DeliveryError::internal(error.to_string()))?
+}
+
+/// Checks the passcode of a new link: its length, and that the
+/// `X-Share-Passcode` header can carry it. HTTP drops spaces and tabs at
+/// either end of a header value and allows no line break inside one. Such a
+/// passcode could be sent only through the page's form.
+fn check_new_passcode(passcode: &str) -> Result<(), DeliveryError> {
+    let length = passcode.chars().count();
+    if !PASSCODE_CHARS.contains(&length) {
+        return Err(DeliveryError::invalid(
+            "passcode",
+            "must be 4 to 64 characters",
+            format!("({length} characters)"),
+        ));
+    }
+    let padded = passcode.starts_with(' ') || passcode.ends_with(' ');
+    if padded || passcode.chars().any(char::is_control) {
+        return Err(DeliveryError::invalid(
+            "passcode",
+            "must not start or end with a space or contain control characters such as \
+             a tab or line break, because the X-Share-Passcode header cannot carry them",
+            "(not shown)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_passcode(
