@@ -83,6 +83,11 @@ enum Command {
         /// two to three times as slow.
         #[arg(long)]
         check_qr: bool,
+        /// On PostgreSQL, read the stored rows on the import's own connection, not
+        /// on a second one: for a server that allows no further connection, or a
+        /// pooler in transaction mode. Slows imports into a filled store.
+        #[arg(long)]
+        single_connection: bool,
     },
     /// Write a synthetic registry export, one record per line, for scale tests.
     /// The same count and seed always give the same bytes.
@@ -158,7 +163,15 @@ fn main() -> ExitCode {
             files,
             first_load,
             check_qr,
-        } => import(&settings, &files, first_load, check_qr),
+            single_connection,
+        } => {
+            let options = divoc_store::ImportOptions {
+                first_load,
+                single_connection,
+                ..divoc_store::ImportOptions::default()
+            };
+            import(&settings, &files, &options, check_qr)
+        }
         Command::Generate {
             beneficiaries,
             seed,
@@ -255,12 +268,13 @@ fn serve(settings: &Settings) -> Result<(), String> {
 // opened, and leave a new SQLite file behind. Such errors are otp.enabled
 // without otp.signing_key_file, invalid content of the signing key, of a
 // label file or (with otp.enabled) of a token key file, and an invalid
-// pdf.timezone or email.smtp_url.
+// email.smtp_url.
 fn start(
     settings: &Settings,
     listening: impl FnOnce(&[std::net::SocketAddr]),
 ) -> Result<(), String> {
     check_input_files(settings)?;
+    server::time_zone(settings).map_err(|error| error.to_string())?;
     // The key of the citizen login comes from its service, which needs the
     // store. Without the citizen login, the verifier is built first.
     let verifier_without_store = if settings.otp.enabled {
@@ -336,10 +350,10 @@ fn check_input_files(settings: &Settings) -> Result<(), String> {
 fn import(
     settings: &Settings,
     files: &[PathBuf],
-    first_load: bool,
+    options: &divoc_store::ImportOptions,
     check_qr: bool,
 ) -> Result<(), String> {
-    if first_load && files.len() > 1 {
+    if options.first_load && files.len() > 1 {
         return Err(format!(
             "--first-load takes one file, got {}: a first load writes into an empty store, \
              so import the first file with --first-load and the others without it",
@@ -358,10 +372,6 @@ fn import(
             "no file to import: give one or more export files, or - for standard input".to_owned(),
         );
     };
-    let options = divoc_store::ImportOptions {
-        first_load,
-        ..divoc_store::ImportOptions::default()
-    };
     // The first file is opened before the store, so that a file that cannot be
     // read leaves no empty SQLite file behind when the store did not exist yet.
     // NOTE: a first file that opens but is rejected (such as invalid JSON)
@@ -375,10 +385,10 @@ fn import(
     settings.database.max_connections = 1;
     let store = server::open_store(&settings).map_err(|error| error.to_string())?;
     let qr_form = check_qr.then(|| server::qr_payload_form(settings.qr.payload));
-    import_file(&store, first_file, first_reader, &options, qr_form)?;
+    import_file(&store, first_file, first_reader, options, qr_form)?;
     for file in other_files {
         let reader = open_import_input(file)?;
-        import_file(&store, file, reader, &options, qr_form)?;
+        import_file(&store, file, reader, options, qr_form)?;
     }
     Ok(())
 }

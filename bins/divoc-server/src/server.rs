@@ -104,9 +104,13 @@ pub fn open_store(settings: &Settings) -> Result<Store, StartError> {
     })
 }
 
-/// Builds the pipeline: renderer, QR options, render cache and store.
-pub fn build_service(settings: &Settings, store: Store) -> Result<CertificateService, StartError> {
-    let time_zone = settings
+/// Returns the time zone of `pdf.timezone`.
+///
+/// # Errors
+///
+/// [`StartError::Setting`] when the name is not an IANA time zone.
+pub fn time_zone(settings: &Settings) -> Result<chrono_tz::Tz, StartError> {
+    settings
         .pdf
         .timezone
         .parse::<chrono_tz::Tz>()
@@ -116,7 +120,12 @@ pub fn build_service(settings: &Settings, store: Store) -> Result<CertificateSer
                 "{:?} is not an IANA time zone name such as Asia/Kolkata or UTC",
                 settings.pdf.timezone
             ),
-        })?;
+        })
+}
+
+/// Builds the pipeline: renderer, QR options, render cache and store.
+pub fn build_service(settings: &Settings, store: Store) -> Result<CertificateService, StartError> {
+    let time_zone = time_zone(settings)?;
     let defaults = PdfSettings::default();
     let pdf_settings = PdfSettings {
         labels: settings.pdf.labels.clone(),

@@ -90,6 +90,41 @@ fn postgres_serves_then_503() {
     assert!(!log.contains("secret"), "{log}");
 }
 
+/// Imports the samples again into the filled store, on two connections (the
+/// default) and with `--single-connection`. Both find every record unchanged.
+#[test]
+fn postgres_reimport_both_connection_modes() {
+    let Some(admin) = admin_url() else { return };
+    let database = format!("divoc_reimport_{}", std::process::id());
+    let (mut connection, url) = fresh_database(&admin, &database);
+    Server::import_samples(&url);
+
+    let samples = common::fixture("sample-records.json");
+    for flags in [&[][..], &["--single-connection"][..]] {
+        let output = Server::command(&url, &[])
+            .arg("import")
+            .args(flags)
+            .arg(&samples)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{flags:?}: {stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!(
+                "{}: 19 certificates (0 new, 0 updated, 19 unchanged), \
+                 2 revocations (0 new, 0 updated, 2 unchanged)\n",
+                samples.display()
+            ),
+            "{flags:?}"
+        );
+        assert!(!stderr.contains("second connection"), "{flags:?}: {stderr}");
+    }
+    diesel::sql_query(format!("DROP DATABASE {database} WITH (FORCE)"))
+        .execute(&mut connection)
+        .unwrap();
+}
+
 /// Lookups through `database.replica_url` on a real hot standby, when
 /// `DIVOC_TEST_POSTGRES_REPLICA_URL` names one of the test server.
 #[test]

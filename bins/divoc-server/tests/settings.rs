@@ -318,6 +318,15 @@ fn bad_input_file_leaves_no_store() {
                 missing.display()
             ),
         ),
+        (
+            vec![
+                ("DIVOC__AUTH__PUBLIC_KEY_FILE", rsa.clone()),
+                ("DIVOC__PDF__TIMEZONE", "Mars/Olympus".to_owned()),
+            ],
+            "invalid setting pdf.timezone: \"Mars/Olympus\" is not an IANA time zone name \
+             such as Asia/Kolkata or UTC"
+                .to_owned(),
+        ),
     ];
     for (variables, expected) in cases {
         let variables: Vec<(&str, &str)> = variables

@@ -188,7 +188,9 @@ impl Server {
         }
     }
 
-    fn command(url: &str, extra_env: &[(&str, &str)]) -> Command {
+    /// Returns a `divoc-server` command with a clean environment, the store at
+    /// `url` and `extra_env`, to which the caller adds a subcommand.
+    pub fn command(url: &str, extra_env: &[(&str, &str)]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_divoc-server"));
         command
             .env_clear()
