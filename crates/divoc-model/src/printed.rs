@@ -99,106 +99,105 @@ impl VaccinationCredential {
     /// Calls `visit` with the path, text and limit of every printed text
     /// field that is present, in the order of the credential.
     fn visit_printed_text(&mut self, visit: &mut dyn FnMut(&'static str, &mut String, usize)) {
-        let mut field = |path: &'static str, value: Option<&mut String>, max: usize| {
-            if let Some(text) = value {
-                visit(path, text, max);
-            }
-        };
-        let subject = &mut self.credential_subject;
-        field(
-            "credentialSubject.name",
-            subject.name.as_mut(),
-            MAX_NAME_CHARS,
-        );
-        let value = MAX_PRINTED_VALUE_CHARS;
-        field("credentialSubject.age", subject.age.as_mut(), value);
-        field("credentialSubject.gender", subject.gender.as_mut(), value);
-        field("credentialSubject.sex", subject.sex.as_mut(), value);
-        field("credentialSubject.id", subject.id.as_mut(), value);
-        field("credentialSubject.refId", subject.ref_id.as_mut(), value);
-        if let Some(address) = &mut subject.address {
-            let part = MAX_ADDRESS_PART_CHARS;
-            field(
-                "credentialSubject.address.streetAddress",
-                address.street_address.as_mut(),
-                part,
-            );
-            field(
-                "credentialSubject.address.streetAddress2",
-                address.street_address2.as_mut(),
-                part,
-            );
-            field(
-                "credentialSubject.address.district",
-                address.district.as_mut(),
-                part,
-            );
-            field(
-                "credentialSubject.address.city",
-                address.city.as_mut(),
-                part,
-            );
-            field(
-                "credentialSubject.address.addressRegion",
-                address.address_region.as_mut(),
-                part,
-            );
-            field(
-                "credentialSubject.address.addressCountry",
-                address.address_country.as_mut(),
-                part,
-            );
-            field(
-                "credentialSubject.address.postalCode",
-                address.postal_code.as_mut(),
-                part,
-            );
-        }
-        // The PDF prints the issuer id, from a string or an object's `id`,
-        // unless the deployment sets its own issuer name.
-        match &mut self.issuer {
-            Some(Value::String(id)) => field("issuer", Some(id), value),
-            Some(Value::Object(fields)) => {
-                if let Some(Value::String(id)) = fields.get_mut("id") {
-                    field("issuer.id", Some(id), value);
+        let mut fields = |max: usize, texts: &mut [(&'static str, Option<&mut String>)]| {
+            for (path, text) in texts {
+                if let Some(text) = text {
+                    visit(path, text, max);
                 }
             }
-            _ => {}
+        };
+
+        let subject = &mut self.credential_subject;
+        fields(
+            MAX_NAME_CHARS,
+            &mut [("credentialSubject.name", subject.name.as_mut())],
+        );
+        fields(
+            MAX_PRINTED_VALUE_CHARS,
+            &mut [
+                ("credentialSubject.age", subject.age.as_mut()),
+                ("credentialSubject.gender", subject.gender.as_mut()),
+                ("credentialSubject.sex", subject.sex.as_mut()),
+                ("credentialSubject.id", subject.id.as_mut()),
+                ("credentialSubject.refId", subject.ref_id.as_mut()),
+            ],
+        );
+        if let Some(address) = &mut subject.address {
+            fields(
+                MAX_ADDRESS_PART_CHARS,
+                &mut [
+                    (
+                        "credentialSubject.address.streetAddress",
+                        address.street_address.as_mut(),
+                    ),
+                    (
+                        "credentialSubject.address.streetAddress2",
+                        address.street_address2.as_mut(),
+                    ),
+                    (
+                        "credentialSubject.address.district",
+                        address.district.as_mut(),
+                    ),
+                    ("credentialSubject.address.city", address.city.as_mut()),
+                    (
+                        "credentialSubject.address.addressRegion",
+                        address.address_region.as_mut(),
+                    ),
+                    (
+                        "credentialSubject.address.addressCountry",
+                        address.address_country.as_mut(),
+                    ),
+                    (
+                        "credentialSubject.address.postalCode",
+                        address.postal_code.as_mut(),
+                    ),
+                ],
+            );
         }
+
+        // The PDF prints the issuer id, from a string or an object's `id`,
+        // unless the deployment sets its own issuer name.
+        let issuer = match &mut self.issuer {
+            Some(Value::String(id)) => Some(("issuer", id)),
+            Some(Value::Object(object)) => match object.get_mut("id") {
+                Some(Value::String(id)) => Some(("issuer.id", id)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((path, id)) = issuer {
+            fields(MAX_PRINTED_VALUE_CHARS, &mut [(path, Some(id))]);
+        }
+
         // Only the first vaccination event is printed.
         let Some(evidence) = self.evidence.first_mut() else {
             return;
         };
-        field("evidence[0].vaccine", evidence.vaccine.as_mut(), value);
-        field(
-            "evidence[0].manufacturer",
-            evidence.manufacturer.as_mut(),
-            value,
+        let verifier = evidence.verifier.as_mut();
+        let (facility_name, facility_address) = match evidence.facility.as_mut() {
+            Some(facility) => (facility.name.as_mut(), facility.address.as_mut()),
+            None => (None, None),
+        };
+        let (district, country) = match facility_address {
+            Some(address) => (address.district.as_mut(), address.address_country.as_mut()),
+            None => (None, None),
+        };
+        fields(
+            MAX_PRINTED_VALUE_CHARS,
+            &mut [
+                ("evidence[0].vaccine", evidence.vaccine.as_mut()),
+                ("evidence[0].manufacturer", evidence.manufacturer.as_mut()),
+                ("evidence[0].icd11Code", evidence.icd11_code.as_mut()),
+                ("evidence[0].prophylaxis", evidence.prophylaxis.as_mut()),
+                ("evidence[0].batch", evidence.batch.as_mut()),
+                (
+                    "evidence[0].verifier.name",
+                    verifier.and_then(|verifier| verifier.name.as_mut()),
+                ),
+                ("evidence[0].facility.name", facility_name),
+                ("evidence[0].facility.address.district", district),
+                ("evidence[0].facility.address.addressCountry", country),
+            ],
         );
-        field("evidence[0].icd11Code", evidence.icd11_code.as_mut(), value);
-        field(
-            "evidence[0].prophylaxis",
-            evidence.prophylaxis.as_mut(),
-            value,
-        );
-        field("evidence[0].batch", evidence.batch.as_mut(), value);
-        if let Some(verifier) = &mut evidence.verifier {
-            field("evidence[0].verifier.name", verifier.name.as_mut(), value);
-        }
-        if let Some(facility) = &mut evidence.facility {
-            field("evidence[0].facility.name", facility.name.as_mut(), value);
-            if let Some(address) = &mut facility.address {
-                field(
-                    "evidence[0].facility.address.district",
-                    address.district.as_mut(),
-                    value,
-                );
-                field(
-                    "evidence[0].facility.address.addressCountry",
-                    address.address_country.as_mut(),
-                    value,
-                );
-            }
-        }
     }
 }
