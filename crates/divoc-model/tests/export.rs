@@ -347,7 +347,7 @@ fn huge_dose_reported_by_value() {
     );
 }
 
-/// Every text field that the PDF prints, with the limit of its kind.
+/// Returns every text field that the PDF prints, with the limit of its kind.
 fn printed_fields() -> Vec<(&'static str, usize)> {
     use divoc_model::{MAX_ADDRESS_PART_CHARS, MAX_NAME_CHARS, MAX_PRINTED_VALUE_CHARS};
     let mut fields = vec![("credentialSubject.name", MAX_NAME_CHARS)];

@@ -66,7 +66,7 @@ pub struct ImportOptions {
     /// By default such an import opens a second connection with the store's
     /// URL, and reads the stored certificates of each batch there while the
     /// first connection writes the batch before it. The two server processes
-    /// then work at once. The second connection holds one read-only
+    /// then work at once. The second connection keeps one read-only
     /// transaction until the import ends. Set this where the server allows no
     /// further connection, or where a pooler in transaction mode stands
     /// between the store and the server. When the second connection cannot

@@ -27,7 +27,7 @@ use crate::schema::certificates;
 const QUEUED_BATCHES: usize = 2;
 
 /// How long a query of the reader waits for a lock before it fails. The
-/// reader holds its table lock from the start (see [`begin_reading`]), so
+/// reader keeps its table lock from the start (see [`begin_reading`]), so
 /// only an index lock could make it wait. The limit turns such a wait into an
 /// error instead of a stalled import.
 const READER_LOCK_TIMEOUT: &str = "10s";
@@ -83,7 +83,7 @@ impl StoredCertificateReader {
         }
     }
 
-    /// Asks for the stored rows of `ids`. Replies come in the order of the
+    /// Requests the stored rows of `ids`. Replies come in the order of the
     /// requests. When the thread has stopped, [`Self::receive`] reports it.
     pub(crate) fn request(&self, ids: Vec<String>) {
         let _ = self.requests.send(ids);

@@ -575,20 +575,20 @@ fn check_stored_conflict_reported_first(db: &TestDb, invalid: usize) {
     assert_eq!(db.dump(), before);
 }
 
-/// The invalid record in the second batch: the first batch's error is
+/// Puts the invalid record in the second batch. The first batch's error is
 /// returned, although the second batch was read before the first was written.
 fn earlier_batch_error_reported_first(db: &TestDb) {
     check_stored_conflict_reported_first(db, 19_001);
 }
 
-/// The invalid record in the same batch: its entries before it are still
+/// Puts the invalid record in the same batch. The entries before it are still
 /// written and checked.
 fn earlier_entry_error_in_same_batch(db: &TestDb) {
     check_stored_conflict_reported_first(db, 7_001);
 }
 
-/// A repeated certificate id in the second batch of an import into a filled
-/// store. On PostgreSQL the first batch is still in memory then, waiting for
+/// Imports a certificate id repeated in the second batch into a filled store.
+/// On PostgreSQL the first batch is still in memory then, waiting for
 /// the stored rows of the second, so the error names its record. On SQLite it
 /// is written, and the message names no earlier record.
 fn duplicate_of_waiting_batch_rejected(db: &TestDb) {
