@@ -80,6 +80,7 @@ pub(crate) trait WriteNewRows {
 
 impl WriteNewRows for SqliteConnection {
     fn insert_new_certificates(&mut self, rows: &[&NewCertificate<'_>]) -> QueryResult<usize> {
+        pack_credentials(rows);
         let inserted = diesel::insert_or_ignore_into(certificates::table)
             .values(rows.to_vec())
             .execute(self)?;
@@ -101,6 +102,7 @@ impl WriteNewRows for SqliteConnection {
         &mut self,
         rows: &[&NewCertificate<'_>],
     ) -> QueryResult<Option<Vec<String>>> {
+        pack_credentials(rows);
         diesel::insert_or_ignore_into(certificates::table)
             .values(rows.to_vec())
             .returning(certificates::certificate_id)
@@ -134,6 +136,12 @@ impl WriteNewRows for SqliteConnection {
     fn finish_mobile_rows(&mut self) -> QueryResult<usize> {
         Ok(0)
     }
+}
+
+/// Compresses the credentials of rows that SQLite is about to write.
+fn pack_credentials(rows: &[&NewCertificate<'_>]) {
+    let credentials: Vec<_> = rows.iter().map(|row| row.credential()).collect();
+    crate::credential::pack_all(&credentials);
 }
 
 /// Checks the count of an `INSERT OR IGNORE` of rows that the import found

@@ -79,6 +79,7 @@
 mod audit;
 mod backend;
 mod bulk;
+mod credential;
 mod error;
 mod file_check;
 mod first_load;
@@ -95,6 +96,7 @@ mod stream;
 mod url;
 
 pub use audit::{AuditEvent, AuditQuery};
+pub use credential::Credential;
 pub use error::StoreError;
 pub use first_load::{ImportOptions, POSTGRES_DEFER_INDEXES_AFTER, SQLITE_DEFER_INDEXES_AFTER};
 pub use import::{IMPORT_BATCH_ENTRIES, ImportSummary, RowCounts};

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use divoc_model::{ModelError, RegistryRecord, RevocationRecord};
 
 use crate::StoreError;
+use crate::credential::{CredentialText, StoredCredential};
 use crate::schema::{certificate_mobiles, certificates, revocations};
 
 /// A certificate row as read back. `dose` is not part of a record, so it is not loaded.
@@ -17,7 +18,7 @@ pub(crate) struct CertificateRow {
     name: Option<String>,
     contact: String,
     program_id: Option<String>,
-    certificate: String,
+    certificate: StoredCredential,
     meta: Option<String>,
     osid: Option<String>,
     os_created_at: Option<NaiveDateTime>,
@@ -46,6 +47,14 @@ impl CertificateRow {
             }
             None => None,
         };
+        let certificate = self
+            .certificate
+            .into_text()
+            .map_err(|reason| StoreError::Corrupt {
+                certificate_id: self.certificate_id.clone(),
+                column: "certificate",
+                reason,
+            })?;
         Ok(RegistryRecord {
             osid: self.osid,
             pre_enrollment_code: self.pre_enrollment_code,
@@ -54,7 +63,7 @@ impl CertificateRow {
             name: self.name,
             contact,
             program_id: self.program_id,
-            certificate: self.certificate,
+            certificate,
             meta,
             os_created_at: self.os_created_at.map(|time| time.and_utc()),
             os_updated_at: self.os_updated_at.map(|time| time.and_utc()),
@@ -75,7 +84,7 @@ pub(crate) struct NewCertificate<'a> {
     name: Option<&'a str>,
     contact: String,
     program_id: Option<&'a str>,
-    certificate: &'a str,
+    certificate: CredentialText<'a>,
     meta: Option<String>,
     osid: Option<&'a str>,
     os_created_at: Option<NaiveDateTime>,
@@ -131,7 +140,7 @@ impl<'a> NewCertificate<'a> {
             name: record.name.as_deref(),
             contact: json("contact", serde_json::to_string(&record.contact))?,
             program_id: record.program_id.as_deref(),
-            certificate: &record.certificate,
+            certificate: CredentialText::new(&record.certificate),
             meta: match &record.meta {
                 Some(meta) => Some(json("meta", serde_json::to_string(meta))?),
                 None => None,
@@ -147,6 +156,7 @@ impl<'a> NewCertificate<'a> {
 /// A certificate row with every column, as an import compares it.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = certificates)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct StoredCertificate {
     certificate_id: String,
     pre_enrollment_code: String,
@@ -154,7 +164,7 @@ pub(crate) struct StoredCertificate {
     name: Option<String>,
     contact: String,
     program_id: Option<String>,
-    certificate: String,
+    certificate: StoredCredential,
     meta: Option<String>,
     osid: Option<String>,
     os_created_at: Option<NaiveDateTime>,
@@ -172,7 +182,12 @@ impl StoredCertificate {
     }
 }
 
-impl NewCertificate<'_> {
+impl<'a> NewCertificate<'a> {
+    /// Returns the credential of the row.
+    pub(crate) fn credential(&self) -> &CredentialText<'a> {
+        &self.certificate
+    }
+
     /// Returns the beneficiary id of the row.
     pub(crate) fn owner(&self) -> &str {
         self.pre_enrollment_code
@@ -207,7 +222,7 @@ impl NewCertificate<'_> {
             && self.name == stored.name.as_deref()
             && self.contact == stored.contact
             && self.program_id == stored.program_id.as_deref()
-            && self.certificate == stored.certificate
+            && stored.certificate.matches(&self.certificate)
             && self.meta == stored.meta
             && self.osid == stored.osid.as_deref()
             && self.os_created_at == stored.os_created_at

@@ -20,8 +20,9 @@ diesel::table! {
         contact -> Text,
         /// Vaccination program id.
         program_id -> Nullable<Text>,
-        /// The signed credential, byte for byte as imported.
-        certificate -> Text,
+        /// The signed credential, byte for byte as imported. SQLite stores
+        /// keep it compressed; see [`crate::Credential`].
+        certificate -> crate::Credential,
         /// Issuer metadata as JSON text.
         meta -> Nullable<Text>,
         /// Registry entity id.

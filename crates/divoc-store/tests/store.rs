@@ -2353,3 +2353,139 @@ mod replica {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Credentials in SQLite files: compressed as BLOBs, older TEXT rows still read
+
+mod sqlite_credentials {
+    use super::*;
+
+    /// Returns SQLite's storage class and byte length of each stored
+    /// credential, ordered by certificate id.
+    fn storage(db: &TestDb) -> Vec<(String, i64)> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            class: String,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            bytes: i64,
+        }
+        with_raw_connection!(db, |connection| {
+            diesel::sql_query(
+                "SELECT typeof(certificate) AS class, length(CAST(certificate AS BLOB)) AS bytes \
+                 FROM certificates ORDER BY certificate_id",
+            )
+            .load::<Row>(connection)
+            .expect("storage classes load")
+            .into_iter()
+            .map(|row| (row.class, row.bytes))
+            .collect()
+        })
+    }
+
+    #[test]
+    fn imported_credentials_are_compressed_and_read_back_exactly() {
+        let db = TestDb::sqlite();
+        let entities = [
+            certificate("BEN-Z1", "9801", "9000000031", 1),
+            certificate("BEN-Z1", "9802", "9000000031", 2),
+        ];
+        db.store.import_text(&export(&entities)).expect("import");
+        let stored = storage(&db);
+        assert_eq!(stored.len(), 2);
+        for ((class, bytes), entity) in stored.iter().zip(&entities) {
+            let text = entity["certificate"].as_str().expect("credential text");
+            assert_eq!(class, "blob");
+            assert!(
+                *bytes * 2 < text.len() as i64,
+                "{bytes} bytes stored for {}",
+                text.len()
+            );
+        }
+        let found = db
+            .store
+            .certificates_by_beneficiary("BEN-Z1")
+            .expect("lookup");
+        let texts: Vec<&str> = found
+            .iter()
+            .map(|record| record.certificate.as_str())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                entities[0]["certificate"].as_str().expect("text"),
+                entities[1]["certificate"].as_str().expect("text"),
+            ]
+        );
+    }
+
+    /// Stores written before compression hold TEXT. They read as before, an
+    /// import of the same record leaves them alone, and a changed record is
+    /// written compressed.
+    #[test]
+    fn credentials_stored_as_text_still_read() {
+        let db = TestDb::sqlite();
+        let entity = certificate("BEN-Z2", "9811", "9000000032", 1);
+        let text = entity["certificate"]
+            .as_str()
+            .expect("credential text")
+            .to_owned();
+        db.store
+            .import_text(&export(std::slice::from_ref(&entity)))
+            .expect("first import");
+        db.execute(&format!(
+            "UPDATE certificates SET certificate = '{}' WHERE certificate_id = '9811'",
+            text.replace('\'', "''")
+        ));
+        assert_eq!(storage(&db), [("text".to_owned(), text.len() as i64)]);
+        let found = db
+            .store
+            .certificates_by_beneficiary("BEN-Z2")
+            .expect("lookup");
+        assert_eq!(found[0].certificate, text);
+
+        let again = db
+            .store
+            .import_text(&export(std::slice::from_ref(&entity)))
+            .expect("second import");
+        assert_eq!(again.certificate_rows, counts(0, 0, 1));
+        assert_eq!(storage(&db)[0].0, "text");
+
+        let mut changed = entity;
+        changed["certificate"] = json!(credential("Second Name", 1));
+        let third = db
+            .store
+            .import_text(&export(&[changed.clone()]))
+            .expect("third import");
+        assert_eq!(third.certificate_rows, counts(0, 1, 0));
+        assert_eq!(storage(&db)[0].0, "blob");
+        let found = db
+            .store
+            .certificates_by_beneficiary("BEN-Z2")
+            .expect("lookup");
+        assert_eq!(
+            found[0].certificate,
+            changed["certificate"].as_str().expect("text")
+        );
+    }
+
+    #[test]
+    fn damaged_compressed_credential_is_an_error() {
+        let db = TestDb::sqlite();
+        db.store
+            .import_text(&export(&[certificate("BEN-Z3", "9821", "9000000033", 1)]))
+            .expect("import");
+        db.execute(
+            "UPDATE certificates SET certificate = x'0200000000' WHERE certificate_id = '9821'",
+        );
+        let error = db
+            .store
+            .certificates_by_beneficiary("BEN-Z3")
+            .expect_err("an unknown format is not read");
+        assert!(
+            error.to_string()
+                == "stored certificate 9821 is corrupt: column `certificate`: unknown format 2",
+            "{error}"
+        );
+    }
+}
