@@ -79,6 +79,8 @@ impl From<diesel::result::Error> for ImportFailure {
 ///
 /// On SQLite, `$insert_absent` inserts each chunk first, skipping stored keys,
 /// and returns the keys it inserted, so only the skipped rows are read back.
+/// Once most rows so far were stored already, the stored rows of each chunk
+/// are read first instead, as on PostgreSQL.
 /// On PostgreSQL it returns `None`, and the stored rows of each chunk are read
 /// first, unless `$all_new` is `true` because none is stored. They are taken
 /// from `$preloaded`, an `Option<&mut HashMap<String, $stored>>` by key, when
@@ -115,7 +117,12 @@ macro_rules! upsert_rows {
         let mut preloaded: Option<&mut HashMap<String, $stored>> = $preloaded;
         let counted_keys: &mut CountedKeys = $counted_keys;
         for chunk in $rows.chunks($max_parameters / $columns) {
-            let inserted = if $all_new {
+            // Once most rows of the import were stored already, as when a
+            // registry sends its whole export again, each chunk's stored rows
+            // are read first. Otherwise an SQLite insert would compress every
+            // credential only to skip its row.
+            let mostly_stored = counts.updated + counts.unchanged + counts.older > counts.inserted;
+            let inserted = if $all_new || mostly_stored {
                 None
             } else {
                 let rows: Vec<_> = chunk.iter().collect();
