@@ -30,8 +30,42 @@ use zstd::bulk::{Compressor, Decompressor};
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
 use zstd::zstd_safe::CParameter;
 
-/// SQL type of the `certificate` column: TEXT on PostgreSQL, and on SQLite a
-/// BLOB as this module describes (TEXT in rows written before it).
+/// SQL type of the `certificate` column of [`crate::schema::certificates`].
+///
+/// PostgreSQL stores the credential as TEXT. SQLite stores it as a BLOB: a
+/// format byte (1), the credential's length as 4 bytes little-endian, and a
+/// zstd frame compressed with a dictionary built into this crate. Rows that
+/// versions before it wrote hold TEXT. Reading the column through diesel into
+/// a `String` returns the credential text in every case.
+///
+/// # Example
+///
+/// ```
+/// use diesel::prelude::*;
+/// use divoc_store::schema::certificates;
+/// use divoc_store::{Store, StoreOptions};
+///
+/// let directory = tempfile::tempdir()?;
+/// let path = directory.path().join("certificates.db");
+/// let store = Store::open(&format!("sqlite://{}", path.display()), &StoreOptions::default())?;
+/// let credential = r#"{"credentialSubject":{"name":"Asha"},"evidence":[{"dose":1}]}"#;
+/// let export = serde_json::json!([
+///     {"preEnrollmentCode": "BEN-1", "certificateId": "100000001", "certificate": credential},
+/// ]);
+/// store.import_text(&export.to_string())?;
+///
+/// let mut connection = diesel::SqliteConnection::establish(&path.display().to_string())?;
+/// let stored: String = certificates::table
+///     .select(certificates::certificate)
+///     .first(&mut connection)?;
+/// assert_eq!(stored, credential);
+/// let class: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+///     "(SELECT typeof(certificate) FROM certificates)",
+/// ))
+/// .get_result(&mut connection)?;
+/// assert_eq!(class, "blob");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
 #[diesel(postgres_type(oid = 25, array_oid = 1009))]
 #[diesel(sqlite_type(name = "Binary"))]
