@@ -5,9 +5,9 @@
 //! keeps rows as they are, and a credential is most of a row, so an SQLite
 //! store writes each credential compressed with zstd, as a BLOB. The
 //! compressor starts from a dictionary trained on credentials in DIVOC's
-//! layout, which contains their common text (field names, contexts, vaccine
-//! names) and the statistics of the rest, so even one credential of about
-//! 2 KB compresses to about a quarter.
+//! layout. The dictionary contains their common text (field names, contexts,
+//! vaccine names) and the statistics of the rest. So even one credential of
+//! about 2 KB compresses to about a quarter.
 //!
 //! A BLOB value starts with a format byte, then the length of the credential
 //! as 4 bytes, little-endian, then one zstd frame. Format 1 is a frame
@@ -34,9 +34,9 @@ use zstd::zstd_safe::CParameter;
 ///
 /// PostgreSQL stores the credential as TEXT. SQLite stores it as a BLOB: a
 /// format byte (1), the credential's length as 4 bytes little-endian, and a
-/// zstd frame compressed with a dictionary built into this crate. Rows that
-/// versions before it wrote hold TEXT. Reading the column through diesel into
-/// a `String` returns the credential text in every case.
+/// zstd frame compressed with a dictionary built into this crate. Rows written
+/// by earlier versions contain TEXT. Reading the column through diesel into a
+/// `String` returns the credential text in every case.
 ///
 /// # Example
 ///
