@@ -161,6 +161,11 @@ pub(crate) fn unpack(stored: &[u8]) -> Result<String, String> {
     let Some((length, frame)) = rest.split_first_chunk::<4>() else {
         return Err("the value is shorter than its header".to_owned());
     };
+    // zstd decompresses an empty input to no bytes without an error, so a
+    // value cut off after a header of length 0 would read as "".
+    if frame.is_empty() {
+        return Err("the value has no zstd frame".to_owned());
+    }
     let length = u32::from_le_bytes(*length) as usize;
     if length > MAX_CREDENTIAL_LEN {
         return Err(format!("it claims {length} bytes"));
@@ -376,6 +381,11 @@ mod tests {
             message(&packed[..3]),
             "the value is shorter than its header"
         );
+        assert_eq!(
+            message(&packed[..HEADER_LEN]),
+            "the value has no zstd frame"
+        );
+        assert_eq!(message(&[1, 0, 0, 0, 0]), "the value has no zstd frame");
         let mut too_long = packed.clone();
         too_long[1..5].copy_from_slice(&(MAX_CREDENTIAL_LEN as u32 + 1).to_le_bytes());
         assert_eq!(
