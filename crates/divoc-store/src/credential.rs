@@ -77,9 +77,10 @@ const FORMAT_DICTIONARY_1: u8 = 1;
 /// Bytes before the zstd frame: the format byte and the length.
 const HEADER_LEN: usize = 5;
 
-/// Largest credential that a stored value may claim to hold. Imports take
-/// far smaller ones; the limit keeps a damaged length from reserving memory.
-const MAX_CREDENTIAL_LEN: usize = 16 << 20;
+/// Largest credential that a stored value may claim to hold, in bytes. An
+/// import rejects a longer one on both backends, and the limit keeps a
+/// damaged length from reserving memory. Real credentials are about 2 KB.
+pub(crate) const MAX_CREDENTIAL_LEN: usize = 16 << 20;
 
 /// zstd level of stored credentials, the fastest of the positive levels. On
 /// generated credentials, level 3 made them only 2 % smaller.

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use divoc_model::{ModelError, RegistryRecord, RevocationRecord};
 
 use crate::StoreError;
-use crate::credential::{CredentialText, StoredCredential};
+use crate::credential::{CredentialText, MAX_CREDENTIAL_LEN, StoredCredential};
 use crate::schema::{certificate_mobiles, certificates, revocations};
 
 /// A certificate row as read back. `dose` is not part of a record, so it is not loaded.
@@ -125,6 +125,18 @@ impl<'a> NewCertificate<'a> {
                         .to_owned(),
                 });
             }
+        }
+        // Checked here, so that the error names the record. Without it an
+        // SQLite import failed only when it compressed the credential.
+        if record.certificate.len() > MAX_CREDENTIAL_LEN {
+            return Err(ModelError::Record {
+                record: label(),
+                field: "certificate".to_owned(),
+                reason: format!(
+                    "is {} bytes long, more than the {MAX_CREDENTIAL_LEN} bytes that the store keeps",
+                    record.certificate.len()
+                ),
+            });
         }
         let json = |field: &str, result: serde_json::Result<String>| {
             result.map_err(|error| ModelError::Record {

@@ -2489,3 +2489,370 @@ mod sqlite_credentials {
         );
     }
 }
+
+/// Edge cases of compressed SQLite credentials: unusual texts, imports that
+/// switch between inserting first and reading first, and damaged values.
+mod sqlite_credential_edges {
+    use super::*;
+
+    /// Rows in one chunk of an SQLite certificate statement: 32,000 bound
+    /// parameters over 12 columns.
+    const CHUNK: usize = 2666;
+
+    fn stored_class(db: &TestDb, certificate_id: &str) -> String {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            class: String,
+        }
+        with_raw_connection!(db, |connection| {
+            diesel::sql_query(format!(
+                "SELECT typeof(certificate) AS class FROM certificates \
+                 WHERE certificate_id = '{certificate_id}'"
+            ))
+            .load::<Row>(connection)
+            .expect("storage class loads")
+            .remove(0)
+            .class
+        })
+    }
+
+    #[test]
+    fn unusual_credentials_read_back_exactly() {
+        let db = TestDb::sqlite();
+        // A valid credential with `extra` as the value of an added field.
+        let with_field = |extra: &str| {
+            let mut value: Value =
+                serde_json::from_str(&credential("Asha Rao", 1)).expect("credential JSON");
+            value["credentialSubject"]["note"] = json!(extra);
+            value.to_string()
+        };
+        let long: String = (0..300_000)
+            .map(|index| char::from(b'a' + (index * 7 % 26) as u8))
+            .collect();
+        let texts: Vec<String> = vec![
+            r#"{"credentialSubject":{},"evidence":[{"dose":1}]}"#.to_owned(),
+            with_field(""),
+            with_field("अनुराधा शर्मा 👩🏽‍⚕️ Zoë"),
+            with_field("\u{2028}\u{2029}\\\"\u{1}\u{7f}"),
+            with_field("e\u{301}\u{FEFF}\u{10FFFF}"),
+            "{ \"evidence\" : [ { \"dose\" : 1 } ] ,\n\t\"credentialSubject\" : { } }\r\n"
+                .to_owned(),
+            r#"{"credentialSubject":{"name":"\u0041\ud83d\ude00"},"evidence":[{"dose":1}]}"#
+                .to_owned(),
+            with_field(&long),
+        ];
+        let entities: Vec<Value> = texts
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                let mut entity = certificate("BEN-U1", &format!("95{index:02}"), "9000000041", 1);
+                entity["certificate"] = json!(text);
+                entity
+            })
+            .collect();
+        let summary = db.store.import_text(&export(&entities)).expect("import");
+        assert_eq!(summary.certificate_rows, counts(texts.len(), 0, 0));
+        let found = db
+            .store
+            .certificates_by_beneficiary("BEN-U1")
+            .expect("lookup");
+        assert_eq!(found.len(), texts.len());
+        for (record, text) in found.iter().zip(&texts) {
+            assert_eq!(record.certificate, *text, "{}", record.certificate_id);
+            assert_eq!(stored_class(&db, &record.certificate_id), "blob");
+        }
+        let by_mobile = db
+            .store
+            .certificates_by_mobile("9000000041")
+            .expect("lookup");
+        assert_eq!(by_mobile.len(), texts.len());
+        let again = db.store.import_text(&export(&entities)).expect("repeat");
+        assert_eq!(again.certificate_rows, counts(0, 0, texts.len()));
+    }
+
+    /// States of a record in the second import of [`run_scenario`].
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum State {
+        New,
+        Same,
+        Changed,
+        Older,
+        Legacy,
+    }
+
+    fn entity(index: usize, name: &str, updated: &str) -> Value {
+        let mut entity = certificate(
+            &format!("BEN-S{}", index / 3),
+            &format!("S{index:06}"),
+            "9000000051",
+            1,
+        );
+        entity["certificate"] = json!(credential(&format!("{name} {index}"), 1));
+        entity["osUpdatedAt"] = json!(updated);
+        entity
+    }
+
+    /// Runs one scenario. The first import writes every row that is not
+    /// `New`, and `Legacy` rows are then rewritten as TEXT. The second import
+    /// must count each row by its state, and its repeat must write nothing.
+    fn run_scenario(states: &[State]) {
+        let db = TestDb::sqlite();
+        let first: Vec<Value> = states
+            .iter()
+            .enumerate()
+            .filter(|(_, state)| **state != State::New)
+            .map(|(index, state)| match state {
+                State::Older => entity(index, "Stored", "2023-01-01T00:00:00Z"),
+                _ => entity(index, "Stored", "2022-01-01T00:00:00Z"),
+            })
+            .collect();
+        if !first.is_empty() {
+            db.store.import_text(&export(&first)).expect("first import");
+        }
+
+        for (index, state) in states.iter().enumerate() {
+            if *state == State::Legacy {
+                let text = credential(&format!("Stored {index}"), 1);
+                db.execute(&format!(
+                    "UPDATE certificates SET certificate = '{text}' \
+                     WHERE certificate_id = 'S{index:06}'"
+                ));
+            }
+        }
+        let second: Vec<Value> = states
+            .iter()
+            .enumerate()
+            .map(|(index, state)| match state {
+                State::Changed | State::New | State::Older => {
+                    entity(index, "Imported", "2022-06-01T00:00:00Z")
+                }
+                State::Same | State::Legacy => entity(index, "Stored", "2022-01-01T00:00:00Z"),
+            })
+            .collect();
+
+        let summary = db
+            .store
+            .import_text(&export(&second))
+            .expect("second import");
+        let count = |wanted: &[State]| states.iter().filter(|s| wanted.contains(s)).count();
+        assert_eq!(
+            summary.certificate_rows,
+            RowCounts {
+                inserted: count(&[State::New]),
+                updated: count(&[State::Changed]),
+                unchanged: count(&[State::Same, State::Legacy]),
+                older: count(&[State::Older]),
+            },
+            "{states:?}"
+        );
+
+        let dump = db.dump();
+        assert_eq!(dump.certificates.len(), states.len());
+        for (index, (row, state)) in dump.certificates.iter().zip(states).enumerate() {
+            let expected = match state {
+                State::New | State::Changed => credential(&format!("Imported {index}"), 1),
+                _ => credential(&format!("Stored {index}"), 1),
+            };
+            assert_eq!(row.0, format!("S{index:06}"));
+            assert_eq!(row.6, expected, "row {index} ({state:?})");
+        }
+
+        let third = db
+            .store
+            .import_text(&export(&second))
+            .expect("third import");
+        assert_eq!(
+            third.certificate_rows,
+            RowCounts {
+                inserted: 0,
+                updated: 0,
+                unchanged: states.len() - count(&[State::Older]),
+                older: count(&[State::Older]),
+            },
+            "repeat of {states:?}"
+        );
+    }
+
+    fn blocks(parts: &[(State, usize)]) -> Vec<State> {
+        parts
+            .iter()
+            .flat_map(|(state, length)| std::iter::repeat_n(*state, *length))
+            .collect()
+    }
+
+    #[test]
+    fn stored_chunk_then_new_chunks() {
+        run_scenario(&blocks(&[
+            (State::Same, CHUNK),
+            (State::New, 2 * CHUNK + 5),
+        ]));
+    }
+
+    #[test]
+    fn new_chunk_then_stored_chunks() {
+        run_scenario(&blocks(&[
+            (State::New, CHUNK),
+            (State::Same, 2 * CHUNK + 5),
+        ]));
+    }
+
+    #[test]
+    fn mixed_chunks_switch_paths() {
+        run_scenario(&blocks(&[
+            (State::Same, 1000),
+            (State::Legacy, 700),
+            (State::Changed, 1500),
+            (State::New, 400),
+            (State::Older, 300),
+            (State::New, 3000),
+            (State::Changed, 500),
+            (State::Same, 2000),
+            (State::New, 2700),
+            (State::Legacy, 20),
+            (State::New, 10),
+        ]));
+    }
+
+    /// Replaces the stored credential of `certificate_id` with `value`, an SQL
+    /// expression. SQLite's `||` returns TEXT, so a damaged BLOB made with it
+    /// needs a `CAST(… AS BLOB)`.
+    fn damage(db: &TestDb, certificate_id: &str, value: &str) {
+        db.execute(&format!(
+            "UPDATE certificates SET certificate = {value} WHERE certificate_id = '{certificate_id}'"
+        ));
+    }
+
+    #[test]
+    fn damaged_values_fail_lookups_with_reason() {
+        let cases = [
+            ("x''", "the value is empty"),
+            ("x'00'", "unknown format 0"),
+            ("x'ff00000000'", "unknown format 255"),
+            ("x'0100'", "the value is shorter than its header"),
+            (
+                "CAST(x'01ffffffff' || substr(certificate, 6) AS BLOB)",
+                "it claims 4294967295 bytes",
+            ),
+            ("x'0100000000'", "the value has no zstd frame"),
+            (
+                "CAST(x'0164000000' || substr(certificate, 6, 10) AS BLOB)",
+                "zstd: ",
+            ),
+            (
+                "CAST(x'0101000000' || substr(certificate, 6) AS BLOB)",
+                "zstd: ",
+            ),
+        ];
+        for (value, reason) in cases {
+            let db = TestDb::sqlite();
+            db.store
+                .import_text(&export(&[certificate("BEN-D1", "9901", "9000000061", 1)]))
+                .expect("import");
+            damage(&db, "9901", value);
+            let error = db
+                .store
+                .certificates_by_beneficiary("BEN-D1")
+                .expect_err(value);
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!(
+                    "stored certificate 9901 is corrupt: column `certificate`: {reason}"
+                )),
+                "{value}: {message}"
+            );
+            let error = db
+                .store
+                .certificates_by_mobile("9000000061")
+                .expect_err(value);
+            assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+        }
+    }
+
+    #[test]
+    fn import_writes_over_damaged_value() {
+        let db = TestDb::sqlite();
+        let entity = certificate("BEN-D2", "9911", "9000000062", 1);
+        db.store
+            .import_text(&export(std::slice::from_ref(&entity)))
+            .expect("import");
+        damage(&db, "9911", "x'01ffffff7f'");
+        let again = db
+            .store
+            .import_text(&export(std::slice::from_ref(&entity)))
+            .expect("repeat over damaged value");
+        assert_eq!(again.certificate_rows, counts(0, 1, 0));
+        let found = db
+            .store
+            .certificates_by_beneficiary("BEN-D2")
+            .expect("lookup");
+        assert_eq!(
+            found[0].certificate,
+            entity["certificate"].as_str().unwrap()
+        );
+    }
+
+    /// An import of an older record leaves the newer stored row alone, also
+    /// when its credential cannot be read.
+    #[test]
+    fn older_import_keeps_damaged_value() {
+        let db = TestDb::sqlite();
+        let mut entity = certificate("BEN-D3", "9921", "9000000063", 1);
+        entity["osUpdatedAt"] = json!("2023-01-01T00:00:00Z");
+        db.store
+            .import_text(&export(std::slice::from_ref(&entity)))
+            .expect("import");
+        damage(&db, "9921", "x'02'");
+        entity["osUpdatedAt"] = json!("2022-01-01T00:00:00Z");
+        let again = db
+            .store
+            .import_text(&export(std::slice::from_ref(&entity)))
+            .expect("older import");
+        assert_eq!(
+            again.certificate_rows,
+            RowCounts {
+                inserted: 0,
+                updated: 0,
+                unchanged: 0,
+                older: 1
+            }
+        );
+        assert_eq!(stored_class(&db, "9921"), "blob");
+        let error = db
+            .store
+            .certificates_by_beneficiary("BEN-D3")
+            .expect_err("still damaged");
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    }
+
+    /// A credential longer than a stored value may claim is rejected with the
+    /// record's position, before anything is written.
+    #[test]
+    fn credential_over_16_mib_rejected() {
+        let db = TestDb::sqlite();
+        let mut value: Value =
+            serde_json::from_str(&credential("Asha Rao", 1)).expect("credential JSON");
+        value["credentialSubject"]["note"] = json!("z".repeat(16 << 20));
+        let text = value.to_string();
+        let mut entity = certificate("BEN-L1", "9931", "9000000064", 1);
+        entity["certificate"] = json!(text);
+        let error = db
+            .store
+            .import_text(&export(&[
+                certificate("BEN-L1", "9930", "9000000064", 1),
+                entity,
+            ]))
+            .expect_err("too long to store");
+        assert!(matches!(error, StoreError::Import(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "import rejected, nothing was written: record 2 (certificateId 9931): \
+                 field `certificate` is invalid: is {} bytes long, more than the 16777216 \
+                 bytes that the store keeps",
+                text.len()
+            )
+        );
+        assert_eq!(db.dump().certificates.len(), 0);
+    }
+}
