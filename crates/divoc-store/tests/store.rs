@@ -2714,6 +2714,40 @@ mod sqlite_credential_edges {
         ]));
     }
 
+    /// Revocations switch paths too: 6,400 rows (32,000 bound parameters over
+    /// 5 columns) fill one chunk of an SQLite revocation statement.
+    #[test]
+    fn stored_revocation_chunk_then_new() {
+        let db = TestDb::sqlite();
+        let revoked = |range: std::ops::Range<usize>| -> Vec<Value> {
+            range
+                .map(|index| {
+                    revocation(
+                        &format!("BEN-R{index}"),
+                        &format!("N{index:06}"),
+                        Some(&format!("R{index:06}")),
+                    )
+                })
+                .collect()
+        };
+        db.store
+            .import_text(&export(&revoked(0..6400)))
+            .expect("first import");
+
+        let summary = db
+            .store
+            .import_text(&export(&revoked(0..20_000)))
+            .expect("second import");
+        assert_eq!(summary.revocation_rows, counts(13_600, 0, 6400));
+        assert_eq!(db.dump().revocations.len(), 20_000);
+
+        let again = db
+            .store
+            .import_text(&export(&revoked(0..20_000)))
+            .expect("repeat");
+        assert_eq!(again.revocation_rows, counts(0, 0, 20_000));
+    }
+
     /// Replaces the stored credential of `certificate_id` with `value`, an SQL
     /// expression. SQLite's `||` returns TEXT, so a damaged BLOB made with it
     /// needs a `CAST(… AS BLOB)`.
