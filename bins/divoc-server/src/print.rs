@@ -628,7 +628,13 @@ async fn print_route(
             });
         }
         Err(PrintError::Store(error)) if error.is_unavailable() => {
-            return Err(ApiError::Unavailable(error.to_string()));
+            return Err(ApiError::Unavailable(crate::redact::store_error(&error)));
+        }
+        Err(PrintError::Store(error)) => {
+            return Err(ApiError::Internal(format!(
+                "the certificate store failed: {}",
+                crate::redact::store_error(&error)
+            )));
         }
         Err(error) => return Err(ApiError::Internal(error.to_string())),
     };

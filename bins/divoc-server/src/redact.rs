@@ -45,9 +45,57 @@ pub fn without_addresses(text: &str) -> String {
     redacted
 }
 
+/// Returns the message of a store error for the log. A corrupt row's
+/// certificate id is replaced by its [`certificate_ref`]. The reason is kept
+/// only for the `certificate` column, because the store writes those reasons
+/// itself. A JSON parser's reason for another column can quote the stored
+/// value, such as a mobile number.
+pub fn store_error(error: &divoc_store::StoreError) -> String {
+    match error {
+        divoc_store::StoreError::Corrupt {
+            certificate_id,
+            column,
+            reason,
+        } => {
+            let reference = certificate_ref(certificate_id);
+            if *column == "certificate" {
+                format!("stored certificate {reference} is corrupt: column `{column}`: {reason}")
+            } else {
+                format!(
+                    "stored certificate {reference} is corrupt: column `{column}` is unreadable"
+                )
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{certificate_ref, without_addresses};
+    use super::{certificate_ref, store_error, without_addresses};
+
+    #[test]
+    fn corrupt_rows_logged_without_ids() {
+        let corrupt = |column: &'static str, reason: &str| divoc_store::StoreError::Corrupt {
+            certificate_id: "772014589".to_owned(),
+            column,
+            reason: reason.to_owned(),
+        };
+        let reference = certificate_ref("772014589");
+        assert_eq!(
+            store_error(&corrupt("certificate", "unknown format 0")),
+            format!(
+                "stored certificate {reference} is corrupt: column `certificate`: unknown format 0"
+            )
+        );
+        assert_eq!(
+            store_error(&corrupt(
+                "contact",
+                "not a JSON list of strings: invalid type: string \"9000000001\""
+            )),
+            format!("stored certificate {reference} is corrupt: column `contact` is unreadable")
+        );
+    }
 
     #[test]
     fn addresses_left_out() {

@@ -479,9 +479,9 @@ pub(crate) fn map_service_error<T>(
             source_id: beneficiary_id.to_owned(),
         },
         ServiceError::Store(error) if error.is_unavailable() => {
-            ApiError::Unavailable(error.to_string())
+            ApiError::Unavailable(crate::redact::store_error(&error))
         }
-        ServiceError::Store(error) => ApiError::Internal(error.to_string()),
+        ServiceError::Store(error) => ApiError::Internal(crate::redact::store_error(&error)),
         ServiceError::Render {
             certificate_id,
             message,

@@ -62,11 +62,19 @@ fn damaged_credential_gets_json_500() {
         assert_eq!(server.get(&format!("{PDF}/BEN1001")).status, 200, "{value}");
         let log = server.wait_for_log("internal error");
         assert!(log.contains("is corrupt"), "{value}:\n{log}");
-        // NOTE: the log line still names certificate 772014589, because it
-        // is the `Display` of `StoreError::Corrupt`, which contains the id.
         assert!(
             !log.contains("BEN1002"),
             "{value}: log contains BEN1002:\n{log}"
+        );
+        // The log names the certificate by the first 12 hex digits of the
+        // SHA-256 of its id, not by the id.
+        assert!(
+            !log.contains("772014589"),
+            "{value}: log contains the certificate id:\n{log}"
+        );
+        assert!(
+            log.contains("stored certificate fa0947d527b5 is corrupt: column `certificate`: "),
+            "{value}:\n{log}"
         );
     }
 }

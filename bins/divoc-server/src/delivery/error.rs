@@ -79,9 +79,9 @@ impl DeliveryError {
                 "the certificate store is not answering; retry later",
             )
             .with_retry_after(5)
-            .with_log_detail(error.to_string())
+            .with_log_detail(crate::redact::store_error(error))
         } else {
-            DeliveryError::internal(error.to_string())
+            DeliveryError::internal(crate::redact::store_error(error))
         }
     }
 

@@ -68,9 +68,9 @@ pub(super) enum OtpApiError {
 impl From<StoreError> for OtpApiError {
     fn from(error: StoreError) -> Self {
         if error.is_unavailable() {
-            OtpApiError::Unavailable(error.to_string())
+            OtpApiError::Unavailable(crate::redact::store_error(&error))
         } else {
-            OtpApiError::Internal(error.to_string())
+            OtpApiError::Internal(crate::redact::store_error(&error))
         }
     }
 }
