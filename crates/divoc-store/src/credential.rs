@@ -1,5 +1,4 @@
-//! How the signed credential of a certificate is kept in the `certificate`
-//! column.
+//! Storage of a certificate's signed credential in the `certificate` column.
 //!
 //! PostgreSQL keeps the credential as text and compresses it itself. SQLite
 //! keeps rows as they are, and a credential is most of a row, so an SQLite
@@ -103,8 +102,8 @@ fn decoder_dictionary() -> &'static DecoderDictionary<'static> {
 }
 
 thread_local! {
-    /// Contexts are reused per thread: creating one costs more than
-    /// compressing a credential.
+    /// zstd contexts, one per thread, so that a credential does not allocate
+    /// a new one.
     static COMPRESSOR: RefCell<Option<Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
 }
@@ -162,6 +161,7 @@ pub(crate) fn unpack(stored: &[u8]) -> Result<String, String> {
     let Some((length, frame)) = rest.split_first_chunk::<4>() else {
         return Err("the value is shorter than its header".to_owned());
     };
+
     // zstd decompresses an empty input to no bytes without an error, so a
     // value cut off after a header of length 0 would read as "".
     if frame.is_empty() {
@@ -171,6 +171,7 @@ pub(crate) fn unpack(stored: &[u8]) -> Result<String, String> {
     if length > MAX_CREDENTIAL_LEN {
         return Err(format!("it claims {length} bytes"));
     }
+
     let text = DECOMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         let decompressor = match slot.as_mut() {
@@ -181,6 +182,7 @@ pub(crate) fn unpack(stored: &[u8]) -> Result<String, String> {
         decompressor.decompress_to_buffer(frame, &mut text)?;
         Ok::<_, std::io::Error>(text)
     });
+
     let text = text.map_err(|error| format!("zstd: {error}"))?;
     if text.len() != length {
         return Err(format!(
@@ -297,6 +299,10 @@ impl ToSql<Credential, Pg> for CredentialText<'_> {
 /// time, while the thread that parses the export left part of the other core
 /// idle. A credential that fails to compress is left to the write, which
 /// reports the error.
+///
+/// NOTE: in the runs of `docs/benchmarks.md`, imports with the second thread
+/// were not measurably faster than with one. The host's speed varied by more
+/// than the difference.
 pub(crate) fn pack_all<'a>(credentials: &[&CredentialText<'a>]) {
     let pack_each = |credentials: &[&CredentialText<'a>]| {
         for credential in credentials {
@@ -313,7 +319,7 @@ pub(crate) fn pack_all<'a>(credentials: &[&CredentialText<'a>]) {
             .spawn_scoped(scope, || pack_each(second));
         pack_each(first);
         if helper.is_err() {
-            // No second thread: the writes compress these themselves.
+            // Without a second thread, this one compresses both halves.
             pack_each(second);
         }
     });
@@ -360,8 +366,8 @@ mod tests {
         }
     }
 
-    /// Stored values of format 1 need these exact bytes; a change must come
-    /// with a new format byte instead.
+    /// Stored values of format 1 need these exact bytes. A changed dictionary
+    /// needs a new format byte instead.
     #[test]
     fn dictionary_of_format_1_is_unchanged() {
         // FNV-1a, 64 bits.
@@ -388,12 +394,14 @@ mod tests {
             "the value has no zstd frame"
         );
         assert_eq!(message(&[1, 0, 0, 0, 0]), "the value has no zstd frame");
+
         let mut too_long = packed.clone();
         too_long[1..5].copy_from_slice(&(MAX_CREDENTIAL_LEN as u32 + 1).to_le_bytes());
         assert_eq!(
             message(&too_long),
             format!("it claims {} bytes", MAX_CREDENTIAL_LEN + 1)
         );
+
         let mut short_claim = packed.clone();
         short_claim[1..5].copy_from_slice(&10_u32.to_le_bytes());
         assert!(
@@ -401,6 +409,7 @@ mod tests {
             "{}",
             message(&short_claim)
         );
+
         let mut long_claim = packed.clone();
         long_claim[1..5].copy_from_slice(&(CREDENTIAL.len() as u32 + 1).to_le_bytes());
         assert_eq!(
@@ -411,6 +420,7 @@ mod tests {
                 CREDENTIAL.len() + 1
             )
         );
+
         let truncated = &packed[..packed.len() - 4];
         assert!(
             message(truncated).starts_with("zstd: "),

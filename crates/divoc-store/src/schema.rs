@@ -21,7 +21,7 @@ diesel::table! {
         /// Vaccination program id.
         program_id -> Nullable<Text>,
         /// The signed credential, byte for byte as imported. SQLite stores
-        /// keep it compressed; see [`crate::Credential`].
+        /// keep it compressed (see [`crate::Credential`]).
         certificate -> crate::Credential,
         /// Issuer metadata as JSON text.
         meta -> Nullable<Text>,

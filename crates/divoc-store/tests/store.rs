@@ -2542,6 +2542,7 @@ mod sqlite_credential_edges {
                 .to_owned(),
             with_field(&long),
         ];
+
         let entities: Vec<Value> = texts
             .iter()
             .enumerate()
@@ -2553,6 +2554,7 @@ mod sqlite_credential_edges {
             .collect();
         let summary = db.store.import_text(&export(&entities)).expect("import");
         assert_eq!(summary.certificate_rows, counts(texts.len(), 0, 0));
+
         let found = db
             .store
             .certificates_by_beneficiary("BEN-U1")
@@ -2562,6 +2564,7 @@ mod sqlite_credential_edges {
             assert_eq!(record.certificate, *text, "{}", record.certificate_id);
             assert_eq!(stored_class(&db, &record.certificate_id), "blob");
         }
+
         let by_mobile = db
             .store
             .certificates_by_mobile("9000000041")
