@@ -4,6 +4,9 @@
 //! derived from the seed and the beneficiary's index, so the same beneficiary
 //! count and seed always give byte-identical output. Ids, names and mobile
 //! numbers are made up; the proofs are random bytes and verify against no key.
+//! Mobile numbers start with 0 (0100000000 to 0999999999), which no real
+//! subscriber number does, so a staging system with a real SMS gateway sends
+//! no message to a real person.
 
 use std::io::{self, Write};
 
@@ -22,8 +25,14 @@ const CERTIFICATE_SLOTS: u64 = 8;
 const BENEFICIARY_ID_SPACE: u128 = 100_000_000_000_000;
 /// Certificate ids are 10 digits from 1000000000 up, as DIVOC issues them.
 const CERTIFICATE_ID_SPACE: u128 = 9_000_000_000;
-/// Mobile numbers are 10 digits from 6000000000 up.
-const MOBILE_SPACE: u128 = 4_000_000_000;
+/// Mobile numbers are 10 digits from 0100000000 to 0999999999. Indian mobile
+/// numbers have 10 digits and start with 6 to 9, and a leading 0 is the trunk
+/// prefix, so no real subscriber has one of these numbers even when a gateway
+/// adds +91. The OTP login still accepts them (10 to 15 digits). The range
+/// leaves out 00, the international call prefix of many countries.
+const MOBILE_FIRST: u128 = 100_000_000;
+/// Count of the numbers from [`MOBILE_FIRST`] to 0999999999.
+const MOBILE_SPACE: u128 = 900_000_000;
 /// First day of the vaccination campaign the dates are drawn from.
 const CAMPAIGN_START: (i32, u32, u32) = (2021, 1, 16);
 /// JWS header of a detached PS256 proof (`{"alg":"PS256","b64":false,"crit":["b64"]}`),
@@ -45,6 +54,20 @@ impl GeneratedCounts {
     /// Returns all records written.
     pub fn records(&self) -> u64 {
         self.certificates + self.revocations
+    }
+}
+
+/// Parses the value of `--beneficiaries`: a whole number of at least 1,
+/// because `import` rejects an export without records.
+pub fn parse_beneficiaries(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err(
+            "expected at least 1 beneficiary, because import rejects an export \
+                      without records"
+                .to_owned(),
+        ),
+        Ok(count) => Ok(count),
+        Err(error) => Err(format!("expected a whole number of at least 1: {error}")),
     }
 }
 
@@ -333,7 +356,7 @@ impl Generator {
             2_246_822_519,
             MOBILE_SPACE,
         );
-        format!("{}", 6_000_000_000 + number)
+        format!("{:010}", MOBILE_FIRST + number)
     }
 
     fn family_name(&self, index: u64) -> &'static str {

@@ -90,11 +90,13 @@ enum Command {
         single_connection: bool,
     },
     /// Write a synthetic registry export, one record per line, for scale tests.
-    /// The same count and seed always give the same bytes.
+    /// The same count and seed always give the same bytes. Mobile numbers are
+    /// 0100000000 to 0999999999, which start with the trunk prefix 0 and so
+    /// belong to no real subscriber.
     Generate {
-        /// Beneficiaries to generate; each has 1 to 4 doses plus any corrections
-        /// and revocations.
-        #[arg(long, value_name = "N")]
+        /// Beneficiaries to generate, at least 1; each has 1 to 4 doses plus
+        /// any corrections and revocations.
+        #[arg(long, value_name = "N", value_parser = generate::parse_beneficiaries)]
         beneficiaries: u64,
         /// Seed of the random values.
         #[arg(long, default_value_t = 1)]

@@ -179,6 +179,12 @@ fn output_is_valid_and_varied() {
                 assert_eq!(check_id(&record.certificate_id), Ok(()));
                 beneficiaries.insert(record.pre_enrollment_code.clone());
                 let mobile = record.mobile.clone().expect("mobile");
+                assert_eq!(mobile.len(), 10, "{mobile}");
+                assert!(mobile.bytes().all(|byte| byte.is_ascii_digit()), "{mobile}");
+                assert!(
+                    ("0100000000"..="0999999999").contains(&mobile.as_str()),
+                    "{mobile} is outside the range of no real subscriber"
+                );
                 *mobiles.entry(mobile).or_default() += 1;
                 let dose = dose.expect("dose") as usize;
                 assert!((1..=4).contains(&dose), "dose {dose}");
@@ -239,6 +245,55 @@ fn output_is_valid_and_varied() {
         (1700..=2100).contains(&median),
         "median credential {median} bytes"
     );
+}
+
+#[test]
+fn mobile_numbers_exact_for_seed() {
+    let text = generate(3, 1);
+    let mobiles: Vec<String> = parse_export(&text)
+        .expect("generated export is valid")
+        .into_iter()
+        .filter_map(|item| match item.entry {
+            ExportEntry::Certificate { record, .. } => record.mobile,
+            ExportEntry::Revocation(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        mobiles,
+        [
+            "0599324630",
+            "0599324630",
+            "0146147149",
+            "0146147149",
+            "0146147149"
+        ]
+    );
+}
+
+#[test]
+fn zero_beneficiaries_rejected() {
+    let directory = tempfile::tempdir().unwrap();
+    let out = directory.path().join("export.jsonl");
+    let output = run(
+        &[
+            "generate",
+            "--beneficiaries",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "invalid value '0' for '--beneficiaries <N>': expected at least 1 beneficiary, \
+             because import rejects an export without records"
+        ),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "an output file was created");
 }
 
 #[test]
