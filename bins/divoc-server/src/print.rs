@@ -25,8 +25,8 @@ use crate::routes::{AppState, authenticate, method_not_allowed, record_served};
 use crate::service::{CertificateService, Rendered, Scope, ServiceError};
 use crate::settings::Settings;
 
-/// Header line of the manifest.
-const MANIFEST_HEADER: &str = "page,beneficiaryId,certificateId,skipReason\n";
+/// Header line of the manifest. RFC 4180 ends every line with CRLF.
+const MANIFEST_HEADER: &str = "page,beneficiaryId,certificateId,skipReason\r\n";
 /// Characters of a rejected id echoed in the manifest.
 const ECHO_LIMIT: usize = 64;
 /// Interval of the plain progress lines when standard error is not a terminal.
@@ -172,7 +172,9 @@ fn render_one(
     }
 }
 
-/// Formats one manifest line as RFC 4180 CSV.
+/// Formats one manifest line as RFC 4180 CSV, ending in CRLF. Control
+/// characters, which an invalid id from a JSON body or an ids file may
+/// contain, are written as `\uXXXX` escapes, never raw.
 fn manifest_row(page: &str, beneficiary_id: &str, certificate_id: &str, reason: &str) -> String {
     let beneficiary = if divoc_model::check_id(beneficiary_id).is_ok() {
         defused(beneficiary_id.to_owned())
@@ -181,8 +183,8 @@ fn manifest_row(page: &str, beneficiary_id: &str, certificate_id: &str, reason: 
     };
     let certificate = defused(certificate_id.to_owned());
     let cells = [page, &beneficiary, &certificate, reason];
-    let mut line = cells.map(csv_cell).join(",");
-    line.push('\n');
+    let mut line = cells.map(|cell| csv_cell(&escape_controls(cell))).join(",");
+    line.push_str("\r\n");
     line
 }
 
@@ -203,6 +205,21 @@ fn defused(mut value: String) -> String {
         value.insert(0, '\'');
     }
     value
+}
+
+/// Replaces each control character (Unicode category Cc, such as NUL, tab
+/// or LF) with its `\uXXXX` escape. Every such character is below U+0100,
+/// so four hex digits always suffice.
+fn escape_controls(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for character in value.chars() {
+        if character.is_control() {
+            escaped.push_str(&format!("\\u{:04X}", u32::from(character)));
+        } else {
+            escaped.push(character);
+        }
+    }
+    escaped
 }
 
 fn csv_cell(value: &str) -> String {
@@ -726,14 +743,35 @@ mod tests {
     #[test]
     fn manifest_defuses_formulas() {
         assert!(divoc_model::check_id("-A1").is_ok());
-        assert_eq!(manifest_row("1", "-A1", "@C1", ""), "1,'-A1,'@C1,\n");
+        assert_eq!(manifest_row("1", "-A1", "@C1", ""), "1,'-A1,'@C1,\r\n");
         assert_eq!(
             manifest_row("2", "BEN1001", "712988986", ""),
-            "2,BEN1001,712988986,\n"
+            "2,BEN1001,712988986,\r\n"
         );
         assert_eq!(
             manifest_row("", "=1+2", "", "invalid id"),
-            ",'=1+2,,invalid id\n"
+            ",'=1+2,,invalid id\r\n"
+        );
+    }
+
+    #[test]
+    fn manifest_escapes_control_characters() {
+        assert_eq!(
+            manifest_row("", "BEN\u{0}1001", "", "invalid id"),
+            ",BEN\\u00001001,,invalid id\r\n"
+        );
+        assert_eq!(
+            manifest_row("", "A\r\nB\u{1b}C\u{7f}\u{85}", "", "invalid id"),
+            ",A\\u000D\\u000AB\\u001BC\\u007F\\u0085,,invalid id\r\n"
+        );
+        // A leading tab is escaped after the formula guard added its quote.
+        assert_eq!(
+            manifest_row("", "\t=1", "", "invalid id"),
+            ",'\\u0009=1,,invalid id\r\n"
+        );
+        assert_eq!(
+            manifest_row("", "X", "", "render failed: line 1\nline 2"),
+            ",X,,render failed: line 1\\u000Aline 2\r\n"
         );
     }
 }

@@ -24,12 +24,12 @@ use serde_json::{Value, json};
 const PRINT: &str = "/certificate/api/print";
 
 /// Manifest of BEN1001, NOBODY, BEN1009 (revoked), an invalid id and BEN1002.
-const MANIFEST: &str = "page,beneficiaryId,certificateId,skipReason\n\
-1,BEN1001,529130864,\n\
-,NOBODY,,\"no certificate, or only revoked ones\"\n\
-,BEN1009,,\"no certificate, or only revoked ones\"\n\
-,'=1+2,,\"invalid beneficiary id: only A-Z, a-z, 0-9, '-', '_' and '.' are allowed\"\n\
-2,BEN1002,772014589,\n";
+const MANIFEST: &str = "page,beneficiaryId,certificateId,skipReason\r\n\
+1,BEN1001,529130864,\r\n\
+,NOBODY,,\"no certificate, or only revoked ones\"\r\n\
+,BEN1009,,\"no certificate, or only revoked ones\"\r\n\
+,'=1+2,,\"invalid beneficiary id: only A-Z, a-z, 0-9, '-', '_' and '.' are allowed\"\r\n\
+2,BEN1002,772014589,\r\n";
 
 fn bearer(claims: &Value) -> String {
     format!(
@@ -392,6 +392,27 @@ fn route_rejects_missing_and_wrong_tokens() {
     let distribution = format!("Bearer {}", Keys::rs256());
     let response = post(&server, PRINT, Some(&distribution), &ids_body());
     assert_eq!(response.status, 403);
+}
+
+#[test]
+fn route_manifest_escapes_control_characters() {
+    let server = Server::start(&[]);
+    let response = post(
+        &server,
+        &format!("{PRINT}?manifest=1"),
+        Some(&print_token()),
+        r#"{"beneficiaryIds": ["BEN1001", "BEN\u00001002", "\t=1\r\n"]}"#,
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        String::from_utf8(response.body).unwrap(),
+        "page,beneficiaryId,certificateId,skipReason\r\n\
+         1,BEN1001,529130864,\r\n\
+         ,BEN\\u00001002,,\"invalid beneficiary id: only A-Z, a-z, 0-9, '-', '_' and '.' \
+         are allowed\"\r\n\
+         ,'\\u0009=1\\u000D\\u000A,,\"invalid beneficiary id: only A-Z, a-z, 0-9, '-', '_' \
+         and '.' are allowed\"\r\n"
+    );
 }
 
 #[test]
