@@ -152,6 +152,11 @@ fn thumbprint(members: &Value) -> String {
 
 /// Makes an Ed25519 PKCS#8 PEM private key at `path`, readable by its owner
 /// only, unless a file exists there already. The existing file is left as it is.
+///
+/// The key is written as PKCS#8 version 1, without the public key,
+/// as `openssl genpkey -algorithm ed25519` writes it, because `openssl pkey`
+/// of OpenSSL 3.0.19 cannot read the version 2 form that ed25519-dalek 2
+/// writes. [`TokenSigner::from_pem`] reads both versions.
 pub(super) fn ensure_development_key(path: &Path) -> Result<(), OtpError> {
     if path.exists() {
         return Ok(());
@@ -167,7 +172,12 @@ pub(super) fn ensure_development_key(path: &Path) -> Result<(), OtpError> {
         })?;
     }
     let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
-    let pem = key
+    // Without the public key, the encoding is version 1.
+    let seed_only = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let pem = seed_only
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|error| OtpError::Key(format!("cannot encode the development key: {error}")))?;
     match write_private(path, pem.as_bytes()) {
@@ -246,6 +256,90 @@ mod tests {
         .err()
         .unwrap();
         assert!(error.starts_with("not a PKCS#8 PEM private key"), "{error}");
+    }
+
+    /// Start of the DER of an Ed25519 PKCS#8 version 1 key, as in
+    /// [`RFC8037_PEM`]: the sequence, version 0, the algorithm id 1.3.101.112
+    /// and the octet string that contains the 32-byte seed.
+    const PKCS8_V1_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+
+    /// Returns the DER bytes of a PEM file with one block.
+    fn pem_der(pem: &str) -> Vec<u8> {
+        let body: String = pem
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
+    }
+
+    #[test]
+    fn development_key_is_pkcs8_v1() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("otp.pem");
+        ensure_development_key(&path).unwrap();
+        let pem = fs::read_to_string(&path).unwrap();
+        let der = pem_der(&pem);
+        assert_eq!(pem_der(RFC8037_PEM)[..16], PKCS8_V1_PREFIX);
+        assert_eq!(der.len(), 48);
+        assert_eq!(der[..16], PKCS8_V1_PREFIX);
+
+        // Round trip: the file gives back the key, and the signer reads it.
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).unwrap();
+        assert_eq!(key.to_bytes()[..], der[16..]);
+        let signer = TokenSigner::from_pem(&pem, None).unwrap();
+        assert_eq!(signer.secret(), &key.to_bytes());
+        assert_eq!(
+            signer.public_jwk()["x"],
+            URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes())
+        );
+    }
+
+    #[test]
+    fn pkcs8_v2_key_still_read() {
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(RFC8037_PEM).unwrap();
+        let v2 = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+        // Version 2 has the version number 1 and adds the public key.
+        assert_eq!(pem_der(&v2)[4], 0x01);
+        let signer = TokenSigner::from_pem(&v2, None).unwrap();
+        assert_eq!(
+            signer.public_jwk()["x"],
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        );
+    }
+
+    #[test]
+    fn development_key_read_by_openssl() {
+        let found = std::process::Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok();
+        if !found {
+            assert!(
+                std::env::var("DIVOC_REQUIRE_TOOLS").as_deref() != Ok("1"),
+                "openssl is required (DIVOC_REQUIRE_TOOLS=1) but not installed: \
+                 apt-get install openssl"
+            );
+            eprintln!("skipping: openssl is not installed (Debian package openssl)");
+            return;
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("otp.pem");
+        ensure_development_key(&path).unwrap();
+        let output = std::process::Command::new("openssl")
+            .args(["pkey", "-noout", "-in"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "openssl pkey failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     #[test]
