@@ -47,7 +47,9 @@ impl LabelSet {
     /// # Errors
     ///
     /// [`PdfError::InvalidSettings`] for invalid TOML, an unknown field, an
-    /// invalid language code or a month list without 12 names.
+    /// invalid language code, a month list without 12 names, or a text with
+    /// a placeholder that its key does not take (see
+    /// [`Labels::check_placeholders`]).
     ///
     /// # Example
     ///
@@ -94,6 +96,14 @@ impl LabelSet {
                 set.labels.months.len()
             )));
         }
+        set.labels
+            .check_placeholders()
+            .map_err(|error| match error {
+                PdfError::InvalidSettings { field, reason } => {
+                    invalid(format!("key {field} {reason}"))
+                }
+                other => other,
+            })?;
         Ok(set)
     }
 
@@ -128,7 +138,7 @@ impl LabelSet {
     /// # Errors
     ///
     /// [`PdfError::InvalidSettings`] naming the folder or file that could not
-    /// be read or parsed.
+    /// be read or parsed, or the two files that set the same language.
     ///
     /// # Example
     ///
@@ -176,15 +186,25 @@ impl LabelSet {
             }
         }
         paths.sort();
-        paths
-            .iter()
-            .map(|path| {
-                let text = std::fs::read_to_string(path).map_err(|error| {
-                    invalid(format!("{} could not be read: {error}", path.display()))
-                })?;
-                LabelSet::parse(&path.display().to_string(), &text)
-            })
-            .collect()
+        let mut sets = Vec::with_capacity(paths.len());
+        // The file that set each language, to name both files of a duplicate.
+        let mut sources: BTreeMap<String, &Path> = BTreeMap::new();
+        for path in &paths {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                invalid(format!("{} could not be read: {error}", path.display()))
+            })?;
+            let set = LabelSet::parse(&path.display().to_string(), &text)?;
+            if let Some(first) = sources.insert(set.language.clone(), path) {
+                return Err(invalid(format!(
+                    "{} and {} both set language {:?}; keep one file per language",
+                    first.display(),
+                    path.display(),
+                    set.language
+                )));
+            }
+            sets.push(set);
+        }
+        Ok(sets)
     }
 }
 
@@ -406,6 +426,102 @@ mod tests {
         let english = Labels::default();
         let joined = bilingual(&english, &english);
         assert_eq!(joined, english);
+    }
+
+    /// Returns the label set file of `language` with `title_final`.
+    fn label_file(language: &str, title_final: &str) -> String {
+        format!(
+            "language = \"{language}\"\nname = \"X\"\n[labels]\ntitle_final = {title_final:?}\n"
+        )
+    }
+
+    #[test]
+    fn duplicate_language_rejected() {
+        let directory = tempfile::tempdir().unwrap();
+        let first = directory.path().join("ml.toml");
+        let second = directory.path().join("ml-copy.toml");
+        std::fs::write(&first, label_file("ml", "{program}")).unwrap();
+        std::fs::write(&second, label_file("ml", "{program}")).unwrap();
+        let error = LabelSet::read_dir(directory.path()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "invalid PDF settings: `labels_dir` {} and {} both set language \"ml\"; \
+                 keep one file per language",
+                second.display(),
+                first.display()
+            )
+        );
+    }
+
+    #[test]
+    fn replacing_built_in_language_accepted() {
+        let directory = tempfile::tempdir().unwrap();
+        std::fs::write(directory.path().join("hi.toml"), label_file("hi", "X")).unwrap();
+        let sets = LabelSet::read_dir(directory.path()).unwrap();
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].labels.title_final, "X");
+    }
+
+    #[test]
+    fn bad_placeholders_rejected() {
+        let takes = "it takes {program}, {dose} and {total}";
+        let cases = [
+            (
+                "{nope} {program",
+                format!("has the unknown placeholder {{nope}}; {takes}"),
+            ),
+            (
+                "{program} {program",
+                format!("has the unclosed placeholder \"{{program\"; {takes}"),
+            ),
+            (
+                "{pro{program}",
+                format!("has the unclosed placeholder \"{{pro\"; {takes}"),
+            ),
+            (
+                "{program}} Final",
+                format!("has a }} that closes no placeholder: \"{{program}}}} Final\"; {takes}"),
+            ),
+            (
+                "{booster} Final",
+                format!("has the unknown placeholder {{booster}}; {takes}"),
+            ),
+            (
+                "{} Final",
+                format!("has the unknown placeholder {{}}; {takes}"),
+            ),
+        ];
+        for (title, reason) in cases {
+            let error = LabelSet::parse("ml.toml", &label_file("ml", title))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                error,
+                format!(
+                    "invalid PDF settings: `label set ml.toml` key labels.title_final {reason}"
+                ),
+                "{title}"
+            );
+        }
+    }
+
+    #[test]
+    fn placeholder_in_plain_text_rejected() {
+        let text = "language = \"ml\"\nname = \"X\"\n[labels]\nfooter = [\"a\", \"{count}\"]\n";
+        let error = LabelSet::parse("ml.toml", text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "invalid PDF settings: `label set ml.toml` key labels.footer[1] has the unknown \
+             placeholder {count}; it takes no placeholders"
+        );
+        let text = "language = \"ml\"\nname = \"X\"\n[labels]\ndose_type_primary = \"D {total}\"\n";
+        let error = LabelSet::parse("ml.toml", text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "invalid PDF settings: `label set ml.toml` key labels.dose_type_primary has the \
+             unknown placeholder {total}; it takes only {dose}"
+        );
     }
 
     #[test]

@@ -111,6 +111,198 @@ pub struct Labels {
     pub id_types: IdTypeLabels,
 }
 
+/// Placeholders of the titles and subtitles of a known dose and total.
+const DOSE_AND_TOTAL: &[&str] = &["program", "dose", "total"];
+
+impl Labels {
+    /// Checks that every text uses only the placeholders that are filled in
+    /// for it, such as `{program}`, `{dose}` and `{total}` in `title_final`.
+    /// Braces have no escape, so every `{` must open a known placeholder and
+    /// every `}` must close one. Any other brace would be printed as written.
+    ///
+    /// # Errors
+    ///
+    /// [`PdfError::InvalidSettings`] for the first text with an unknown,
+    /// unclosed or unopened placeholder. Its `field` is the key, such as
+    /// `labels.title_final`, `labels.footer[1]` or `labels.id_types.pan`, and
+    /// its `reason` names the placeholder and the ones the key takes.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use divoc_pdf::{Labels, PdfError};
+    ///
+    /// assert!(Labels::default().check_placeholders().is_ok());
+    ///
+    /// let labels = Labels {
+    ///     title_final: "{nope} {program".to_owned(),
+    ///     ..Labels::default()
+    /// };
+    /// let error = labels.check_placeholders().unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "invalid PDF settings: `labels.title_final` has the unknown placeholder {nope}; \
+    ///      it takes {program}, {dose} and {total}"
+    /// );
+    /// # Ok::<(), PdfError>(())
+    /// ```
+    pub fn check_placeholders(&self) -> Result<(), PdfError> {
+        for (key, text, allowed) in self.placeholder_rules() {
+            check_text_placeholders(text, allowed).map_err(|reason| PdfError::InvalidSettings {
+                field: format!("labels.{key}"),
+                reason,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Returns each text with its key and the placeholders filled in for it.
+    fn placeholder_rules(&self) -> Vec<(String, &str, &'static [&'static str])> {
+        fn rule<'t>(
+            key: &str,
+            text: &'t str,
+            allowed: &'static [&'static str],
+        ) -> (String, &'t str, &'static [&'static str]) {
+            (key.to_owned(), text, allowed)
+        }
+        let mut rules = vec![
+            rule(
+                "document_title",
+                &self.document_title,
+                &["certificate_id"][..],
+            ),
+            rule(
+                "title_booster",
+                &self.title_booster,
+                &["program", "dose", "total", "booster"],
+            ),
+            rule("title_final", &self.title_final, DOSE_AND_TOTAL),
+            rule("title_provisional", &self.title_provisional, DOSE_AND_TOTAL),
+            // Also printed when the dose is unknown, so `{dose}` is not filled in.
+            rule("title_unknown", &self.title_unknown, &["program"]),
+            rule(
+                "subtitle_booster",
+                &self.subtitle_booster,
+                &["program", "dose", "total", "booster"],
+            ),
+            rule("subtitle_final", &self.subtitle_final, DOSE_AND_TOTAL),
+            rule(
+                "subtitle_provisional",
+                &self.subtitle_provisional,
+                DOSE_AND_TOTAL,
+            ),
+            rule(
+                "subtitle_unknown",
+                &self.subtitle_unknown,
+                &["program", "dose"],
+            ),
+            rule("doses_omitted", &self.doses_omitted, &["count"]),
+            rule("dose_type_primary", &self.dose_type_primary, &["dose"]),
+            rule(
+                "dose_type_booster",
+                &self.dose_type_booster,
+                &["dose", "booster"],
+            ),
+            rule("dose_type_unknown", &self.dose_type_unknown, &["dose"]),
+        ];
+        let plain = [
+            ("beneficiary_heading", &self.beneficiary_heading),
+            ("vaccination_heading", &self.vaccination_heading),
+            ("doses_heading", &self.doses_heading),
+            ("name", &self.name),
+            ("age", &self.age),
+            ("gender", &self.gender),
+            ("identity", &self.identity),
+            ("beneficiary_id", &self.beneficiary_id),
+            ("address", &self.address),
+            ("vaccine", &self.vaccine),
+            ("vaccine_type", &self.vaccine_type),
+            ("manufacturer", &self.manufacturer),
+            ("dose", &self.dose),
+            ("vaccination_date", &self.vaccination_date),
+            ("batch", &self.batch),
+            ("vaccinated_by", &self.vaccinated_by),
+            ("vaccinated_at", &self.vaccinated_at),
+            ("valid_from", &self.valid_from),
+            ("valid_until", &self.valid_until),
+            ("column_date", &self.column_date),
+            ("column_dose_type", &self.column_dose_type),
+            ("column_vaccine", &self.column_vaccine),
+            ("column_vaccine_type", &self.column_vaccine_type),
+            ("column_batch", &self.column_batch),
+            ("column_country", &self.column_country),
+            ("certificate_id", &self.certificate_id),
+            ("issuer", &self.issuer),
+            ("qr_caption", &self.qr_caption),
+            ("not_available", &self.not_available),
+        ];
+        rules.extend(plain.map(|(key, text)| rule(key, text, &[])));
+        let ids = &self.id_types;
+        let id_types = [
+            ("aadhaar", &ids.aadhaar),
+            ("driving_license", &ids.driving_license),
+            ("mnrega", &ids.mnrega),
+            ("pan", &ids.pan),
+            ("passbook", &ids.passbook),
+            ("passport", &ids.passport),
+            ("pension", &ids.pension),
+            ("voter", &ids.voter),
+        ];
+        rules.extend(id_types.map(|(key, text)| rule(&format!("id_types.{key}"), text, &[])));
+        for (index, line) in self.footer.iter().enumerate() {
+            rules.push(rule(&format!("footer[{index}]"), line, &[]));
+        }
+        for (index, month) in self.months.iter().enumerate() {
+            rules.push(rule(&format!("months[{index}]"), month, &[]));
+        }
+        rules
+    }
+}
+
+/// Returns what is wrong with the first brace of `text` that does not form
+/// one of the `allowed` placeholders.
+fn check_text_placeholders(text: &str, allowed: &[&str]) -> Result<(), String> {
+    let takes = match allowed {
+        [] => "it takes no placeholders".to_owned(),
+        [only] => format!("it takes only {{{only}}}"),
+        [first @ .., last] => format!(
+            "it takes {} and {{{last}}}",
+            first
+                .iter()
+                .map(|name| format!("{{{name}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut rest = text;
+    while let Some(position) = rest.find(['{', '}']) {
+        let after = &rest[position + 1..];
+        if rest[position..].starts_with('}') {
+            return Err(format!(
+                "has a }} that closes no placeholder: {text:?}; {takes}"
+            ));
+        }
+        let end = after.find(['{', '}']);
+        match end {
+            Some(end) if after[end..].starts_with('}') => {
+                let name = &after[..end];
+                if !allowed.contains(&name) {
+                    return Err(format!("has the unknown placeholder {{{name}}}; {takes}"));
+                }
+                rest = &after[end + 1..];
+            }
+            _ => {
+                let unclosed = &rest[position..position + 1 + end.unwrap_or(after.len())];
+                return Err(format!(
+                    "has the unclosed placeholder {:?}; {takes}",
+                    unclosed.trim_end()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Names of the identity document types that DIVOC recognises in `credentialSubject.id`.
 ///
 /// The id `did:in.gov.uidai.aadhaar:123456789012` is printed as
@@ -313,6 +505,7 @@ impl PdfSettings {
             field: field.to_owned(),
             reason,
         };
+        self.labels.check_placeholders()?;
         if self.labels.months.len() != 12 {
             return Err(invalid(
                 "labels.months",
