@@ -1,6 +1,7 @@
 //! Service configuration: defaults, then an optional TOML file, then `DIVOC__*`
 //! environment variables (`DIVOC__DATABASE__URL` sets `database.url`).
 
+mod checks;
 mod sources;
 mod strict;
 
@@ -582,7 +583,11 @@ impl Settings {
         unset_empty_values(&mut table)?;
         reject_empty_strings(&table)?;
         check_bind(&table)?;
+        // The deserializer takes the table, and the checks after it need the
+        // values as written and their origins.
+        let written = table.clone();
         let settings = Settings::deserialize(strict::Setting::root(table))?;
+        checks::check_values(&settings, &written)?;
         Ok(settings.with_trimmed_names())
     }
 

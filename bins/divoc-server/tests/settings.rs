@@ -323,8 +323,8 @@ fn bad_input_file_leaves_no_store() {
                 ("DIVOC__AUTH__PUBLIC_KEY_FILE", rsa.clone()),
                 ("DIVOC__PDF__TIMEZONE", "Mars/Olympus".to_owned()),
             ],
-            "invalid setting pdf.timezone: \"Mars/Olympus\" is not an IANA time zone name \
-             such as Asia/Kolkata or UTC"
+            "invalid setting pdf.timezone = \"Mars/Olympus\" in environment variable \
+             DIVOC__PDF__TIMEZONE: expected an IANA time zone name such as Asia/Kolkata or UTC"
                 .to_owned(),
         ),
     ];
@@ -337,6 +337,183 @@ fn bad_input_file_leaves_no_store() {
         assert!(!setup.store().exists(), "{variables:?} left a store behind");
         assert_eq!(error, expected, "{variables:?}");
     }
+}
+
+#[test]
+fn dependent_values_named_with_source() {
+    let variables = [
+        (
+            "DIVOC__PDF__TIMEZONE",
+            "Mars/Olympus",
+            "invalid setting pdf.timezone = \"Mars/Olympus\" in environment variable \
+             DIVOC__PDF__TIMEZONE: expected an IANA time zone name such as Asia/Kolkata or UTC",
+        ),
+        (
+            "DIVOC__SHARE__DEFAULT_DAYS",
+            "100",
+            "invalid setting share.default_days = \"100\" in environment variable \
+             DIVOC__SHARE__DEFAULT_DAYS: must be at most share.max_days, which is 90",
+        ),
+        (
+            "DIVOC__SHARE__MAX_DAYS",
+            "3",
+            "invalid setting share.max_days = \"3\" in environment variable \
+             DIVOC__SHARE__MAX_DAYS: must be at least share.default_days, which is 7",
+        ),
+        (
+            "DIVOC__PDF__LANGUAGE",
+            "xx",
+            "invalid setting pdf.language = \"xx\" in environment variable DIVOC__PDF__LANGUAGE: \
+             no label set has this code; known languages: bn, en, hi, si, ta (shipped; \
+             pdf.labels_dir adds others)",
+        ),
+        (
+            "DIVOC__EMAIL__SMTP_URL",
+            "smtp://user:secret@mail.example.org?tls=requried",
+            "invalid setting email.smtp_url = \"smtp://***@mail.example.org?tls=requried\" in \
+             environment variable DIVOC__EMAIL__SMTP_URL: unsupported tls option \"requried\": \
+             expected tls=required or tls=opportunistic",
+        ),
+        (
+            "DIVOC__EMAIL__SMTP_URL",
+            "smtps://mail.example.org?tls=required",
+            "invalid setting email.smtp_url = \"smtps://mail.example.org?tls=required\" in \
+             environment variable DIVOC__EMAIL__SMTP_URL: smtps:// is TLS from the start and \
+             takes no tls option; use smtp://HOST:PORT, smtp://HOST:PORT?tls=required, \
+             smtp://HOST:PORT?tls=opportunistic or smtps://HOST:PORT",
+        ),
+        (
+            "DIVOC__EMAIL__SMTP_URL",
+            "http://mail.example.org",
+            "invalid setting email.smtp_url = \"http://mail.example.org\" in environment \
+             variable DIVOC__EMAIL__SMTP_URL: unsupported scheme \"http\"; use \
+             smtp://HOST:PORT, smtp://HOST:PORT?tls=required, \
+             smtp://HOST:PORT?tls=opportunistic or smtps://HOST:PORT",
+        ),
+    ];
+    let rsa = Keys::rsa_public().display().to_string();
+    for (name, value, expected) in variables {
+        let setup = Setup::new();
+        let error = setup.serve_error(
+            None,
+            &[("DIVOC__AUTH__PUBLIC_KEY_FILE", &rsa), (name, value)],
+        );
+        assert_eq!(error, expected, "{name}={value}");
+        assert!(
+            !setup.store().exists(),
+            "{name}={value} left a store behind"
+        );
+    }
+
+    let files = [
+        (
+            "[share]\ndefault_days = 30\nmax_days = 20\n",
+            "invalid setting share.default_days = 30 in c.toml: must be at most \
+             share.max_days, which is 20",
+        ),
+        (
+            "[pdf]\ntimezone = \"Asia/Calcutta \"\n",
+            "invalid setting pdf.timezone = \"Asia/Calcutta \" in c.toml: expected an IANA \
+             time zone name such as Asia/Kolkata or UTC",
+        ),
+        (
+            "[pdf.labels]\ntitle_final = \"{nope} {program\"\n",
+            "invalid setting pdf.labels.title_final = \"{nope} {program\" in c.toml: contains \
+             the unknown placeholder {nope}; it takes {program}, {dose} and {total}",
+        ),
+        (
+            "[pdf.labels]\nfooter = [\"Signed.\", \"Check it }\"]\n",
+            "invalid setting pdf.labels.footer[1] = \"Check it }\" in c.toml: contains a } \
+             that closes no placeholder: \"Check it }\"; it takes no placeholders",
+        ),
+    ];
+    for (text, expected) in files {
+        let setup = Setup::new();
+        setup.config(text);
+        let error = setup.serve_error(
+            Some(Path::new("c.toml")),
+            &[("DIVOC__AUTH__PUBLIC_KEY_FILE", &rsa)],
+        );
+        assert_eq!(error, expected, "{text}");
+    }
+}
+
+#[test]
+fn language_from_labels_dir_checked() {
+    let setup = Setup::new();
+    let labels = setup.path("labels");
+    std::fs::create_dir(&labels).unwrap();
+    std::fs::write(
+        labels.join("ml.toml"),
+        "language = \"ml\"\nname = \"X\"\n[labels]\ntitle_final = \"{program}\"\n",
+    )
+    .unwrap();
+    let rsa = Keys::rsa_public().display().to_string();
+    let directory = labels.display().to_string();
+    let error = setup.serve_error(
+        None,
+        &[
+            ("DIVOC__AUTH__PUBLIC_KEY_FILE", &rsa),
+            ("DIVOC__PDF__LABELS_DIR", &directory),
+            ("DIVOC__PDF__LANGUAGE", "ta-in"),
+        ],
+    );
+    assert_eq!(
+        error,
+        format!(
+            "invalid setting pdf.language = \"ta-in\" in environment variable \
+             DIVOC__PDF__LANGUAGE: no label set has this code; known languages: bn, en, hi, \
+             ml, si, ta (shipped or in pdf.labels_dir {directory})"
+        )
+    );
+}
+
+/// Runs `serve` with a `pdf.labels_dir` that contains `files`, each a file
+/// name with the language and `title_final` of a label set, and returns the
+/// folder and the error message.
+fn serve_with_label_files(files: &[(&str, &str, &str)]) -> (String, String) {
+    let setup = Setup::new();
+    let labels = setup.path("labels");
+    std::fs::create_dir(&labels).unwrap();
+    for (name, language, title) in files {
+        let text =
+            format!("language = \"{language}\"\nname = \"X\"\n[labels]\ntitle_final = {title:?}\n");
+        std::fs::write(labels.join(name), text).unwrap();
+    }
+    let rsa = Keys::rsa_public().display().to_string();
+    let directory = labels.display().to_string();
+    let error = setup.serve_error(
+        None,
+        &[
+            ("DIVOC__AUTH__PUBLIC_KEY_FILE", &rsa),
+            ("DIVOC__PDF__LABELS_DIR", &directory),
+        ],
+    );
+    (directory, error)
+}
+
+#[test]
+fn broken_label_files_stop_start() {
+    let (directory, error) =
+        serve_with_label_files(&[("a.toml", "ml", "{program}"), ("b.toml", "ml", "{program}")]);
+    assert_eq!(
+        error,
+        format!(
+            "cannot prepare the PDF renderer: invalid PDF settings: `labels_dir` \
+             {directory}/a.toml and {directory}/b.toml both set language \"ml\"; keep one file \
+             per language"
+        )
+    );
+
+    let (directory, error) = serve_with_label_files(&[("ml.toml", "ml", "{nope} {program")]);
+    assert_eq!(
+        error,
+        format!(
+            "cannot prepare the PDF renderer: invalid PDF settings: `label set \
+             {directory}/ml.toml` key labels.title_final has the unknown placeholder {{nope}}; \
+             it takes {{program}}, {{dose}} and {{total}}"
+        )
+    );
 }
 
 #[test]
