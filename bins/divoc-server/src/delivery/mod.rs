@@ -102,6 +102,15 @@ impl Delivery {
             (None, Some(host)) => Some(format!("http://{host}")),
             _ => None,
         };
+        if configured.is_none() && binds_every_address(&settings.server.bind) {
+            tracing::warn!(
+                bind = %settings.server.bind.trim(),
+                "server.bind listens on every address and server.public_url is not set: share \
+                 links and SMS links would name this address, which no client can open. Set \
+                 server.public_url (DIVOC__SERVER__PUBLIC_URL) to the URL that clients use, such \
+                 as https://certificates.example.org"
+            );
+        }
         let public_url = configured.unwrap_or_else(|| format!("http://{}", settings.server.bind));
         let public_url = public_url.trim().trim_end_matches('/').to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
@@ -192,6 +201,20 @@ impl Delivery {
     }
 }
 
+/// Tells whether `bind` names the unspecified address, `0.0.0.0` or `::`,
+/// which listens on every address of the host and is no address to connect to.
+fn binds_every_address(bind: &str) -> bool {
+    let Some((host, _port)) = bind.trim().rsplit_once(':') else {
+        return false;
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+        .unwrap_or(host);
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|address| address.is_unspecified())
+}
+
 fn check_share_settings(share: &ShareSettings) -> Result<(), DeliveryStartError> {
     let invalid = |name, reason: &str| DeliveryStartError::Setting {
         name,
@@ -260,4 +283,32 @@ pub fn configure(config: &mut web::ServiceConfig, delivery: web::Data<Delivery>)
                 .route(web::post().to(notify::send))
                 .default_service(method_not_allowed("POST")),
         );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::binds_every_address;
+
+    #[test]
+    fn unspecified_bind_addresses() {
+        for bind in [
+            "0.0.0.0:4321",
+            "[::]:4321",
+            ":::4321",
+            " 0.0.0.0:0 ",
+            "[0:0::0]:80",
+        ] {
+            assert!(binds_every_address(bind), "{bind}");
+        }
+        for bind in [
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "localhost:8080",
+            "10.0.0.5:4321",
+            "certificates.example.org:443",
+            "0.0.0.0",
+        ] {
+            assert!(!binds_every_address(bind), "{bind}");
+        }
+    }
 }
