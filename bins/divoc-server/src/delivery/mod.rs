@@ -37,9 +37,10 @@ use divoc_store::Store;
 pub use self::error::DeliveryError;
 pub use self::protect::{protected_download, wants_protection};
 use self::smtp::SmtpConfig;
+use crate::error::BodyLimit;
 use crate::otp::OtpError;
 use crate::otp::sms::{DevelopmentLog, HttpGateway, SmsSender};
-use crate::routes::{get_or_head, method_not_allowed};
+use crate::routes::{FORM_BODY_BYTES, get_or_head, method_not_allowed};
 use crate::service::CertificateService;
 use crate::settings::{EmailSettings, NotifySettings, Protection, Settings, ShareSettings};
 
@@ -49,6 +50,8 @@ pub const SHARE_PATH: &str = "/certificate/api/share";
 pub const EMAIL_PATH: &str = "/certificate/api/email";
 /// Path that sends a notification.
 pub const NOTIFY_PATH: &str = "/certificate/api/notify";
+/// Largest JSON body of the share, email and notify routes, in bytes.
+pub const JSON_BODY_BYTES: usize = 262_144;
 
 /// Errors that stop these routes from starting.
 #[derive(Debug, thiserror::Error)]
@@ -254,6 +257,7 @@ pub fn configure(config: &mut web::ServiceConfig, delivery: web::Data<Delivery>)
         .service(
             web::resource("/certificate/api/shared/{token}")
                 .app_data(delivery.clone())
+                .app_data(BodyLimit(FORM_BODY_BYTES))
                 .route(get_or_head().to(share::shared_get))
                 .route(web::post().to(share::shared_post))
                 .default_service(method_not_allowed("GET, HEAD, POST")),
@@ -261,6 +265,7 @@ pub fn configure(config: &mut web::ServiceConfig, delivery: web::Data<Delivery>)
         .service(
             web::resource("/s/{token}")
                 .app_data(delivery.clone())
+                .app_data(BodyLimit(FORM_BODY_BYTES))
                 .route(get_or_head().to(page::show))
                 .route(web::post().to(page::unlock))
                 .default_service(method_not_allowed("GET, HEAD, POST")),
