@@ -151,13 +151,7 @@ async fn search(
     }
     let SearchQuery { phoneno, dob } = parse_query(&request)?;
     let mobile = check_phone(phoneno.unwrap_or_default())?;
-    let dob_text = dob.unwrap_or_default();
-    let date_of_birth =
-        divoc_select::parse_date_of_birth(&dob_text).map_err(|_| ApiError::InvalidParameter {
-            name: "dob",
-            reason: "expected a date of birth as YYYY-MM-DD".to_owned(),
-            value: dob_text.clone(),
-        })?;
+    let date_of_birth = check_date_of_birth(dob.unwrap_or_default())?;
     let service = Arc::clone(&state.service);
     let matches =
         web::block(move || service.search_by_mobile_and_birth_date(&mobile, date_of_birth))
@@ -265,6 +259,21 @@ fn check_phone(phone: String) -> Result<String, ApiError> {
             value: phone,
         })
     }
+}
+
+/// Checks a date of birth: a real date as `YYYY-MM-DD`, exactly, without
+/// whitespace around it, as `phoneno` has none.
+fn check_date_of_birth(dob: String) -> Result<chrono::NaiveDate, ApiError> {
+    let parsed = if dob.trim() == dob {
+        divoc_select::parse_date_of_birth(&dob).ok()
+    } else {
+        None
+    };
+    parsed.ok_or_else(|| ApiError::InvalidParameter {
+        name: "dob",
+        reason: "expected a date of birth as YYYY-MM-DD".to_owned(),
+        value: dob,
+    })
 }
 
 fn json_response(body: &impl serde::Serialize) -> HttpResponse {

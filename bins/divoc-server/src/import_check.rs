@@ -59,6 +59,13 @@ fn check_qr_capacity(item: &ExportItem, form: PayloadForm) -> Result<(), ModelEr
 
 /// Describes why a certificate does not fit in a QR code.
 fn capacity_reason(error: &QrError, form: PayloadForm) -> String {
+    too_large_reason(error, form)
+        .unwrap_or_else(|| format!("the signed credential cannot be put in a QR code: {error}"))
+}
+
+/// Describes a payload too large for a QR code, naming the `qr.payload`
+/// setting that chose its form; `None` for other errors.
+pub(crate) fn too_large_reason(error: &QrError, form: PayloadForm) -> Option<String> {
     let setting = match form {
         PayloadForm::DivocExpanded => "divoc",
         PayloadForm::Raw => "raw",
@@ -68,11 +75,11 @@ fn capacity_reason(error: &QrError, form: PayloadForm) -> String {
             payload_bytes,
             capacity_bytes,
             ..
-        } => format!(
+        } => Some(format!(
             "the signed credential does not fit in a QR code: its zipped QR payload \
              (qr.payload = \"{setting}\") is {payload_bytes} bytes, and a QR code holds \
              at most {capacity_bytes}"
-        ),
-        other => format!("the signed credential cannot be put in a QR code: {other}"),
+        )),
+        _ => None,
     }
 }

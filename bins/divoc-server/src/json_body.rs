@@ -27,6 +27,133 @@ pub fn from_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|error| without_position(&error))
 }
 
+/// Parses `body` as a JSON object into `T`, like [`from_json_object`], with
+/// messages in plain words that name the field: `fields` lists each field of
+/// `T` as sent, with what it must be, such as `("expiresInDays", "a whole
+/// number of days")`.
+///
+/// # Errors
+///
+/// A message naming what is wrong: not JSON, not an object, a field given
+/// twice, a field missing, or a field with a value of the wrong kind.
+pub fn from_json_fields<T: DeserializeOwned>(
+    body: &[u8],
+    fields: &[(&str, &str)],
+) -> Result<T, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|error| format!("not JSON: {error}"))?;
+    let serde_json::Value::Object(object) = value else {
+        return Err(format!(
+            "expected a JSON object, found {}",
+            json_kind(&value)
+        ));
+    };
+    check_unique_keys(body)?;
+    let expected = |field: &str| {
+        fields
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map_or("another value", |(_, expected)| *expected)
+    };
+    let access = Fields {
+        entries: object.into_iter(),
+        value: None,
+    };
+    T::deserialize(serde::de::value::MapAccessDeserializer::new(access)).map_err(
+        |error| match error {
+            FieldError::Missing(field) => {
+                format!("missing field \"{field}\": expected {}", expected(&field))
+            }
+            FieldError::Unknown(field) => format!("unknown field \"{field}\""),
+            FieldError::WrongValue { field, found } => {
+                format!(
+                    "invalid {field}: expected {}, found {found}",
+                    expected(&field)
+                )
+            }
+            FieldError::Other(message) => message,
+        },
+    )
+}
+
+/// An error of [`from_json_fields`], with the field it concerns.
+#[derive(Debug)]
+enum FieldError {
+    Missing(String),
+    Unknown(String),
+    WrongValue { field: String, found: String },
+    Other(String),
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldError::Missing(field) => write!(formatter, "missing field {field}"),
+            FieldError::Unknown(field) => write!(formatter, "unknown field {field}"),
+            FieldError::WrongValue { field, found } => {
+                write!(formatter, "invalid {field}: found {found}")
+            }
+            FieldError::Other(message) => formatter.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+impl serde::de::Error for FieldError {
+    fn custom<T: std::fmt::Display>(message: T) -> Self {
+        FieldError::Other(message.to_string())
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        FieldError::Missing(field.to_owned())
+    }
+
+    fn unknown_field(field: &str, _expected: &'static [&'static str]) -> Self {
+        FieldError::Unknown(field.to_owned())
+    }
+}
+
+/// The fields of a parsed JSON object, handed to a struct one by one, so that
+/// an error names the field whose value did not fit.
+struct Fields {
+    entries: serde_json::map::IntoIter,
+    value: Option<(String, serde_json::Value)>,
+}
+
+impl<'de> serde::de::MapAccess<'de> for Fields {
+    type Error = FieldError;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, FieldError> {
+        let Some((key, value)) = self.entries.next() else {
+            return Ok(None);
+        };
+        let field = seed.deserialize(serde::de::value::StrDeserializer::<FieldError>::new(&key))?;
+        self.value = Some((key, value));
+        Ok(Some(field))
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, FieldError> {
+        let Some((field, value)) = self.value.take() else {
+            return Err(FieldError::Other("a value without a key".to_owned()));
+        };
+        let found = match &value {
+            serde_json::Value::Null => "null".to_owned(),
+            serde_json::Value::Bool(flag) => flag.to_string(),
+            serde_json::Value::Number(number) => number.to_string(),
+            other => json_kind(other).to_owned(),
+        };
+        seed.deserialize(value)
+            .map_err(|_| FieldError::WrongValue { field, found })
+    }
+}
+
 /// Returns the message of a field error without the line and column that
 /// serde_json appends. A request body is one line, and the messages name the field.
 fn without_position(error: &serde_json::Error) -> String {
@@ -200,5 +327,78 @@ mod tests {
     fn invalid_json_rejected() {
         let parsed: Result<Request, String> = from_json_object(b"{");
         assert!(parsed.is_err_and(|message| message.starts_with("not JSON: ")));
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase")]
+    struct Share {
+        certificate_id: String,
+        expires_in_days: Option<i64>,
+    }
+
+    const SHARE_FIELDS: &[(&str, &str)] = &[
+        ("certificateId", "a certificate id as a string"),
+        ("expiresInDays", "a whole number of days"),
+    ];
+
+    fn share(body: &str) -> Result<Share, String> {
+        from_json_fields(body.as_bytes(), SHARE_FIELDS)
+    }
+
+    #[test]
+    fn fields_parse() {
+        assert_eq!(
+            share(r#"{"certificateId": "7", "expiresInDays": 3, "other": true}"#),
+            Ok(Share {
+                certificate_id: "7".to_owned(),
+                expires_in_days: Some(3)
+            })
+        );
+        assert_eq!(
+            share(r#"{"certificateId": "7", "expiresInDays": null}"#),
+            Ok(Share {
+                certificate_id: "7".to_owned(),
+                expires_in_days: None
+            })
+        );
+    }
+
+    #[test]
+    fn field_errors_name_field_and_kind() {
+        let cases = [
+            (
+                r#"{"certificateId": "7", "expiresInDays": 1.5}"#,
+                "invalid expiresInDays: expected a whole number of days, found 1.5",
+            ),
+            (
+                r#"{"certificateId": "7", "expiresInDays": "3"}"#,
+                "invalid expiresInDays: expected a whole number of days, found a string",
+            ),
+            (
+                r#"{"certificateId": 772014589}"#,
+                "invalid certificateId: expected a certificate id as a string, found 772014589",
+            ),
+            (
+                r#"{"certificateId": ["7"]}"#,
+                "invalid certificateId: expected a certificate id as a string, found an array",
+            ),
+            (
+                r#"{"certificateId": null}"#,
+                "invalid certificateId: expected a certificate id as a string, found null",
+            ),
+            (
+                r#"{"expiresInDays": 2}"#,
+                "missing field \"certificateId\": expected a certificate id as a string",
+            ),
+            (
+                r#"{"certificateId": "7", "certificateId": "8"}"#,
+                "the key \"certificateId\" is given twice",
+            ),
+            (r#"["7", 2]"#, "expected a JSON object, found an array"),
+        ];
+        for (body, message) in cases {
+            assert_eq!(share(body), Err(message.to_owned()), "{body}");
+        }
+        assert!(share("{").is_err_and(|message| message.starts_with("not JSON: ")));
     }
 }

@@ -9,6 +9,7 @@ use actix_web::HttpRequest;
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web;
+use percent_encoding::percent_decode_str;
 
 use crate::error::ApiError;
 use crate::service::CertificateService;
@@ -23,6 +24,11 @@ const MAX_LANGUAGE_LENGTH: usize = 35;
 /// after hyphens or underscores. The code is logged when it falls back, so
 /// the shape also keeps other text, such as a mobile number, out of the log.
 pub fn check_language(value: &str) -> Result<(), ApiError> {
+    check_language_echoing(value, value)
+}
+
+/// Checks `value` as [`check_language`] does, and echoes `echoed` in the error.
+fn check_language_echoing(value: &str, echoed: &str) -> Result<(), ApiError> {
     let mut subtags = value.split(['-', '_']);
     let primary = subtags.next().unwrap_or_default();
     let valid = value.len() <= MAX_LANGUAGE_LENGTH
@@ -42,13 +48,15 @@ pub fn check_language(value: &str) -> Result<(), ApiError> {
              characters, 2 to 8 letters, then parts of 1 to 8 letters and digits after \
              hyphens or underscores"
         ),
-        value: value.to_owned(),
+        value: echoed.to_owned(),
     })
 }
 
 /// Reads and checks the optional `language` query parameter.
 ///
 /// A repeated `language` is an error, as is any other repeated parameter.
+/// A rejected value is echoed percent-decoded, or as sent (still
+/// percent-encoded) when its decoded bytes are not UTF-8, as ids are.
 pub fn query_language(request: &HttpRequest) -> Result<Option<String>, ApiError> {
     let query = web::Query::<Vec<(String, String)>>::from_query(request.query_string())
         .map_err(|error| ApiError::InvalidParameter {
@@ -57,22 +65,49 @@ pub fn query_language(request: &HttpRequest) -> Result<Option<String>, ApiError>
             value: request.query_string().to_owned(),
         })?
         .into_inner();
-    let mut values = query
+    let values: Vec<String> = query
         .into_iter()
         .filter(|(name, _)| name == "language")
-        .map(|(_, value)| value);
-    let Some(value) = values.next() else {
+        .map(|(_, value)| value)
+        .collect();
+    let Some(value) = values.first() else {
         return Ok(None);
     };
-    if let Some(other) = values.next() {
+    // The values as the client sent them, in the same order.
+    let sent = raw_query_values(request, "language");
+    let echoed = |index: usize, decoded: &str| -> String {
+        match sent.get(index) {
+            Some(raw) if percent_decode_str(raw).decode_utf8().is_err() => raw.clone(),
+            _ => decoded.to_owned(),
+        }
+    };
+    if let Some(other) = values.get(1) {
         return Err(ApiError::InvalidParameter {
             name: "language",
             reason: "given more than once".to_owned(),
-            value: format!("{value}, {other}"),
+            value: format!("{}, {}", echoed(0, value), echoed(1, other)),
         });
     }
-    check_language(&value)?;
-    Ok(Some(value))
+    check_language_echoing(value, &echoed(0, value))?;
+    Ok(Some(value.clone()))
+}
+
+/// Returns the values of the query parameter `name` as sent, still
+/// percent-encoded, in order. Names are compared percent-decoded, as
+/// `web::Query` decodes them.
+fn raw_query_values(request: &HttpRequest, name: &str) -> Vec<String> {
+    request
+        .query_string()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded_name = percent_decode_str(&raw_name.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned();
+            (decoded_name == name).then(|| raw_value.to_owned())
+        })
+        .collect()
 }
 
 /// Checks `requested` (when given) and returns the language that is printed

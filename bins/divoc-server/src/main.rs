@@ -7,6 +7,7 @@
 
 mod audit;
 mod auth;
+mod body_deadline;
 mod cache;
 mod citizen;
 mod delivery;
@@ -277,6 +278,7 @@ fn start(
 ) -> Result<(), String> {
     check_input_files(settings)?;
     server::time_zone(settings).map_err(|error| error.to_string())?;
+    server::check_server_settings(settings).map_err(|error| error.to_string())?;
     // The key of the citizen login comes from its service, which needs the
     // store. Without the citizen login, the verifier is built first.
     let verifier_without_store = if settings.otp.enabled {

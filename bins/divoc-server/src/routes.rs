@@ -38,6 +38,10 @@ pub struct AppState {
     pub lookup_permits: Arc<Semaphore>,
 }
 
+/// Largest form body, in bytes: the share link's download form and passcode
+/// page. Their resources register it as [`crate::error::BodyLimit`] too.
+pub const FORM_BODY_BYTES: usize = 16_384;
+
 /// Registers the routes.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -48,21 +52,27 @@ pub fn configure(config: &mut web::ServiceConfig) {
         // Unreadable share-link forms. Without this, actix returns 400 in
         // plain text. Its other statuses, such as 413 and 415, stay as they
         // are, and `json_extractor_errors` gives them JSON bodies.
-        .app_data(web::FormConfig::default().error_handler(|error, _| {
-            use actix_web::error::UrlencodedError;
-            if !matches!(
-                error,
-                UrlencodedError::Parse(_) | UrlencodedError::Encoding | UrlencodedError::Chunked
-            ) {
-                return error.into();
-            }
-            ApiError::InvalidParameter {
-                name: "form",
-                reason: error.to_string(),
-                value: String::new(),
-            }
-            .into()
-        }))
+        .app_data(
+            web::FormConfig::default()
+                .limit(FORM_BODY_BYTES)
+                .error_handler(|error, _| {
+                    use actix_web::error::UrlencodedError;
+                    if !matches!(
+                        error,
+                        UrlencodedError::Parse(_)
+                            | UrlencodedError::Encoding
+                            | UrlencodedError::Chunked
+                    ) {
+                        return error.into();
+                    }
+                    ApiError::InvalidParameter {
+                        name: "form",
+                        reason: error.to_string(),
+                        value: String::new(),
+                    }
+                    .into()
+                }),
+        )
         .service(
             web::resource("/certificate/api/certificatePDF/{beneficiaryId}")
                 .route(web::get().to(certificate_pdf))

@@ -216,6 +216,9 @@ pub async fn run(
         .transpose()?;
     let portal_enabled = portal.is_some();
     let max_print = settings.print.max_beneficiaries;
+    let body_timeout = Duration::from_secs(settings.server.body_timeout_seconds);
+    let connections =
+        ConnectionLimit::new(settings.server.max_connections, workers, open_file_limit());
     let bind = settings.server.bind.clone();
     let http_error = |source| StartError::Http {
         bind: bind.clone(),
@@ -226,6 +229,9 @@ pub async fn run(
         let delivery = delivery.clone();
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(move |request, next| {
+                crate::body_deadline::enforce(body_timeout, request, next)
+            }))
             .wrap(crate::error::json_extractor_errors())
             .wrap(from_fn(log_request))
             .configure(|config| crate::otp::configure(config, otp))
@@ -245,11 +251,13 @@ pub async fn run(
             .configure(configure)
     })
     .workers(workers)
+    .max_connections(connections.per_worker)
     .shutdown_timeout(settings.server.shutdown_timeout_seconds)
     .disable_signals()
     .bind(&bind)
     .map_err(http_error)?;
 
+    connections.log();
     let bound = server.addrs();
     if let Some(address) = bound.first() {
         delivery_for_links.use_bound_port(address.port());
@@ -262,6 +270,8 @@ pub async fn run(
         workers,
         render_concurrency,
         lookup_concurrency,
+        max_connections = connections.total(),
+        body_timeout_seconds = body_timeout.as_secs(),
         cache_enabled = settings.cache.enabled,
         cache_max_bytes = settings.cache.max_bytes,
         metrics,
@@ -285,6 +295,108 @@ pub async fn run(
     audit_state.service.close_audit();
     result.map_err(http_error)?;
     tracing::info!("divoc-server stopped");
+    Ok(())
+}
+
+/// Files that the server keeps for itself under the open-file limit: store
+/// connections, the SQLite files, SMTP and SMS connections, the log.
+const RESERVED_FILES: u64 = 256;
+
+/// How many connections the listener keeps open at once.
+///
+/// actix-web counts connections per worker, so `server.max_connections` is
+/// divided among the workers (at least one each). It is also kept below the
+/// process's open-file limit, because a connection is a file descriptor:
+/// once they ran out, the server could open no file or store connection,
+/// and `/healthz` stopped responding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ConnectionLimit {
+    /// Connections per worker.
+    per_worker: usize,
+    /// The workers.
+    workers: usize,
+    /// `server.max_connections` when the open-file limit lowered it.
+    lowered_from: Option<usize>,
+    /// The open-file limit, when known.
+    file_limit: Option<u64>,
+}
+
+impl ConnectionLimit {
+    fn new(configured: usize, workers: usize, file_limit: Option<u64>) -> ConnectionLimit {
+        let workers = workers.max(1);
+        let allowed = file_limit.map(|limit| {
+            let allowed = limit.saturating_sub(RESERVED_FILES).max(limit / 2);
+            usize::try_from(allowed).unwrap_or(usize::MAX)
+        });
+        let total = match allowed {
+            Some(allowed) => configured.min(allowed),
+            None => configured,
+        };
+        ConnectionLimit {
+            per_worker: (total / workers).max(1),
+            workers,
+            lowered_from: (total < configured).then_some(configured),
+            file_limit,
+        }
+    }
+
+    /// Connections over all workers.
+    fn total(&self) -> usize {
+        self.per_worker.saturating_mul(self.workers)
+    }
+
+    fn log(&self) {
+        if let (Some(configured), Some(file_limit)) = (self.lowered_from, self.file_limit) {
+            tracing::warn!(
+                max_connections = configured,
+                open_file_limit = file_limit,
+                accepted = self.total(),
+                "server.max_connections is more than the open-file limit allows; fewer \
+                 connections are accepted. Raise the limit (ulimit -n, or LimitNOFILE= in a \
+                 systemd unit) to accept more"
+            );
+        }
+    }
+}
+
+/// Returns the soft limit on open files of this process (`ulimit -n`), from
+/// `/proc/self/limits`; `None` where that file does not exist, or gives
+/// `unlimited`.
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    soft_open_file_limit(&limits)
+}
+
+/// Reads the soft limit of `Max open files` from the text of `/proc/self/limits`.
+fn soft_open_file_limit(limits: &str) -> Option<u64> {
+    limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Checks the `[server]` settings that [`run`] uses and the settings loader
+/// does not. Called before the store is opened.
+///
+/// # Errors
+///
+/// [`StartError::Setting`] for a body timeout or connection limit of 0.
+pub fn check_server_settings(settings: &Settings) -> Result<(), StartError> {
+    if settings.server.body_timeout_seconds == 0 {
+        return Err(StartError::Setting {
+            name: "server.body_timeout_seconds",
+            reason: "must be at least 1: every request body would time out".to_owned(),
+        });
+    }
+    if settings.server.max_connections == 0 {
+        return Err(StartError::Setting {
+            name: "server.max_connections",
+            reason: "must be at least 1: no connection would be accepted".to_owned(),
+        });
+    }
     Ok(())
 }
 
@@ -415,7 +527,10 @@ pub(crate) fn qr_payload_form(payload: QrPayload) -> PayloadForm {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{RenderPool, lookup_concurrency, open_store, sqlite_folder};
+    use super::{
+        ConnectionLimit, RenderPool, check_server_settings, lookup_concurrency, open_store,
+        soft_open_file_limit, sqlite_folder,
+    };
     use crate::settings::Settings;
 
     #[test]
@@ -482,5 +597,61 @@ mod tests {
             // The only thread caught the panic and takes the next job.
             assert_eq!(pool.run(|| "next").await.unwrap(), "next");
         });
+    }
+
+    #[test]
+    fn connections_divided_among_workers() {
+        let limit = ConnectionLimit::new(10_000, 4, None);
+        assert_eq!(
+            (limit.per_worker, limit.total(), limit.lowered_from),
+            (2_500, 10_000, None)
+        );
+        // Rounded down, and at least one per worker.
+        assert_eq!(ConnectionLimit::new(10, 3, None).total(), 9);
+        assert_eq!(ConnectionLimit::new(1, 2, None).per_worker, 1);
+    }
+
+    #[test]
+    fn connections_kept_below_open_file_limit() {
+        // 256 files are kept for the server itself.
+        let limit = ConnectionLimit::new(10_000, 2, Some(4_096));
+        assert_eq!(limit.total(), 3_840);
+        assert_eq!(limit.lowered_from, Some(10_000));
+        // With a small limit, half of it.
+        assert_eq!(ConnectionLimit::new(10_000, 2, Some(400)).total(), 200);
+        // A setting under the limit stays.
+        let limit = ConnectionLimit::new(1_000, 2, Some(20_000));
+        assert_eq!((limit.total(), limit.lowered_from), (1_000, None));
+    }
+
+    #[test]
+    fn open_file_limit_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max cpu time              unlimited            unlimited            seconds   \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(soft_open_file_limit(limits), Some(1_024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(soft_open_file_limit(unlimited), None);
+        assert_eq!(soft_open_file_limit(""), None);
+    }
+
+    #[test]
+    fn zero_body_timeout_and_connections_rejected() {
+        let mut settings = Settings::default();
+        assert!(check_server_settings(&settings).is_ok());
+        settings.server.body_timeout_seconds = 0;
+        assert_eq!(
+            check_server_settings(&settings).unwrap_err().to_string(),
+            "invalid setting server.body_timeout_seconds: must be at least 1: every request body \
+             would time out"
+        );
+        settings.server.body_timeout_seconds = 10;
+        settings.server.max_connections = 0;
+        assert_eq!(
+            check_server_settings(&settings).unwrap_err().to_string(),
+            "invalid setting server.max_connections: must be at least 1: no connection would be \
+             accepted"
+        );
     }
 }

@@ -497,8 +497,13 @@ impl CertificateService {
     }
 
     fn qr(&self, chosen: &Candidate<'_>) -> Result<CertificateQr, ServiceError> {
-        CertificateQr::new(chosen.record.certificate.as_bytes(), &self.qr_options)
-            .map_err(|error| render_error(chosen.certificate_id(), error.to_string()))
+        CertificateQr::new(chosen.record.certificate.as_bytes(), &self.qr_options).map_err(
+            |error| {
+                let reason = crate::import_check::too_large_reason(&error, self.qr_options.form)
+                    .unwrap_or_else(|| error.to_string());
+                render_error(chosen.certificate_id(), reason)
+            },
+        )
     }
 }
 

@@ -109,6 +109,13 @@ pub struct ServerSettings {
     pub lookup_concurrency: Option<usize>,
     /// Seconds that in-flight requests get to finish after SIGTERM.
     pub shutdown_timeout_seconds: u64,
+    /// Seconds a client gets to send a request body, from the end of its
+    /// headers. A body still incomplete then gets 408 and the connection
+    /// is closed.
+    pub body_timeout_seconds: u64,
+    /// Connections open at once, over all workers. Further clients wait in
+    /// the listen backlog until a connection closes.
+    pub max_connections: usize,
     /// Serve `GET /metrics` (Prometheus text, no token) for an internal network.
     pub metrics: bool,
     /// Base URL of share links, such as `https://certificates.example.org`;
@@ -124,6 +131,8 @@ impl Default for ServerSettings {
             render_concurrency: None,
             lookup_concurrency: None,
             shutdown_timeout_seconds: 30,
+            body_timeout_seconds: 10,
+            max_connections: 10_000,
             metrics: false,
             public_url: None,
         }
@@ -1354,7 +1363,8 @@ mod tests {
         assert_eq!(
             load_error("[server]\nworkerz = 3", &[]),
             "unknown setting server.workerz in FILE: expected one of bind, workers, \
-             render_concurrency, lookup_concurrency, shutdown_timeout_seconds, metrics, public_url"
+             render_concurrency, lookup_concurrency, shutdown_timeout_seconds, \
+             body_timeout_seconds, max_connections, metrics, public_url"
         );
         assert_eq!(
             load_error("", &[("DIVOC__CACHE__SIZE", "3")]),

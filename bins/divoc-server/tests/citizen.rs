@@ -469,6 +469,32 @@ fn facility_search_checks_role_and_input() {
             "invalid dob: expected a date of birth as YYYY-MM-DD",
             "",
         ),
+        // Whitespace around a value is rejected in both parameters.
+        (
+            "phoneno=9000000001&dob=%201990-01-01",
+            "invalid dob: expected a date of birth as YYYY-MM-DD",
+            " 1990-01-01",
+        ),
+        (
+            "phoneno=9000000001&dob=1990-01-01%20",
+            "invalid dob: expected a date of birth as YYYY-MM-DD",
+            "1990-01-01 ",
+        ),
+        (
+            "phoneno=9000000001&dob=1990-01-01%0A",
+            "invalid dob: expected a date of birth as YYYY-MM-DD",
+            "1990-01-01\n",
+        ),
+        (
+            "phoneno=9000000001%20&dob=1990-01-01",
+            "invalid phoneno: expected 6 to 15 digits, optionally after '+'",
+            "9000000001 ",
+        ),
+        (
+            "phoneno=%099000000001&dob=1990-01-01",
+            "invalid phoneno: expected 6 to 15 digits, optionally after '+'",
+            "\t9000000001",
+        ),
     ];
     for (query, message, value) in cases {
         let response = get(

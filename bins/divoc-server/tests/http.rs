@@ -542,9 +542,9 @@ fn stored_certificate_too_large_for_qr() {
             json!({
                 "error": "render_failed",
                 "message": format!(
-                    "certificate 772014589 could not be rendered: QR payload of {payload_bytes} \
-                     bytes (DivocExpanded form) does not fit in a QR code: the capacity is 2953 \
-                     bytes (version 40, error correction Low); shorten the certificate"
+                    "certificate 772014589 could not be rendered: the signed credential does \
+                     not fit in a QR code: its zipped QR payload (qr.payload = \"divoc\") is \
+                     {payload_bytes} bytes, and a QR code holds at most 2953"
                 ),
                 "certificateId": "772014589",
             }),
@@ -702,7 +702,81 @@ fn oversized_body_gets_json_413() {
     );
     assert_eq!(response.status, 413);
     assert_eq!(response.header("content-type"), Some("application/json"));
-    assert_eq!(response.json()["error"], "payload_too_large");
+    assert_eq!(
+        response.json(),
+        json!({
+            "error": "payload_too_large",
+            "message": "the request body is larger than 262144 bytes",
+        })
+    );
+}
+
+#[test]
+fn print_body_over_limit_names_limit() {
+    // The message names the limit that print.rs sets, 160 KiB: one byte
+    // more is 413, the limit itself is read (and is no valid request).
+    let server = Server::start(&[]);
+    let mut claims = Keys::valid_claims();
+    claims["realm_access"] = json!({"roles": ["facility-staff"]});
+    let authorization = format!(
+        "Bearer {}",
+        Keys::sign("test-rsa-private.pem", Algorithm::RS256, &claims)
+    );
+    for (size, status) in [(163_841, 413), (163_840, 400)] {
+        let body = vec![b' '; size];
+        let length = body.len().to_string();
+        let response = server.request_with_body(
+            "POST",
+            "/certificate/api/print",
+            &[
+                ("Authorization", &authorization),
+                ("Content-Type", "application/json"),
+                ("Content-Length", &length),
+            ],
+            &body,
+        );
+        assert_eq!(response.status, status, "{size} bytes");
+        if status == 413 {
+            assert_eq!(
+                response.json(),
+                json!({
+                    "error": "payload_too_large",
+                    "message": "the request body is larger than 163840 bytes",
+                })
+            );
+        }
+    }
+}
+
+#[test]
+fn non_utf8_language_echoed_as_sent() {
+    // As ids are: percent-encoded, as the client sent it, not as U+FFFD.
+    let server = Server::start(&[]);
+    let invalid = server.get(&format!("{PDF}/BEN1001?language=%FF"));
+    assert_eq!(invalid.status, 400);
+    assert_eq!(
+        invalid.json(),
+        json!({
+            "error": "invalid_parameter",
+            "message": "invalid language: expected a language code such as hi or hi-IN: up to 35 \
+                        characters, 2 to 8 letters, then parts of 1 to 8 letters and digits \
+                        after hyphens or underscores",
+            "value": "%FF",
+        })
+    );
+    let twice = server.get(&format!("{PDF}/BEN1001?language=h%E9&language=hi"));
+    assert_eq!(twice.status, 400);
+    assert_eq!(
+        twice.json(),
+        json!({
+            "error": "invalid_parameter",
+            "message": "invalid language: given more than once",
+            "value": "h%E9, hi",
+        })
+    );
+    // Other values are echoed percent-decoded, as before.
+    let decoded = server.get(&format!("{PDF}/BEN1001?language=hi%3Cx%3E"));
+    assert_eq!(decoded.json()["value"], "hi<x>");
 }
 
 #[test]

@@ -854,7 +854,13 @@ fn malformed_bodies_are_rejected() {
         large.as_bytes(),
     );
     assert_eq!(response.status, 413);
-    assert_eq!(response.json()["error"], "payload_too_large");
+    assert_eq!(
+        response.json(),
+        json!({
+            "error": "payload_too_large",
+            "message": "the request body is larger than 4096 bytes",
+        })
+    );
 
     let response = server.request("GET", CODE_PATH, &[]);
     assert_eq!(response.status, 405);

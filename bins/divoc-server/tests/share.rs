@@ -632,7 +632,13 @@ fn form_and_query_errors_are_json() {
         Some(("application/x-www-form-urlencoded", large.as_bytes())),
     );
     assert_eq!(too_large.status, 413);
-    assert_eq!(too_large.json()["error"], "payload_too_large");
+    assert_eq!(
+        too_large.json(),
+        json!({
+            "error": "payload_too_large",
+            "message": "the request body is larger than 16384 bytes",
+        })
+    );
 
     let query = format!("/certificate/api/shared/{token}?format=pdf&format=png");
     let repeated = server.request("GET", &query, &[("X-Share-Passcode", "2468")]);
@@ -1094,8 +1100,200 @@ fn repeated_field_rejected() {
     assert_eq!(response.json()["error"], "invalid_body");
     assert_eq!(
         response.json()["message"],
-        "the request body is not the expected JSON object: duplicate field `certificateId`"
+        "the request body is not the expected JSON object: the key \"certificateId\" is given twice"
     );
+}
+
+#[test]
+fn body_field_errors_name_field_and_kind() {
+    // Plain words that name the field and what it must be, for each of the
+    // routes that take a JSON body, never the types of the server's code.
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let prefix = "the request body is not the expected JSON object: ";
+    let cases = [
+        (
+            SHARE,
+            json!({"certificateId": "772014589", "expiresInDays": 1.5}),
+            "invalid expiresInDays: expected a whole number of days, found 1.5",
+        ),
+        (
+            SHARE,
+            json!({"certificateId": 772014589}),
+            "invalid certificateId: expected a certificate id as a string, found 772014589",
+        ),
+        (
+            SHARE,
+            json!({"certificateId": "772014589", "passcode": 2468}),
+            "invalid passcode: expected a string of 4 to 64 characters, found 2468",
+        ),
+        (
+            SHARE,
+            json!({"expiresInDays": 3}),
+            "missing field \"certificateId\": expected a certificate id as a string",
+        ),
+        (
+            "/certificate/api/email",
+            json!({"certificateId": "772014589", "to": ["a@example.test"]}),
+            "invalid to: expected an email address as a string, found an array",
+        ),
+        (
+            "/certificate/api/email",
+            json!({"certificateId": "772014589", "to": "a@example.test", "protect": true}),
+            "invalid protect: expected dob or none, found true",
+        ),
+        (
+            "/certificate/api/notify",
+            json!({"certificateId": "772014589", "channel": "sms", "language": 7}),
+            "invalid language: expected a language code such as hi, found 7",
+        ),
+        (
+            "/certificate/api/notify",
+            json!({"certificateId": "772014589"}),
+            "missing field \"channel\": expected sms",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let response = post_json(&server, path, Some(&owner), &body);
+        assert_eq!(response.status, 400, "{path} {body}");
+        assert_eq!(
+            response.json(),
+            json!({"error": "invalid_body", "message": format!("{prefix}{message}")}),
+            "{path} {body}"
+        );
+    }
+}
+
+#[test]
+fn page_with_invalid_language_is_html() {
+    // The share page answers every error with its HTML page, an invalid
+    // `language` included; the value is not echoed into the page.
+    let server = Server::start(&[]);
+    let owner = distribution("partner-1");
+    let token = token_of(&create(&server, &owner, &json!({"certificateId": "772014589"})).json());
+    for query in ["language=%22%3E", "language=%FF", "language=hi&language=ta"] {
+        let page = server.request("GET", &format!("/s/{token}?{query}"), &[]);
+        assert_eq!(page.status, 400, "{query}");
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{query}"
+        );
+        assert_eq!(page.header("cache-control"), Some("no-store"), "{query}");
+        let html = String::from_utf8(page.body).unwrap();
+        assert!(
+            html.ends_with(
+                "<body><h1>Vaccination certificate</h1><p class=\"error\">The language in this \
+                 link is not valid. Check that the whole link was copied.</p></body></html>"
+            ),
+            "{query}: {html}"
+        );
+    }
+    let form = send(
+        &server,
+        "POST",
+        &format!("/s/{token}?language=%22%3E"),
+        &[],
+        Some(("application/x-www-form-urlencoded", b"passcode=1234")),
+    );
+    assert_eq!(form.status, 400);
+    assert_eq!(
+        form.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+}
+
+#[test]
+fn email_of_moved_certificate_fails_with_email_message() {
+    // The message of a share link (ask its owner for a new link) does not
+    // fit an email, whose requester reads it in the email's status.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let server = Server::start(&[
+        ("DIVOC__EMAIL__SMTP_URL", smtp_url.as_str()),
+        ("DIVOC__EMAIL__POLL_INTERVAL_MS", "50"),
+        ("DIVOC__EMAIL__BACKOFF_SECONDS", "1"),
+        ("DIVOC__EMAIL__MAX_BACKOFF_SECONDS", "1"),
+        ("DIVOC__EMAIL__MAX_ATTEMPTS", "1000"),
+    ]);
+    move_third_dose(&server);
+    let owner = citizen("9222222222");
+    let queued = post_json(
+        &server,
+        "/certificate/api/email",
+        Some(&owner),
+        &json!({"certificateId": "772014589", "to": "a@example.test"}),
+    );
+    assert_eq!(
+        queued.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&queued.body)
+    );
+    let id = queued.json()["id"].as_str().unwrap().to_owned();
+    // The registry moves the certificate back to the first number; the next
+    // attempt finds it moved.
+    let third = delivery_common::sample_record("772014589");
+    delivery_common::import_text(&server, &format!("{third}\n"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        let status = get_as(&server, &format!("/certificate/api/email/{id}"), &owner).json();
+        if status["status"] == "failed" {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(
+        status["lastError"],
+        "certificate_moved: the certificate is no longer registered to the mobile number that \
+         requested this email, so it was not sent"
+    );
+}
+
+#[test]
+fn unspecified_bind_without_public_url_warns() {
+    // Links would name http://0.0.0.0:PORT, which no client can open.
+    let warning = "server.bind listens on every address and server.public_url is not set";
+    for (public_url, warned) in [
+        (None, true),
+        (Some("https://certificates.example.org"), false),
+    ] {
+        let folder = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", folder.path().join("divoc.sqlite").display());
+        let mut env = vec![("DIVOC__SERVER__BIND", "0.0.0.0:0")];
+        if let Some(public_url) = public_url {
+            env.push(("DIVOC__SERVER__PUBLIC_URL", public_url));
+        }
+        let mut child = Server::command(&url, &env)
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut log = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let line = line.unwrap();
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("divoc-server listening") {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(log.contains("divoc-server listening"), "{log}");
+        assert_eq!(log.contains(warning), warned, "{public_url:?}:\n{log}");
+        if warned {
+            assert!(
+                log.contains("WARN") && log.contains("bind=0.0.0.0:0"),
+                "{log}"
+            );
+        }
+    }
 }
 
 #[test]

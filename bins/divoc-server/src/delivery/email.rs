@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 use divoc_store::{NewEmail, OutboxEmail};
@@ -21,6 +21,7 @@ use super::access::{
 use super::protect::{dob_password, parse_protection};
 use super::share::{parse_body, timestamp};
 use super::{Delivery, DeliveryError, EMAIL_PATH};
+use crate::body_deadline::read_body;
 use crate::language::resolve_language;
 use crate::routes::AppState;
 use crate::settings::Protection;
@@ -34,15 +35,24 @@ struct EmailRequest {
     protect: Option<String>,
 }
 
+/// The fields of [`EmailRequest`], with what each must be.
+const EMAIL_FIELDS: &[(&str, &str)] = &[
+    ("certificateId", "a certificate id as a string"),
+    ("to", "an email address as a string"),
+    ("language", "a language code such as hi"),
+    ("protect", "dob or none"),
+];
+
 /// `POST /certificate/api/email`: checks the request and queues the email; 202.
 pub async fn queue(
     request: HttpRequest,
     state: web::Data<AppState>,
     delivery: web::Data<Delivery>,
-    body: Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     let requester = requester(&request, &state).await?;
-    let body: EmailRequest = parse_body(&body)?;
+    let body = read_body(&request, payload, super::JSON_BODY_BYTES).await?;
+    let body: EmailRequest = parse_body(&body, EMAIL_FIELDS)?;
     check_certificate_id(&body.certificate_id)?;
     let to = body.to.trim();
     check_recipient(to)?;

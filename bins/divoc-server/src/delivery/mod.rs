@@ -37,9 +37,10 @@ use divoc_store::Store;
 pub use self::error::DeliveryError;
 pub use self::protect::{protected_download, wants_protection};
 use self::smtp::SmtpConfig;
+use crate::error::BodyLimit;
 use crate::otp::OtpError;
 use crate::otp::sms::{DevelopmentLog, HttpGateway, SmsSender};
-use crate::routes::{get_or_head, method_not_allowed};
+use crate::routes::{FORM_BODY_BYTES, get_or_head, method_not_allowed};
 use crate::service::CertificateService;
 use crate::settings::{EmailSettings, NotifySettings, Protection, Settings, ShareSettings};
 
@@ -49,6 +50,8 @@ pub const SHARE_PATH: &str = "/certificate/api/share";
 pub const EMAIL_PATH: &str = "/certificate/api/email";
 /// Path that sends a notification.
 pub const NOTIFY_PATH: &str = "/certificate/api/notify";
+/// Largest JSON body of the share, email and notify routes, in bytes.
+pub const JSON_BODY_BYTES: usize = 262_144;
 
 /// Errors that stop these routes from starting.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +105,15 @@ impl Delivery {
             (None, Some(host)) => Some(format!("http://{host}")),
             _ => None,
         };
+        if configured.is_none() && binds_every_address(&settings.server.bind) {
+            tracing::warn!(
+                bind = %settings.server.bind.trim(),
+                "server.bind listens on every address and server.public_url is not set: share \
+                 links and SMS links would name this address, which no client can open. Set \
+                 server.public_url (DIVOC__SERVER__PUBLIC_URL) to the URL that clients use, such \
+                 as https://certificates.example.org"
+            );
+        }
         let public_url = configured.unwrap_or_else(|| format!("http://{}", settings.server.bind));
         let public_url = public_url.trim().trim_end_matches('/').to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
@@ -192,6 +204,20 @@ impl Delivery {
     }
 }
 
+/// Tells whether `bind` names the unspecified address, `0.0.0.0` or `::`,
+/// which listens on every address of the host and is no address to connect to.
+fn binds_every_address(bind: &str) -> bool {
+    let Some((host, _port)) = bind.trim().rsplit_once(':') else {
+        return false;
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+        .unwrap_or(host);
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|address| address.is_unspecified())
+}
+
 fn check_share_settings(share: &ShareSettings) -> Result<(), DeliveryStartError> {
     let invalid = |name, reason: &str| DeliveryStartError::Setting {
         name,
@@ -231,6 +257,7 @@ pub fn configure(config: &mut web::ServiceConfig, delivery: web::Data<Delivery>)
         .service(
             web::resource("/certificate/api/shared/{token}")
                 .app_data(delivery.clone())
+                .app_data(BodyLimit(FORM_BODY_BYTES))
                 .route(get_or_head().to(share::shared_get))
                 .route(web::post().to(share::shared_post))
                 .default_service(method_not_allowed("GET, HEAD, POST")),
@@ -238,6 +265,7 @@ pub fn configure(config: &mut web::ServiceConfig, delivery: web::Data<Delivery>)
         .service(
             web::resource("/s/{token}")
                 .app_data(delivery.clone())
+                .app_data(BodyLimit(FORM_BODY_BYTES))
                 .route(get_or_head().to(page::show))
                 .route(web::post().to(page::unlock))
                 .default_service(method_not_allowed("GET, HEAD, POST")),
@@ -260,4 +288,32 @@ pub fn configure(config: &mut web::ServiceConfig, delivery: web::Data<Delivery>)
                 .route(web::post().to(notify::send))
                 .default_service(method_not_allowed("POST")),
         );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::binds_every_address;
+
+    #[test]
+    fn unspecified_bind_addresses() {
+        for bind in [
+            "0.0.0.0:4321",
+            "[::]:4321",
+            ":::4321",
+            " 0.0.0.0:0 ",
+            "[0:0::0]:80",
+        ] {
+            assert!(binds_every_address(bind), "{bind}");
+        }
+        for bind in [
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "localhost:8080",
+            "10.0.0.5:4321",
+            "certificates.example.org:443",
+            "0.0.0.0",
+        ] {
+            assert!(!binds_every_address(bind), "{bind}");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +15,7 @@ use super::access::{
 use super::messages::{fill, messages_or_english};
 use super::share::{expiry_days, parse_body, share_url, store_link, timestamp};
 use super::{Delivery, DeliveryError};
+use crate::body_deadline::read_body;
 use crate::language::resolve_language;
 use crate::routes::AppState;
 
@@ -27,15 +28,24 @@ struct NotifyRequest {
     expires_in_days: Option<i64>,
 }
 
+/// The fields of [`NotifyRequest`], with what each must be.
+const NOTIFY_FIELDS: &[(&str, &str)] = &[
+    ("certificateId", "a certificate id as a string"),
+    ("channel", "sms"),
+    ("language", "a language code such as hi"),
+    ("expiresInDays", "a whole number of days"),
+];
+
 /// Sends the link and responds 200 once the gateway accepted the message.
 pub async fn send(
     request: HttpRequest,
     state: web::Data<AppState>,
     delivery: web::Data<Delivery>,
-    body: Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     let requester = requester(&request, &state).await?;
-    let body: NotifyRequest = parse_body(&body)?;
+    let body = read_body(&request, payload, super::JSON_BODY_BYTES).await?;
+    let body: NotifyRequest = parse_body(&body, NOTIFY_FIELDS)?;
     check_certificate_id(&body.certificate_id)?;
     if body.channel != "sms" {
         return Err(DeliveryError::invalid("channel", "expected sms", body.channel).into());

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::share::{open_link, shared_file};
 use super::{Delivery, DeliveryError};
 use crate::cache::FileKind;
+use crate::error::ApiError;
 use crate::language::query_language;
 use crate::routes::AppState;
 use crate::routes::record_audit;
@@ -47,7 +48,7 @@ pub async fn show(
     let token = path.into_inner();
     let language = match query_language(&request) {
         Ok(language) => language,
-        Err(error) => return error.error_response(),
+        Err(error) => return invalid_language_page(&error),
     };
     // Escaped because `&` starts a character reference in an HTML attribute.
     let language_query = escape(&language_query(language.as_deref()));
@@ -82,7 +83,7 @@ pub async fn unlock(
     let token = path.into_inner();
     let language = match query_language(&request) {
         Ok(language) => language,
-        Err(error) => return error.error_response(),
+        Err(error) => return invalid_language_page(&error),
     };
     let passcode = form.into_inner().passcode.unwrap_or_default();
     let (link, record) = match open_link(&state, &delivery, &token, Some(passcode.clone())).await {
@@ -171,6 +172,18 @@ fn error_page(error: &DeliveryError) -> HttpResponse {
     page(
         status,
         &format!("<h1>Vaccination certificate</h1><p class=\"error\">{text}</p>"),
+    )
+}
+
+/// Returns the error page for a `language` parameter that is not a language
+/// code, or is given twice.
+fn invalid_language_page(error: &ApiError) -> HttpResponse {
+    // Log and status as for the JSON routes, with an HTML body.
+    let _ = error.error_response();
+    page(
+        error.status_code(),
+        "<h1>Vaccination certificate</h1><p class=\"error\">The language in this link is \
+         not valid. Check that the whole link was copied.</p>",
     )
 }
 

@@ -31,6 +31,7 @@ use super::access::{
 };
 use super::protect::{dob_password, encrypt, parse_protection};
 use super::{Delivery, DeliveryError};
+use crate::body_deadline::read_body;
 use crate::cache::FileKind;
 use crate::language::{resolve_language, set_content_language};
 use crate::routes::AppState;
@@ -55,6 +56,14 @@ struct CreateRequest {
     language: Option<String>,
 }
 
+/// The fields of [`CreateRequest`], with what each must be.
+const CREATE_FIELDS: &[(&str, &str)] = &[
+    ("certificateId", "a certificate id as a string"),
+    ("expiresInDays", "a whole number of days"),
+    ("passcode", "a string of 4 to 64 characters"),
+    ("language", "a language code such as hi"),
+];
+
 /// A link that was just created, with its token.
 pub struct CreatedLink {
     /// Public id.
@@ -71,10 +80,11 @@ pub async fn create(
     request: HttpRequest,
     state: web::Data<AppState>,
     delivery: web::Data<Delivery>,
-    body: Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     let requester = requester(&request, &state).await?;
-    let body: CreateRequest = parse_body(&body)?;
+    let body = read_body(&request, payload, super::JSON_BODY_BYTES).await?;
+    let body: CreateRequest = parse_body(&body, CREATE_FIELDS)?;
     check_certificate_id(&body.certificate_id)?;
     let days = expiry_days(&delivery, body.expires_in_days)?;
     let language = match body.language.as_deref() {
@@ -656,9 +666,13 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Parses a JSON request body, or 400 naming the problem.
-pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DeliveryError> {
-    crate::json_body::from_json_object(body).map_err(|error| {
+/// Parses a JSON request body, or 400 naming the problem. `fields` lists
+/// each field with what it must be, for the messages.
+pub fn parse_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    fields: &[(&str, &str)],
+) -> Result<T, DeliveryError> {
+    crate::json_body::from_json_fields(body, fields).map_err(|error| {
         DeliveryError::new(
             StatusCode::BAD_REQUEST,
             "invalid_body",

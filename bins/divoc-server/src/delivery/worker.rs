@@ -15,7 +15,7 @@ use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use super::access::{check_latest, creator_scope, render_pdf_blocking};
 use super::messages::{fill, messages_or_english};
 use super::protect::{dob_password, encrypt};
-use super::{Delivery, EMAIL_PATH};
+use super::{Delivery, DeliveryError, EMAIL_PATH};
 use crate::redact::{certificate_ref, without_addresses};
 use crate::service::CertificateService;
 
@@ -89,7 +89,7 @@ fn attempt(
         if actix_web::ResponseError::status_code(&error).is_server_error() {
             Failure::Transient(error.to_string())
         } else {
-            Failure::Permanent(error.to_string())
+            Failure::Permanent(email_reason(&error))
         }
     })?;
     let pdf = render_pdf_blocking(service, &scope, &record, &email.language)
@@ -127,6 +127,22 @@ fn attempt(
         role: "email".to_owned(),
     });
     Ok(())
+}
+
+/// Returns the `lastError` of an email whose certificate may no longer be
+/// sent. The messages of the share routes speak of links, so the two about
+/// the certificate's owner get their own words here.
+fn email_reason(error: &DeliveryError) -> String {
+    match error.code() {
+        "certificate_moved" => "certificate_moved: the certificate is no longer registered to \
+                                the mobile number that requested this email, so it was not sent"
+            .to_owned(),
+        "certificate_superseded" => "certificate_superseded: a newer certificate of the \
+                                     beneficiary replaced this one, so it was not sent; request \
+                                     an email of the newer one"
+            .to_owned(),
+        _ => error.to_string(),
+    }
 }
 
 /// Builds the MIME message: a plain-text body and the PDF attachment.

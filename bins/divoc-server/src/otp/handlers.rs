@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::OtpService;
 use super::keys::CitizenClaims;
 use super::pepper::{generate_code, is_code_format};
+use crate::body_deadline::{BodyError, read_body};
 use crate::error::truncate;
 
 /// Largest request body accepted, in bytes.
@@ -45,6 +46,9 @@ pub(super) enum OtpApiError {
     /// A body larger than [`MAX_BODY_BYTES`]: 413.
     #[error("request body larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
+    /// A body that did not arrive in time: 408.
+    #[error(transparent)]
+    Body(BodyError),
     /// A wrong, expired, used or unknown code: 401.
     #[error("invalid code")]
     InvalidCode,
@@ -80,6 +84,7 @@ impl ResponseError for OtpApiError {
         match self {
             OtpApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             OtpApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            OtpApiError::Body(error) => error.status_code(),
             OtpApiError::InvalidCode => StatusCode::UNAUTHORIZED,
             OtpApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             OtpApiError::QueueFull | OtpApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,6 +95,7 @@ impl ResponseError for OtpApiError {
     fn error_response(&self) -> HttpResponse {
         self.log();
         let body = match self {
+            OtpApiError::Body(error) => return error.error_response(),
             OtpApiError::BadRequest { message, value } => {
                 let mut body = json!({"error": "invalid_request", "message": message});
                 if let Some(value) = value {
@@ -162,6 +168,8 @@ impl OtpApiError {
             OtpApiError::TooLarge => {
                 tracing::info!("citizen login request rejected: body too large")
             }
+            // Logged by its own response.
+            OtpApiError::Body(_) => {}
             OtpApiError::InvalidCode => {
                 tracing::info!("citizen login rejected: wrong, expired or used code")
             }
@@ -196,7 +204,7 @@ pub(super) async fn request_code(
     payload: web::Payload,
     otp: web::Data<OtpService>,
 ) -> Result<HttpResponse, OtpApiError> {
-    let body = read_json(payload).await?;
+    let body = read_json(&request, payload).await?;
     let mobile = mobile_field(&body)?;
     // NOTE: behind a reverse proxy every request has the proxy's address, so
     // the per-address limit applies to all clients together. X-Forwarded-For is
@@ -219,10 +227,11 @@ pub(super) async fn request_code(
 /// `POST /certificate/api/citizen/token`: exchanges a mobile number and its code
 /// for a citizen token.
 pub(super) async fn exchange_code(
+    request: HttpRequest,
     payload: web::Payload,
     otp: web::Data<OtpService>,
 ) -> Result<HttpResponse, OtpApiError> {
-    let body = read_json(payload).await?;
+    let body = read_json(&request, payload).await?;
     let mobile = mobile_field(&body)?;
     let code = code_field(&body)?;
     let service = otp.clone();
@@ -317,16 +326,17 @@ impl OtpService {
 
 /// Reads a body of at most [`MAX_BODY_BYTES`] and parses it as JSON, whatever
 /// its `Content-Type`. A key given twice in one object is rejected.
-async fn read_json(payload: web::Payload) -> Result<Value, OtpApiError> {
-    let bytes = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(error)) => {
+async fn read_json(request: &HttpRequest, payload: web::Payload) -> Result<Value, OtpApiError> {
+    let bytes = match read_body(request, payload, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge { .. }) => return Err(OtpApiError::TooLarge),
+        Err(BodyError::Unreadable(error)) => {
             return Err(OtpApiError::BadRequest {
                 message: format!("failed to read the request body: {error}"),
                 value: None,
             });
         }
-        Err(_) => return Err(OtpApiError::TooLarge),
+        Err(error) => return Err(OtpApiError::Body(error)),
     };
     let body = serde_json::from_slice(&bytes).map_err(|error| OtpApiError::BadRequest {
         message: format!("the body is not JSON: {error}"),
