@@ -11,6 +11,7 @@ use diesel::sqlite::BusyDecision;
 use diesel::{Connection, PgConnection, QueryResult, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use crate::pool_log::PoolErrorLog;
 use crate::url::is_sqlite_memory;
 use crate::{StoreError, StoreOptions};
 
@@ -173,6 +174,7 @@ pub(crate) fn open_sqlite(
         .max_lifetime(None)
         .test_on_check_out(false)
         .connection_timeout(pool_timeout(options))
+        .error_handler(Box::new(PoolErrorLog::new(target, "")))
         .connection_customizer(Box::new(settings));
     if memory {
         // Each connection to `:memory:` has its own database, so the pool keeps
@@ -291,6 +293,7 @@ pub(crate) fn open_postgres(
         .max_size(options.max_connections.max(1))
         .min_idle(Some(1))
         .connection_timeout(pool_timeout(options))
+        .error_handler(Box::new(PoolErrorLog::new(target, &url)))
         .build(ConnectionManager::new(url.clone()))
         .map_err(|error| pool_error(target, &error))?;
     Ok(Backend::Postgres(pool, url.into()))
