@@ -7,9 +7,11 @@ use diesel::connection::{CacheSize, SimpleConnection};
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::result::ConnectionError;
 use diesel::sql_types::BigInt;
+use diesel::sqlite::BusyDecision;
 use diesel::{Connection, PgConnection, QueryResult, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use crate::pool_log::PoolErrorLog;
 use crate::url::is_sqlite_memory;
 use crate::{StoreError, StoreOptions};
 
@@ -44,7 +46,8 @@ const SQLITE_MAX_CACHE_KIB: u32 = 2_147_483_647;
 /// Settings applied to every new SQLite connection of a pool.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqliteSettings {
-    busy_timeout: Duration,
+    /// How long a statement waits for another connection's lock (`PRAGMA busy_timeout`).
+    pub(crate) busy_timeout: Duration,
     /// Page cache size in KiB (`PRAGMA cache_size`), from 1 to [`SQLITE_MAX_CACHE_KIB`].
     pub(crate) cache_kib: u32,
 }
@@ -86,6 +89,48 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSettin
     }
 }
 
+/// How often an import that waits for another connection's write lock tries
+/// to take it again.
+const WRITE_LOCK_RETRY_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Runs `body` in an SQLite write transaction (`BEGIN IMMEDIATE`), waiting
+/// as long as another connection holds the write lock.
+///
+/// Imports call this. Another import holds the lock until it commits, which
+/// can take minutes, and a busy timeout of a few seconds would fail the
+/// second import although it only had to wait. Once the wait has lasted
+/// `busy_timeout`, the import logs a warning that it waits for another writer.
+/// Inside the transaction, and after it, the connection waits `busy_timeout`
+/// again, as every pooled connection does.
+pub(crate) fn write_transaction_after_other_writers<T, E>(
+    connection: &mut SqliteConnection,
+    busy_timeout: Duration,
+    body: impl FnOnce(&mut SqliteConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let started = std::time::Instant::now();
+    let mut warned = false;
+    connection.on_busy(move |_| {
+        if !warned && started.elapsed() >= busy_timeout {
+            tracing::warn!(
+                "another connection, such as a second divoc-server import, is writing to \
+                 the store; this import waits until that write transaction commits"
+            );
+            warned = true;
+        }
+        std::thread::sleep(WRITE_LOCK_RETRY_INTERVAL);
+        BusyDecision::Retry
+    });
+    let result = connection.immediate_transaction(|connection| {
+        connection.set_busy_timeout(busy_timeout);
+        body(connection)
+    });
+    connection.set_busy_timeout(busy_timeout);
+    result
+}
+
 /// Opens an SQLite database, applies the migrations and builds the pool.
 pub(crate) fn open_sqlite(
     path: &str,
@@ -113,19 +158,7 @@ pub(crate) fn open_sqlite(
             StoreError::from_query(target, operation, error)
         })?;
         migrate_sqlite(&mut connection, target)?;
-        // A store whose migrations are applied is opened without a write. A
-        // file this process may only read would then fail every write later.
-        connection
-            .batch_execute("DELETE FROM rate_limits WHERE 0")
-            .map_err(|error| {
-                StoreError::from_query(
-                    target,
-                    "checking that the SQLite database can be written (the file and its \
-                     folder must be writable for this process, and the URL must not open it \
-                     read-only)",
-                    error,
-                )
-            })?;
+        check_sqlite_writable(&mut connection, target, &settings)?;
         warn_without_stable_plans(&mut connection);
     }
 
@@ -141,6 +174,7 @@ pub(crate) fn open_sqlite(
         .max_lifetime(None)
         .test_on_check_out(false)
         .connection_timeout(pool_timeout(options))
+        .error_handler(Box::new(PoolErrorLog::new(target, "")))
         .connection_customizer(Box::new(settings));
     if memory {
         // Each connection to `:memory:` has its own database, so the pool keeps
@@ -259,6 +293,7 @@ pub(crate) fn open_postgres(
         .max_size(options.max_connections.max(1))
         .min_idle(Some(1))
         .connection_timeout(pool_timeout(options))
+        .error_handler(Box::new(PoolErrorLog::new(target, &url)))
         .build(ConnectionManager::new(url.clone()))
         .map_err(|error| pool_error(target, &error))?;
     Ok(Backend::Postgres(pool, url.into()))
@@ -289,15 +324,75 @@ pub(crate) fn open_replica(
         .build_unchecked(ConnectionManager::new(with_connect_timeout(url, timeout)))
 }
 
+/// Applies pending migrations to an SQLite database.
+///
+/// The check for pending migrations only reads, so opening a migrated store
+/// never waits for the write lock. An import holds that lock until it
+/// commits, which can take minutes, and servers, `audit` and `print` must
+/// open the store meanwhile.
 fn migrate_sqlite(connection: &mut SqliteConnection, target: &str) -> Result<(), StoreError> {
+    let pending = has_pending_sqlite_migration(connection)
+        .map_err(|error| migration_error(target, &*error))?;
+    if !pending {
+        return Ok(());
+    }
     // BEGIN IMMEDIATE takes the write lock first, so that a second process
     // opening the same file waits and then finds the migrations applied.
+    // `run_pending_migrations` reads the applied ones again under the lock.
     connection
         .immediate_transaction(|connection| {
             connection.run_pending_migrations(SQLITE_MIGRATIONS)?;
             Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         })
         .map_err(|error| migration_error(target, &*error))
+}
+
+/// Returns whether the database lacks a migration of this version, without
+/// writing. diesel's own check first runs `CREATE TABLE IF NOT EXISTS` on its
+/// table of applied migrations, so it is called only once that table exists.
+fn has_pending_sqlite_migration(
+    connection: &mut SqliteConnection,
+) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    let tables: i64 = diesel::dsl::select(diesel::dsl::sql::<BigInt>(
+        "(SELECT count(*) FROM sqlite_schema \
+          WHERE type = 'table' AND name = '__diesel_schema_migrations')",
+    ))
+    .get_result(connection)?;
+    if tables == 0 {
+        return Ok(true);
+    }
+    connection.has_pending_migration(SQLITE_MIGRATIONS)
+}
+
+/// Checks that this process may write to the SQLite database, without
+/// waiting for the write lock.
+///
+/// A store whose migrations are applied is opened without a write, and a
+/// file that this process may only read would then fail every later write.
+/// The check runs a `DELETE` that matches no row. SQLite rejects it at once
+/// on a read-only database, before it requests the write lock. With a
+/// busy timeout of zero, a lock held by another connection, such as an
+/// import's, fails the statement at once with "database is locked", which
+/// shows that the file is writable.
+fn check_sqlite_writable(
+    connection: &mut SqliteConnection,
+    target: &str,
+    settings: &SqliteSettings,
+) -> Result<(), StoreError> {
+    connection.set_busy_timeout(Duration::ZERO);
+    let result = connection.batch_execute("DELETE FROM rate_limits WHERE 0");
+    connection.set_busy_timeout(settings.busy_timeout);
+    match result {
+        Ok(()) => Ok(()),
+        Err(error) if crate::error::is_sqlite_locked(&error) => Ok(()),
+        Err(error) => Err(StoreError::from_query(
+            target,
+            "checking that the SQLite database can be written (the file and its \
+             folder must be writable for this process, and the URL must not open it \
+             read-only)",
+            error,
+        )),
+    }
 }
 
 fn migrate_postgres(connection: &mut PgConnection, target: &str) -> Result<(), StoreError> {

@@ -472,22 +472,27 @@ impl Store {
                     .get()
                     .map_err(|error| crate::backend::pool_error(&self.target, &error))?;
                 // IMMEDIATE takes the write lock before the first read, so that
-                // busy_timeout applies. A deferred transaction that reads and then
-                // writes fails at once when another connection wrote in between.
-                connection.immediate_transaction(|connection| {
-                    let mut summary = ImportSummary::default();
-                    write_items!(
-                        connection,
-                        items,
-                        SQLITE_MAX_BOUND_PARAMETERS,
-                        false,
-                        false,
-                        None,
-                        &mut summary,
-                        &mut CountedKeys::within_batch()
-                    )?;
-                    Ok(summary)
-                })
+                // the wait for other writers applies. A deferred transaction that
+                // reads and then writes fails at once when another connection
+                // wrote in between.
+                crate::backend::write_transaction_after_other_writers(
+                    &mut connection,
+                    self.sqlite_busy_timeout,
+                    |connection| {
+                        let mut summary = ImportSummary::default();
+                        write_items!(
+                            connection,
+                            items,
+                            SQLITE_MAX_BOUND_PARAMETERS,
+                            false,
+                            false,
+                            None,
+                            &mut summary,
+                            &mut CountedKeys::within_batch()
+                        )?;
+                        Ok(summary)
+                    },
+                )
             }
             crate::backend::Backend::Postgres(pool, _) => {
                 let mut connection = pool
@@ -1057,39 +1062,43 @@ impl Store {
                 let rollback_journal =
                     pool.max_size() == 1 && enter_rollback_journal(&mut connection);
                 // IMMEDIATE for the same reason as in `import`.
-                let result = connection.immediate_transaction(|connection| {
-                    let first_load = options.first_load;
-                    if first_load {
-                        require_empty_store(connection)?;
-                    }
-                    let fresh = has_no_certificates(connection)?;
-                    let mut deferral = IndexDeferral::new(
-                        fresh && rollback_journal,
-                        options
-                            .defer_indexes_after
-                            .unwrap_or(SQLITE_DEFER_INDEXES_AFTER),
-                    );
-                    let mut cache = CacheGrowth::default();
-                    let summary = stream_items!(
-                        connection,
-                        entries,
-                        progress,
-                        SQLITE_MAX_BOUND_PARAMETERS,
-                        discard,
-                        fresh,
-                        first_load,
-                        None,
-                        |connection: &mut diesel::SqliteConnection, entries: usize| {
-                            cache.after_batch(connection, entries)?;
-                            deferral.after_batch(connection, entries)
+                let result = crate::backend::write_transaction_after_other_writers(
+                    &mut connection,
+                    self.sqlite_busy_timeout,
+                    |connection| {
+                        let first_load = options.first_load;
+                        if first_load {
+                            require_empty_store(connection)?;
                         }
-                    )?;
-                    deferral.finish(connection)?;
-                    if first_load {
-                        check_revoked_certificate_owners(connection)?;
-                    }
-                    Ok(summary)
-                });
+                        let fresh = has_no_certificates(connection)?;
+                        let mut deferral = IndexDeferral::new(
+                            fresh && rollback_journal,
+                            options
+                                .defer_indexes_after
+                                .unwrap_or(SQLITE_DEFER_INDEXES_AFTER),
+                        );
+                        let mut cache = CacheGrowth::default();
+                        let summary = stream_items!(
+                            connection,
+                            entries,
+                            progress,
+                            SQLITE_MAX_BOUND_PARAMETERS,
+                            discard,
+                            fresh,
+                            first_load,
+                            None,
+                            |connection: &mut diesel::SqliteConnection, entries: usize| {
+                                cache.after_batch(connection, entries)?;
+                                deferral.after_batch(connection, entries)
+                            }
+                        )?;
+                        deferral.finish(connection)?;
+                        if first_load {
+                            check_revoked_certificate_owners(connection)?;
+                        }
+                        Ok(summary)
+                    },
+                );
                 if rollback_journal {
                     leave_rollback_journal(&mut connection);
                 }

@@ -88,6 +88,7 @@ mod lookahead;
 mod options;
 mod otp;
 mod outbox;
+mod pool_log;
 mod rows;
 pub mod schema;
 mod share;

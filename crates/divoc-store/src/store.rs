@@ -31,6 +31,9 @@ pub struct Store {
     /// Page cache of a pooled SQLite connection in KiB, which an import
     /// restores when it is done with its connection.
     pub(crate) sqlite_cache_kib: u32,
+    /// Busy timeout of a pooled SQLite connection, which an import restores
+    /// once it has the write lock.
+    pub(crate) sqlite_busy_timeout: Duration,
     /// The SQLite database files as opened, which the health check compares
     /// with the files now at their paths. `None` for PostgreSQL and in-memory
     /// databases.
@@ -319,6 +322,7 @@ impl Store {
             target,
             replica,
             sqlite_cache_kib: SqliteSettings::of(options).cache_kib,
+            sqlite_busy_timeout: SqliteSettings::of(options).busy_timeout,
             opened_files,
         };
         tracing::info!(

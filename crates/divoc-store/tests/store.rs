@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use divoc_model::{
@@ -1413,7 +1414,21 @@ fn read_only_sqlite_rejected_at_open() {
     // SQLite's URI form opens the migrated file for reading only, as it does
     // a file that the process may not write.
     let read_only = format!("file:{}?mode=ro", path.display());
-    let error = Store::open(&read_only, &StoreOptions::default()).expect_err("read-only store");
+    assert_rejected_as_read_only(&read_only);
+
+    // The check does not wait for the write lock, and still rejects the file
+    // while another connection holds that lock.
+    let mut holder =
+        SqliteConnection::establish(path.to_str().unwrap()).expect("second connection");
+    holder
+        .batch_execute("BEGIN IMMEDIATE; DELETE FROM rate_limits;")
+        .expect("write lock taken");
+    assert_rejected_as_read_only(&read_only);
+    holder.batch_execute("COMMIT").expect("write lock released");
+}
+
+fn assert_rejected_as_read_only(url: &str) {
+    let error = Store::open(url, &StoreOptions::default()).expect_err("read-only store");
     let message = error.to_string();
     assert!(
         message.contains("checking that the SQLite database can be written"),
