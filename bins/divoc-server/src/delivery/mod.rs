@@ -37,6 +37,7 @@ use divoc_store::Store;
 pub use self::error::DeliveryError;
 pub use self::protect::{protected_download, wants_protection};
 use self::smtp::SmtpConfig;
+pub(crate) use self::smtp::{check_url as check_smtp_url, redact as redact_smtp_url};
 use crate::error::BodyLimit;
 use crate::otp::OtpError;
 use crate::otp::sms::{DevelopmentLog, HttpGateway, SmsSender};

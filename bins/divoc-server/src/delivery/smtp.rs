@@ -208,11 +208,24 @@ struct ParsedUrl {
     credentials: Option<(String, String)>,
 }
 
-/// Parses an SMTP URL, or returns what is wrong with it.
+/// Checks `email.smtp_url` as the sender reads it, and returns what is
+/// wrong with it. The settings loader calls it, so that its error can name
+/// the file or variable that set the URL.
+pub(crate) fn check_url(url: &str) -> Result<(), String> {
+    parse_url(url).map(|_| ())
+}
+
+/// The forms that `email.smtp_url` takes, for error messages.
+const EXPECTED_FORMS: &str = "use smtp://HOST:PORT, smtp://HOST:PORT?tls=required, \
+                              smtp://HOST:PORT?tls=opportunistic or smtps://HOST:PORT";
+
+/// Parses an SMTP URL, or returns what is wrong with it. Scheme and option
+/// are read in any letter case.
 fn parse_url(url: &str) -> Result<ParsedUrl, String> {
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| "expected smtp://HOST:PORT or smtps://HOST:PORT".to_owned())?;
+        .ok_or_else(|| format!("expected a URL; {EXPECTED_FORMS}"))?;
+    let scheme = scheme.to_ascii_lowercase();
     let (authority, tail) = split_authority(rest)?;
     let query = tail.split_once('?').map(|(_, query)| query);
     let (user_info, host_port) = match authority.rsplit_once('@') {
@@ -220,17 +233,26 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
         None => (None, authority),
     };
     let tls = tls_option(query)?;
-    let scheme = scheme.to_ascii_lowercase();
     let security = match (scheme.as_str(), tls.as_deref()) {
         ("smtp", None) => Security::Plain,
         ("smtp", Some("required")) => Security::StartTls,
         ("smtp", Some("opportunistic")) => Security::Opportunistic,
         ("smtps", None) => Security::Tls,
+        ("smtps", Some(_)) => {
+            return Err(format!(
+                "smtps:// is TLS from the start and takes no tls option; {EXPECTED_FORMS}"
+            ));
+        }
+        ("smtp", Some(value)) => {
+            return Err(format!(
+                "unsupported tls option {:?}: expected tls=required or tls=opportunistic",
+                crate::error::truncate(value)
+            ));
+        }
         _ => {
             return Err(format!(
-                "unsupported scheme or tls option in {:?}; use smtp://, \
-                 smtp://…?tls=required, smtp://…?tls=opportunistic or smtps://",
-                crate::error::truncate(&redact(url))
+                "unsupported scheme {:?}; {EXPECTED_FORMS}",
+                crate::error::truncate(&scheme)
             ));
         }
     };
@@ -273,8 +295,8 @@ fn parse_url(url: &str) -> Result<ParsedUrl, String> {
     })
 }
 
-/// Replaces the password of an SMTP URL with `***`.
-fn redact(url: &str) -> String {
+/// Replaces the user name and password of an SMTP URL with `***`.
+pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

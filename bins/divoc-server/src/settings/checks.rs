@@ -166,116 +166,25 @@ fn check_share_days(settings: &Settings, table: &Map<String, Value>) -> Result<(
     ))
 }
 
-/// Rejects an `email.smtp_url` whose scheme or query options the email
-/// sender does not support.
-// NOTE: errors of the host, port or user part still come from the email
-// sender at start, as "invalid setting email.smtp_url: REASON", without the
-// value and its origin.
+/// Rejects an `email.smtp_url` that the email sender cannot read, with the
+/// sender's own reason.
 fn check_smtp_url(settings: &Settings, table: &Map<String, Value>) -> Result<(), SettingError> {
     let Some(url) = settings.email.smtp_url.as_deref() else {
         return Ok(());
     };
-    let Some(reason) = smtp_url_problem(url) else {
+    let Err(reason) = crate::delivery::check_smtp_url(url) else {
         return Ok(());
     };
     Err(SettingError::Value {
         key: "email.smtp_url".to_owned(),
-        value: format!("{:?}", without_credentials(url)),
+        value: format!("{:?}", crate::delivery::redact_smtp_url(url)),
         origin: value_at(table, "email.smtp_url").and_then(origin_of),
         reason,
     })
 }
 
-/// Returns what is wrong with the scheme or the query options of `url`.
-/// The rules are those of the email sender: scheme and option are read in
-/// any letter case, and `tls` is the only option.
-fn smtp_url_problem(url: &str) -> Option<String> {
-    const EXPECTED: &str = "use smtp://HOST:PORT, smtp://HOST:PORT?tls=required, \
-                            smtp://HOST:PORT?tls=opportunistic or smtps://HOST:PORT";
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Some(format!("expected a URL; {EXPECTED}"));
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "smtp" && scheme != "smtps" {
-        return Some(format!(
-            "unsupported scheme {:?}; {EXPECTED}",
-            crate::error::truncate(&scheme)
-        ));
-    }
-    let tls = match tls_option(rest) {
-        Ok(tls) => tls,
-        Err(problem) => return Some(problem),
-    };
-    match (scheme.as_str(), tls.as_deref()) {
-        (_, None) | ("smtp", Some("required" | "opportunistic")) => None,
-        ("smtps", Some(_)) => Some(format!(
-            "smtps:// is TLS from the start and takes no tls option; {EXPECTED}"
-        )),
-        (_, Some(value)) => Some(format!(
-            "unsupported tls option {:?}: expected tls=required or tls=opportunistic",
-            crate::error::truncate(value)
-        )),
-    }
-}
-
-/// Returns the lowercase value of the `tls` option in the query of `rest`,
-/// the part of an SMTP URL after `://`, or what is wrong with the query.
-// NOTE: this repeats the query rules of the email sender's URL parser in
-// delivery/smtp.rs, which is private to that module. A change to one must
-// be made in the other until the parser moves to a place both can call.
-fn tls_option(rest: &str) -> Result<Option<String>, String> {
-    // The host part ends at the first `/`, `?` or `#`, as the email sender
-    // reads it. An `@` after it belongs to a user name or password, which
-    // must not be quoted.
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let tail = &rest[end..];
-    if tail.contains('@') {
-        return Err(
-            "an @ follows the host, so the user name or password contains a ?, / or # \
-                    that is not percent-encoded; write them as %3F, %2F and %23 (and @ as %40)"
-                .to_owned(),
-        );
-    }
-    let Some((_, query)) = tail.split_once('?') else {
-        return Ok(None);
-    };
-    let mut tls = None;
-    for pair in query.split('&') {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if name.is_empty() {
-            return Err(
-                "an empty option in the query string (a stray ? or &); the only \
-                        option is tls=required or tls=opportunistic"
-                    .to_owned(),
-            );
-        }
-        if !name.eq_ignore_ascii_case("tls") {
-            return Err(format!(
-                "unknown option {:?} in the query string; the only option is tls=required \
-                 or tls=opportunistic",
-                crate::error::truncate(name)
-            ));
-        }
-        if tls.is_some() {
-            return Err("the option tls is given twice".to_owned());
-        }
-        tls = Some(value.to_ascii_lowercase());
-    }
-    Ok(tls)
-}
-
-/// Returns `url` with everything between `://` and the last `@` replaced by
-/// `***`, so that no user name or password reaches a message.
-fn without_credentials(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, _)), Some(at)) => format!("{scheme}://***{}", &url[at..]),
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     #[test]
     fn smtp_urls_accepted() {
@@ -286,7 +195,7 @@ mod tests {
             "smtp://user:secret@mail.example.org?tls=opportunistic",
             "smtps://mail.example.org:465",
         ] {
-            assert_eq!(smtp_url_problem(url), None, "{url}");
+            assert_eq!(crate::delivery::check_smtp_url(url), Ok(()), "{url}");
         }
     }
 
@@ -314,7 +223,7 @@ mod tests {
             ("smtp://user:pa?ss@h", "an @ follows the host"),
         ];
         for (url, start) in cases {
-            let problem = smtp_url_problem(url).unwrap_or_default();
+            let problem = crate::delivery::check_smtp_url(url).unwrap_err();
             assert!(problem.starts_with(start), "{url}: {problem}");
             assert!(!problem.contains("ss@"), "{url}: {problem}");
         }
@@ -329,12 +238,12 @@ mod tests {
             ),
             (
                 "smtp://user:SECRET@mail.example.org?tls=required@x",
-                "smtp://***@x",
+                "smtp://***",
             ),
             ("smtp://mail.example.org", "smtp://mail.example.org"),
         ];
         for (url, shown) in cases {
-            assert_eq!(without_credentials(url), shown);
+            assert_eq!(crate::delivery::redact_smtp_url(url), shown);
         }
     }
 }
