@@ -5,7 +5,7 @@
 //! the headers and part of a body held its connection, and a file descriptor,
 //! for as long as it liked, with no token. Here every request body gets
 //! `server.body_timeout_seconds` from the moment its headers were read; a body
-//! that has not arrived by then is answered with 408 `request_timeout`.
+//! that has not arrived by then gets 408 `request_timeout`.
 //!
 //! [`enforce`] reads the body of most requests before their route runs. The
 //! routes that need a bearer token and read a body (share links, email and

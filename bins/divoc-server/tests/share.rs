@@ -1166,7 +1166,7 @@ fn body_field_errors_name_field_and_kind() {
 
 #[test]
 fn page_with_invalid_language_is_html() {
-    // The share page answers every error with its HTML page, an invalid
+    // The share page returns its HTML page for every error, an invalid
     // `language` included; the value is not echoed into the page.
     let server = Server::start(&[]);
     let owner = distribution("partner-1");

@@ -327,7 +327,7 @@ pub(crate) fn open_replica(
 /// Applies pending migrations to an SQLite database.
 ///
 /// The check for pending migrations only reads, so opening a migrated store
-/// never waits for the write lock. An import holds that lock until it
+/// does not wait for the write lock. An import holds that lock until it
 /// commits, which can take minutes, and servers, `audit` and `print` must
 /// open the store meanwhile.
 fn migrate_sqlite(connection: &mut SqliteConnection, target: &str) -> Result<(), StoreError> {
